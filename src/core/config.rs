@@ -1,0 +1,45 @@
+//! The protocol's switches: the broker-side Kafka configs and the variants
+//! of Kafka's history that the checker compares.
+
+use serde::{Deserialize, Serialize};
+
+/// Where a follower truncates when it may have diverged from the leader.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Truncation {
+    /// KIP-101/279/320: truncate to the end offset of the last common leader epoch.
+    #[default]
+    LeaderEpoch,
+    /// Before Kafka 0.11: truncate to the local high watermark on restart and
+    /// whenever a new leader is followed (the KIP-101 bug).
+    HighWatermark,
+}
+
+/// Broker-side configuration that changes protocol decisions.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ProtocolConfig {
+    /// `min.insync.replicas`.
+    pub min_insync_replicas: usize,
+    /// `unclean.leader.election.enable`.
+    pub unclean_leader_election: bool,
+    /// KIP-966 Eligible Leader Replicas.
+    pub eligible_leader_replicas: bool,
+    /// Kafka 4.x: the high watermark does not advance while |ISR| < min.insync.replicas.
+    pub strict_min_isr: bool,
+    pub truncation: Truncation,
+    /// `log.flush.interval.messages`; `None` leaves every append in the page cache.
+    pub flush_interval_messages: Option<u64>,
+}
+
+impl Default for ProtocolConfig {
+    fn default() -> Self {
+        ProtocolConfig {
+            min_insync_replicas: 1,
+            unclean_leader_election: false,
+            eligible_leader_replicas: false,
+            strict_min_isr: false,
+            truncation: Truncation::LeaderEpoch,
+            flush_interval_messages: None,
+        }
+    }
+}

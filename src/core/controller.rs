@@ -1,0 +1,262 @@
+//! The controller: one reliable actor standing for the KRaft quorum. It
+//! fences brokers whose heartbeats stop, commits ISR changes
+//! (`AlterPartition`), keeps the ELR (KIP-966) and elects leaders
+//! (`PartitionChangeBuilder`).
+
+use super::config::ProtocolConfig;
+use super::effects::{Effects, ElectionKind, Event};
+use super::messages::{Msg, Node, PartitionState};
+use super::types::{BrokerId, BrokerSet, Epoch, PartitionEpoch};
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Controller {
+    pub replicas: BrokerSet,
+    pub state: PartitionState,
+    /// Brokers whose session expired and that have not registered again.
+    pub fenced: BrokerSet,
+    /// Clients told about leader changes (they would poll Metadata).
+    pub clients: Vec<Node>,
+}
+
+impl Controller {
+    /// A partition just created: every replica in the ISR, `leader` leads epoch 0.
+    pub fn new(replicas: BrokerSet, leader: BrokerId, clients: Vec<Node>) -> Self {
+        assert!(replicas.contains(leader));
+        Controller {
+            replicas,
+            state: PartitionState {
+                leader: Some(leader),
+                leader_epoch: 0,
+                isr: replicas,
+                elr: BrokerSet::EMPTY,
+                partition_epoch: 0,
+            },
+            fenced: BrokerSet::EMPTY,
+            clients,
+        }
+    }
+
+    pub fn live(&self) -> BrokerSet {
+        self.replicas.minus(self.fenced)
+    }
+
+    /// Who may become leader now, and by which rule. Empty while a leader exists.
+    pub fn election_candidates(&self, cfg: &ProtocolConfig) -> (BrokerSet, ElectionKind) {
+        if self.state.leader.is_some() {
+            return (BrokerSet::EMPTY, ElectionKind::Clean);
+        }
+        let live = self.live();
+        let isr = self.state.isr.intersect(live);
+        if !isr.is_empty() {
+            return (isr, ElectionKind::Clean);
+        }
+        if cfg.eligible_leader_replicas {
+            let elr = self.state.elr.intersect(live);
+            if !elr.is_empty() {
+                return (elr, ElectionKind::Elr);
+            }
+        }
+        if cfg.unclean_leader_election {
+            return (live, ElectionKind::Unclean);
+        }
+        (BrokerSet::EMPTY, ElectionKind::Clean)
+    }
+
+    /// Makes `broker` leader. Which candidate wins is Kafka's replica order;
+    /// the model leaves it open, since any order is some partition's order.
+    pub fn elect<R>(&mut self, broker: BrokerId, cfg: &ProtocolConfig, fx: &mut Effects<R>) {
+        let (candidates, kind) = self.election_candidates(cfg);
+        assert!(
+            candidates.contains(broker),
+            "broker {broker} is not electable ({candidates:?})"
+        );
+        self.state.leader = Some(broker);
+        self.state.leader_epoch += 1;
+        match kind {
+            ElectionKind::Clean => {}
+            ElectionKind::Elr => {
+                self.state.isr = BrokerSet::of([broker]);
+                self.state.elr.remove(broker);
+            }
+            ElectionKind::Unclean => {
+                self.state.isr = BrokerSet::of([broker]);
+                self.state.elr = BrokerSet::EMPTY;
+            }
+        }
+        self.state.partition_epoch += 1;
+        debug_assert!(self.state.isr.contains(broker));
+        fx.event(|| Event::LeaderElected {
+            broker,
+            epoch: self.state.leader_epoch,
+            kind,
+            isr: self.state.isr,
+        });
+        self.publish_to_all(fx);
+    }
+
+    /// Sends the state to every live replica and the leader to every client.
+    fn publish_to_all<R>(&self, fx: &mut Effects<R>) {
+        for b in self.live().iter() {
+            fx.send(Node::Broker(b), Msg::LeaderAndIsr(self.state));
+        }
+        for &c in &self.clients {
+            fx.send(
+                c,
+                Msg::Metadata {
+                    leader: self.state.leader,
+                    leader_epoch: self.state.leader_epoch,
+                },
+            );
+        }
+    }
+
+    fn publish_to_leader<R>(&self, fx: &mut Effects<R>) {
+        if let Some(l) = self.state.leader
+            && !self.fenced.contains(l)
+        {
+            fx.send(Node::Broker(l), Msg::LeaderAndIsr(self.state));
+        }
+    }
+
+    /// Removes `removed` from the ISR. With ELR, members leaving while the
+    /// ISR is below min.insync.replicas become eligible leaders; without it
+    /// the last member always stays.
+    fn shrink_isr(&mut self, removed: BrokerSet, cfg: &ProtocolConfig) -> bool {
+        let removed = removed.intersect(self.state.isr);
+        if removed.is_empty() {
+            return false;
+        }
+        let isr = self.state.isr.minus(removed);
+        if cfg.eligible_leader_replicas {
+            self.state.isr = isr;
+            if isr.len() < cfg.min_insync_replicas {
+                self.state.elr = self.state.elr.union(removed);
+            }
+        } else if !isr.is_empty() {
+            self.state.isr = isr;
+        } else {
+            return false; // last replica standing
+        }
+        true
+    }
+
+    /// The broker's heartbeats stopped (`broker.session.timeout.ms`).
+    pub fn on_session_expired<R>(
+        &mut self,
+        broker: BrokerId,
+        cfg: &ProtocolConfig,
+        fx: &mut Effects<R>,
+    ) {
+        if self.fenced.contains(broker) {
+            return;
+        }
+        self.fenced.insert(broker);
+        let mut changed = self.shrink_isr(BrokerSet::of([broker]), cfg);
+        let leader_lost = self.state.leader == Some(broker);
+        if leader_lost {
+            self.state.leader = None;
+            changed = true;
+        }
+        if changed {
+            self.state.partition_epoch += 1;
+        }
+        fx.event(|| Event::BrokerFenced {
+            broker,
+            isr: self.state.isr,
+            elr: self.state.elr,
+            leader_lost,
+        });
+        if changed && !leader_lost {
+            self.publish_to_leader(fx);
+        }
+    }
+
+    /// A broker registers after a restart. An unclean shutdown may have lost
+    /// its unflushed tail, so with ELR it leaves both the ISR and the ELR.
+    pub fn on_broker_registration<R>(
+        &mut self,
+        broker: BrokerId,
+        clean_shutdown: bool,
+        cfg: &ProtocolConfig,
+        fx: &mut Effects<R>,
+    ) {
+        self.fenced.remove(broker);
+        let mut changed = false;
+        if cfg.eligible_leader_replicas && !clean_shutdown {
+            let in_either = self.state.isr.union(self.state.elr).contains(broker);
+            if in_either {
+                self.state.isr.remove(broker);
+                self.state.elr.remove(broker);
+                changed = true;
+            }
+            if self.state.leader == Some(broker) {
+                self.state.leader = None;
+            }
+        }
+        if changed {
+            self.state.partition_epoch += 1;
+        }
+        fx.event(|| Event::BrokerRegistered {
+            broker,
+            isr: self.state.isr,
+            elr: self.state.elr,
+        });
+        fx.send(Node::Broker(broker), Msg::LeaderAndIsr(self.state));
+        if changed && self.state.leader != Some(broker) {
+            self.publish_to_leader(fx);
+        }
+    }
+
+    /// AlterPartition from the leader: accepted only from the current
+    /// leader, at the current leader and partition epochs, and never adding
+    /// a fenced broker.
+    pub fn on_alter_partition<R>(
+        &mut self,
+        from: BrokerId,
+        leader_epoch: Epoch,
+        partition_epoch: PartitionEpoch,
+        new_isr: BrokerSet,
+        cfg: &ProtocolConfig,
+        fx: &mut Effects<R>,
+    ) {
+        let reject = if self.state.leader != Some(from) || leader_epoch != self.state.leader_epoch
+        {
+            Some("FENCED_LEADER_EPOCH: not the current leader")
+        } else if partition_epoch != self.state.partition_epoch {
+            Some("INVALID_UPDATE_VERSION: stale partition epoch")
+        } else if !new_isr.minus(self.state.isr).intersect(self.fenced).is_empty() {
+            Some("INELIGIBLE_REPLICA: a fenced broker cannot join the ISR")
+        } else if !new_isr.contains(from) || self.replicas.union(new_isr) != self.replicas {
+            Some("INVALID_REQUEST: the ISR must hold the leader and only replicas")
+        } else {
+            None
+        };
+        if let Some(reason) = reject {
+            fx.event(|| Event::AlterPartitionRejected {
+                leader: from,
+                reason,
+            });
+            // The leader learns the current state and may try again.
+            fx.send(Node::Broker(from), Msg::LeaderAndIsr(self.state));
+            return;
+        }
+        let removed = self.state.isr.minus(new_isr);
+        let added = new_isr.minus(self.state.isr);
+        self.shrink_isr(removed, cfg);
+        self.state.isr = self.state.isr.union(added);
+        if cfg.eligible_leader_replicas {
+            if self.state.isr.len() >= cfg.min_insync_replicas {
+                self.state.elr = BrokerSet::EMPTY;
+            }
+            self.state.elr = self.state.elr.minus(self.state.isr);
+        }
+        self.state.partition_epoch += 1;
+        debug_assert_eq!(self.state.isr, new_isr);
+        fx.event(|| Event::IsrChanged {
+            isr: self.state.isr,
+            elr: self.state.elr,
+            partition_epoch: self.state.partition_epoch,
+        });
+        fx.send(Node::Broker(from), Msg::LeaderAndIsr(self.state));
+    }
+}

@@ -1,0 +1,119 @@
+//! The requests and responses the protocol exchanges, named after Kafka's
+//! APIs. Both runtimes carry these: the model as actor messages, the server
+//! by translating them to and from Kafka's wire format.
+
+use super::log::Entry;
+use super::types::{Acks, BrokerId, BrokerSet, Epoch, ErrorCode, Offset, PartitionEpoch};
+
+/// A participant: brokers by id, the controller, and clients by number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Node {
+    Broker(BrokerId),
+    Controller,
+    Client(u8),
+}
+
+/// The controller's view of the partition, as brokers and clients learn it
+/// (KRaft's partition record, or the old LeaderAndIsr request).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PartitionState {
+    pub leader: Option<BrokerId>,
+    pub leader_epoch: Epoch,
+    pub isr: BrokerSet,
+    pub elr: BrokerSet,
+    pub partition_epoch: PartitionEpoch,
+}
+
+/// A follower's fetch (`Fetch` with `replica_id` set).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FetchRequest {
+    /// The leader epoch the follower believes in (`current_leader_epoch`).
+    pub leader_epoch: Epoch,
+    /// The follower's LEO.
+    pub fetch_offset: Offset,
+    /// The epoch of the follower's last entry (KIP-320).
+    pub last_fetched_epoch: Option<Epoch>,
+    /// Which life of the follower process sent it; a restarted follower
+    /// ignores answers meant for its previous life.
+    pub incarnation: u8,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum FetchResult<R> {
+    /// Entries from the fetch offset on, and the leader's high watermark.
+    Records {
+        entries: Vec<Entry<R>>,
+        high_watermark: Offset,
+    },
+    /// KIP-320: the follower's log diverges; the leader's log ends epoch
+    /// `epoch` at `end_offset`.
+    Diverging { epoch: Epoch, end_offset: Offset },
+    /// Before leader epochs: the fetch offset is past the leader's LEO.
+    OffsetOutOfRange { leader_end_offset: Offset },
+    /// The receiver is not the leader of that epoch.
+    NotLeader,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FetchResponse<R> {
+    pub leader_epoch: Epoch,
+    pub fetch_offset: Offset,
+    pub incarnation: u8,
+    pub result: FetchResult<R>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Msg<R> {
+    /// Producer → leader.
+    Produce {
+        request: u8,
+        acks: Acks,
+        record: R,
+        /// The leader epoch the client's metadata names. Kafka's Produce
+        /// has no such field; the model uses it so a broker that has not yet
+        /// heard of its election waits instead of bouncing the request.
+        leader_epoch: Epoch,
+    },
+    /// Leader → producer: the record's offset, or an error.
+    ProduceResponse {
+        request: u8,
+        result: Result<Offset, ErrorCode>,
+    },
+    /// Follower → leader.
+    Fetch(FetchRequest),
+    /// Leader → follower.
+    FetchResponse(FetchResponse<R>),
+    /// Consumer → leader: read from `offset` (`replica_id = -1`).
+    ConsumerFetch {
+        request: u8,
+        offset: Offset,
+        leader_epoch: Epoch,
+    },
+    /// Leader → consumer: the entry at `offset` below the HW, if any.
+    ConsumerFetchResponse {
+        request: u8,
+        offset: Offset,
+        result: Result<Option<R>, ErrorCode>,
+    },
+    /// A broker's process died with the connection open: the client sees
+    /// the TCP connection reset and every pending request on it is lost.
+    ConnectionReset,
+    /// Leader → controller: AlterPartition (ISR shrink or expand).
+    AlterPartition {
+        leader_epoch: Epoch,
+        partition_epoch: PartitionEpoch,
+        new_isr: BrokerSet,
+    },
+    /// Controller → broker: the partition's current state.
+    LeaderAndIsr(PartitionState),
+    /// Controller → client: where the leader is (a Metadata response).
+    Metadata {
+        leader: Option<BrokerId>,
+        leader_epoch: Epoch,
+    },
+    /// The controller's heartbeat timeout for a broker fired
+    /// (`broker.session.timeout.ms`): the broker is fenced.
+    SessionExpired,
+    /// A broker (re)starts and registers with the controller.
+    BrokerRegistration { clean_shutdown: bool },
+}

@@ -1,0 +1,212 @@
+//! The producer: sends its records one at a time (`max.in.flight = 1`) to
+//! the leader it knows, and retries the retriable failures up to `retries`.
+
+use super::effects::{Effects, Event};
+use super::messages::{Msg, Node};
+use super::types::{Acks, BrokerId, Epoch, ErrorCode, Offset, Record};
+
+/// How one record ended, from the producer's side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Outcome {
+    /// acks=0: written into the socket, nothing more is known.
+    Sent,
+    /// Acknowledged at this offset.
+    Acked(Offset),
+    /// Failed for good with this error; `None` means the connection was lost.
+    Failed(Option<ErrorCode>),
+}
+
+impl Outcome {
+    /// Success as the application sees it.
+    pub fn is_success(self) -> bool {
+        matches!(self, Outcome::Sent | Outcome::Acked(_))
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Attempt {
+    pub request: u8,
+    pub to: BrokerId,
+    pub leader_epoch: Epoch,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ProducerConfig {
+    pub acks: Acks,
+    /// `retries`: resends allowed per record after its first attempt.
+    pub retries: u8,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Producer<R> {
+    pub me: Node,
+    pub records: Vec<R>,
+    /// Final outcomes, one per finished record, in order.
+    pub outcomes: Vec<Outcome>,
+    pub in_flight: Option<Attempt>,
+    pub retries_left: u8,
+    /// The next send must wait for a leader newer than this epoch.
+    pub awaiting_leader_after: Option<Epoch>,
+    pub leader: Option<BrokerId>,
+    pub leader_epoch: Epoch,
+    pub next_request: u8,
+}
+
+impl<R: Record> Producer<R> {
+    pub fn new(
+        me: Node,
+        records: Vec<R>,
+        cfg: &ProducerConfig,
+        leader: Option<BrokerId>,
+        leader_epoch: Epoch,
+    ) -> Self {
+        Producer {
+            me,
+            records,
+            outcomes: Vec::new(),
+            in_flight: None,
+            retries_left: cfg.retries,
+            awaiting_leader_after: None,
+            leader,
+            leader_epoch,
+            next_request: 0,
+        }
+    }
+
+    /// Every record has its final outcome.
+    pub fn is_done(&self) -> bool {
+        self.outcomes.len() == self.records.len()
+    }
+
+    pub fn current(&self) -> Option<&R> {
+        self.records.get(self.outcomes.len())
+    }
+
+    pub fn start(&mut self, cfg: &ProducerConfig, fx: &mut Effects<R>) {
+        self.send_next(cfg, fx);
+    }
+
+    fn send_next(&mut self, cfg: &ProducerConfig, fx: &mut Effects<R>) {
+        while self.in_flight.is_none() && !self.is_done() {
+            if let Some(after) = self.awaiting_leader_after {
+                if self.leader_epoch <= after {
+                    return;
+                }
+                self.awaiting_leader_after = None;
+            }
+            let Some(leader) = self.leader else { return };
+            let record = self.current().expect("not done").clone();
+            let request = self.next_request;
+            self.next_request += 1;
+            let attempt = cfg.retries - self.retries_left;
+            fx.event(|| Event::ProducerSent {
+                record: record.clone(),
+                to: leader,
+                attempt,
+            });
+            fx.send(
+                Node::Broker(leader),
+                Msg::Produce {
+                    request,
+                    acks: cfg.acks,
+                    record: record.clone(),
+                    leader_epoch: self.leader_epoch,
+                },
+            );
+            if cfg.acks == Acks::Zero {
+                fx.event(|| Event::ProducerAcked {
+                    record,
+                    offset: None,
+                });
+                self.finish(Outcome::Sent, cfg);
+            } else {
+                self.in_flight = Some(Attempt {
+                    request,
+                    to: leader,
+                    leader_epoch: self.leader_epoch,
+                });
+            }
+        }
+    }
+
+    fn finish(&mut self, outcome: Outcome, cfg: &ProducerConfig) {
+        self.outcomes.push(outcome);
+        self.in_flight = None;
+        self.retries_left = cfg.retries;
+    }
+
+    /// A Metadata update from the controller.
+    pub fn on_metadata(
+        &mut self,
+        leader: Option<BrokerId>,
+        leader_epoch: Epoch,
+        cfg: &ProducerConfig,
+        fx: &mut Effects<R>,
+    ) {
+        if leader_epoch >= self.leader_epoch {
+            self.leader = leader;
+            self.leader_epoch = leader_epoch;
+        }
+        self.send_next(cfg, fx);
+    }
+
+    pub fn on_produce_response(
+        &mut self,
+        from: BrokerId,
+        request: u8,
+        result: Result<Offset, ErrorCode>,
+        cfg: &ProducerConfig,
+        fx: &mut Effects<R>,
+    ) {
+        match self.in_flight {
+            Some(a) if a.request == request && a.to == from => {}
+            _ => return, // an answer to an attempt already given up on
+        }
+        match result {
+            Ok(offset) => {
+                let record = self.current().expect("in flight").clone();
+                fx.event(|| Event::ProducerAcked {
+                    record,
+                    offset: Some(offset),
+                });
+                self.finish(Outcome::Acked(offset), cfg);
+            }
+            Err(e) => self.attempt_failed(Some(e), cfg, fx),
+        }
+        self.send_next(cfg, fx);
+    }
+
+    /// The connection to `from` broke (the broker died): every request on it is lost.
+    pub fn on_connection_reset(&mut self, from: BrokerId, cfg: &ProducerConfig, fx: &mut Effects<R>) {
+        if matches!(self.in_flight, Some(a) if a.to == from) {
+            self.attempt_failed(None, cfg, fx);
+            self.send_next(cfg, fx);
+        }
+    }
+
+    fn attempt_failed(&mut self, error: Option<ErrorCode>, cfg: &ProducerConfig, fx: &mut Effects<R>) {
+        let attempt = self.in_flight.take().expect("in flight");
+        let record = self.current().expect("in flight").clone();
+        let reason = match error {
+            Some(e) => e.to_string(),
+            None => "the connection to the leader reset".to_string(),
+        };
+        let retriable = error.is_none_or(ErrorCode::is_retriable);
+        if retriable && self.retries_left > 0 {
+            self.retries_left -= 1;
+            // A lost leader or a stale one means waiting for a newer one;
+            // waiting costs no retry.
+            if matches!(error, None | Some(ErrorCode::NotLeaderOrFollower)) {
+                self.awaiting_leader_after = Some(attempt.leader_epoch);
+            }
+            fx.event(|| Event::ProducerRetries {
+                record,
+                reason,
+                retries_left: self.retries_left,
+            });
+        } else {
+            fx.event(|| Event::ProducerGaveUp { record, reason });
+            self.finish(Outcome::Failed(error), cfg);
+        }
+    }
+}

@@ -1,0 +1,860 @@
+//! One broker's replica of the partition: Kafka's `Partition` and the parts
+//! of `ReplicaManager` and the replica fetcher that decide anything.
+//!
+//! As leader it appends produce requests, records follower fetch positions,
+//! moves the high watermark, proposes ISR changes and answers acks=all once
+//! the HW passes. As follower it fetches, appends and truncates.
+
+use super::config::{ProtocolConfig, Truncation};
+use super::effects::{Effects, Event};
+use super::log::Log;
+use super::messages::{FetchRequest, FetchResponse, FetchResult, Msg, Node, PartitionState};
+use super::types::{Acks, BrokerId, BrokerSet, ErrorCode, Offset, Record};
+
+/// The leader's bookkeeping (`Partition` while `isLeader`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct LeaderState {
+    /// An AlterPartition in flight: the ISR the leader proposed.
+    pub pending_isr: Option<BrokerSet>,
+    /// The LEO when this leader's epoch began: a follower must reach it to rejoin the ISR.
+    pub epoch_start_offset: Offset,
+    /// Each follower's LEO as of its last fetch, sorted by broker; absent until it fetches.
+    pub follower_end: Vec<(BrokerId, Offset)>,
+    /// acks=all requests waiting for the HW to pass them.
+    pub pending_acks: Vec<PendingAck>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct PendingAck {
+    pub client: Node,
+    pub request: u8,
+    pub offset: Offset,
+    /// The offset the HW must reach.
+    pub end: Offset,
+}
+
+/// A request the replica holds until it can answer (Kafka's purgatory).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Parked<R> {
+    /// A follower fetch with nothing new to return yet (`DelayedFetch`).
+    Fetch(BrokerId, FetchRequest),
+    /// A consumer fetch at or above the HW.
+    Read {
+        client: Node,
+        request: u8,
+        offset: Offset,
+        leader_epoch: u32,
+    },
+    /// A produce request for an epoch this broker has not heard of yet.
+    Produce {
+        client: Node,
+        request: u8,
+        acks: Acks,
+        record: R,
+        leader_epoch: u32,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Replica<R> {
+    pub id: BrokerId,
+    /// The brokers assigned to the partition.
+    pub replicas: BrokerSet,
+    pub log: Log<R>,
+    pub high_watermark: Offset,
+    /// The latest partition state the controller sent.
+    pub partition: PartitionState,
+    pub leader: Option<LeaderState>,
+    /// A follower's fetch for the current epoch is awaiting its answer.
+    pub fetch_in_flight: bool,
+    pub parked: Vec<Parked<R>>,
+    /// Counts process restarts, so answers to a previous life are ignored.
+    pub incarnation: u8,
+}
+
+impl<R: Record> Replica<R> {
+    /// A new replica that already knows the partition's initial state.
+    pub fn new(id: BrokerId, replicas: BrokerSet, initial: PartitionState) -> Self {
+        assert!(replicas.contains(id));
+        let mut r = Replica {
+            id,
+            replicas,
+            log: Log::default(),
+            high_watermark: 0,
+            partition: PartitionState {
+                leader: None,
+                leader_epoch: 0,
+                isr: BrokerSet::EMPTY,
+                elr: BrokerSet::EMPTY,
+                partition_epoch: 0,
+            },
+            leader: None,
+            fetch_in_flight: false,
+            parked: Vec::new(),
+            incarnation: 0,
+        };
+        if initial.leader == Some(id) {
+            r.partition = initial;
+            r.leader = Some(r.fresh_leader_state());
+        } else {
+            r.partition = follower_view(initial);
+        }
+        r
+    }
+
+    pub fn is_leader(&self) -> bool {
+        self.leader.is_some()
+    }
+
+    /// The ISR used for the HW: the committed ISR plus members being added.
+    pub fn maximal_isr(&self) -> BrokerSet {
+        let pending = self
+            .leader
+            .as_ref()
+            .and_then(|l| l.pending_isr)
+            .unwrap_or_default();
+        self.partition.isr.union(pending)
+    }
+
+    fn fresh_leader_state(&self) -> LeaderState {
+        LeaderState {
+            pending_isr: None,
+            epoch_start_offset: self.log.end_offset(),
+            follower_end: Vec::new(),
+            pending_acks: Vec::new(),
+        }
+    }
+
+    pub fn follower_end(&self, follower: BrokerId) -> Option<Offset> {
+        self.leader.as_ref().and_then(|l| {
+            l.follower_end
+                .iter()
+                .find(|(b, _)| *b == follower)
+                .map(|(_, o)| *o)
+        })
+    }
+
+    /// A replica that starts with a known leader begins fetching from it.
+    pub fn start(&mut self, fx: &mut Effects<R>) {
+        self.start_fetching(fx);
+    }
+
+    /// The first fetch a follower sends for its current leader, if it has one.
+    fn start_fetching(&mut self, fx: &mut Effects<R>) {
+        if let Some(leader) = self.partition.leader
+            && leader != self.id
+            && !self.fetch_in_flight
+        {
+            self.fetch_in_flight = true;
+            let req = FetchRequest {
+                leader_epoch: self.partition.leader_epoch,
+                fetch_offset: self.log.end_offset(),
+                last_fetched_epoch: self.log.last_epoch(),
+                incarnation: self.incarnation,
+            };
+            fx.send(Node::Broker(leader), Msg::Fetch(req));
+        }
+    }
+
+    // ----- controller → broker -------------------------------------------
+
+    /// LeaderAndIsr: the controller's newest state for the partition.
+    pub fn on_leader_and_isr(
+        &mut self,
+        state: PartitionState,
+        cfg: &ProtocolConfig,
+        fx: &mut Effects<R>,
+    ) {
+        if state.partition_epoch < self.partition.partition_epoch
+            || state.leader_epoch < self.partition.leader_epoch
+        {
+            return; // stale
+        }
+        let old = self.partition;
+        self.partition = state;
+        let same_epoch = old.leader_epoch == state.leader_epoch && old.leader == state.leader;
+        if state.leader == Some(self.id) {
+            if same_epoch && self.leader.is_some() {
+                // An ISR update, or the answer to our AlterPartition.
+                let l = self.leader.as_mut().expect("leader");
+                l.pending_isr = None;
+                fx.event(|| Event::IsrUpdated {
+                    broker: self.id,
+                    isr: state.isr,
+                });
+            } else {
+                self.leader = Some(self.fresh_leader_state());
+                self.fetch_in_flight = false;
+                fx.event(|| Event::BecameLeader {
+                    broker: self.id,
+                    epoch: state.leader_epoch,
+                    isr: state.isr,
+                    high_watermark: self.high_watermark,
+                });
+            }
+            self.maybe_advance_high_watermark(cfg, fx);
+        } else {
+            if let Some(l) = self.leader.take() {
+                // Kafka completes delayed produces with NOT_LEADER_OR_FOLLOWER.
+                for p in l.pending_acks {
+                    fx.send(
+                        p.client,
+                        Msg::ProduceResponse {
+                            request: p.request,
+                            result: Err(ErrorCode::NotLeaderOrFollower),
+                        },
+                    );
+                }
+            }
+            if !same_epoch {
+                self.fetch_in_flight = false;
+                fx.event(|| Event::BecameFollower {
+                    broker: self.id,
+                    leader: state.leader,
+                    epoch: state.leader_epoch,
+                });
+                if cfg.truncation == Truncation::HighWatermark
+                    && state.leader.is_some()
+                    && self.log.end_offset() > self.high_watermark
+                {
+                    // Before 0.11 a new follower cut its log back to its HW.
+                    self.truncate(self.high_watermark, "becoming a follower truncates to the HW", fx);
+                }
+                self.start_fetching(fx);
+            }
+        }
+        if !self.is_leader() {
+            self.partition = follower_view(self.partition);
+        } else {
+            let maximal = self.maximal_isr();
+            if let Some(l) = self.leader.as_mut() {
+                l.follower_end.retain(|(b, _)| maximal.contains(*b));
+            }
+        }
+        self.redispatch_parked(cfg, fx);
+    }
+
+    /// Answers or re-handles requests parked for an epoch we had not heard of.
+    fn redispatch_parked(&mut self, cfg: &ProtocolConfig, fx: &mut Effects<R>) {
+        let epoch = self.partition.leader_epoch;
+        let parked = std::mem::take(&mut self.parked);
+        for p in parked {
+            match p {
+                Parked::Fetch(from, req) if req.leader_epoch > epoch => {
+                    self.parked.push(Parked::Fetch(from, req));
+                }
+                Parked::Fetch(from, req) => self.on_fetch(from, req, cfg, fx),
+                Parked::Read {
+                    client,
+                    request,
+                    offset,
+                    leader_epoch,
+                } => {
+                    if leader_epoch > epoch {
+                        self.parked.push(p_read(client, request, offset, leader_epoch));
+                    } else {
+                        self.on_consumer_fetch(client, request, offset, leader_epoch, fx);
+                    }
+                }
+                Parked::Produce {
+                    client,
+                    request,
+                    acks,
+                    record,
+                    leader_epoch,
+                } => self.on_produce(client, request, acks, record, leader_epoch, cfg, fx),
+            }
+        }
+    }
+
+    // ----- producer → leader ---------------------------------------------
+
+    /// Produce (`appendRecordsToLeader`). `leader_epoch` is the epoch the
+    /// client believes in: a request for an epoch this broker has not heard
+    /// of waits here for the controller's word instead of bouncing.
+    #[allow(clippy::too_many_arguments)]
+    pub fn on_produce(
+        &mut self,
+        client: Node,
+        request: u8,
+        acks: Acks,
+        record: R,
+        leader_epoch: u32,
+        cfg: &ProtocolConfig,
+        fx: &mut Effects<R>,
+    ) {
+        if leader_epoch > self.partition.leader_epoch {
+            self.parked.push(Parked::Produce {
+                client,
+                request,
+                acks,
+                record,
+                leader_epoch,
+            });
+            return;
+        }
+        let reply = |fx: &mut Effects<R>, result| {
+            if acks != Acks::Zero {
+                fx.send(client, Msg::ProduceResponse { request, result });
+            }
+        };
+        if !self.is_leader() {
+            fx.event(|| Event::ProduceRejected {
+                broker: self.id,
+                record: record.clone(),
+                error: ErrorCode::NotLeaderOrFollower,
+            });
+            return reply(fx, Err(ErrorCode::NotLeaderOrFollower));
+        }
+        if acks == Acks::All && self.partition.isr.len() < cfg.min_insync_replicas {
+            fx.event(|| Event::ProduceRejected {
+                broker: self.id,
+                record: record.clone(),
+                error: ErrorCode::NotEnoughReplicas,
+            });
+            return reply(fx, Err(ErrorCode::NotEnoughReplicas));
+        }
+        if let Some(seq) = record.producer_seq() {
+            if let Some(offset) = self.log.find_sequence(seq) {
+                fx.event(|| Event::DuplicateSequence {
+                    broker: self.id,
+                    record: record.clone(),
+                    offset,
+                });
+                let end = offset + record.offset_count();
+                return self.answer_after_append(client, request, acks, offset, end, cfg, fx);
+            }
+            let in_order = match self.log.last_sequence(seq.producer_id) {
+                Some(last) => seq.sequence == last.wrapping_add(1),
+                None => seq.sequence == 0,
+            };
+            if !in_order {
+                fx.event(|| Event::ProduceRejected {
+                    broker: self.id,
+                    record: record.clone(),
+                    error: ErrorCode::OutOfOrderSequenceNumber,
+                });
+                return reply(fx, Err(ErrorCode::OutOfOrderSequenceNumber));
+            }
+        }
+        let epoch = self.partition.leader_epoch;
+        let count = record.offset_count();
+        let offset = self.log.append(epoch, record.clone());
+        let flushed = self.log.maybe_flush(cfg.flush_interval_messages);
+        self.maybe_advance_high_watermark_quiet(cfg);
+        fx.event(|| Event::LeaderAppend {
+            broker: self.id,
+            epoch,
+            offset,
+            record,
+            high_watermark: self.high_watermark,
+            flushed,
+        });
+        self.answer_after_append(client, request, acks, offset, offset + count, cfg, fx);
+        self.after_high_watermark_or_log_change(cfg, fx);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn answer_after_append(
+        &mut self,
+        client: Node,
+        request: u8,
+        acks: Acks,
+        offset: Offset,
+        end: Offset,
+        cfg: &ProtocolConfig,
+        fx: &mut Effects<R>,
+    ) {
+        match acks {
+            Acks::Zero => {}
+            Acks::One => fx.send(
+                client,
+                Msg::ProduceResponse {
+                    request,
+                    result: Ok(offset),
+                },
+            ),
+            Acks::All => {
+                let ack = PendingAck {
+                    client,
+                    request,
+                    offset,
+                    end,
+                };
+                let l = self.leader.as_mut().expect("only a leader appends");
+                l.pending_acks.push(ack);
+                self.complete_pending_acks(cfg, fx);
+            }
+        }
+    }
+
+    /// `checkEnoughReplicasReachOffset`: every ISR member has the record
+    /// once the HW passes it; min.insync.replicas is checked again then.
+    fn complete_pending_acks(&mut self, cfg: &ProtocolConfig, fx: &mut Effects<R>) {
+        let hw = self.high_watermark;
+        let maximal = self.maximal_isr().len();
+        let id = self.id;
+        let Some(l) = self.leader.as_mut() else {
+            return;
+        };
+        l.pending_acks.retain(|p| {
+            if hw < p.end {
+                return true;
+            }
+            let result = if maximal >= cfg.min_insync_replicas {
+                Ok(p.offset)
+            } else {
+                Err(ErrorCode::NotEnoughReplicasAfterAppend)
+            };
+            fx.event(|| Event::ProduceCompleted {
+                broker: id,
+                offset: p.offset,
+                result,
+            });
+            fx.send(
+                p.client,
+                Msg::ProduceResponse {
+                    request: p.request,
+                    result,
+                },
+            );
+            false
+        });
+    }
+
+    // ----- high watermark -------------------------------------------------
+
+    /// `maybeIncrementLeaderHW`: the minimum LEO over the leader and every
+    /// member of the maximal ISR. Returns whether it moved.
+    fn maybe_advance_high_watermark_quiet(&mut self, cfg: &ProtocolConfig) -> bool {
+        let Some(l) = &self.leader else { return false };
+        if cfg.strict_min_isr && self.partition.isr.len() < cfg.min_insync_replicas {
+            return false;
+        }
+        let mut hw = self.log.end_offset();
+        for member in self.maximal_isr().without(self.id).iter() {
+            match l.follower_end.iter().find(|(b, _)| *b == member) {
+                Some((_, end)) => hw = hw.min(*end),
+                None => return false, // not heard from since this epoch began
+            }
+        }
+        if hw > self.high_watermark {
+            self.high_watermark = hw;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn maybe_advance_high_watermark(&mut self, cfg: &ProtocolConfig, fx: &mut Effects<R>) {
+        if self.maybe_advance_high_watermark_quiet(cfg) {
+            fx.event(|| Event::HighWatermarkAdvanced {
+                broker: self.id,
+                high_watermark: self.high_watermark,
+            });
+        }
+        self.after_high_watermark_or_log_change(cfg, fx);
+    }
+
+    /// Completes what waits on the HW or on new entries.
+    fn after_high_watermark_or_log_change(&mut self, cfg: &ProtocolConfig, fx: &mut Effects<R>) {
+        self.complete_pending_acks(cfg, fx);
+        if self.parked.is_empty() {
+            return;
+        }
+        let parked = std::mem::take(&mut self.parked);
+        for p in parked {
+            match p {
+                Parked::Fetch(from, req)
+                    if self.is_leader() && req.leader_epoch == self.partition.leader_epoch =>
+                {
+                    if self.fetch_has_news(&req) {
+                        self.respond_records(from, req, fx);
+                    } else {
+                        self.parked.push(Parked::Fetch(from, req));
+                    }
+                }
+                Parked::Read {
+                    client,
+                    request,
+                    offset,
+                    leader_epoch,
+                } if self.is_leader() && offset < self.high_watermark => {
+                    self.on_consumer_fetch(client, request, offset, leader_epoch, fx)
+                }
+                other => self.parked.push(other),
+            }
+        }
+    }
+
+    // ----- follower fetch, leader side -----------------------------------
+
+    /// A follower's Fetch: divergence check, fetch-position bookkeeping, ISR
+    /// expansion, HW advance, then the records (or a wait for some).
+    pub fn on_fetch(
+        &mut self,
+        from: BrokerId,
+        req: FetchRequest,
+        cfg: &ProtocolConfig,
+        fx: &mut Effects<R>,
+    ) {
+        // A follower may only replace its own earlier fetch.
+        self.parked
+            .retain(|p| !matches!(p, Parked::Fetch(b, _) if *b == from));
+        if req.leader_epoch > self.partition.leader_epoch {
+            self.parked.push(Parked::Fetch(from, req));
+            return;
+        }
+        if !self.is_leader() || req.leader_epoch != self.partition.leader_epoch {
+            return send_fetch_response(from, req, FetchResult::NotLeader, fx);
+        }
+        if cfg.truncation == Truncation::LeaderEpoch
+            && let Some(last_epoch) = req.last_fetched_epoch
+        {
+            let (epoch, end_offset) = self.log.end_offset_for_epoch(last_epoch);
+            if epoch != last_epoch || end_offset < req.fetch_offset {
+                return send_fetch_response(
+                    from,
+                    req,
+                    FetchResult::Diverging { epoch, end_offset },
+                    fx,
+                );
+            }
+        }
+        let leo = self.log.end_offset();
+        if req.fetch_offset > leo {
+            return send_fetch_response(
+                from,
+                req,
+                FetchResult::OffsetOutOfRange {
+                    leader_end_offset: leo,
+                },
+                fx,
+            );
+        }
+        self.answer_fetch_or_park(from, req, cfg, fx);
+    }
+
+    fn answer_fetch_or_park(
+        &mut self,
+        from: BrokerId,
+        req: FetchRequest,
+        cfg: &ProtocolConfig,
+        fx: &mut Effects<R>,
+    ) {
+        let id = self.id;
+        self.maybe_expand_isr(from, req.fetch_offset, fx);
+        // Only (maximal) ISR members' positions matter: for the HW and for
+        // lag. Expansion judges by this fetch alone.
+        if self.maximal_isr().contains(from) {
+            let l = self.leader.as_mut().expect("checked by caller");
+            match l.follower_end.binary_search_by_key(&from, |(b, _)| *b) {
+                Ok(i) => l.follower_end[i].1 = req.fetch_offset,
+                Err(i) => l.follower_end.insert(i, (from, req.fetch_offset)),
+            }
+            fx.event(|| Event::FetchRecorded {
+                leader: id,
+                follower: from,
+                fetch_offset: req.fetch_offset,
+            });
+        }
+        if self.maybe_advance_high_watermark_quiet(cfg) {
+            fx.event(|| Event::HighWatermarkAdvanced {
+                broker: id,
+                high_watermark: self.high_watermark,
+            });
+        }
+        if self.fetch_has_news(&req) {
+            self.respond_records(from, req, fx);
+        } else {
+            self.parked.push(Parked::Fetch(from, req));
+        }
+        self.after_high_watermark_or_log_change(cfg, fx);
+    }
+
+    /// `isFollowerInSync` during the fetch: the follower has reached the HW
+    /// and the start of this leader's epoch, judged by this very fetch.
+    fn maybe_expand_isr(&mut self, follower: BrokerId, fetch_offset: Offset, fx: &mut Effects<R>) {
+        let maximal = self.maximal_isr();
+        let hw = self.high_watermark;
+        let l = self.leader.as_mut().expect("leader");
+        if maximal.contains(follower)
+            || l.pending_isr.is_some()
+            || fetch_offset < hw
+            || fetch_offset < l.epoch_start_offset
+        {
+            return;
+        }
+        let isr = self.partition.isr.with(follower);
+        l.pending_isr = Some(isr);
+        fx.event(|| Event::IsrChangeProposed {
+            leader: self.id,
+            isr,
+            why: "a follower caught up",
+        });
+        fx.send(
+            Node::Controller,
+            Msg::AlterPartition {
+                leader_epoch: self.partition.leader_epoch,
+                partition_epoch: self.partition.partition_epoch,
+                new_isr: isr,
+            },
+        );
+    }
+
+    /// A fetch is answered at once only when it has entries to return.
+    /// Otherwise it waits for new entries, as a `DelayedFetch` with
+    /// `fetch.min.bytes=1`; its `replica.fetch.wait.max.ms` expiry, which
+    /// would only carry a newer HW, is left out. Followers' HWs therefore
+    /// lag by up to a record, which is the lag KIP-101 is about.
+    fn fetch_has_news(&self, req: &FetchRequest) -> bool {
+        self.log.end_offset() > req.fetch_offset
+    }
+
+    fn respond_records(&self, from: BrokerId, req: FetchRequest, fx: &mut Effects<R>) {
+        let entries = self.log.entries_from(req.fetch_offset).to_vec();
+        let result = FetchResult::Records {
+            entries,
+            high_watermark: self.high_watermark,
+        };
+        send_fetch_response(from, req, result, fx);
+    }
+
+    /// The followers a leader may drop for lagging (`isFollowerOutOfSync`):
+    /// ISR members not caught up to its LEO, when no ISR change is in flight.
+    pub fn lagging_followers(&self) -> BrokerSet {
+        let Some(l) = &self.leader else {
+            return BrokerSet::EMPTY;
+        };
+        if l.pending_isr.is_some() {
+            return BrokerSet::EMPTY;
+        }
+        let leo = self.log.end_offset();
+        let mut out = BrokerSet::EMPTY;
+        for f in self.partition.isr.without(self.id).iter() {
+            if self.follower_end(f) != Some(leo) {
+                out.insert(f);
+            }
+        }
+        out
+    }
+
+    /// `replica.lag.time.max.ms` passed for `follower`: propose its removal.
+    pub fn on_replica_lag_timeout(&mut self, follower: BrokerId, fx: &mut Effects<R>) {
+        if !self.lagging_followers().contains(follower) {
+            return;
+        }
+        let isr = self.partition.isr.without(follower);
+        self.leader.as_mut().expect("leader").pending_isr = Some(isr);
+        fx.event(|| Event::IsrChangeProposed {
+            leader: self.id,
+            isr,
+            why: "replica.lag.time.max.ms passed for a follower",
+        });
+        fx.send(
+            Node::Controller,
+            Msg::AlterPartition {
+                leader_epoch: self.partition.leader_epoch,
+                partition_epoch: self.partition.partition_epoch,
+                new_isr: isr,
+            },
+        );
+    }
+
+    // ----- follower fetch, follower side ---------------------------------
+
+    pub fn on_fetch_response(
+        &mut self,
+        from: BrokerId,
+        resp: FetchResponse<R>,
+        cfg: &ProtocolConfig,
+        fx: &mut Effects<R>,
+    ) {
+        if self.is_leader()
+            || !self.fetch_in_flight
+            || self.partition.leader != Some(from)
+            || resp.leader_epoch != self.partition.leader_epoch
+            || resp.incarnation != self.incarnation
+            || resp.fetch_offset != self.log.end_offset()
+        {
+            return; // an answer for an earlier epoch, life or position
+        }
+        self.fetch_in_flight = false;
+        match resp.result {
+            FetchResult::Records {
+                entries,
+                high_watermark,
+            } => {
+                let before = self.log.end_offset();
+                for e in entries {
+                    self.log.append_replicated(e);
+                }
+                let after = self.log.end_offset();
+                let flushed = after > before && self.log.maybe_flush(cfg.flush_interval_messages);
+                let hw = high_watermark.min(after);
+                let hw_changed = hw != self.high_watermark;
+                self.high_watermark = hw;
+                if after > before {
+                    fx.event(|| Event::FollowerAppend {
+                        broker: self.id,
+                        leader: from,
+                        from: before,
+                        to: after,
+                        high_watermark: hw,
+                        flushed,
+                    });
+                } else if hw_changed {
+                    fx.event(|| Event::FollowerHighWatermark {
+                        broker: self.id,
+                        high_watermark: hw,
+                    });
+                }
+            }
+            FetchResult::Diverging { epoch, end_offset } => {
+                let (_, own_end) = self.log.end_offset_for_epoch(epoch);
+                let to = end_offset.min(own_end);
+                self.truncate(to, "the leader's log diverges after this epoch (KIP-320)", fx);
+            }
+            FetchResult::OffsetOutOfRange { leader_end_offset } => {
+                if self.log.end_offset() > leader_end_offset {
+                    self.truncate(leader_end_offset, "its LEO is past the leader's", fx);
+                }
+            }
+            FetchResult::NotLeader => return, // the controller will say who leads
+        }
+        self.start_fetching(fx);
+    }
+
+    fn truncate(&mut self, to: Offset, reason: &'static str, fx: &mut Effects<R>) {
+        self.log.truncate_to(to);
+        self.high_watermark = self.high_watermark.min(self.log.end_offset());
+        fx.event(|| Event::Truncated {
+            broker: self.id,
+            to: self.log.end_offset(),
+            reason,
+        });
+    }
+
+    // ----- consumer -------------------------------------------------------
+
+    /// A consumer fetch: only entries below the HW are visible.
+    pub fn on_consumer_fetch(
+        &mut self,
+        client: Node,
+        request: u8,
+        offset: Offset,
+        leader_epoch: u32,
+        fx: &mut Effects<R>,
+    ) {
+        if leader_epoch > self.partition.leader_epoch
+            || (self.is_leader() && offset >= self.high_watermark)
+        {
+            self.parked.push(p_read(client, request, offset, leader_epoch));
+            return;
+        }
+        let result = if !self.is_leader() {
+            Err(ErrorCode::NotLeaderOrFollower)
+        } else {
+            Ok(self.log.entry_at(offset).map(|e| e.record.clone()))
+        };
+        fx.send(
+            client,
+            Msg::ConsumerFetchResponse {
+                request,
+                offset,
+                result,
+            },
+        );
+    }
+
+    // ----- crashes --------------------------------------------------------
+
+    /// The process dies. Returns the clients whose connections it held, as
+    /// they will see the connection reset. A power loss also loses the page
+    /// cache: the log keeps only what was flushed.
+    pub fn crash(&mut self, power_loss: bool, fx: &mut Effects<R>) -> Vec<Node> {
+        let mut clients = Vec::new();
+        if let Some(l) = self.leader.take() {
+            clients.extend(l.pending_acks.iter().map(|p| p.client));
+        }
+        for p in std::mem::take(&mut self.parked) {
+            match p {
+                Parked::Read { client, .. } | Parked::Produce { client, .. } => clients.push(client),
+                Parked::Fetch(..) => {}
+            }
+        }
+        clients.sort();
+        clients.dedup();
+        if power_loss {
+            self.log.cut_to_flushed();
+        }
+        self.high_watermark = self.high_watermark.min(self.log.end_offset());
+        self.fetch_in_flight = false;
+        self.partition.leader = None;
+        self.incarnation = self.incarnation.wrapping_add(1);
+        fx.event(|| Event::Crashed {
+            broker: self.id,
+            power_loss,
+            end_offset: self.log.end_offset(),
+        });
+        clients
+    }
+
+    /// Log recovery on restart, then registration with the controller.
+    pub fn restart(&mut self, cfg: &ProtocolConfig, fx: &mut Effects<R>) {
+        if cfg.truncation == Truncation::HighWatermark && self.log.end_offset() > self.high_watermark
+        {
+            self.truncate(self.high_watermark, "recovery truncates to the HW checkpoint", fx);
+        }
+        fx.event(|| Event::Restarted {
+            broker: self.id,
+            end_offset: self.log.end_offset(),
+            high_watermark: self.high_watermark,
+        });
+        fx.send(
+            Node::Controller,
+            Msg::BrokerRegistration {
+                clean_shutdown: false,
+            },
+        );
+    }
+}
+
+/// What a follower keeps of the partition state: who leads in which epoch.
+/// The ISR and partition epoch matter only to the leader; forgetting them
+/// keeps followers from differing by history they never use.
+fn follower_view(state: PartitionState) -> PartitionState {
+    PartitionState {
+        leader: state.leader,
+        leader_epoch: state.leader_epoch,
+        isr: BrokerSet::EMPTY,
+        elr: BrokerSet::EMPTY,
+        partition_epoch: 0,
+    }
+}
+
+fn p_read<R>(client: Node, request: u8, offset: Offset, leader_epoch: u32) -> Parked<R> {
+    Parked::Read {
+        client,
+        request,
+        offset,
+        leader_epoch,
+    }
+}
+
+fn send_fetch_response<R>(
+    to: BrokerId,
+    req: FetchRequest,
+    result: FetchResult<R>,
+    fx: &mut Effects<R>,
+) {
+    fx.send(
+        Node::Broker(to),
+        Msg::FetchResponse(FetchResponse {
+            leader_epoch: req.leader_epoch,
+            fetch_offset: req.fetch_offset,
+            incarnation: req.incarnation,
+            result,
+        }),
+    );
+}

@@ -1,0 +1,182 @@
+//! Identifiers and small value types shared by every protocol state machine.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A broker's id. Kafka calls it `broker.id`; here it is small because a
+/// partition's replica set is small and [`BrokerSet`] is a bitset.
+pub type BrokerId = u8;
+/// A leader epoch: bumped by the controller on every leader change.
+pub type Epoch = u32;
+/// A log offset.
+pub type Offset = u64;
+/// The controller's version of a partition's state (`partitionEpoch`).
+pub type PartitionEpoch = u32;
+
+/// The largest broker id a [`BrokerSet`] can hold, plus one.
+pub const MAX_BROKERS: u8 = 32;
+
+/// A set of broker ids, as a bitset: the ISR, the ELR, the replica set.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct BrokerSet(u32);
+
+impl BrokerSet {
+    pub const EMPTY: BrokerSet = BrokerSet(0);
+
+    pub fn of(ids: impl IntoIterator<Item = BrokerId>) -> Self {
+        let mut s = BrokerSet::EMPTY;
+        for id in ids {
+            s.insert(id);
+        }
+        s
+    }
+    pub fn contains(self, id: BrokerId) -> bool {
+        id < MAX_BROKERS && self.0 & (1 << id) != 0
+    }
+    pub fn insert(&mut self, id: BrokerId) {
+        assert!(id < MAX_BROKERS, "broker id {id} does not fit a BrokerSet");
+        self.0 |= 1 << id;
+    }
+    pub fn remove(&mut self, id: BrokerId) {
+        if id < MAX_BROKERS {
+            self.0 &= !(1 << id);
+        }
+    }
+    pub fn with(mut self, id: BrokerId) -> Self {
+        self.insert(id);
+        self
+    }
+    pub fn without(mut self, id: BrokerId) -> Self {
+        self.remove(id);
+        self
+    }
+    pub fn union(self, other: BrokerSet) -> Self {
+        BrokerSet(self.0 | other.0)
+    }
+    pub fn minus(self, other: BrokerSet) -> Self {
+        BrokerSet(self.0 & !other.0)
+    }
+    pub fn intersect(self, other: BrokerSet) -> Self {
+        BrokerSet(self.0 & other.0)
+    }
+    pub fn len(self) -> usize {
+        self.0.count_ones() as usize
+    }
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+    pub fn iter(self) -> impl Iterator<Item = BrokerId> {
+        (0..MAX_BROKERS).filter(move |&id| self.contains(id))
+    }
+    /// Applies a renaming of brokers (used by the symmetry reduction).
+    pub fn map(self, f: impl Fn(BrokerId) -> BrokerId) -> Self {
+        BrokerSet::of(self.iter().map(f))
+    }
+}
+
+impl fmt::Debug for BrokerSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+impl fmt::Display for BrokerSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{{")?;
+        for (i, id) in self.iter().enumerate() {
+            if i > 0 {
+                write!(f, ", ")?;
+            }
+            write!(f, "{id}")?;
+        }
+        write!(f, "}}")
+    }
+}
+
+/// The producer's `acks` setting.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Acks {
+    /// `acks=0`: fire and forget, no response.
+    Zero,
+    /// `acks=1`: the leader answers after its local append.
+    One,
+    /// `acks=all` (or `-1`): the leader answers once every ISR member has the record.
+    All,
+}
+
+impl fmt::Display for Acks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Acks::Zero => "0",
+            Acks::One => "1",
+            Acks::All => "all",
+        })
+    }
+}
+
+impl std::str::FromStr for Acks {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "0" => Ok(Acks::Zero),
+            "1" => Ok(Acks::One),
+            "all" | "-1" => Ok(Acks::All),
+            other => Err(format!(
+                "acks must be 0, 1, all or -1 (an alias for all), not {other:?}"
+            )),
+        }
+    }
+}
+
+/// The Kafka error codes this protocol produces, with Kafka's numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ErrorCode {
+    NotLeaderOrFollower = 6,
+    RequestTimedOut = 7,
+    NotEnoughReplicas = 19,
+    NotEnoughReplicasAfterAppend = 20,
+    OutOfOrderSequenceNumber = 45,
+}
+
+impl ErrorCode {
+    pub fn code(self) -> i16 {
+        self as i16
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            ErrorCode::NotLeaderOrFollower => "NOT_LEADER_OR_FOLLOWER",
+            ErrorCode::RequestTimedOut => "REQUEST_TIMED_OUT",
+            ErrorCode::NotEnoughReplicas => "NOT_ENOUGH_REPLICAS",
+            ErrorCode::NotEnoughReplicasAfterAppend => "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+            ErrorCode::OutOfOrderSequenceNumber => "OUT_OF_ORDER_SEQUENCE_NUMBER",
+        }
+    }
+    /// Whether a producer retries this error (Kafka's `RetriableException`s).
+    pub fn is_retriable(self) -> bool {
+        !matches!(self, ErrorCode::OutOfOrderSequenceNumber)
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.name(), self.code())
+    }
+}
+
+/// An idempotent producer's identity and sequence number for one batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ProducerSeq {
+    pub producer_id: u64,
+    pub sequence: u32,
+}
+
+/// What the log stores. The model uses tiny records; the server uses byte
+/// batches. Either way the protocol only needs these facts about one entry.
+pub trait Record: Clone + fmt::Debug + Eq + std::hash::Hash {
+    /// How many offsets the entry takes (a batch of n records takes n).
+    fn offset_count(&self) -> u64 {
+        1
+    }
+    /// The idempotent producer's id and sequence, if the batch carries them.
+    fn producer_seq(&self) -> Option<ProducerSeq>;
+}

@@ -1,0 +1,57 @@
+//! `ModelConfig::into_model`: the actors, network, properties and bounds.
+
+use super::actor::{KafkaActor, Layout, Settings, CONSUMER, PRODUCER};
+use super::config::{ModelConfig, NetworkKind};
+use super::history::History;
+use super::properties::{always_properties, sometimes_properties, within_bounds, KafkaModel};
+use crate::core::messages::Node;
+use stateright::actor::{ActorModel, Network};
+use stateright::Expectation;
+use std::sync::Arc;
+
+impl ModelConfig {
+    pub fn layout(&self) -> Layout {
+        Layout {
+            rf: self.replication_factor,
+        }
+    }
+
+    pub fn into_model(self) -> KafkaModel {
+        let layout = self.layout();
+        let settings = Arc::new(Settings {
+            protocol: self.protocol(),
+            producer: self.producer(),
+            layout,
+            cfg: self.clone(),
+        });
+        let actor = |node| KafkaActor {
+            node,
+            settings: settings.clone(),
+        };
+        let mut nodes: Vec<Node> = layout.brokers().map(Node::Broker).collect();
+        nodes.push(Node::Controller);
+        nodes.push(Node::Client(PRODUCER));
+        if self.consumer {
+            nodes.push(Node::Client(CONSUMER));
+        }
+        let network = match self.network {
+            NetworkKind::Ordered => Network::new_ordered([]),
+            NetworkKind::UnorderedNonduplicating => Network::new_unordered_nonduplicating([]),
+            NetworkKind::UnorderedDuplicating => Network::new_unordered_duplicating([]),
+        };
+        let sometimes = sometimes_properties(&self);
+        let mut model = ActorModel::new(self, History::default())
+            .actors(nodes.into_iter().map(actor))
+            .init_network(network)
+            .record_msg_out(History::record_out)
+            .record_msg_in(History::record_in)
+            .within_boundary(within_bounds);
+        for (name, condition) in always_properties() {
+            model = model.property(Expectation::Always, name, condition);
+        }
+        for (name, condition) in sometimes {
+            model = model.property(Expectation::Sometimes, name, condition);
+        }
+        model
+    }
+}

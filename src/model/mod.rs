@@ -1,0 +1,11 @@
+//! The stateright model of one partition: RF brokers, the controller, a
+//! producer and an optional consumer, all driving the protocol core.
+
+pub mod actor;
+pub mod build;
+pub mod config;
+pub mod history;
+pub mod properties;
+pub mod record;
+
+pub use config::{CrashMode, ModelConfig, NetworkKind};
