@@ -13,7 +13,7 @@ fn main() {
     if args.len() > 7 { cfg.retries = args[7].parse().unwrap(); }
     let t = Instant::now();
     let model = cfg.into_model();
-    let c = model.checker().spawn_dfs().join();
+    let c = if std::env::var("NOSYM").is_ok() { model.checker().spawn_dfs().join() } else { model.checker().symmetry_fn(insync::model::symmetry::representative).spawn_dfs().join() };
     println!("states={} unique={} depth={} secs={:.2}", c.state_count(), c.unique_state_count(), c.max_depth(), t.elapsed().as_secs_f64());
     for p in c.model().properties() {
         println!("{:?} {} -> {}", p.expectation, p.name, c.discovery(p.name).map(|d| format!("discovery len {}", d.into_actions().len())).unwrap_or("none".into()));

@@ -1,5 +1,9 @@
 //! insync: Kafka's produce → replicate → ack protocol as a model-checked
 //! specification, with the protocol core shared by the model and the server.
 
+pub mod check;
+pub mod cli;
+pub mod matrix;
 pub mod core;
 pub mod model;
+pub mod scenario;

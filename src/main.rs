@@ -1,3 +1,117 @@
-fn main() {
-    println!("Hello, world!");
+use clap::Parser;
+use insync::check::{self, CheckOptions};
+use insync::cli::{CheckArgs, Cli, Command, ExploreArgs, Format, MatrixArgs};
+use insync::matrix;
+use insync::model::properties::SAFETY;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Exit codes: verdicts as expected, a verdict differs, bad input.
+const OK: u8 = 0;
+const MISMATCH: u8 = 1;
+const BAD_INPUT: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { BAD_INPUT } else { OK });
+        }
+    };
+    let result = match cli.command {
+        None => matrix_cmd(MatrixArgs {
+            format: Format::Text,
+            models: "models".into(),
+            quiet: false,
+        }),
+        Some(Command::Matrix(a)) => matrix_cmd(a),
+        Some(Command::Check(a)) => check_cmd(a),
+        Some(Command::Explore(a)) => explore_cmd(a),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("insync: {e}");
+            ExitCode::from(BAD_INPUT)
+        }
+    }
+}
+
+fn progress_wanted(quiet: bool) -> bool {
+    !quiet && std::io::stderr().is_terminal()
+}
+
+fn check_cmd(a: CheckArgs) -> Result<u8, String> {
+    let scenario = a.config.resolve()?;
+    let opts = CheckOptions {
+        threads: a.threads,
+        progress: progress_wanted(a.quiet),
+        symmetry: !a.no_symmetry,
+        simulate: a.simulate.then(|| Duration::from_secs(a.seconds)),
+        seed: a.seed,
+        ..CheckOptions::default()
+    };
+    let report = check::run(&scenario.config, &scenario.expect, &opts);
+    match a.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+        ),
+        Format::Text | Format::Markdown => {
+            let title = match &scenario.path {
+                Some(p) => p.display().to_string(),
+                None => "flags".into(),
+            };
+            print!("{}", report.to_text(&title));
+            if !scenario.why.is_empty() && !a.quiet {
+                println!("\nwhy: {}", scenario.why.trim());
+            }
+        }
+    }
+    Ok(if report.matches() { OK } else { MISMATCH })
+}
+
+fn matrix_cmd(a: MatrixArgs) -> Result<u8, String> {
+    let m = matrix::build(&a.models, progress_wanted(a.quiet))?;
+    match a.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&m).map_err(|e| e.to_string())?
+        ),
+        Format::Markdown => print!("{}", m.to_markdown()),
+        Format::Text => print!("{}", m.to_text()),
+    }
+    Ok(OK)
+}
+
+fn explore_cmd(a: ExploreArgs) -> Result<u8, String> {
+    use stateright::Model;
+    let scenario = a.config.resolve()?;
+    let opts = CheckOptions {
+        progress: progress_wanted(false),
+        ..CheckOptions::default()
+    };
+    let report = check::run(&scenario.config, &scenario.expect, &opts);
+    let base = format!("http://{}", a.addr);
+    println!("Explorer for {}", scenario.config.summary());
+    println!("  {base}/");
+    for name in SAFETY {
+        if let Some(c) = report.property(name).and_then(|p| p.counterexample.as_ref()) {
+            println!("  {name}: {base}/#/steps/{}", c.explorer_path);
+        }
+    }
+    println!("(the Explorer ignores the symmetry reduction; press Ctrl-C to stop)");
+    let model = scenario.config.into_model();
+    let _ = model.properties();
+    let addr: std::net::SocketAddr = a
+        .addr
+        .parse()
+        .map_err(|e| format!("--addr {}: {e}", a.addr))?;
+    let listener_check = std::net::TcpListener::bind(addr)
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    drop(listener_check);
+    model.checker().threads(a.threads.max(1)).serve(addr);
+    Ok(OK)
 }

@@ -19,13 +19,13 @@ pub struct Controller {
 }
 
 impl Controller {
-    /// A partition just created: every replica in the ISR, `leader` leads epoch 0.
-    pub fn new(replicas: BrokerSet, leader: BrokerId, clients: Vec<Node>) -> Self {
-        assert!(replicas.contains(leader));
+    /// A partition just created: every replica in the ISR and no leader
+    /// yet, so the first step is the first election (epoch 1).
+    pub fn new(replicas: BrokerSet, clients: Vec<Node>) -> Self {
         Controller {
             replicas,
             state: PartitionState {
-                leader: Some(leader),
+                leader: None,
                 leader_epoch: 0,
                 isr: replicas,
                 elr: BrokerSet::EMPTY,

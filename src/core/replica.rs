@@ -34,7 +34,7 @@ pub struct PendingAck {
 }
 
 /// A request the replica holds until it can answer (Kafka's purgatory).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Parked<R> {
     /// A follower fetch with nothing new to return yet (`DelayedFetch`).
     Fetch(BrokerId, FetchRequest),

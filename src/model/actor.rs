@@ -132,7 +132,7 @@ const ELECTION: &str = "election";
 impl KafkaActor {
     fn initial_partition(&self) -> Controller {
         let l = self.settings.layout;
-        Controller::new(l.replicas(), 1, self.clients())
+        Controller::new(l.replicas(), self.clients())
     }
 
     fn clients(&self) -> Vec<Node> {

@@ -7,5 +7,6 @@ pub mod config;
 pub mod history;
 pub mod properties;
 pub mod record;
+pub mod symmetry;
 
 pub use config::{CrashMode, ModelConfig, NetworkKind};

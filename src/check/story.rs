@@ -1,0 +1,97 @@
+//! Turns a path of model steps into a numbered story of Kafka events, by
+//! replaying each step through the protocol core with tracing on.
+
+use super::shortest::Trace;
+use crate::core::effects::Effects;
+use crate::core::messages::Msg;
+use crate::model::actor::{Input, KMsg, NodeState, Timer};
+use crate::model::properties::{KafkaModel, KafkaState};
+use crate::model::record::Rec;
+use stateright::actor::{Actor, ActorModelAction};
+use std::borrow::Cow;
+
+/// One line per step: what the step's actor decided, in Kafka's words.
+pub fn story(model: &KafkaModel, trace: &Trace) -> Vec<String> {
+    trace
+        .states
+        .iter()
+        .zip(&trace.actions)
+        .map(|(s, a)| describe(model, s, a))
+        .collect()
+}
+
+fn describe(
+    model: &KafkaModel,
+    state: &KafkaState,
+    action: &ActorModelAction<KMsg, Timer, crate::model::actor::Choice>,
+) -> String {
+    let (index, input) = match action {
+        ActorModelAction::Deliver { src, dst, msg } => {
+            let actor = &model.actors[usize::from(*dst)];
+            let src_node = actor.settings.layout.node(*src);
+            (usize::from(*dst), Input::Msg(src_node, msg.clone()))
+        }
+        ActorModelAction::Timeout(id, t) => (usize::from(*id), Input::Timer(t.clone())),
+        ActorModelAction::SelectRandom { actor, random, .. } => {
+            (usize::from(*actor), Input::Choice(random.clone()))
+        }
+        other => return format!("{other:?}"),
+    };
+    let actor = &model.actors[index];
+    let before: &NodeState = &state.actor_states[index];
+    let mut cow = Cow::Borrowed(before);
+    let mut fx: Effects<Rec> = Effects::traced();
+    actor.step(&mut cow, input.clone(), &mut fx);
+    let events: Vec<String> = fx.events().iter().map(|e| e.to_string()).collect();
+    if !events.is_empty() {
+        return events.join("; ");
+    }
+    // No decision was traced: say what arrived where.
+    let name = actor.name();
+    match input {
+        Input::Msg(src, msg) => {
+            let from = model.actors[usize::from(actor.settings.layout.id(src))].name();
+            let down = matches!(before, NodeState::Broker(b) if b.down);
+            let what = message_name(&msg);
+            if down {
+                format!("{what} from {from} reaches {name}, which is down: it is lost")
+            } else {
+                format!("{name} receives {what} from {from}")
+            }
+        }
+        Input::Timer(t) => format!("{name}: {t:?}"),
+        Input::Choice(c) => format!("{name}: {c:?}"),
+    }
+}
+
+fn message_name(msg: &KMsg) -> String {
+    match msg {
+        Msg::Produce { record, .. } => format!("the produce request for {record}"),
+        Msg::ProduceResponse { result, .. } => match result {
+            Ok(o) => format!("the produce response (offset {o})"),
+            Err(e) => format!("the produce response ({e})"),
+        },
+        Msg::Fetch(f) => format!("a fetch at offset {}", f.fetch_offset),
+        Msg::FetchResponse(_) => "a fetch response".into(),
+        Msg::ConsumerFetch { offset, .. } => format!("a consumer fetch at offset {offset}"),
+        Msg::ConsumerFetchResponse { .. } => "a consumer fetch response".into(),
+        Msg::ConnectionReset => "a connection reset".into(),
+        Msg::AlterPartition { new_isr, .. } => format!("AlterPartition (ISR {new_isr})"),
+        Msg::LeaderAndIsr(p) => match p.leader {
+            Some(l) => format!(
+                "LeaderAndIsr (leader broker {l}, epoch {}, ISR {})",
+                p.leader_epoch, p.isr
+            ),
+            None => format!("LeaderAndIsr (no leader, ISR {})", p.isr),
+        },
+        Msg::Metadata {
+            leader,
+            leader_epoch,
+        } => match leader {
+            Some(l) => format!("metadata (leader broker {l}, epoch {leader_epoch})"),
+            None => "metadata (no leader)".into(),
+        },
+        Msg::SessionExpired => "a heartbeat timeout".into(),
+        Msg::BrokerRegistration { .. } => "a broker registration".into(),
+    }
+}

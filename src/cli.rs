@@ -1,0 +1,199 @@
+//! The command line: `insync check`, `insync matrix`, `insync explore`.
+
+use crate::core::types::Acks;
+use crate::model::{CrashMode, ModelConfig, NetworkKind};
+use crate::scenario::{parse_truncation, Scenario};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "insync",
+    version,
+    about = "Model-checks Kafka's produce → replicate → ack protocol: which acks, min.insync.replicas and replication factor lose data, and how.",
+    long_about = None
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Check one scenario exhaustively and print a verdict per property.
+    Check(CheckArgs),
+    /// Print the seed's table (acks × min.insync.replicas), every cell decided by the checker.
+    Matrix(MatrixArgs),
+    /// Serve stateright's Explorer for one scenario.
+    Explore(ExploreArgs),
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ConfigFlags {
+    /// A scenario file (models/*.toml); flags override it.
+    pub scenario: Option<PathBuf>,
+    /// Producer acks: 0, 1, all (or -1).
+    #[arg(long, value_parser = |s: &str| s.parse::<Acks>())]
+    pub acks: Option<Acks>,
+    /// min.insync.replicas.
+    #[arg(long)]
+    pub min_isr: Option<u8>,
+    /// replication.factor.
+    #[arg(long)]
+    pub rf: Option<u8>,
+    /// Broker crashes allowed in one run (f).
+    #[arg(long)]
+    pub crashes: Option<u8>,
+    /// process (kill -9) or machine (power loss).
+    #[arg(long, value_parser = |s: &str| s.parse::<CrashMode>())]
+    pub crash_mode: Option<CrashMode>,
+    /// Times a live follower may be dropped from the ISR for lagging.
+    #[arg(long)]
+    pub lag_removals: Option<u8>,
+    /// unclean.leader.election.enable=true.
+    #[arg(long)]
+    pub unclean: bool,
+    /// Eligible Leader Replicas (KIP-966).
+    #[arg(long)]
+    pub elr: bool,
+    /// enable.idempotence=true.
+    #[arg(long)]
+    pub idempotence: bool,
+    /// Kafka 4.x: the HW does not advance while |ISR| < min.insync.replicas.
+    #[arg(long)]
+    pub strict_min_isr: bool,
+    /// log.flush.interval.messages.
+    #[arg(long)]
+    pub flush_every: Option<u64>,
+    /// leader-epoch, or high-watermark (the KIP-101 bug).
+    #[arg(long, value_parser = |s: &str| parse_truncation(s))]
+    pub truncation: Option<crate::core::config::Truncation>,
+    /// Records the producer sends.
+    #[arg(long)]
+    pub records: Option<u8>,
+    /// Producer retries per record.
+    #[arg(long)]
+    pub retries: Option<u8>,
+    /// ordered (TCP, default), unordered_nonduplicating or unordered_duplicating.
+    #[arg(long, value_parser = |s: &str| s.parse::<NetworkKind>())]
+    pub network: Option<NetworkKind>,
+    /// Add a consumer reading below the HW.
+    #[arg(long)]
+    pub consumer: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub config: ConfigFlags,
+    /// Checker threads (this machine gives about one CPU of real throughput).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// No progress on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+    /// Walk the model randomly instead of checking it exhaustively.
+    #[arg(long)]
+    pub simulate: bool,
+    /// How long to simulate.
+    #[arg(long, default_value_t = 10)]
+    pub seconds: u64,
+    /// Seed of the random walks.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Turn the broker symmetry reduction off.
+    #[arg(long)]
+    pub no_symmetry: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct MatrixArgs {
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// The scenario catalogue.
+    #[arg(long, default_value = "models")]
+    pub models: PathBuf,
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ExploreArgs {
+    #[command(flatten)]
+    pub config: ConfigFlags,
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    pub addr: String,
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+}
+
+impl ConfigFlags {
+    /// The scenario file (if any) with the flags applied over it.
+    pub fn resolve(&self) -> Result<Scenario, String> {
+        let mut s = match &self.scenario {
+            Some(p) => Scenario::load(p)?,
+            None => Scenario::from_config(ModelConfig::default()),
+        };
+        let c = &mut s.config;
+        macro_rules! over {
+            ($field:ident, $flag:expr) => {
+                if let Some(v) = $flag {
+                    c.$field = v;
+                }
+            };
+        }
+        over!(acks, self.acks);
+        over!(min_insync_replicas, self.min_isr);
+        over!(replication_factor, self.rf);
+        over!(crashes, self.crashes);
+        over!(crash_mode, self.crash_mode);
+        over!(lag_removals, self.lag_removals);
+        over!(records, self.records);
+        over!(retries, self.retries);
+        over!(network, self.network);
+        over!(truncation, self.truncation);
+        if self.flush_every.is_some() {
+            c.flush_interval_messages = self.flush_every;
+        }
+        c.unclean_leader_election |= self.unclean;
+        c.eligible_leader_replicas |= self.elr;
+        c.enable_idempotence |= self.idempotence;
+        c.strict_min_isr |= self.strict_min_isr;
+        c.consumer |= self.consumer;
+        let overridden = self.acks.is_some()
+            || self.min_isr.is_some()
+            || self.rf.is_some()
+            || self.crashes.is_some()
+            || self.crash_mode.is_some()
+            || self.lag_removals.is_some()
+            || self.records.is_some()
+            || self.retries.is_some()
+            || self.network.is_some()
+            || self.truncation.is_some()
+            || self.flush_every.is_some()
+            || self.unclean
+            || self.elr
+            || self.idempotence
+            || self.strict_min_isr
+            || self.consumer;
+        if overridden {
+            // The file's expectations were for its own configuration.
+            s.expect = Default::default();
+        }
+        let origin = match &self.scenario {
+            Some(p) => format!("{} with flags", p.display()),
+            None => "flags".to_string(),
+        };
+        s.config.validate().map_err(|e| format!("{origin}: {e}"))?;
+        Ok(s)
+    }
+}

@@ -1,0 +1,253 @@
+//! Scenario files (`models/*.toml`): Kafka settings under their Kafka
+//! names, the model's bounds, the expected verdict of every property, and
+//! why.
+
+use crate::core::config::Truncation;
+use crate::core::types::Acks;
+use crate::model::properties::{always_properties, sometimes_properties};
+use crate::model::ModelConfig;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Holds,
+    Violated,
+}
+
+impl fmt::Display for Verdict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Verdict::Holds => "holds",
+            Verdict::Violated => "violated",
+        })
+    }
+}
+
+/// The expected verdicts, by property name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Expect(pub BTreeMap<String, Verdict>);
+
+impl Expect {
+    pub fn get(&self, name: &str) -> Option<Verdict> {
+        self.0.get(name).copied()
+    }
+}
+
+/// `acks` as Kafka writes it: 0, 1, all, or -1.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum AcksValue {
+    Int(i64),
+    Str(String),
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct KafkaSection {
+    acks: Option<AcksValue>,
+    #[serde(rename = "min.insync.replicas")]
+    min_insync_replicas: Option<u8>,
+    #[serde(rename = "replication.factor")]
+    replication_factor: Option<u8>,
+    #[serde(rename = "unclean.leader.election.enable")]
+    unclean: Option<bool>,
+    #[serde(rename = "eligible.leader.replicas.enable")]
+    elr: Option<bool>,
+    #[serde(rename = "enable.idempotence")]
+    idempotence: Option<bool>,
+    #[serde(rename = "log.flush.interval.messages")]
+    flush: Option<u64>,
+    retries: Option<u8>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ModelSection {
+    records: Option<u8>,
+    crashes: Option<u8>,
+    crash_mode: Option<String>,
+    lag_removals: Option<u8>,
+    network: Option<String>,
+    truncation: Option<String>,
+    strict_min_isr: Option<bool>,
+    consumer: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScenarioFile {
+    why: String,
+    #[serde(default)]
+    kafka: KafkaSection,
+    #[serde(default)]
+    model: ModelSection,
+    #[serde(default)]
+    expect: BTreeMap<String, Verdict>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub path: Option<PathBuf>,
+    pub name: String,
+    pub why: String,
+    pub config: ModelConfig,
+    pub expect: Expect,
+}
+
+pub fn parse_acks(v: &str) -> Result<Acks, String> {
+    v.parse()
+}
+
+impl Scenario {
+    pub fn load(path: &Path) -> Result<Scenario, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("{}: cannot read: {e}", path.display()))?;
+        let mut s = Scenario::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        s.name = path
+            .file_stem()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        s.path = Some(path.to_path_buf());
+        Ok(s)
+    }
+
+    pub fn parse(text: &str) -> Result<Scenario, String> {
+        let file: ScenarioFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut c = ModelConfig::default();
+        let k = file.kafka;
+        if let Some(a) = k.acks {
+            c.acks = match a {
+                AcksValue::Int(i) => parse_acks(&i.to_string()),
+                AcksValue::Str(s) => parse_acks(&s),
+            }
+            .map_err(|e| format!("[kafka] acks: {e}"))?;
+        }
+        set(&mut c.min_insync_replicas, k.min_insync_replicas);
+        set(&mut c.replication_factor, k.replication_factor);
+        set(&mut c.unclean_leader_election, k.unclean);
+        set(&mut c.eligible_leader_replicas, k.elr);
+        set(&mut c.enable_idempotence, k.idempotence);
+        set(&mut c.retries, k.retries);
+        if k.flush.is_some() {
+            c.flush_interval_messages = k.flush;
+        }
+        let m = file.model;
+        set(&mut c.records, m.records);
+        set(&mut c.crashes, m.crashes);
+        set(&mut c.lag_removals, m.lag_removals);
+        set(&mut c.strict_min_isr, m.strict_min_isr);
+        set(&mut c.consumer, m.consumer);
+        if let Some(v) = m.crash_mode {
+            c.crash_mode = v.parse().map_err(|e| format!("[model] crash_mode: {e}"))?;
+        }
+        if let Some(v) = m.network {
+            c.network = v.parse().map_err(|e| format!("[model] network: {e}"))?;
+        }
+        if let Some(v) = m.truncation {
+            c.truncation = parse_truncation(&v).map_err(|e| format!("[model] truncation: {e}"))?;
+        }
+        c.validate()?;
+        let expect = Expect(file.expect);
+        check_expect_names(&c, &expect)?;
+        Ok(Scenario {
+            path: None,
+            name: String::new(),
+            why: file.why,
+            config: c,
+            expect,
+        })
+    }
+}
+
+fn set<T>(slot: &mut T, v: Option<T>) {
+    if let Some(v) = v {
+        *slot = v;
+    }
+}
+
+pub fn parse_truncation(v: &str) -> Result<Truncation, String> {
+    match v {
+        "leader-epoch" => Ok(Truncation::LeaderEpoch),
+        "high-watermark" => Ok(Truncation::HighWatermark),
+        other => Err(format!(
+            "must be \"leader-epoch\" or \"high-watermark\", not {other:?}"
+        )),
+    }
+}
+
+/// Every `[expect]` key must name a property this configuration checks.
+fn check_expect_names(c: &ModelConfig, e: &Expect) -> Result<(), String> {
+    let known: Vec<&str> = always_properties()
+        .iter()
+        .map(|(n, _)| *n)
+        .chain(sometimes_properties(c).iter().map(|(n, _)| *n))
+        .collect();
+    for name in e.0.keys() {
+        if !known.contains(&name.as_str()) {
+            return Err(format!(
+                "[expect] {name}: no such property for this configuration (known: {})",
+                known.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Every scenario file in a folder, sorted by name.
+pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, String> {
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    paths.sort();
+    paths.iter().map(|p| Scenario::load(p)).collect()
+}
+
+impl Scenario {
+    /// A scenario built from flags alone.
+    pub fn from_config(config: ModelConfig) -> Scenario {
+        Scenario {
+            path: None,
+            name: "flags".into(),
+            why: String::new(),
+            config,
+            expect: Expect::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_input_is_named() {
+        let e = Scenario::parse("why = \"x\"\n[kafka]\nacks = \"2\"\n").unwrap_err();
+        assert!(e.contains("acks"), "{e}");
+        let e = Scenario::parse("why = \"x\"\n[kafka]\n\"min.insync.replicas\" = 4\n").unwrap_err();
+        assert!(e.contains("min.insync.replicas (4) is larger than replication.factor (3)"), "{e}");
+        let e = Scenario::parse("why = \"x\"\n[kafka]\nakcs = 1\n").unwrap_err();
+        assert!(e.contains("unknown field `akcs`"), "{e}");
+        let e = Scenario::parse("why = \"x\"\n[model]\nrecords = \"two\"\n").unwrap_err();
+        assert!(e.contains("records"), "{e}");
+        let e = Scenario::parse("why = \"x\"\n[expect]\nacked_never_lots = \"holds\"\n").unwrap_err();
+        assert!(e.contains("acked_never_lots"), "{e}");
+        let e = Scenario::parse("why = \"x\"\n[expect]\nacked_never_lost = \"maybe\"\n").unwrap_err();
+        assert!(e.contains("maybe"), "{e}");
+    }
+
+    #[test]
+    fn acks_minus_one_means_all() {
+        let s = Scenario::parse("why = \"x\"\n[kafka]\nacks = -1\n").unwrap();
+        assert_eq!(s.config.acks, Acks::All);
+        let s = Scenario::parse("why = \"x\"\n[kafka]\nacks = \"-1\"\n").unwrap();
+        assert_eq!(s.config.acks, Acks::All);
+        let s = Scenario::parse("why = \"x\"\n[kafka]\nacks = 0\n").unwrap();
+        assert_eq!(s.config.acks, Acks::Zero);
+    }
+}
