@@ -77,7 +77,7 @@ fn message_name(msg: &KMsg) -> String {
         Msg::ConsumerFetchResponse { .. } => "a consumer fetch response".into(),
         Msg::ConnectionReset => "a connection reset".into(),
         Msg::AlterPartition { new_isr, .. } => format!("AlterPartition (ISR {new_isr})"),
-        Msg::LeaderAndIsr(p) => match p.leader {
+        Msg::LeaderAndIsr { state: p, .. } => match p.leader {
             Some(l) => format!(
                 "LeaderAndIsr (leader broker {l}, epoch {}, ISR {})",
                 p.leader_epoch, p.isr

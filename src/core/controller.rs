@@ -16,6 +16,8 @@ pub struct Controller {
     pub fenced: BrokerSet,
     /// Clients told about leader changes (they would poll Metadata).
     pub clients: Vec<Node>,
+    /// Each broker's epoch from its last registration, where not 0.
+    pub broker_epochs: Vec<(BrokerId, u8)>,
 }
 
 impl Controller {
@@ -33,6 +35,21 @@ impl Controller {
             },
             fenced: BrokerSet::EMPTY,
             clients,
+            broker_epochs: Vec::new(),
+        }
+    }
+
+    pub fn broker_epoch(&self, broker: BrokerId) -> u8 {
+        self.broker_epochs
+            .iter()
+            .find(|(b, _)| *b == broker)
+            .map_or(0, |(_, e)| *e)
+    }
+
+    fn leader_and_isr<R>(&self, broker: BrokerId) -> Msg<R> {
+        Msg::LeaderAndIsr {
+            state: self.state,
+            broker_epoch: self.broker_epoch(broker),
         }
     }
 
@@ -97,7 +114,7 @@ impl Controller {
     /// Sends the state to every live replica and the leader to every client.
     fn publish_to_all<R>(&self, fx: &mut Effects<R>) {
         for b in self.live().iter() {
-            fx.send(Node::Broker(b), Msg::LeaderAndIsr(self.state));
+            fx.send(Node::Broker(b), self.leader_and_isr(b));
         }
         for &c in &self.clients {
             fx.send(
@@ -114,7 +131,7 @@ impl Controller {
         if let Some(l) = self.state.leader
             && !self.fenced.contains(l)
         {
-            fx.send(Node::Broker(l), Msg::LeaderAndIsr(self.state));
+            fx.send(Node::Broker(l), self.leader_and_isr(l));
         }
     }
 
@@ -177,10 +194,15 @@ impl Controller {
         &mut self,
         broker: BrokerId,
         clean_shutdown: bool,
+        broker_epoch: u8,
         cfg: &ProtocolConfig,
         fx: &mut Effects<R>,
     ) {
         self.fenced.remove(broker);
+        match self.broker_epochs.binary_search_by_key(&broker, |(b, _)| *b) {
+            Ok(i) => self.broker_epochs[i].1 = broker_epoch,
+            Err(i) => self.broker_epochs.insert(i, (broker, broker_epoch)),
+        }
         let mut changed = false;
         if cfg.eligible_leader_replicas && !clean_shutdown {
             let in_either = self.state.isr.union(self.state.elr).contains(broker);
@@ -201,7 +223,7 @@ impl Controller {
             isr: self.state.isr,
             elr: self.state.elr,
         });
-        fx.send(Node::Broker(broker), Msg::LeaderAndIsr(self.state));
+        fx.send(Node::Broker(broker), self.leader_and_isr(broker));
         if changed && self.state.leader != Some(broker) {
             self.publish_to_leader(fx);
         }
@@ -237,7 +259,7 @@ impl Controller {
                 reason,
             });
             // The leader learns the current state and may try again.
-            fx.send(Node::Broker(from), Msg::LeaderAndIsr(self.state));
+            fx.send(Node::Broker(from), self.leader_and_isr(from));
             return;
         }
         let removed = self.state.isr.minus(new_isr);
@@ -257,6 +279,6 @@ impl Controller {
             elr: self.state.elr,
             partition_epoch: self.state.partition_epoch,
         });
-        fx.send(Node::Broker(from), Msg::LeaderAndIsr(self.state));
+        fx.send(Node::Broker(from), self.leader_and_isr(from));
     }
 }

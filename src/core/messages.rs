@@ -105,7 +105,13 @@ pub enum Msg<R> {
         new_isr: BrokerSet,
     },
     /// Controller → broker: the partition's current state.
-    LeaderAndIsr(PartitionState),
+    LeaderAndIsr {
+        state: PartitionState,
+        /// The broker epoch of the registration it answers to (KRaft's
+        /// broker epoch): a restarted broker ignores what was meant for its
+        /// previous life.
+        broker_epoch: u8,
+    },
     /// Controller → client: where the leader is (a Metadata response).
     Metadata {
         leader: Option<BrokerId>,
@@ -115,5 +121,8 @@ pub enum Msg<R> {
     /// (`broker.session.timeout.ms`): the broker is fenced.
     SessionExpired,
     /// A broker (re)starts and registers with the controller.
-    BrokerRegistration { clean_shutdown: bool },
+    BrokerRegistration {
+        clean_shutdown: bool,
+        broker_epoch: u8,
+    },
 }

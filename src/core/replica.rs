@@ -162,9 +162,13 @@ impl<R: Record> Replica<R> {
     pub fn on_leader_and_isr(
         &mut self,
         state: PartitionState,
+        broker_epoch: u8,
         cfg: &ProtocolConfig,
         fx: &mut Effects<R>,
     ) {
+        if broker_epoch != self.incarnation {
+            return; // meant for this broker's previous life
+        }
         if state.partition_epoch < self.partition.partition_epoch
             || state.leader_epoch < self.partition.leader_epoch
         {
@@ -815,6 +819,7 @@ impl<R: Record> Replica<R> {
             Node::Controller,
             Msg::BrokerRegistration {
                 clean_shutdown: false,
+                broker_epoch: self.incarnation,
             },
         );
     }

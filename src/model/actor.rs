@@ -302,7 +302,13 @@ impl KafkaActor {
                         leader_epoch,
                     },
                 ) => r.on_consumer_fetch(client, request, offset, leader_epoch, fx),
-                (Node::Controller, Msg::LeaderAndIsr(state)) => r.on_leader_and_isr(state, cfg, fx),
+                (
+                    Node::Controller,
+                    Msg::LeaderAndIsr {
+                        state,
+                        broker_epoch,
+                    },
+                ) => r.on_leader_and_isr(state, broker_epoch, cfg, fx),
                 _ => {}
             },
             Input::Timer(Timer::Crash) => {
@@ -405,9 +411,15 @@ impl KafkaActor {
 fn controller_step(c: &mut ControllerState, input: Input, cfg: &ProtocolConfig, fx: &mut Effects<Rec>) {
     match input {
         Input::Msg(Node::Broker(b), Msg::SessionExpired) => c.core.on_session_expired(b, cfg, fx),
-        Input::Msg(Node::Broker(b), Msg::BrokerRegistration { clean_shutdown }) => {
-            c.core.on_broker_registration(b, clean_shutdown, cfg, fx)
-        }
+        Input::Msg(
+            Node::Broker(b),
+            Msg::BrokerRegistration {
+                clean_shutdown,
+                broker_epoch,
+            },
+        ) => c
+            .core
+            .on_broker_registration(b, clean_shutdown, broker_epoch, cfg, fx),
         Input::Msg(
             Node::Broker(b),
             Msg::AlterPartition {

@@ -72,11 +72,15 @@ impl<'a> View<'a> {
         self.brokers[id as usize - 1]
     }
 
-    /// The log of the controller's leader, when that broker is running.
+    /// The log of the current leader: the broker the controller elected,
+    /// once it runs and acts as leader of that epoch. Before it learns of
+    /// its election nobody serves the partition, so nothing can be read.
     pub fn leader_log(&self) -> Option<&'a Log<Rec>> {
-        let l = self.controller.core.state.leader?;
-        let b = self.broker(l);
-        (!b.down).then_some(&b.replica.log)
+        let p = self.controller.core.state;
+        let b = self.broker(p.leader?);
+        let r = &b.replica;
+        let acting = !b.down && r.is_leader() && r.partition.leader_epoch == p.leader_epoch;
+        acting.then_some(&r.log)
     }
 
     pub fn crashes(&self) -> u32 {

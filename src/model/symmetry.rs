@@ -49,7 +49,13 @@ impl Renaming {
     }
     fn msg(&self, m: &KMsg) -> KMsg {
         match m {
-            Msg::LeaderAndIsr(p) => Msg::LeaderAndIsr(self.partition(*p)),
+            Msg::LeaderAndIsr {
+                state,
+                broker_epoch,
+            } => Msg::LeaderAndIsr {
+                state: self.partition(*state),
+                broker_epoch: *broker_epoch,
+            },
             Msg::Metadata {
                 leader,
                 leader_epoch,
@@ -100,6 +106,10 @@ impl Renaming {
         c.core.replicas = self.set(c.core.replicas);
         c.core.state = self.partition(c.core.state);
         c.core.fenced = self.set(c.core.fenced);
+        for (b, _) in &mut c.core.broker_epochs {
+            *b = self.b(*b);
+        }
+        c.core.broker_epochs.sort();
         c
     }
     fn producer(&self, p: &Producer<super::record::Rec>) -> Producer<super::record::Rec> {
@@ -128,7 +138,7 @@ impl Renaming {
 
 /// What a broker looks like with its id and other brokers' ids left out:
 /// brokers are put in the order of these keys.
-fn sort_key(b: &BrokerState, c: &ControllerState) -> impl Ord {
+fn sort_key<'a>(b: &'a BrokerState, c: &ControllerState) -> impl Ord + 'a {
     let r = &b.replica;
     let id = r.id;
     (
@@ -140,13 +150,15 @@ fn sort_key(b: &BrokerState, c: &ControllerState) -> impl Ord {
             c.core.state.elr.contains(id),
             c.core.fenced.contains(id),
         ),
-        r.log.entries().to_vec(),
-        r.log.flushed_offset(),
-        r.high_watermark,
-        r.incarnation,
-        r.fetch_in_flight,
-        r.partition.leader_epoch,
-        b.exposed.clone(),
+        r.log.entries(),
+        (
+            r.log.flushed_offset(),
+            r.high_watermark,
+            r.incarnation,
+            r.fetch_in_flight,
+            r.partition.leader_epoch,
+        ),
+        &b.exposed[..],
     )
 }
 
@@ -164,7 +176,11 @@ pub fn representative(state: &KafkaState) -> KafkaState {
     let controller = controller.expect("the model has a controller");
     let rf = brokers.len();
     let mut order: Vec<usize> = (0..rf).collect();
-    order.sort_by_cached_key(|&i| (sort_key(brokers[i], controller), i));
+    order.sort_by(|&i, &j| {
+        sort_key(brokers[i], controller)
+            .cmp(&sort_key(brokers[j], controller))
+            .then(i.cmp(&j))
+    });
     // order[new - 1] = old index; invert it.
     let mut map = vec![0 as BrokerId; rf];
     for (new, &old) in order.iter().enumerate() {
