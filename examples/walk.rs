@@ -4,7 +4,7 @@ fn main() {
     let mut cfg = ModelConfig::default();
     cfg.acks = "0".parse().unwrap();
     cfg.crash_mode = "process".parse().unwrap();
-    cfg.lag_removals = 0;
+    cfg.lag_removals = 0; cfg.retries = 1;
     let model = cfg.into_model();
     let mut s = model.init_states().remove(0);
     let mut seed: u64 = std::env::args().nth(1).map(|a| a.parse().unwrap()).unwrap_or(12345);

@@ -42,7 +42,8 @@ pub fn scenario_name(acks: &str, min_isr: u8, variant: &str) -> String {
 #[derive(Clone, Debug, Serialize)]
 pub struct Cell {
     pub property: String,
-    pub verdict: Verdict,
+    /// `None` while the catalogue has no scenario for this cell.
+    pub verdict: Option<Verdict>,
     /// Steps in the shortest counterexample, when violated.
     pub counterexample_length: Option<usize>,
     pub scenario: String,
@@ -91,6 +92,15 @@ pub fn build_with(
             for (variant, property, _) in COLUMNS {
                 let name = scenario_name(acks, min_isr, variant);
                 let path = models.join(format!("{name}.toml"));
+                if !path.exists() {
+                    cells.push(Cell {
+                        property: property.to_string(),
+                        verdict: None,
+                        counterexample_length: None,
+                        scenario: format!("models/{name}.toml"),
+                    });
+                    continue;
+                }
                 let scenario = Scenario::load(&path)?;
                 let report = check(&scenario);
                 let p = report
@@ -98,7 +108,7 @@ pub fn build_with(
                     .ok_or_else(|| format!("{name}: no verdict for {property}"))?;
                 cells.push(Cell {
                     property: property.to_string(),
-                    verdict: p.verdict,
+                    verdict: Some(p.verdict),
                     counterexample_length: p.counterexample.as_ref().map(|c| c.length),
                     scenario: format!("models/{name}.toml"),
                 });
@@ -119,9 +129,12 @@ pub fn build_with(
 impl Cell {
     fn text(&self) -> String {
         match (self.verdict, self.counterexample_length) {
-            (Verdict::Holds, _) => "holds".into(),
-            (Verdict::Violated, Some(n)) => format!("violated ({n} steps, {})", self.scenario),
-            (Verdict::Violated, None) => format!("violated ({})", self.scenario),
+            (None, _) => "not in the catalogue yet".into(),
+            (Some(Verdict::Holds), _) => "holds".into(),
+            (Some(Verdict::Violated), Some(n)) => {
+                format!("violated ({n} steps, {})", self.scenario)
+            }
+            (Some(Verdict::Violated), None) => format!("violated ({})", self.scenario),
         }
     }
 }

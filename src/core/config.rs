@@ -15,6 +15,20 @@ pub enum Truncation {
     HighWatermark,
 }
 
+/// Deliberate protocol bugs. Tests switch one on to prove that the checker
+/// notices: each must turn some verdict red.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mutation {
+    /// acks=all answers success before the ISR has the record.
+    AckBeforeIsrHasRecord,
+    /// Clean elections pick any live replica, in the ISR or not.
+    ElectOutsideIsr,
+    /// The HW moves to the leader's LEO, past lagging ISR members.
+    HighWatermarkPastLaggingIsr,
+    /// acks=all appends even when |ISR| < min.insync.replicas.
+    SkipMinIsrCheck,
+}
+
 /// Broker-side configuration that changes protocol decisions.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ProtocolConfig {
@@ -29,6 +43,8 @@ pub struct ProtocolConfig {
     pub truncation: Truncation,
     /// `log.flush.interval.messages`; `None` leaves every append in the page cache.
     pub flush_interval_messages: Option<u64>,
+    /// A deliberate bug, for mutation tests only.
+    pub mutation: Option<Mutation>,
 }
 
 impl Default for ProtocolConfig {
@@ -40,6 +56,7 @@ impl Default for ProtocolConfig {
             strict_min_isr: false,
             truncation: Truncation::LeaderEpoch,
             flush_interval_messages: None,
+            mutation: None,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! (`AlterPartition`), keeps the ELR (KIP-966) and elects leaders
 //! (`PartitionChangeBuilder`).
 
-use super::config::ProtocolConfig;
+use super::config::{Mutation, ProtocolConfig};
 use super::effects::{Effects, ElectionKind, Event};
 use super::messages::{Msg, Node, PartitionState};
 use super::types::{BrokerId, BrokerSet, Epoch, PartitionEpoch};
@@ -63,7 +63,11 @@ impl Controller {
             return (BrokerSet::EMPTY, ElectionKind::Clean);
         }
         let live = self.live();
-        let isr = self.state.isr.intersect(live);
+        let isr = if cfg.mutation == Some(Mutation::ElectOutsideIsr) {
+            live
+        } else {
+            self.state.isr.intersect(live)
+        };
         if !isr.is_empty() {
             return (isr, ElectionKind::Clean);
         }

@@ -11,4 +11,6 @@ pub mod log;
 pub mod messages;
 pub mod producer;
 pub mod replica;
+#[cfg(test)]
+mod replica_tests;
 pub mod types;

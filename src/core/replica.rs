@@ -5,7 +5,7 @@
 //! moves the high watermark, proposes ISR changes and answers acks=all once
 //! the HW passes. As follower it fetches, appends and truncates.
 
-use super::config::{ProtocolConfig, Truncation};
+use super::config::{Mutation, ProtocolConfig, Truncation};
 use super::effects::{Effects, Event};
 use super::log::Log;
 use super::messages::{FetchRequest, FetchResponse, FetchResult, Msg, Node, PartitionState};
@@ -310,7 +310,10 @@ impl<R: Record> Replica<R> {
             });
             return reply(fx, Err(ErrorCode::NotLeaderOrFollower));
         }
-        if acks == Acks::All && self.partition.isr.len() < cfg.min_insync_replicas {
+        if acks == Acks::All
+            && self.partition.isr.len() < cfg.min_insync_replicas
+            && cfg.mutation != Some(Mutation::SkipMinIsrCheck)
+        {
             fx.event(|| Event::ProduceRejected {
                 broker: self.id,
                 record: record.clone(),
@@ -369,6 +372,10 @@ impl<R: Record> Replica<R> {
         cfg: &ProtocolConfig,
         fx: &mut Effects<R>,
     ) {
+        let acks = match (acks, cfg.mutation) {
+            (Acks::All, Some(Mutation::AckBeforeIsrHasRecord)) => Acks::One,
+            (acks, _) => acks,
+        };
         match acks {
             Acks::Zero => {}
             Acks::One => fx.send(
@@ -436,7 +443,12 @@ impl<R: Record> Replica<R> {
             return false;
         }
         let mut hw = self.log.end_offset();
-        for member in self.maximal_isr().without(self.id).iter() {
+        let members = if cfg.mutation == Some(Mutation::HighWatermarkPastLaggingIsr) {
+            BrokerSet::EMPTY
+        } else {
+            self.maximal_isr().without(self.id)
+        };
+        for member in members.iter() {
             match l.follower_end.iter().find(|(b, _)| *b == member) {
                 Some((_, end)) => hw = hw.min(*end),
                 None => return false, // not heard from since this epoch began

