@@ -2,7 +2,7 @@
 
 use crate::core::types::Acks;
 use crate::model::{CrashMode, ModelConfig, NetworkKind};
-use crate::scenario::{parse_truncation, Scenario};
+use crate::scenario::{Scenario, parse_truncation};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 

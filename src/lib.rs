@@ -3,7 +3,7 @@
 
 pub mod check;
 pub mod cli;
-pub mod matrix;
 pub mod core;
+pub mod matrix;
 pub mod model;
 pub mod scenario;

@@ -98,7 +98,10 @@ fn explore_cmd(a: ExploreArgs) -> Result<u8, String> {
     println!("Explorer for {}", scenario.config.summary());
     println!("  {base}/");
     for name in SAFETY {
-        if let Some(c) = report.property(name).and_then(|p| p.counterexample.as_ref()) {
+        if let Some(c) = report
+            .property(name)
+            .and_then(|p| p.counterexample.as_ref())
+        {
             println!("  {name}: {base}/#/steps/{}", c.explorer_path);
         }
     }
@@ -109,8 +112,8 @@ fn explore_cmd(a: ExploreArgs) -> Result<u8, String> {
         .addr
         .parse()
         .map_err(|e| format!("--addr {}: {e}", a.addr))?;
-    let listener_check = std::net::TcpListener::bind(addr)
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let listener_check =
+        std::net::TcpListener::bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     drop(listener_check);
     model.checker().threads(a.threads.max(1)).serve(addr);
     Ok(OK)

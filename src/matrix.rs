@@ -169,7 +169,10 @@ impl Matrix {
         }
         s.push('\n');
         for r in &self.rows {
-            s.push_str(&format!("acks={:<3} min.isr={}\n", r.acks, r.min_insync_replicas));
+            s.push_str(&format!(
+                "acks={:<3} min.isr={}\n",
+                r.acks, r.min_insync_replicas
+            ));
             for (i, c) in r.cells.iter().enumerate() {
                 s.push_str(&format!("    [{}] {}\n", i + 1, c.text()));
             }

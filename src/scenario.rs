@@ -4,8 +4,8 @@
 
 use crate::core::config::Truncation;
 use crate::core::types::Acks;
-use crate::model::properties::{always_properties, sometimes_properties};
 use crate::model::ModelConfig;
+use crate::model::properties::{always_properties, sometimes_properties};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -230,14 +230,19 @@ mod tests {
         let e = Scenario::parse("why = \"x\"\n[kafka]\nacks = \"2\"\n").unwrap_err();
         assert!(e.contains("acks"), "{e}");
         let e = Scenario::parse("why = \"x\"\n[kafka]\n\"min.insync.replicas\" = 4\n").unwrap_err();
-        assert!(e.contains("min.insync.replicas (4) is larger than replication.factor (3)"), "{e}");
+        assert!(
+            e.contains("min.insync.replicas (4) is larger than replication.factor (3)"),
+            "{e}"
+        );
         let e = Scenario::parse("why = \"x\"\n[kafka]\nakcs = 1\n").unwrap_err();
         assert!(e.contains("unknown field `akcs`"), "{e}");
         let e = Scenario::parse("why = \"x\"\n[model]\nrecords = \"two\"\n").unwrap_err();
         assert!(e.contains("records"), "{e}");
-        let e = Scenario::parse("why = \"x\"\n[expect]\nacked_never_lots = \"holds\"\n").unwrap_err();
+        let e =
+            Scenario::parse("why = \"x\"\n[expect]\nacked_never_lots = \"holds\"\n").unwrap_err();
         assert!(e.contains("acked_never_lots"), "{e}");
-        let e = Scenario::parse("why = \"x\"\n[expect]\nacked_never_lost = \"maybe\"\n").unwrap_err();
+        let e =
+            Scenario::parse("why = \"x\"\n[expect]\nacked_never_lost = \"maybe\"\n").unwrap_err();
         assert!(e.contains("maybe"), "{e}");
     }
 

@@ -6,7 +6,7 @@ use insync::check::report::Report;
 use insync::check::{self, CheckOptions};
 use insync::matrix;
 use insync::model::properties::{ACKED_NEVER_LOST, WRITES_AVAILABLE};
-use insync::scenario::{load_dir, Scenario};
+use insync::scenario::{Scenario, load_dir};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -49,7 +49,10 @@ fn the_catalogue_matches_its_expectations_and_the_readme() {
                 _ => {}
             }
         }
-        assert!(!s.why.trim().is_empty() && !s.why.contains("TODO"), "{name}: write why");
+        assert!(
+            !s.why.trim().is_empty() && !s.why.contains("TODO"),
+            "{name}: write why"
+        );
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 
@@ -60,7 +63,11 @@ fn the_catalogue_matches_its_expectations_and_the_readme() {
     for (name, property, len) in PINNED_LENGTHS {
         let (_, r) = &all[*name];
         let c = r.property(property).and_then(|p| p.counterexample.as_ref());
-        assert_eq!(c.map(|c| c.length), Some(*len), "{name}: {property} counterexample length");
+        assert_eq!(
+            c.map(|c| c.length),
+            Some(*len),
+            "{name}: {property} counterexample length"
+        );
     }
 
     let m = matrix::build_with(Path::new("models"), |s| all[&s.name].1.clone())

@@ -31,7 +31,10 @@ fn the_explorer_runs_to_completion_and_reports_the_acks_1_loss() {
     let deadline = Instant::now() + Duration::from_secs(120);
     // Wait for the server, then start the full check.
     loop {
-        if ureq::post(format!("{base}/.runtocompletion")).send_empty().is_ok() {
+        if ureq::post(format!("{base}/.runtocompletion"))
+            .send_empty()
+            .is_ok()
+        {
             break;
         }
         assert!(Instant::now() < deadline, "the Explorer never answered");
@@ -48,7 +51,10 @@ fn the_explorer_runs_to_completion_and_reports_the_acks_1_loss() {
         if v["done"].as_bool() == Some(true) {
             break v;
         }
-        assert!(Instant::now() < deadline, "the check did not finish: {body}");
+        assert!(
+            Instant::now() < deadline,
+            "the check did not finish: {body}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     };
     let props = status["properties"].as_array().expect("properties");
@@ -59,7 +65,10 @@ fn the_explorer_runs_to_completion_and_reports_the_acks_1_loss() {
             .map(|p| !p[2].is_null())
             .unwrap_or_else(|| panic!("{name} is reported"))
     };
-    assert!(discovery("acked_never_lost"), "acks=1 loses an acked record");
+    assert!(
+        discovery("acked_never_lost"),
+        "acks=1 loses an acked record"
+    );
     assert!(!discovery("leader_in_isr"), "no election leaves the ISR");
     assert!(status["unique_state_count"].as_u64().unwrap() > 1000);
 }

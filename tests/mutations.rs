@@ -28,27 +28,47 @@ fn verdict(cfg: &ModelConfig, property: &str) -> Verdict {
 
 /// The property holds for `cfg` and is violated once `mutation` is in.
 fn assert_caught(cfg: ModelConfig, mutation: Mutation, property: &str) {
-    assert_eq!(verdict(&cfg, property), Verdict::Holds, "{property} holds without {mutation:?}");
+    assert_eq!(
+        verdict(&cfg, property),
+        Verdict::Holds,
+        "{property} holds without {mutation:?}"
+    );
     let mutated = ModelConfig {
         mutation: Some(mutation),
         ..cfg
     };
-    assert_eq!(verdict(&mutated, property), Verdict::Violated, "{mutation:?} breaks {property}");
+    assert_eq!(
+        verdict(&mutated, property),
+        Verdict::Violated,
+        "{mutation:?} breaks {property}"
+    );
 }
 
 #[test]
 fn acking_before_the_isr_has_the_record_loses_it() {
-    assert_caught(small(Acks::All, 2, 0), Mutation::AckBeforeIsrHasRecord, ACKED_NEVER_LOST);
+    assert_caught(
+        small(Acks::All, 2, 0),
+        Mutation::AckBeforeIsrHasRecord,
+        ACKED_NEVER_LOST,
+    );
 }
 
 #[test]
 fn advancing_the_hw_past_a_lagging_isr_member_loses_acked_records() {
-    assert_caught(small(Acks::All, 2, 0), Mutation::HighWatermarkPastLaggingIsr, ACKED_NEVER_LOST);
+    assert_caught(
+        small(Acks::All, 2, 0),
+        Mutation::HighWatermarkPastLaggingIsr,
+        ACKED_NEVER_LOST,
+    );
 }
 
 #[test]
 fn electing_outside_the_isr_without_unclean_is_caught() {
-    assert_caught(small(Acks::All, 1, 1), Mutation::ElectOutsideIsr, LEADER_IN_ISR);
+    assert_caught(
+        small(Acks::All, 1, 1),
+        Mutation::ElectOutsideIsr,
+        LEADER_IN_ISR,
+    );
     let cfg = ModelConfig {
         mutation: Some(Mutation::ElectOutsideIsr),
         ..small(Acks::All, 1, 1)
@@ -80,13 +100,26 @@ fn skipping_the_min_isr_check_appends_what_kafka_rejects() {
             ..ProtocolConfig::default()
         };
         let mut fx = Effects::new();
-        let rec = Rec { value: 0, idempotent: false };
+        let rec = Rec {
+            value: 0,
+            idempotent: false,
+        };
         r.on_produce(Node::Client(0), 0, Acks::All, rec, 1, &cfg, &mut fx);
         let rejected = fx.sends.iter().any(|(_, m)| {
-            matches!(m, Msg::ProduceResponse { result: Err(ErrorCode::NotEnoughReplicas), .. })
+            matches!(
+                m,
+                Msg::ProduceResponse {
+                    result: Err(ErrorCode::NotEnoughReplicas),
+                    ..
+                }
+            )
         });
         (rejected, r.log.end_offset())
     };
     assert_eq!(run(None), (true, 0), "NOT_ENOUGH_REPLICAS before append");
-    assert_ne!(run(Some(Mutation::SkipMinIsrCheck)), (true, 0), "the mutation is visible");
+    assert_ne!(
+        run(Some(Mutation::SkipMinIsrCheck)),
+        (true, 0),
+        "the mutation is visible"
+    );
 }

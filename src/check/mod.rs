@@ -6,10 +6,10 @@ pub mod report;
 pub mod shortest;
 pub mod story;
 
+use crate::model::ModelConfig;
 use crate::model::config::NetworkKind;
 use crate::model::properties::SAFETY;
 use crate::model::symmetry::representative;
-use crate::model::ModelConfig;
 use crate::scenario::{Expect, Verdict};
 use indicatif::{ProgressBar, ProgressStyle};
 use report::{Counterexample, PropertyReport, Report};
@@ -50,8 +50,7 @@ fn spinner(enabled: bool, what: &str) -> ProgressBar {
     }
     let pb = ProgressBar::new_spinner();
     pb.set_style(
-        ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}")
-            .expect("a valid template"),
+        ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}").expect("a valid template"),
     );
     pb.set_message(what.to_string());
     pb.enable_steady_tick(Duration::from_millis(120));

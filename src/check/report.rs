@@ -65,7 +65,11 @@ impl Report {
                 Some(e) if e == p.verdict => "  (as expected)",
                 Some(_) => "  ** UNEXPECTED **",
             };
-            let _ = writeln!(s, "  {:<30} {:<9} {}{mark}", p.name, p.expectation, p.verdict);
+            let _ = writeln!(
+                s,
+                "  {:<30} {:<9} {}{mark}",
+                p.name, p.expectation, p.verdict
+            );
         }
         let _ = writeln!(
             s,
@@ -74,7 +78,11 @@ impl Report {
             self.states,
             self.max_depth,
             self.seconds,
-            if self.symmetry { ", broker symmetry on" } else { "" }
+            if self.symmetry {
+                ", broker symmetry on"
+            } else {
+                ""
+            }
         );
         if self.simulation {
             let _ = writeln!(

@@ -61,7 +61,12 @@ impl<R: Record> Consumer<R> {
         );
     }
 
-    pub fn on_metadata(&mut self, leader: Option<BrokerId>, leader_epoch: Epoch, fx: &mut Effects<R>) {
+    pub fn on_metadata(
+        &mut self,
+        leader: Option<BrokerId>,
+        leader_epoch: Epoch,
+        fx: &mut Effects<R>,
+    ) {
         if leader_epoch >= self.leader_epoch {
             self.leader = leader;
             self.leader_epoch = leader_epoch;

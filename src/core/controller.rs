@@ -203,7 +203,10 @@ impl Controller {
         fx: &mut Effects<R>,
     ) {
         self.fenced.remove(broker);
-        match self.broker_epochs.binary_search_by_key(&broker, |(b, _)| *b) {
+        match self
+            .broker_epochs
+            .binary_search_by_key(&broker, |(b, _)| *b)
+        {
             Ok(i) => self.broker_epochs[i].1 = broker_epoch,
             Err(i) => self.broker_epochs.insert(i, (broker, broker_epoch)),
         }
@@ -245,12 +248,15 @@ impl Controller {
         cfg: &ProtocolConfig,
         fx: &mut Effects<R>,
     ) {
-        let reject = if self.state.leader != Some(from) || leader_epoch != self.state.leader_epoch
-        {
+        let reject = if self.state.leader != Some(from) || leader_epoch != self.state.leader_epoch {
             Some("FENCED_LEADER_EPOCH: not the current leader")
         } else if partition_epoch != self.state.partition_epoch {
             Some("INVALID_UPDATE_VERSION: stale partition epoch")
-        } else if !new_isr.minus(self.state.isr).intersect(self.fenced).is_empty() {
+        } else if !new_isr
+            .minus(self.state.isr)
+            .intersect(self.fenced)
+            .is_empty()
+        {
             Some("INELIGIBLE_REPLICA: a fenced broker cannot join the ISR")
         } else if !new_isr.contains(from) || self.replicas.union(new_isr) != self.replicas {
             Some("INVALID_REQUEST: the ISR must hold the leader and only replicas")

@@ -269,13 +269,13 @@ impl<R: fmt::Display> fmt::Display for Event<R> {
             HighWatermarkAdvanced {
                 broker,
                 high_watermark,
-            } => write!(
-                f,
-                "{} advances the HW to {high_watermark}",
-                b(*broker)
-            ),
+            } => write!(f, "{} advances the HW to {high_watermark}", b(*broker)),
             Truncated { broker, to, reason } => {
-                write!(f, "{} truncates its log to offset {to} ({reason})", b(*broker))
+                write!(
+                    f,
+                    "{} truncates its log to offset {to} ({reason})",
+                    b(*broker)
+                )
             }
             IsrChangeProposed { leader, isr, why } => write!(
                 f,
@@ -379,11 +379,19 @@ impl<R: fmt::Display> fmt::Display for Event<R> {
                 "controller rejects the ISR change from {} ({reason})",
                 b(*leader)
             ),
-            ProducerSent { record, to, attempt } => {
+            ProducerSent {
+                record,
+                to,
+                attempt,
+            } => {
                 if *attempt == 0 {
                     write!(f, "producer sends {record} to {}", b(*to))
                 } else {
-                    write!(f, "producer resends {record} to {} (retry {attempt})", b(*to))
+                    write!(
+                        f,
+                        "producer resends {record} to {} (retry {attempt})",
+                        b(*to)
+                    )
                 }
             }
             ProducerAcked { record, offset } => match offset {

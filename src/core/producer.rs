@@ -177,14 +177,24 @@ impl<R: Record> Producer<R> {
     }
 
     /// The connection to `from` broke (the broker died): every request on it is lost.
-    pub fn on_connection_reset(&mut self, from: BrokerId, cfg: &ProducerConfig, fx: &mut Effects<R>) {
+    pub fn on_connection_reset(
+        &mut self,
+        from: BrokerId,
+        cfg: &ProducerConfig,
+        fx: &mut Effects<R>,
+    ) {
         if matches!(self.in_flight, Some(a) if a.to == from) {
             self.attempt_failed(None, cfg, fx);
             self.send_next(cfg, fx);
         }
     }
 
-    fn attempt_failed(&mut self, error: Option<ErrorCode>, cfg: &ProducerConfig, fx: &mut Effects<R>) {
+    fn attempt_failed(
+        &mut self,
+        error: Option<ErrorCode>,
+        cfg: &ProducerConfig,
+        fx: &mut Effects<R>,
+    ) {
         let attempt = self.in_flight.take().expect("in flight");
         let record = self.current().expect("in flight").clone();
         let reason = match error {

@@ -178,9 +178,8 @@ impl<R: Record> Replica<R> {
         self.partition = state;
         let same_epoch = old.leader_epoch == state.leader_epoch && old.leader == state.leader;
         if state.leader == Some(self.id) {
-            if same_epoch && self.leader.is_some() {
+            if let (true, Some(l)) = (same_epoch, self.leader.as_mut()) {
                 // An ISR update, or the answer to our AlterPartition.
-                let l = self.leader.as_mut().expect("leader");
                 l.pending_isr = None;
                 fx.event(|| Event::IsrUpdated {
                     broker: self.id,
@@ -222,7 +221,11 @@ impl<R: Record> Replica<R> {
                     && self.log.end_offset() > self.high_watermark
                 {
                     // Before 0.11 a new follower cut its log back to its HW.
-                    self.truncate(self.high_watermark, "becoming a follower truncates to the HW", fx);
+                    self.truncate(
+                        self.high_watermark,
+                        "becoming a follower truncates to the HW",
+                        fx,
+                    );
                 }
                 self.start_fetching(fx);
             }
@@ -255,7 +258,8 @@ impl<R: Record> Replica<R> {
                     leader_epoch,
                 } => {
                     if leader_epoch > epoch {
-                        self.parked.push(p_read(client, request, offset, leader_epoch));
+                        self.parked
+                            .push(p_read(client, request, offset, leader_epoch));
                     } else {
                         self.on_consumer_fetch(client, request, offset, leader_epoch, fx);
                     }
@@ -729,7 +733,11 @@ impl<R: Record> Replica<R> {
             FetchResult::Diverging { epoch, end_offset } => {
                 let (_, own_end) = self.log.end_offset_for_epoch(epoch);
                 let to = end_offset.min(own_end);
-                self.truncate(to, "the leader's log diverges after this epoch (KIP-320)", fx);
+                self.truncate(
+                    to,
+                    "the leader's log diverges after this epoch (KIP-320)",
+                    fx,
+                );
             }
             FetchResult::OffsetOutOfRange { leader_end_offset } => {
                 if self.log.end_offset() > leader_end_offset {
@@ -765,7 +773,8 @@ impl<R: Record> Replica<R> {
         if leader_epoch > self.partition.leader_epoch
             || (self.is_leader() && offset >= self.high_watermark)
         {
-            self.parked.push(p_read(client, request, offset, leader_epoch));
+            self.parked
+                .push(p_read(client, request, offset, leader_epoch));
             return;
         }
         let result = if !self.is_leader() {
@@ -795,7 +804,9 @@ impl<R: Record> Replica<R> {
         }
         for p in std::mem::take(&mut self.parked) {
             match p {
-                Parked::Read { client, .. } | Parked::Produce { client, .. } => clients.push(client),
+                Parked::Read { client, .. } | Parked::Produce { client, .. } => {
+                    clients.push(client)
+                }
                 Parked::Fetch(..) => {}
             }
         }
@@ -818,9 +829,14 @@ impl<R: Record> Replica<R> {
 
     /// Log recovery on restart, then registration with the controller.
     pub fn restart(&mut self, cfg: &ProtocolConfig, fx: &mut Effects<R>) {
-        if cfg.truncation == Truncation::HighWatermark && self.log.end_offset() > self.high_watermark
+        if cfg.truncation == Truncation::HighWatermark
+            && self.log.end_offset() > self.high_watermark
         {
-            self.truncate(self.high_watermark, "recovery truncates to the HW checkpoint", fx);
+            self.truncate(
+                self.high_watermark,
+                "recovery truncates to the HW checkpoint",
+                fx,
+            );
         }
         fx.event(|| Event::Restarted {
             broker: self.id,

@@ -64,7 +64,10 @@ fn produce_result(sends: &[(Node, Msg<R>)]) -> Option<Result<u64, ErrorCode>> {
 fn acks_all_below_min_isr_is_rejected_before_append() {
     let (mut r, cfg) = leader(&[1, 2], 3);
     let sends = produce(&mut r, &cfg, Acks::All, R(0, false));
-    assert_eq!(produce_result(&sends), Some(Err(ErrorCode::NotEnoughReplicas)));
+    assert_eq!(
+        produce_result(&sends),
+        Some(Err(ErrorCode::NotEnoughReplicas))
+    );
     assert_eq!(r.log.end_offset(), 0, "nothing was appended");
     // acks=1 ignores min.insync.replicas.
     let sends = produce(&mut r, &cfg, Acks::One, R(1, false));
@@ -76,9 +79,15 @@ fn acks_all_waits_for_every_isr_member_not_just_min_isr() {
     let (mut r, cfg) = leader(&[1, 2, 3], 2);
     fetch(&mut r, &cfg, 2, 0);
     fetch(&mut r, &cfg, 3, 0);
-    assert_eq!(produce_result(&produce(&mut r, &cfg, Acks::All, R(0, false))), None);
+    assert_eq!(
+        produce_result(&produce(&mut r, &cfg, Acks::All, R(0, false))),
+        None
+    );
     fetch(&mut r, &cfg, 2, 1);
-    assert_eq!(r.high_watermark, 0, "broker 3 is in the ISR and lacks the record");
+    assert_eq!(
+        r.high_watermark, 0,
+        "broker 3 is in the ISR and lacks the record"
+    );
     let sends = fetch(&mut r, &cfg, 3, 1);
     assert_eq!(r.high_watermark, 1);
     assert_eq!(produce_result(&sends), Some(Ok(0)));
@@ -93,11 +102,20 @@ fn acks_zero_gets_no_response_even_on_error() {
 #[test]
 fn an_idempotent_retry_is_dropped_and_answered_with_the_first_offset() {
     let (mut r, cfg) = leader(&[1], 1);
-    assert_eq!(produce_result(&produce(&mut r, &cfg, Acks::One, R(0, true))), Some(Ok(0)));
-    assert_eq!(produce_result(&produce(&mut r, &cfg, Acks::One, R(0, true))), Some(Ok(0)));
+    assert_eq!(
+        produce_result(&produce(&mut r, &cfg, Acks::One, R(0, true))),
+        Some(Ok(0))
+    );
+    assert_eq!(
+        produce_result(&produce(&mut r, &cfg, Acks::One, R(0, true))),
+        Some(Ok(0))
+    );
     assert_eq!(r.log.end_offset(), 1);
     let sends = produce(&mut r, &cfg, Acks::One, R(5, true));
-    assert_eq!(produce_result(&sends), Some(Err(ErrorCode::OutOfOrderSequenceNumber)));
+    assert_eq!(
+        produce_result(&sends),
+        Some(Err(ErrorCode::OutOfOrderSequenceNumber))
+    );
 }
 
 #[test]
@@ -112,5 +130,8 @@ fn a_non_leader_answers_not_leader_or_follower() {
     let mut r: Replica<R> = Replica::new(1, BrokerSet::of([1, 2, 3]), state);
     let cfg = ProtocolConfig::default();
     let sends = produce(&mut r, &cfg, Acks::One, R(0, false));
-    assert_eq!(produce_result(&sends), Some(Err(ErrorCode::NotLeaderOrFollower)));
+    assert_eq!(
+        produce_result(&sends),
+        Some(Err(ErrorCode::NotLeaderOrFollower))
+    );
 }

@@ -293,7 +293,9 @@ impl KafkaActor {
                     },
                 ) => r.on_produce(client, request, acks, record, leader_epoch, cfg, fx),
                 (Node::Broker(f), Msg::Fetch(req)) => r.on_fetch(f, req, cfg, fx),
-                (Node::Broker(l), Msg::FetchResponse(resp)) => r.on_fetch_response(l, resp, cfg, fx),
+                (Node::Broker(l), Msg::FetchResponse(resp)) => {
+                    r.on_fetch_response(l, resp, cfg, fx)
+                }
                 (
                     client,
                     Msg::ConsumerFetch {
@@ -408,7 +410,12 @@ impl KafkaActor {
     }
 }
 
-fn controller_step(c: &mut ControllerState, input: Input, cfg: &ProtocolConfig, fx: &mut Effects<Rec>) {
+fn controller_step(
+    c: &mut ControllerState,
+    input: Input,
+    cfg: &ProtocolConfig,
+    fx: &mut Effects<Rec>,
+) {
     match input {
         Input::Msg(Node::Broker(b), Msg::SessionExpired) => c.core.on_session_expired(b, cfg, fx),
         Input::Msg(

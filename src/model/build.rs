@@ -1,12 +1,12 @@
 //! `ModelConfig::into_model`: the actors, network, properties and bounds.
 
-use super::actor::{KafkaActor, Layout, Settings, CONSUMER, PRODUCER};
+use super::actor::{CONSUMER, KafkaActor, Layout, PRODUCER, Settings};
 use super::config::{ModelConfig, NetworkKind};
 use super::history::History;
-use super::properties::{always_properties, sometimes_properties, within_bounds, KafkaModel};
+use super::properties::{KafkaModel, always_properties, sometimes_properties, within_bounds};
 use crate::core::messages::Node;
-use stateright::actor::{ActorModel, Network};
 use stateright::Expectation;
+use stateright::actor::{ActorModel, Network};
 use std::sync::Arc;
 
 impl ModelConfig {

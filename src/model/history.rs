@@ -56,8 +56,10 @@ mod tests {
     #[test]
     fn an_offset_reused_after_a_lost_ack_is_not_linearizable() {
         let mut t = LinearizabilityTester::new(LogSpec::default());
-        t.on_invret(0u8, LogOp::Append(0), LogRet::Appended(0)).unwrap();
-        t.on_invret(1u8, LogOp::Append(1), LogRet::Appended(0)).unwrap();
+        t.on_invret(0u8, LogOp::Append(0), LogRet::Appended(0))
+            .unwrap();
+        t.on_invret(1u8, LogOp::Append(1), LogRet::Appended(0))
+            .unwrap();
         assert!(t.serialized_history().is_none());
     }
 
@@ -65,10 +67,12 @@ mod tests {
     fn an_unanswered_append_may_or_may_not_have_happened() {
         let mut t = LinearizabilityTester::new(LogSpec::default());
         t.on_invoke(0u8, LogOp::Append(0)).unwrap();
-        t.on_invret(1u8, LogOp::Append(0), LogRet::Appended(0)).unwrap();
+        t.on_invret(1u8, LogOp::Append(0), LogRet::Appended(0))
+            .unwrap();
         t.on_invret(2u8, LogOp::Read(0), LogRet::Read(0)).unwrap();
         assert!(t.serialized_history().is_some());
-        t.on_invret(3u8, LogOp::Append(1), LogRet::NotAppended).unwrap();
+        t.on_invret(3u8, LogOp::Append(1), LogRet::NotAppended)
+            .unwrap();
         t.on_invret(4u8, LogOp::Read(1), LogRet::Read(1)).unwrap();
         assert!(t.serialized_history().is_none());
     }
@@ -112,11 +116,19 @@ fn client(cfg: &ModelConfig, id: stateright::actor::Id) -> Option<u8> {
 
 impl History {
     /// A client sends a request: the operation is invoked.
-    pub fn record_out(cfg: &ModelConfig, h: &History, env: Envelope<&Msg<super::record::Rec>>) -> Option<History> {
+    pub fn record_out(
+        cfg: &ModelConfig,
+        h: &History,
+        env: Envelope<&Msg<super::record::Rec>>,
+    ) -> Option<History> {
         let c = client(cfg, env.src)?;
         let (thread, op) = match env.msg {
-            Msg::Produce { request, record, .. } if c == PRODUCER => ((c, *request), LogOp::Append(record.value)),
-            Msg::ConsumerFetch { request, offset, .. } => ((c, *request), LogOp::Read(*offset)),
+            Msg::Produce {
+                request, record, ..
+            } if c == PRODUCER => ((c, *request), LogOp::Append(record.value)),
+            Msg::ConsumerFetch {
+                request, offset, ..
+            } => ((c, *request), LogOp::Read(*offset)),
             _ => return None,
         };
         let mut h = h.clone();
@@ -127,7 +139,11 @@ impl History {
     /// A client receives an answer: the operation returns. Answers that
     /// leave the outcome unknown (a timeout, NOT_ENOUGH_REPLICAS_AFTER_APPEND)
     /// leave it in flight, where it may or may not have taken effect.
-    pub fn record_in(cfg: &ModelConfig, h: &History, env: Envelope<&Msg<super::record::Rec>>) -> Option<History> {
+    pub fn record_in(
+        cfg: &ModelConfig,
+        h: &History,
+        env: Envelope<&Msg<super::record::Rec>>,
+    ) -> Option<History> {
         let c = client(cfg, env.dst)?;
         let (thread, ret) = match env.msg {
             Msg::ProduceResponse { request, result } => {

@@ -91,7 +91,9 @@ impl<'a> View<'a> {
 /// Every message in flight. stateright 0.31's `Network::iter_all` never
 /// advances within an ordered channel (it yields the channel's head
 /// forever), so ordered channels are walked here directly.
-pub fn messages_in_flight(state: &KafkaState) -> Box<dyn Iterator<Item = &crate::model::actor::KMsg> + '_> {
+pub fn messages_in_flight(
+    state: &KafkaState,
+) -> Box<dyn Iterator<Item = &crate::model::actor::KMsg> + '_> {
     match &state.network {
         Network::Ordered(channels) => Box::new(channels.values().flatten()),
         other => Box::new(other.iter_all().map(|env| env.msg)),
@@ -187,7 +189,7 @@ fn linearizable(_: &KafkaModel, state: &KafkaState) -> bool {
 fn sometimes_acked(model: &KafkaModel, state: &KafkaState) -> bool {
     let p = View::of(state).producer;
     match model.cfg.acks {
-        Acks::Zero => p.outcomes.iter().any(|o| *o == Outcome::Sent),
+        Acks::Zero => p.outcomes.contains(&Outcome::Sent),
         _ => p.outcomes.iter().any(|o| matches!(o, Outcome::Acked(_))),
     }
 }
@@ -240,4 +242,3 @@ pub fn within_bounds(cfg: &ModelConfig, state: &KafkaState) -> bool {
     let v = View::of(state);
     v.crashes() <= cfg.crashes as u32 && v.controller.lag_removals <= cfg.lag_removals
 }
-

@@ -221,7 +221,10 @@ pub fn representative(state: &KafkaState) -> KafkaState {
         Network::Ordered(channels) => {
             let mut out: BTreeMap<(Id, Id), VecDeque<KMsg>> = BTreeMap::new();
             for ((src, dst), q) in channels {
-                out.insert((ren.id(*src), ren.id(*dst)), q.iter().map(|m| ren.msg(m)).collect());
+                out.insert(
+                    (ren.id(*src), ren.id(*dst)),
+                    q.iter().map(|m| ren.msg(m)).collect(),
+                );
             }
             Network::Ordered(out)
         }
@@ -246,7 +249,12 @@ mod tests {
                 let r = representative(s);
                 assert_eq!(representative(&r), r, "the representative is a fixed point");
                 for p in model.properties() {
-                    assert_eq!((p.condition)(&model, s), (p.condition)(&model, &r), "{}", p.name);
+                    assert_eq!(
+                        (p.condition)(&model, s),
+                        (p.condition)(&model, &r),
+                        "{}",
+                        p.name
+                    );
                 }
                 let mut actions = Vec::new();
                 model.actions(s, &mut actions);
