@@ -1,0 +1,123 @@
+//! The binary's contract: exit codes, error messages naming file and key,
+//! and the JSON fields other tools parse.
+
+use std::process::Command;
+
+fn insync(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_insync"))
+        .args(args)
+        .output()
+        .expect("insync runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn scenario(name: &str, body: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("insync-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, body).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+const SMALL: &str = "why = \"small\"\n[kafka]\nacks = 1\n\"replication.factor\" = 2\n\"min.insync.replicas\" = 1\nretries = 0\n[model]\nrecords = 1\ncrash_mode = \"process\"\nlag_removals = 0\n";
+
+#[test]
+fn bad_input_exits_2_naming_file_key_and_reason() {
+    let p = scenario(
+        "bad-isr.toml",
+        "why = \"x\"\n[kafka]\n\"min.insync.replicas\" = 4\n",
+    );
+    let (code, _, err) = insync(&["check", &p, "--quiet"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("bad-isr.toml") && err.contains("min.insync.replicas (4)"),
+        "{err}"
+    );
+
+    let p = scenario(
+        "bad-key.toml",
+        "why = \"x\"\n[kafka]\nacks = 1\nlinger = 5\n",
+    );
+    let (code, _, err) = insync(&["check", &p, "--quiet"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("bad-key.toml") && err.contains("linger"),
+        "{err}"
+    );
+
+    let (code, _, err) = insync(&["check", "--acks", "2", "--quiet"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("acks"), "{err}");
+
+    let (code, _, err) = insync(&["check", "--min-isr", "4", "--quiet"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("replication.factor"), "{err}");
+}
+
+#[test]
+fn exit_code_says_whether_verdicts_match_expectations() {
+    let ok = scenario(
+        "ok.toml",
+        &format!("{SMALL}[expect]\nacked_never_lost = \"violated\"\n"),
+    );
+    assert_eq!(insync(&["check", &ok, "--quiet"]).0, 0);
+    let wrong = scenario(
+        "wrong.toml",
+        &format!("{SMALL}[expect]\nacked_never_lost = \"holds\"\n"),
+    );
+    let (code, out, _) = insync(&["check", &wrong, "--quiet"]);
+    assert_eq!(code, 1);
+    assert!(out.contains("UNEXPECTED"), "{out}");
+}
+
+#[test]
+fn json_output_has_the_documented_fields() {
+    let p = scenario("json.toml", SMALL);
+    let (code, out, _) = insync(&["check", &p, "--format", "json", "--quiet"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON on stdout");
+    for field in ["config", "properties", "unique_states", "states", "seconds"] {
+        assert!(!v[field].is_null(), "{field} is present");
+    }
+    assert_eq!(v["config"]["acks"], "1");
+    assert_eq!(v["config"]["min.insync.replicas"], 1);
+    let lost = v["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "acked_never_lost")
+        .expect("acked_never_lost is reported");
+    assert_eq!(lost["verdict"], "violated");
+    assert_eq!(lost["expectation"], "always");
+    let c = &lost["counterexample"];
+    assert_eq!(
+        c["length"].as_u64().unwrap() as usize,
+        c["steps"].as_array().unwrap().len()
+    );
+    assert!(c["explorer_path"].as_str().unwrap().starts_with("0/"));
+}
+
+#[test]
+fn simulation_says_it_proves_nothing() {
+    let (code, out, _) = insync(&[
+        "check",
+        "--acks",
+        "all",
+        "--min-isr",
+        "2",
+        "--rf",
+        "5",
+        "--records",
+        "3",
+        "--simulate",
+        "--seconds",
+        "2",
+        "--quiet",
+    ]);
+    assert_eq!(code, 0);
+    assert!(out.contains("proves nothing"), "{out}");
+}
