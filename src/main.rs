@@ -107,7 +107,6 @@ fn explore_cmd(a: ExploreArgs) -> Result<u8, String> {
     }
     println!("(the Explorer ignores the symmetry reduction; press Ctrl-C to stop)");
     let model = scenario.config.into_model();
-    let _ = model.properties();
     let addr: std::net::SocketAddr = a
         .addr
         .parse()

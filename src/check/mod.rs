@@ -84,10 +84,8 @@ pub fn run(cfg: &ModelConfig, expect: &Expect, opts: &CheckOptions) -> Report {
             checker.max_depth()
         ));
     }
-    let mut handles = Vec::new();
     let mut checker = checker;
-    handles.extend(checker.handles());
-    for h in handles {
+    for h in checker.handles() {
         let _ = h.join();
     }
     let discoveries = checker.discoveries();

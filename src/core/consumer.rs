@@ -7,7 +7,6 @@ use super::types::{BrokerId, Epoch, ErrorCode, Offset, Record};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Consumer<R> {
-    pub me: Node,
     pub next_offset: Offset,
     pub reads: Vec<(Offset, R)>,
     pub max_reads: usize,
@@ -19,9 +18,8 @@ pub struct Consumer<R> {
 }
 
 impl<R: Record> Consumer<R> {
-    pub fn new(me: Node, max_reads: usize, leader: Option<BrokerId>, leader_epoch: Epoch) -> Self {
+    pub fn new(max_reads: usize, leader: Option<BrokerId>, leader_epoch: Epoch) -> Self {
         Consumer {
-            me,
             next_offset: 0,
             reads: Vec::new(),
             max_reads,

@@ -39,7 +39,6 @@ pub struct ProducerConfig {
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Producer<R> {
-    pub me: Node,
     pub records: Vec<R>,
     /// Final outcomes, one per finished record, in order.
     pub outcomes: Vec<Outcome>,
@@ -54,14 +53,12 @@ pub struct Producer<R> {
 
 impl<R: Record> Producer<R> {
     pub fn new(
-        me: Node,
         records: Vec<R>,
         cfg: &ProducerConfig,
         leader: Option<BrokerId>,
         leader_epoch: Epoch,
     ) -> Self {
         Producer {
-            me,
             records,
             outcomes: Vec::new(),
             in_flight: None,

@@ -173,7 +173,6 @@ impl KafkaActor {
             }),
             Node::Client(PRODUCER) => {
                 let mut p = Producer::new(
-                    self.node,
                     self.records(),
                     &s.producer,
                     initial.state.leader,
@@ -184,7 +183,6 @@ impl KafkaActor {
             }
             Node::Client(_) => {
                 let mut c = Consumer::new(
-                    self.node,
                     s.cfg.records as usize,
                     initial.state.leader,
                     initial.state.leader_epoch,
