@@ -1,4 +1,4 @@
-//! The command line: `insync check`, `insync matrix`, `insync explore`.
+//! The command line: `insync check`, `insync matrix`, `insync explore`, `insync bench`.
 
 use crate::core::types::Acks;
 use crate::model::{CrashMode, ModelConfig, NetworkKind};
@@ -26,6 +26,27 @@ pub enum Command {
     Matrix(MatrixArgs),
     /// Serve stateright's Explorer for one scenario.
     Explore(ExploreArgs),
+    /// Measure the checker's speed on a scenario (default: the canonical one)
+    /// against stateright's DFS on Paxos in the same run; JSON on stdout.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub config: ConfigFlags,
+    /// Runs of each; figures are medians.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Clients in the Paxos baseline (2 gives ~100k states; 3 is much larger).
+    #[arg(long, default_value_t = 2)]
+    pub paxos_clients: usize,
+    /// Threads for both checkers; per-state speed compares best at 1.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// No progress on stderr.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,8 +114,8 @@ pub struct ConfigFlags {
 pub struct CheckArgs {
     #[command(flatten)]
     pub config: ConfigFlags,
-    /// Checker threads (this machine gives about one CPU of real throughput).
-    #[arg(long, default_value_t = 1)]
+    /// Worker threads for the search; 0 means one per core.
+    #[arg(long, default_value_t = 0)]
     pub threads: usize,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

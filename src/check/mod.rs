@@ -1,31 +1,36 @@
-//! Running a check: an exhaustive depth-first search with the broker
-//! symmetry reduction decides every property; a breadth-first search then
-//! finds the shortest counterexample of each violated one.
+//! Running a check: an exhaustive breadth-first search with the broker
+//! symmetry reduction decides every property and finds the shortest
+//! counterexample of each violated one; `--simulate` hands the model to
+//! stateright's random walks instead.
 
 pub mod report;
-pub mod shortest;
+pub mod search;
 pub mod story;
+pub mod trace;
 
 use crate::model::ModelConfig;
 use crate::model::config::NetworkKind;
 use crate::model::properties::SAFETY;
+use crate::model::properties::{KafkaModel, KafkaState};
 use crate::model::symmetry::representative;
 use crate::scenario::{Expect, Verdict};
 use indicatif::{ProgressBar, ProgressStyle};
 use report::{Counterexample, PropertyReport, Report};
 use stateright::{Checker, Expectation, Model};
+use trace::Trace;
+
+type Action = <KafkaModel as Model>::Action;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug)]
 pub struct CheckOptions {
+    /// Worker threads; 0 means one per core.
     pub threads: usize,
     /// Show a spinner on stderr while checking.
     pub progress: bool,
     /// Use the broker symmetry reduction (ordered network only).
     pub symmetry: bool,
-    /// Bound on the states the shortest-counterexample search may visit.
-    pub max_bfs_states: usize,
     /// Random walks instead of an exhaustive check, for this long.
     pub simulate: Option<Duration>,
     pub seed: u64,
@@ -34,10 +39,9 @@ pub struct CheckOptions {
 impl Default for CheckOptions {
     fn default() -> Self {
         CheckOptions {
-            threads: 1,
+            threads: 0,
             progress: false,
             symmetry: true,
-            max_bfs_states: 3_000_000,
             simulate: None,
             seed: 0,
         }
@@ -60,55 +64,35 @@ fn spinner(enabled: bool, what: &str) -> ProgressBar {
 /// Checks one configuration and compares each verdict with `expect`.
 pub fn run(cfg: &ModelConfig, expect: &Expect, opts: &CheckOptions) -> Report {
     let started = Instant::now();
+    let opts = &CheckOptions {
+        threads: resolve_threads(opts.threads),
+        ..opts.clone()
+    };
     let model = cfg.clone().into_model();
     let symmetry = opts.symmetry && cfg.network == NetworkKind::Ordered;
     let pb = spinner(opts.progress, &cfg.summary());
-    let mut builder = model.clone().checker().threads(opts.threads.max(1));
-    if symmetry {
-        builder = builder.symmetry_fn(representative);
-    }
-    let checker: Box<dyn Checker<_>> = match opts.simulate {
-        Some(limit) => Box::new(
-            builder
-                .timeout(limit)
-                .spawn_simulation(opts.seed, stateright::UniformChooser),
-        ),
-        None => Box::new(builder.spawn_dfs()),
+    let found = match opts.simulate {
+        Some(limit) => simulate(&model, cfg, symmetry, limit, opts, &pb),
+        None => {
+            let summary = cfg.summary();
+            let on_progress = |unique: usize, depth: usize| {
+                pb.set_message(format!("{summary}: {unique} unique states, depth {depth}"));
+            };
+            search::search(&model, symmetry, opts.threads, &on_progress)
+        }
     };
-    while !checker.is_done() {
-        std::thread::sleep(Duration::from_millis(50));
-        pb.set_message(format!(
-            "{}: {} unique states, depth {}",
-            cfg.summary(),
-            checker.unique_state_count(),
-            checker.max_depth()
-        ));
-    }
-    let mut checker = checker;
-    for h in checker.handles() {
-        let _ = h.join();
-    }
-    let discoveries = checker.discoveries();
     let mut properties = Vec::new();
-    let mut violated_always = Vec::new();
     for p in model.properties() {
-        let found = discoveries.contains_key(p.name);
-        let verdict = match p.expectation {
-            Expectation::Always | Expectation::Eventually => {
-                if found {
-                    violated_always.push(p.name);
-                    Verdict::Violated
-                } else {
-                    Verdict::Holds
-                }
-            }
-            Expectation::Sometimes => {
-                if found {
-                    Verdict::Holds
-                } else {
-                    Verdict::Violated
-                }
-            }
+        let discovery = found.discoveries.get(p.name);
+        let (verdict, counterexample) = match p.expectation {
+            Expectation::Always | Expectation::Eventually => match discovery {
+                Some(t) => (Verdict::Violated, Some(counterexample(&model, t, opts))),
+                None => (Verdict::Holds, None),
+            },
+            Expectation::Sometimes => match discovery {
+                Some(_) => (Verdict::Holds, None),
+                None => (Verdict::Violated, None),
+            },
         };
         properties.push(PropertyReport {
             name: p.name.to_string(),
@@ -120,36 +104,8 @@ pub fn run(cfg: &ModelConfig, expect: &Expect, opts: &CheckOptions) -> Report {
             .to_string(),
             verdict,
             expected: expect.get(p.name),
-            counterexample: None,
+            counterexample,
         });
-    }
-    pb.set_message(format!("{}: shortest counterexamples", cfg.summary()));
-    let traces = if violated_always.is_empty() {
-        Default::default()
-    } else {
-        shortest::shortest_counterexamples(&model, &violated_always, symmetry, opts.max_bfs_states)
-    };
-    for p in &mut properties {
-        if let Some(t) = traces.get(p.name.as_str()) {
-            p.counterexample = Some(Counterexample {
-                length: t.len(),
-                explorer_path: t.explorer_path(),
-                steps: story::story(&model, t),
-            });
-        } else if p.verdict == Verdict::Violated && p.expectation == "always" {
-            // The search bound cut it off: fall back to stateright's path.
-            if let Some(path) = discoveries.get(p.name.as_str()) {
-                let actions = path.clone().into_actions();
-                p.counterexample = Some(Counterexample {
-                    length: actions.len(),
-                    explorer_path: path.encode(&model),
-                    steps: vec![format!(
-                        "(not shortest: the breadth-first search stopped at {} states)",
-                        opts.max_bfs_states
-                    )],
-                });
-            }
-        }
     }
     pb.finish_and_clear();
     let order: BTreeMap<&str, usize> = SAFETY.iter().enumerate().map(|(i, n)| (*n, i)).collect();
@@ -157,11 +113,97 @@ pub fn run(cfg: &ModelConfig, expect: &Expect, opts: &CheckOptions) -> Report {
     Report {
         config: cfg.clone(),
         properties,
-        unique_states: checker.unique_state_count(),
-        states: checker.state_count(),
-        max_depth: checker.max_depth(),
+        unique_states: found.unique_states,
+        states: found.states,
+        max_depth: found.max_depth,
         seconds: started.elapsed().as_secs_f64(),
         symmetry,
         simulation: opts.simulate.is_some(),
+        exhausted: found.exhausted,
     }
+}
+
+/// 0 threads means one per core.
+pub fn resolve_threads(n: usize) -> usize {
+    if n > 0 {
+        n
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    }
+}
+
+fn counterexample(model: &KafkaModel, t: &Trace, opts: &CheckOptions) -> Counterexample {
+    let mut steps = story::story(model, t);
+    if opts.simulate.is_some() {
+        steps.insert(
+            0,
+            "(found by a random walk: a counterexample, not necessarily the shortest)".into(),
+        );
+    }
+    Counterexample {
+        length: t.len(),
+        explorer_path: t.explorer_path(),
+        steps,
+    }
+}
+
+/// stateright's random walks, for configurations too large to exhaust.
+fn simulate(
+    model: &KafkaModel,
+    cfg: &ModelConfig,
+    symmetry: bool,
+    limit: Duration,
+    opts: &CheckOptions,
+    pb: &ProgressBar,
+) -> search::Outcome {
+    let mut builder = model.clone().checker().threads(opts.threads.max(1));
+    if symmetry {
+        builder = builder.symmetry_fn(representative);
+    }
+    let mut checker = builder
+        .timeout(limit)
+        .spawn_simulation(opts.seed, stateright::UniformChooser);
+    while !checker.is_done() {
+        std::thread::sleep(Duration::from_millis(50));
+        pb.set_message(format!(
+            "{}: random walks, {} states, depth {}",
+            cfg.summary(),
+            checker.state_count(),
+            checker.max_depth()
+        ));
+    }
+    for h in checker.handles() {
+        let _ = h.join();
+    }
+    let mut discoveries = std::collections::HashMap::new();
+    for (name, path) in checker.discoveries() {
+        let indices = explorer_indices(model, &path);
+        if let Some(t) = indices.and_then(|ix| Trace::replay(model, 0, ix)) {
+            discoveries.insert(name, t);
+        }
+    }
+    search::Outcome {
+        unique_states: checker.unique_state_count(),
+        states: checker.state_count(),
+        max_depth: checker.max_depth(),
+        exhausted: false,
+        discoveries,
+    }
+}
+
+/// The action indices of a stateright path, found by matching each step's
+/// action among the state's actions.
+fn explorer_indices(
+    model: &KafkaModel,
+    path: &stateright::Path<KafkaState, Action>,
+) -> Option<Vec<usize>> {
+    let mut indices = Vec::new();
+    let mut actions = Vec::new();
+    for (state, action) in path.clone().into_vec() {
+        let Some(action) = action else { break };
+        actions.clear();
+        model.actions(&state, &mut actions);
+        indices.push(actions.iter().position(|a| *a == action)?);
+    }
+    Some(indices)
 }

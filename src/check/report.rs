@@ -44,6 +44,9 @@ pub struct Report {
     pub symmetry: bool,
     /// A random walk, not an exhaustive check.
     pub simulation: bool,
+    /// Every reachable state was visited. False when the search stopped
+    /// once every property was decided (the verdicts are final either way).
+    pub exhausted: bool,
 }
 
 impl Report {
@@ -73,9 +76,14 @@ impl Report {
         }
         let _ = writeln!(
             s,
-            "  {} unique states ({} visited), depth {}, {:.1} s{}",
+            "  {} unique states ({} visited{}), depth {}, {:.1} s{}",
             self.unique_states,
             self.states,
+            if self.exhausted || self.simulation {
+                ""
+            } else {
+                "; stopped once every property was decided"
+            },
             self.max_depth,
             self.seconds,
             if self.symmetry {

@@ -1,7 +1,7 @@
 //! Turns a path of model steps into a numbered story of Kafka events, by
 //! replaying each step through the protocol core with tracing on.
 
-use super::shortest::Trace;
+use super::trace::Trace;
 use crate::core::effects::Effects;
 use crate::core::messages::Msg;
 use crate::model::actor::{Input, KMsg, NodeState, Timer};

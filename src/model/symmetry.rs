@@ -13,6 +13,7 @@ use crate::core::replica::{Parked, Replica};
 use crate::core::types::{BrokerId, BrokerSet};
 use stateright::actor::{Id, Network, Timers};
 use std::collections::{BTreeMap, VecDeque};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 /// A renaming of brokers: `map[old - 1] = new`.
@@ -128,6 +129,20 @@ impl Renaming {
         }
         c
     }
+    fn node(&self, s: &NodeState) -> NodeState {
+        match s {
+            NodeState::Broker(b) => NodeState::Broker(self.broker(b)),
+            NodeState::Controller(c) => NodeState::Controller(self.controller(c)),
+            NodeState::Producer(p) => NodeState::Producer(self.producer(p)),
+            NodeState::Consumer(c) => NodeState::Consumer(self.consumer(c)),
+        }
+    }
+    fn choices(&self, v: &mut [Choice]) {
+        for Choice::Elect(b) in v.iter_mut() {
+            *b = self.b(*b);
+        }
+        v.sort();
+    }
     fn timer(&self, t: &Timer) -> Timer {
         match t {
             Timer::ReplicaLagTimeMax(b) => Timer::ReplicaLagTimeMax(self.b(*b)),
@@ -162,9 +177,10 @@ fn sort_key<'a>(b: &'a BrokerState, c: &ControllerState) -> impl Ord + 'a {
     )
 }
 
-/// The representative of `state`'s class under renaming brokers.
-pub fn representative(state: &KafkaState) -> KafkaState {
-    let mut brokers = Vec::new();
+/// The renaming that puts `state`'s brokers in canonical order, or `None`
+/// when they already are.
+fn canonical_renaming(state: &KafkaState) -> Option<Renaming> {
+    let mut brokers = Vec::with_capacity(state.actor_states.len());
     let mut controller = None;
     for s in &state.actor_states {
         match &**s {
@@ -187,18 +203,20 @@ pub fn representative(state: &KafkaState) -> KafkaState {
         map[old] = new as BrokerId + 1;
     }
     if map.iter().enumerate().all(|(i, &b)| b as usize == i + 1) {
-        return state.clone();
+        None
+    } else {
+        Some(Renaming { map })
     }
-    let ren = Renaming { map };
+}
+
+/// The representative of `state`'s class under renaming brokers.
+pub fn representative(state: &KafkaState) -> KafkaState {
+    let Some(ren) = canonical_renaming(state) else {
+        return state.clone();
+    };
     let mut next = state.clone();
     for (i, s) in state.actor_states.iter().enumerate() {
-        let new = match &**s {
-            NodeState::Broker(b) => NodeState::Broker(ren.broker(b)),
-            NodeState::Controller(c) => NodeState::Controller(ren.controller(c)),
-            NodeState::Producer(p) => NodeState::Producer(ren.producer(p)),
-            NodeState::Consumer(c) => NodeState::Consumer(ren.consumer(c)),
-        };
-        next.actor_states[usize::from(ren.id(Id::from(i)))] = Arc::new(new);
+        next.actor_states[usize::from(ren.id(Id::from(i)))] = Arc::new(ren.node(s));
     }
     for (i, timers) in state.timers_set.iter().enumerate() {
         let mut t = Timers::new();
@@ -210,10 +228,7 @@ pub fn representative(state: &KafkaState) -> KafkaState {
     for (i, choices) in state.random_choices.iter().enumerate() {
         let mut c = choices.clone();
         for v in c.map.values_mut() {
-            for Choice::Elect(b) in v.iter_mut() {
-                *b = ren.b(*b);
-            }
-            v.sort();
+            ren.choices(v);
         }
         next.random_choices[usize::from(ren.id(Id::from(i)))] = c;
     }
@@ -233,11 +248,101 @@ pub fn representative(state: &KafkaState) -> KafkaState {
     next
 }
 
+/// A hash of everything a state holds, in a fixed encoding.
+fn content_hash<H: Hasher>(state: &KafkaState, ren: Option<&Renaming>, h: &mut H) {
+    let n = state.actor_states.len();
+    // Slot `new` holds the actor that the renaming moves there.
+    let mut old_of = vec![0usize; n];
+    for (i, slot) in old_of.iter_mut().enumerate() {
+        *slot = i;
+    }
+    if let Some(ren) = ren {
+        for i in 0..n {
+            old_of[usize::from(ren.id(Id::from(i)))] = i;
+        }
+    }
+    for &i in &old_of {
+        let s = &state.actor_states[i];
+        match ren {
+            None => s.hash(h),
+            Some(ren) => ren.node(s).hash(h),
+        }
+        let mut timers: Vec<Timer> = state.timers_set[i]
+            .iter()
+            .map(|t| ren.map_or_else(|| t.clone(), |r| r.timer(t)))
+            .collect();
+        timers.sort();
+        timers.hash(h);
+        let mut choices: Vec<(&String, Vec<Choice>)> = state.random_choices[i]
+            .map
+            .iter()
+            .map(|(k, v)| {
+                let mut v = v.clone();
+                if let Some(r) = ren {
+                    r.choices(&mut v);
+                }
+                (k, v)
+            })
+            .collect();
+        choices.sort();
+        choices.hash(h);
+    }
+    state.history.hash(h);
+    match &state.network {
+        Network::Ordered(channels) => {
+            let mut keyed: Vec<((Id, Id), &VecDeque<KMsg>)> = channels
+                .iter()
+                .filter(|(_, q)| !q.is_empty())
+                .map(|((src, dst), q)| match ren {
+                    None => ((*src, *dst), q),
+                    Some(r) => ((r.id(*src), r.id(*dst)), q),
+                })
+                .collect();
+            keyed.sort_by_key(|(k, _)| *k);
+            keyed.len().hash(h);
+            for (k, q) in keyed {
+                k.hash(h);
+                q.len().hash(h);
+                for m in q {
+                    match ren {
+                        None => m.hash(h),
+                        Some(r) => r.msg(m).hash(h),
+                    }
+                }
+            }
+        }
+        other => {
+            debug_assert!(
+                ren.is_none(),
+                "symmetry is only used with the ordered network"
+            );
+            other.hash(h);
+        }
+    }
+}
+
+/// The hash of `state`, or with `symmetry` of its class's representative,
+/// computed without building the representative.
+pub fn fingerprint_with<H: Hasher>(state: &KafkaState, symmetry: bool, h: &mut H) {
+    let ren = if symmetry {
+        canonical_renaming(state)
+    } else {
+        None
+    };
+    content_hash(state, ren.as_ref(), h);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::ModelConfig;
     use stateright::Model;
+
+    fn fp(s: &KafkaState, symmetry: bool) -> u64 {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        fingerprint_with(s, symmetry, &mut h);
+        h.finish()
+    }
 
     #[test]
     fn representatives_are_stable_and_keep_verdict_inputs() {
@@ -248,6 +353,12 @@ mod tests {
             for s in &frontier {
                 let r = representative(s);
                 assert_eq!(representative(&r), r, "the representative is a fixed point");
+                assert_eq!(fp(s, true), fp(&r, true), "a class has one fingerprint");
+                assert_eq!(
+                    fp(s, true),
+                    fp(&r, false),
+                    "the fingerprint hashes the representative"
+                );
                 for p in model.properties() {
                     assert_eq!(
                         (p.condition)(&model, s),
