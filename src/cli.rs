@@ -114,7 +114,7 @@ pub struct ConfigFlags {
 pub struct CheckArgs {
     #[command(flatten)]
     pub config: ConfigFlags,
-    /// Worker threads for the search; 0 means one per core.
+    /// Worker threads for --simulate; 0 means one per core (the exhaustive search uses one).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
     #[arg(long, value_enum, default_value_t = Format::Text)]

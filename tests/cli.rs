@@ -121,3 +121,19 @@ fn simulation_says_it_proves_nothing() {
     assert_eq!(code, 0);
     assert!(out.contains("proves nothing"), "{out}");
 }
+
+#[test]
+fn bench_prints_medians_and_a_ratio_against_the_paxos_baseline() {
+    let p = scenario("bench.toml", SMALL);
+    let (code, out, err) = insync(&["bench", &p, "--runs", "1", "--quiet"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON on stdout");
+    let base = v["baseline"]["median_states_per_second"].as_f64().unwrap();
+    let ours = v["insync"]["median_states_per_second"].as_f64().unwrap();
+    assert!(base > 0.0 && ours > 0.0, "{out}");
+    let ratio = v["speed_ratio"].as_f64().unwrap();
+    assert!((ratio - ours / base).abs() < 1e-9, "{out}");
+    assert!(v["baseline"]["runs"][0]["unique_states"].as_u64().unwrap() > 1_000);
+    let (code, _, err) = insync(&["bench", &p, "--runs", "0"]);
+    assert_eq!(code, 2, "--runs 0 is bad input: {err}");
+}

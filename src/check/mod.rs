@@ -25,7 +25,8 @@ use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug)]
 pub struct CheckOptions {
-    /// Worker threads; 0 means one per core.
+    /// Worker threads for random walks; 0 means one per core. The
+    /// exhaustive search runs on one.
     pub threads: usize,
     /// Show a spinner on stderr while checking.
     pub progress: bool,
@@ -75,10 +76,10 @@ pub fn run(cfg: &ModelConfig, expect: &Expect, opts: &CheckOptions) -> Report {
         Some(limit) => simulate(&model, cfg, symmetry, limit, opts, &pb),
         None => {
             let summary = cfg.summary();
-            let on_progress = |unique: usize, depth: usize| {
-                pb.set_message(format!("{summary}: {unique} unique states, depth {depth}"));
+            let on_progress = |unique: usize, phase: &str| {
+                pb.set_message(format!("{summary}: {phase}, {unique} unique states"));
             };
-            search::search(&model, symmetry, opts.threads, &on_progress)
+            search::search(&model, symmetry, &on_progress)
         }
     };
     let mut properties = Vec::new();

@@ -84,21 +84,23 @@ use crate::core::messages::{Msg, Node};
 use crate::core::types::ErrorCode;
 use stateright::actor::Envelope;
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
+use std::sync::Arc;
 
 /// A thread of the tester: one request of one client. Each request gets
 /// its own thread, so retries and reads never overlap within a thread.
 pub type Thread = (u8, u8);
 
-/// The produce/consume history, kept in every model state.
+/// The produce/consume history, kept in every model state. Shared, since
+/// most steps are not client operations and every step clones the state.
 #[derive(Clone, Debug, Hash, PartialEq, Eq)]
 pub struct History {
-    pub tester: LinearizabilityTester<Thread, LogSpec>,
+    pub tester: Arc<LinearizabilityTester<Thread, LogSpec>>,
 }
 
 impl Default for History {
     fn default() -> Self {
         History {
-            tester: LinearizabilityTester::new(LogSpec::default()),
+            tester: Arc::new(LinearizabilityTester::new(LogSpec::default())),
         }
     }
 }
@@ -132,7 +134,7 @@ impl History {
             _ => return None,
         };
         let mut h = h.clone();
-        let _ = h.tester.on_invoke(thread, op);
+        let _ = Arc::make_mut(&mut h.tester).on_invoke(thread, op);
         Some(h)
     }
 
@@ -164,7 +166,7 @@ impl History {
             _ => return None,
         };
         let mut h = h.clone();
-        let _ = h.tester.on_return(thread, ret);
+        let _ = Arc::make_mut(&mut h.tester).on_return(thread, ret);
         Some(h)
     }
 }

@@ -12,8 +12,9 @@ use crate::core::producer::Producer;
 use crate::core::replica::{Parked, Replica};
 use crate::core::types::{BrokerId, BrokerSet};
 use stateright::actor::{Id, Network, Timers};
+use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, VecDeque};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
 /// A renaming of brokers: `map[old - 1] = new`.
@@ -177,9 +178,9 @@ fn sort_key<'a>(b: &'a BrokerState, c: &ControllerState) -> impl Ord + 'a {
     )
 }
 
-/// The renaming that puts `state`'s brokers in canonical order, or `None`
-/// when they already are.
-fn canonical_renaming(state: &KafkaState) -> Option<Renaming> {
+/// Every renaming that puts `state`'s brokers in sort-key order: one for
+/// each way to order brokers whose keys tie. `None` stands for the identity.
+fn sorting_renamings(state: &KafkaState) -> Vec<Option<Renaming>> {
     let mut brokers = Vec::with_capacity(state.actor_states.len());
     let mut controller = None;
     for s in &state.actor_states {
@@ -191,29 +192,90 @@ fn canonical_renaming(state: &KafkaState) -> Option<Renaming> {
     }
     let controller = controller.expect("the model has a controller");
     let rf = brokers.len();
+    let keys: Vec<_> = brokers.iter().map(|b| sort_key(b, controller)).collect();
     let mut order: Vec<usize> = (0..rf).collect();
-    order.sort_by(|&i, &j| {
-        sort_key(brokers[i], controller)
-            .cmp(&sort_key(brokers[j], controller))
-            .then(i.cmp(&j))
-    });
-    // order[new - 1] = old index; invert it.
-    let mut map = vec![0 as BrokerId; rf];
-    for (new, &old) in order.iter().enumerate() {
-        map[old] = new as BrokerId + 1;
+    order.sort_by(|&i, &j| keys[i].cmp(&keys[j]).then(i.cmp(&j)));
+    // Runs of equal keys: any order within a run sorts the brokers too.
+    let mut orders = vec![order.clone()];
+    let mut start = 0;
+    while start < rf {
+        let mut end = start + 1;
+        while end < rf && keys[order[end]] == keys[order[start]] {
+            end += 1;
+        }
+        if end - start > 1 {
+            let mut more = Vec::new();
+            for o in &orders {
+                for perm in permutations(&o[start..end]) {
+                    let mut o = o.clone();
+                    o[start..end].copy_from_slice(&perm);
+                    more.push(o);
+                }
+            }
+            orders = more;
+        }
+        start = end;
     }
-    if map.iter().enumerate().all(|(i, &b)| b as usize == i + 1) {
-        None
-    } else {
-        Some(Renaming { map })
+    orders
+        .into_iter()
+        .map(|order| {
+            // order[new - 1] = old index; invert it.
+            let mut map = vec![0 as BrokerId; rf];
+            for (new, &old) in order.iter().enumerate() {
+                map[old] = new as BrokerId + 1;
+            }
+            let identity = map.iter().enumerate().all(|(i, &b)| b as usize == i + 1);
+            (!identity).then_some(Renaming { map })
+        })
+        .collect()
+}
+
+fn permutations(items: &[usize]) -> Vec<Vec<usize>> {
+    if items.len() <= 1 {
+        return vec![items.to_vec()];
     }
+    let mut out = Vec::new();
+    for i in 0..items.len() {
+        let mut rest = items.to_vec();
+        let first = rest.remove(i);
+        for mut p in permutations(&rest) {
+            p.insert(0, first);
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The sorting renaming whose renamed state hashes lowest, and that hash:
+/// a function of the class alone, since every member of a class has the
+/// same set of sorted renamings.
+fn canonical<B: BuildHasher>(state: &KafkaState, build: &B) -> (Option<Renaming>, u64) {
+    let mut best: Option<(Option<Renaming>, u64)> = None;
+    for ren in sorting_renamings(state) {
+        let mut h = build.build_hasher();
+        content_hash(state, ren.as_ref(), &mut h);
+        let v = h.finish();
+        if best.as_ref().is_none_or(|(_, b)| v < *b) {
+            best = Some((ren, v));
+        }
+    }
+    best.expect("there is always a sorting renaming")
 }
 
 /// The representative of `state`'s class under renaming brokers.
 pub fn representative(state: &KafkaState) -> KafkaState {
-    let Some(ren) = canonical_renaming(state) else {
-        return state.clone();
-    };
+    let (ren, _) = canonical(
+        state,
+        &std::hash::BuildHasherDefault::<DefaultHasher>::default(),
+    );
+    match ren {
+        Some(ren) => rename(state, &ren),
+        None => state.clone(),
+    }
+}
+
+/// `state` with its brokers renamed.
+fn rename(state: &KafkaState, ren: &Renaming) -> KafkaState {
     let mut next = state.clone();
     for (i, s) in state.actor_states.iter().enumerate() {
         next.actor_states[usize::from(ren.id(Id::from(i)))] = Arc::new(ren.node(s));
@@ -248,6 +310,26 @@ pub fn representative(state: &KafkaState) -> KafkaState {
     next
 }
 
+/// The state with the lists whose order means nothing sorted, as renaming
+/// leaves them: parked requests (each goes to its own connection), the
+/// controller's broker epochs.
+fn normal(s: &NodeState) -> std::borrow::Cow<'_, NodeState> {
+    use std::borrow::Cow;
+    match s {
+        NodeState::Broker(b) if !b.replica.parked.is_sorted() => {
+            let mut b = b.clone();
+            b.replica.parked.sort();
+            Cow::Owned(NodeState::Broker(b))
+        }
+        NodeState::Controller(c) if !c.core.broker_epochs.is_sorted() => {
+            let mut c = c.clone();
+            c.core.broker_epochs.sort();
+            Cow::Owned(NodeState::Controller(c))
+        }
+        other => Cow::Borrowed(other),
+    }
+}
+
 /// A hash of everything a state holds, in a fixed encoding.
 fn content_hash<H: Hasher>(state: &KafkaState, ren: Option<&Renaming>, h: &mut H) {
     let n = state.actor_states.len();
@@ -264,7 +346,7 @@ fn content_hash<H: Hasher>(state: &KafkaState, ren: Option<&Renaming>, h: &mut H
     for &i in &old_of {
         let s = &state.actor_states[i];
         match ren {
-            None => s.hash(h),
+            None => normal(s).hash(h),
             Some(ren) => ren.node(s).hash(h),
         }
         let mut timers: Vec<Timer> = state.timers_set[i]
@@ -321,15 +403,16 @@ fn content_hash<H: Hasher>(state: &KafkaState, ren: Option<&Renaming>, h: &mut H
     }
 }
 
-/// The hash of `state`, or with `symmetry` of its class's representative,
-/// computed without building the representative.
-pub fn fingerprint_with<H: Hasher>(state: &KafkaState, symmetry: bool, h: &mut H) {
-    let ren = if symmetry {
-        canonical_renaming(state)
+/// The hash of `state`, or with `symmetry` of its class: equal for two
+/// states exactly when one is a renaming of the other (up to collisions).
+pub fn fingerprint<B: BuildHasher>(state: &KafkaState, symmetry: bool, build: &B) -> u64 {
+    if symmetry {
+        canonical(state, build).1
     } else {
-        None
-    };
-    content_hash(state, ren.as_ref(), h);
+        let mut h = build.build_hasher();
+        content_hash(state, None, &mut h);
+        h.finish()
+    }
 }
 
 #[cfg(test)]
@@ -339,20 +422,33 @@ mod tests {
     use stateright::Model;
 
     fn fp(s: &KafkaState, symmetry: bool) -> u64 {
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        fingerprint_with(s, symmetry, &mut h);
-        h.finish()
+        fingerprint(
+            s,
+            symmetry,
+            &std::hash::BuildHasherDefault::<DefaultHasher>::default(),
+        )
     }
 
     #[test]
     fn representatives_are_stable_and_keep_verdict_inputs() {
         let model = ModelConfig::default().into_model();
         let mut frontier = model.init_states();
-        for _ in 0..6 {
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..9 {
             let mut next = Vec::new();
             for s in &frontier {
                 let r = representative(s);
                 assert_eq!(representative(&r), r, "the representative is a fixed point");
+                for map in permutations(&[0, 1, 2]) {
+                    let ren = Renaming {
+                        map: map.iter().map(|&b| b as BrokerId + 1).collect(),
+                    };
+                    assert_eq!(
+                        fp(s, true),
+                        fp(&rename(s, &ren), true),
+                        "renaming keeps the class"
+                    );
+                }
                 assert_eq!(fp(s, true), fp(&r, true), "a class has one fingerprint");
                 assert_eq!(
                     fp(s, true),
@@ -369,7 +465,12 @@ mod tests {
                 }
                 let mut actions = Vec::new();
                 model.actions(s, &mut actions);
-                next.extend(actions.into_iter().filter_map(|a| model.next_state(s, a)));
+                next.extend(
+                    actions
+                        .into_iter()
+                        .filter_map(|a| model.next_state(s, a))
+                        .filter(|n| seen.insert(fp(n, false))),
+                );
             }
             frontier = next;
         }
