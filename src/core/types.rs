@@ -65,8 +65,17 @@ impl BrokerSet {
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }
+    /// Members in increasing order; visits set bits only.
     pub fn iter(self) -> impl Iterator<Item = BrokerId> {
-        (0..MAX_BROKERS).filter(move |&id| self.contains(id))
+        let mut rest = self.0;
+        std::iter::from_fn(move || {
+            if rest == 0 {
+                return None;
+            }
+            let id = rest.trailing_zeros() as BrokerId;
+            rest &= rest - 1;
+            Some(id)
+        })
     }
     /// Applies a renaming of brokers (used by the symmetry reduction).
     pub fn map(self, f: impl Fn(BrokerId) -> BrokerId) -> Self {
@@ -179,4 +188,19 @@ pub trait Record: Clone + fmt::Debug + Eq + std::hash::Hash {
     }
     /// The idempotent producer's id and sequence, if the batch carries them.
     fn producer_seq(&self) -> Option<ProducerSeq>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broker_sets_iterate_and_rename_their_members() {
+        let s = BrokerSet::of([3, 1, 31, 0]);
+        assert_eq!(s.iter().collect::<Vec<_>>(), vec![0, 1, 3, 31]);
+        assert_eq!(s.len(), 4);
+        assert!(BrokerSet::EMPTY.iter().next().is_none());
+        let swapped = BrokerSet::of([1, 2]).map(|b| if b == 1 { 3 } else { b });
+        assert_eq!(swapped, BrokerSet::of([2, 3]));
+    }
 }
