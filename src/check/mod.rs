@@ -84,16 +84,16 @@ pub fn run(cfg: &ModelConfig, expect: &Expect, opts: &CheckOptions) -> Report {
     };
     let mut properties = Vec::new();
     for p in model.properties() {
-        let discovery = found.discoveries.get(p.name);
-        let (verdict, counterexample) = match p.expectation {
-            Expectation::Always | Expectation::Eventually => match discovery {
-                Some(t) => (Verdict::Violated, Some(counterexample(&model, t, opts))),
-                None => (Verdict::Holds, None),
-            },
-            Expectation::Sometimes => match discovery {
-                Some(_) => (Verdict::Holds, None),
-                None => (Verdict::Violated, None),
-            },
+        let decided = found.decided.contains(&p.name);
+        let trace = found.discoveries.get(p.name);
+        let (verdict, counterexample) = match (&p.expectation, decided) {
+            (Expectation::Always | Expectation::Eventually, true) => (
+                Verdict::Violated,
+                trace.map(|t| counterexample(&model, t, opts)),
+            ),
+            (Expectation::Always | Expectation::Eventually, false) => (Verdict::Holds, None),
+            (Expectation::Sometimes, true) => (Verdict::Holds, None),
+            (Expectation::Sometimes, false) => (Verdict::Violated, None),
         };
         properties.push(PropertyReport {
             name: p.name.to_string(),
@@ -177,7 +177,9 @@ fn simulate(
         let _ = h.join();
     }
     let mut discoveries = std::collections::HashMap::new();
+    let mut decided = Vec::new();
     for (name, path) in checker.discoveries() {
+        decided.push(name);
         let indices = explorer_indices(model, &path);
         if let Some(t) = indices.and_then(|ix| Trace::replay(model, 0, ix)) {
             discoveries.insert(name, t);
@@ -188,6 +190,7 @@ fn simulate(
         states: checker.state_count(),
         max_depth: checker.max_depth(),
         exhausted: false,
+        decided,
         discoveries,
     }
 }

@@ -104,6 +104,12 @@ impl Report {
                 for (i, step) in c.steps.iter().enumerate() {
                     let _ = writeln!(s, "  {:>2}. {step}", i + 1);
                 }
+            } else if p.verdict == Verdict::Violated && p.expectation == "always" {
+                let _ = writeln!(
+                    s,
+                    "\n{} is violated, but its path could not be replayed (a fingerprint collision?)",
+                    p.name
+                );
             }
         }
         s

@@ -60,8 +60,10 @@ pub struct Outcome {
     pub max_depth: usize,
     /// Every reachable state was visited (random walks: false).
     pub exhausted: bool,
-    /// Per property name: for `always`, a shortest path to a violating
-    /// state; for `sometimes`, a shortest path to a witness.
+    /// Properties with a deciding state: for `always`, a violating state;
+    /// for `sometimes`, a witness.
+    pub decided: Vec<&'static str>,
+    /// A shortest path to each deciding state that could be replayed.
     pub discoveries: HashMap<&'static str, Trace>,
 }
 
@@ -206,6 +208,7 @@ pub fn search(model: &KafkaModel, symmetry: bool, progress: OnProgress) -> Outco
     }
     for (p, target) in props.iter().zip(nearest) {
         let Some(target) = target else { continue };
+        out.decided.push(p.name);
         let mut classes = vec![target];
         while parent[*classes.last().expect("non-empty") as usize]
             != *classes.last().expect("non-empty")
