@@ -209,12 +209,12 @@ pub fn search(model: &KafkaModel, symmetry: bool, progress: OnProgress) -> Outco
     for (p, target) in props.iter().zip(nearest) {
         let Some(target) = target else { continue };
         out.decided.push(p.name);
+        // Roots are their own parents.
         let mut classes = vec![target];
-        while parent[*classes.last().expect("non-empty") as usize]
-            != *classes.last().expect("non-empty")
-        {
-            let c = *classes.last().expect("non-empty");
-            classes.push(parent[c as usize]);
+        let mut c = target;
+        while parent[c as usize] != c {
+            c = parent[c as usize];
+            classes.push(c);
         }
         classes.reverse();
         if let Some(t) = replay(model, &g, &classes, symmetry) {
