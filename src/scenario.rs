@@ -5,7 +5,7 @@
 use crate::core::config::Truncation;
 use crate::core::types::Acks;
 use crate::model::ModelConfig;
-use crate::model::properties::{always_properties, sometimes_properties};
+use crate::model::properties::{KafkaState, properties};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
@@ -181,10 +181,9 @@ pub fn parse_truncation(v: &str) -> Result<Truncation, String> {
 
 /// Every `[expect]` key must name a property this configuration checks.
 fn check_expect_names(c: &ModelConfig, e: &Expect) -> Result<(), String> {
-    let known: Vec<&str> = always_properties()
+    let known: Vec<&str> = properties::<KafkaState>(c)
         .iter()
-        .map(|(n, _)| *n)
-        .chain(sometimes_properties(c).iter().map(|(n, _)| *n))
+        .map(|(n, _, _)| *n)
         .collect();
     for name in e.0.keys() {
         if !known.contains(&name.as_str()) {

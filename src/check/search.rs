@@ -14,8 +14,13 @@
 //! Lengths are exact under the reduction because every property is symmetric.
 
 use super::trace::Trace;
-use crate::model::properties::{KafkaModel, KafkaState};
+use crate::model::NetworkKind;
+use crate::model::compact::{Compact, CompactModel};
+use crate::model::properties::{
+    Check, KafkaModel, KafkaState, View, properties, within_bounds_view,
+};
 use crate::model::symmetry;
+use stateright::actor::Network;
 use stateright::{Expectation, Model};
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
@@ -27,9 +32,112 @@ pub type Fingerprint = u64;
 /// Fixed seeds, so runs (and state counts) repeat exactly.
 const SEEDS: [u64; 4] = [0x6b61_666b_6121, 0x696e_7379_6e63, 0x6973_7221, 0x6873_7721];
 
+fn build() -> ahash::RandomState {
+    ahash::RandomState::with_seeds(SEEDS[0], SEEDS[1], SEEDS[2], SEEDS[3])
+}
+
+/// A stateright state's fingerprint, equal to its compact twin's.
 pub fn fingerprint(state: &KafkaState, symmetry: bool) -> Fingerprint {
-    let build = ahash::RandomState::with_seeds(SEEDS[0], SEEDS[1], SEEDS[2], SEEDS[3]);
-    symmetry::fingerprint(state, symmetry, &build)
+    match state.network {
+        Network::Ordered(_) => symmetry::fingerprint(state, symmetry, &build()),
+        // Unordered networks are only searched as stateright states.
+        _ => std::hash::BuildHasher::hash_one(&build(), state),
+    }
+}
+
+/// What the first pass walks.
+trait Space {
+    type State;
+    fn init_states(&self) -> Vec<Self::State>;
+    /// The successors that stay within the model's bounds.
+    fn successors(&self, state: &Self::State, out: &mut Vec<Self::State>);
+    fn fingerprint(&self, state: &Self::State) -> Fingerprint;
+    /// Bit `i` is set when `state` decides property `i`.
+    fn decided(&self, state: &Self::State) -> u32;
+}
+
+/// Whether a property's condition value decides it.
+fn deciding(expectation: &Expectation, holds: bool) -> bool {
+    match expectation {
+        Expectation::Always | Expectation::Eventually => !holds,
+        Expectation::Sometimes => holds,
+    }
+}
+
+/// stateright's own states: for unordered networks.
+struct ActorSpace<'a> {
+    model: &'a KafkaModel,
+    symmetry: bool,
+}
+
+impl Space for ActorSpace<'_> {
+    type State = KafkaState;
+    fn init_states(&self) -> Vec<KafkaState> {
+        self.model.init_states()
+    }
+    fn successors(&self, state: &KafkaState, out: &mut Vec<KafkaState>) {
+        let mut actions = Vec::new();
+        self.model.actions(state, &mut actions);
+        out.extend(
+            actions
+                .into_iter()
+                .filter_map(|a| self.model.next_state(state, a))
+                .filter(|n| self.model.within_boundary(n)),
+        );
+    }
+    fn fingerprint(&self, state: &KafkaState) -> Fingerprint {
+        fingerprint(state, self.symmetry)
+    }
+    fn decided(&self, state: &KafkaState) -> u32 {
+        let mut bits = 0;
+        for (i, p) in self.model.properties().iter().enumerate() {
+            if deciding(&p.expectation, (p.condition)(self.model, state)) {
+                bits |= 1 << i;
+            }
+        }
+        bits
+    }
+}
+
+/// The compact states: for the ordered network.
+struct CompactSpace<'a> {
+    model: CompactModel<'a>,
+    cfg: &'a crate::model::ModelConfig,
+    props: Vec<(&'static str, Expectation, Check<Compact>)>,
+    symmetry: bool,
+    build: ahash::RandomState,
+}
+
+impl Space for CompactSpace<'_> {
+    type State = Compact;
+    fn init_states(&self) -> Vec<Compact> {
+        vec![self.model.init_state()]
+    }
+    fn successors(&self, state: &Compact, out: &mut Vec<Compact>) {
+        let start = out.len();
+        self.model.successors(state, out);
+        let mut i = start;
+        while i < out.len() {
+            if within_bounds_view(self.cfg, &View::of(&out[i])) {
+                i += 1;
+            } else {
+                out.swap_remove(i);
+            }
+        }
+    }
+    fn fingerprint(&self, state: &Compact) -> Fingerprint {
+        symmetry::fingerprint(state, self.symmetry, &self.build)
+    }
+    fn decided(&self, state: &Compact) -> u32 {
+        let v = View::of(state);
+        let mut bits = 0;
+        for (i, (_, expectation, check)) in self.props.iter().enumerate() {
+            if deciding(expectation, check(self.cfg, state, &v)) {
+                bits |= 1 << i;
+            }
+        }
+        bits
+    }
 }
 
 /// Fingerprints are already uniform: the class map uses them as they are.
@@ -119,56 +227,40 @@ impl Graph {
     }
 }
 
-fn decides(model: &KafkaModel, p: &stateright::Property<KafkaModel>, state: &KafkaState) -> bool {
-    let holds = (p.condition)(model, state);
-    match p.expectation {
-        Expectation::Always | Expectation::Eventually => !holds,
-        Expectation::Sometimes => holds,
-    }
-}
-
-/// Visits every state of `model` reachable within its boundary and
-/// returns each decided property with a shortest path.
-pub fn search(model: &KafkaModel, symmetry: bool, progress: OnProgress) -> Outcome {
-    let props = model.properties();
-    let mut hits: Vec<Bits> = props.iter().map(|_| Bits::default()).collect();
+/// The first pass: depth first over every class, recording the class
+/// graph, which classes decide which property, and how many transitions
+/// were followed.
+fn visit<S: Space>(space: &S, nprops: usize, progress: OnProgress) -> (Graph, Vec<Bits>, usize) {
+    let mut hits: Vec<Bits> = (0..nprops).map(|_| Bits::default()).collect();
     let mut g = Graph::default();
-    let mut out = Outcome {
-        exhausted: true,
-        ..Outcome::default()
-    };
-    let mut stack: Vec<(u32, KafkaState)> = Vec::new();
-    for (i, s) in model.init_states().into_iter().enumerate() {
-        out.states += 1;
-        let (id, new) = g.intern(fingerprint(&s, symmetry));
+    let mut states = 0;
+    let mut stack: Vec<(u32, S::State)> = Vec::new();
+    for (i, s) in space.init_states().into_iter().enumerate() {
+        states += 1;
+        let (id, new) = g.intern(space.fingerprint(&s));
         if new {
             g.roots.push((id, i));
             stack.push((id, s));
         }
     }
-    let mut actions = Vec::new();
+    let mut next = Vec::new();
     let mut expanded = 0u64;
     while let Some((id, state)) = stack.pop() {
-        for (p, bits) in props.iter().zip(&mut hits) {
-            if decides(model, p, &state) {
+        let decided = space.decided(&state);
+        for (i, bits) in hits.iter_mut().enumerate() {
+            if decided & (1 << i) != 0 {
                 bits.insert(id);
             }
         }
-        actions.clear();
-        model.actions(&state, &mut actions);
+        space.successors(&state, &mut next);
+        drop(state);
         let start = g.succ.len() as u64;
-        for action in actions.drain(..) {
-            let Some(next) = model.next_state(&state, action) else {
-                continue;
-            };
-            if !model.within_boundary(&next) {
-                continue;
-            }
-            out.states += 1;
-            let (nid, new) = g.intern(fingerprint(&next, symmetry));
+        for n in next.drain(..) {
+            states += 1;
+            let (nid, new) = g.intern(space.fingerprint(&n));
             g.succ.push(nid);
             if new {
-                stack.push((nid, next));
+                stack.push((nid, n));
             }
         }
         g.range[id as usize] = (start, (g.succ.len() as u64 - start) as u32);
@@ -177,6 +269,40 @@ pub fn search(model: &KafkaModel, symmetry: bool, progress: OnProgress) -> Outco
             progress(g.fingerprints.len(), "visiting states");
         }
     }
+    (g, hits, states)
+}
+
+/// Visits every state of `model` reachable within its boundary and
+/// returns each decided property with a shortest path.
+pub fn search(model: &KafkaModel, symmetry: bool, progress: OnProgress) -> Outcome {
+    let props = model.properties();
+    assert!(props.len() <= 32, "decided properties are kept as bits");
+    let (g, hits, states) = if model.cfg.network == NetworkKind::Ordered
+        && std::env::var_os("INSYNC_ACTOR_SPACE").is_none()
+    {
+        let space = CompactSpace {
+            model: CompactModel::new(model),
+            cfg: &model.cfg,
+            props: properties::<Compact>(&model.cfg),
+            symmetry,
+            build: build(),
+        };
+        debug_assert!(
+            space
+                .props
+                .iter()
+                .zip(&props)
+                .all(|(a, b)| a.0 == b.name && a.1 == b.expectation)
+        );
+        visit(&space, props.len(), progress)
+    } else {
+        visit(&ActorSpace { model, symmetry }, props.len(), progress)
+    };
+    let mut out = Outcome {
+        exhausted: true,
+        states,
+        ..Outcome::default()
+    };
     out.unique_states = g.fingerprints.len();
     progress(out.unique_states, "shortest paths");
 

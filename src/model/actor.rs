@@ -3,6 +3,7 @@
 //! They add only what the model needs around the core: crashes and
 //! restarts, fault bounds, and ghost state for the properties.
 
+use super::compact::ELECTION;
 use super::config::{CrashMode, ModelConfig};
 use super::record::Rec;
 use crate::core::config::ProtocolConfig;
@@ -126,8 +127,6 @@ pub struct KafkaActor {
     pub node: Node,
     pub settings: Arc<Settings>,
 }
-
-const ELECTION: &str = "election";
 
 impl KafkaActor {
     fn initial_partition(&self) -> Controller {

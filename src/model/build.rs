@@ -3,9 +3,8 @@
 use super::actor::{CONSUMER, KafkaActor, Layout, PRODUCER, Settings};
 use super::config::{ModelConfig, NetworkKind};
 use super::history::History;
-use super::properties::{KafkaModel, always_properties, sometimes_properties, within_bounds};
+use super::properties::{ACTOR_CONDITIONS, KafkaModel, KafkaState, properties, within_bounds};
 use crate::core::messages::Node;
-use stateright::Expectation;
 use stateright::actor::{ActorModel, Network};
 use std::sync::Arc;
 
@@ -39,18 +38,19 @@ impl ModelConfig {
             NetworkKind::UnorderedNonduplicating => Network::new_unordered_nonduplicating([]),
             NetworkKind::UnorderedDuplicating => Network::new_unordered_duplicating([]),
         };
-        let sometimes = sometimes_properties(&self);
+        let props = properties::<KafkaState>(&self);
         let mut model = ActorModel::new(self, History::default())
             .actors(nodes.into_iter().map(actor))
             .init_network(network)
             .record_msg_out(History::record_out)
             .record_msg_in(History::record_in)
             .within_boundary(within_bounds);
-        for (name, condition) in always_properties() {
-            model = model.property(Expectation::Always, name, condition);
-        }
-        for (name, condition) in sometimes {
-            model = model.property(Expectation::Sometimes, name, condition);
+        assert!(
+            props.len() <= ACTOR_CONDITIONS.len(),
+            "a condition per property"
+        );
+        for ((name, expectation, _), condition) in props.into_iter().zip(ACTOR_CONDITIONS) {
+            model = model.property(expectation, name, condition);
         }
         model
     }

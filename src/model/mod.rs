@@ -3,6 +3,7 @@
 
 pub mod actor;
 pub mod build;
+pub mod compact;
 pub mod config;
 pub mod history;
 pub mod properties;

@@ -1,6 +1,7 @@
 //! The properties of DESIGN §3, under exactly those names, plus the
 //! `sometimes` sanity properties that keep every verdict from being vacuous.
 
+use super::actor::KMsg;
 use super::actor::{BrokerState, ControllerState, KafkaActor, NodeState};
 use super::config::ModelConfig;
 use super::history::History;
@@ -10,6 +11,7 @@ use crate::core::log::Log;
 use crate::core::messages::Msg;
 use crate::core::producer::{Outcome, Producer};
 use crate::core::types::Acks;
+use stateright::Expectation;
 use stateright::actor::{ActorModel, ActorModelState, Network};
 
 pub type KafkaModel = ActorModel<KafkaActor, ModelConfig, History>;
@@ -38,6 +40,35 @@ pub const SAFETY: [&str; 7] = [
     LINEARIZABLE,
 ];
 
+/// What the properties read of a global state, whichever representation
+/// holds it: stateright's `ActorModelState` (the Explorer, random walks,
+/// replays) or the search's compact state.
+pub trait Snapshot {
+    fn nodes(&self) -> impl Iterator<Item = &NodeState>;
+    /// Every message in flight.
+    fn messages(&self) -> impl Iterator<Item = &KMsg>;
+    fn history(&self) -> &History;
+}
+
+impl Snapshot for KafkaState {
+    fn nodes(&self) -> impl Iterator<Item = &NodeState> {
+        self.actor_states.iter().map(|s| &**s)
+    }
+    /// stateright 0.31's `Network::iter_all` never advances within an
+    /// ordered channel (it yields the channel's head forever), so ordered
+    /// channels are walked here directly.
+    fn messages(&self) -> impl Iterator<Item = &KMsg> {
+        let it: Box<dyn Iterator<Item = &KMsg> + '_> = match &self.network {
+            Network::Ordered(channels) => Box::new(channels.values().flatten()),
+            other => Box::new(other.iter_all().map(|env| env.msg)),
+        };
+        it
+    }
+    fn history(&self) -> &History {
+        &self.history
+    }
+}
+
 /// Typed access to one global state.
 pub struct View<'a> {
     pub brokers: Vec<&'a BrokerState>,
@@ -47,13 +78,13 @@ pub struct View<'a> {
 }
 
 impl<'a> View<'a> {
-    pub fn of(state: &'a KafkaState) -> View<'a> {
-        let mut brokers = Vec::new();
+    pub fn of<S: Snapshot>(state: &'a S) -> View<'a> {
+        let mut brokers = Vec::with_capacity(8);
         let mut controller = None;
         let mut producer = None;
         let mut consumer = None;
-        for s in &state.actor_states {
-            match &**s {
+        for s in state.nodes() {
+            match s {
                 NodeState::Broker(b) => brokers.push(b),
                 NodeState::Controller(c) => controller = Some(c),
                 NodeState::Producer(p) => producer = Some(p),
@@ -88,26 +119,14 @@ impl<'a> View<'a> {
     }
 }
 
-/// Every message in flight. stateright 0.31's `Network::iter_all` never
-/// advances within an ordered channel (it yields the channel's head
-/// forever), so ordered channels are walked here directly.
-pub fn messages_in_flight(
-    state: &KafkaState,
-) -> Box<dyn Iterator<Item = &crate::model::actor::KMsg> + '_> {
-    match &state.network {
-        Network::Ordered(channels) => Box::new(channels.values().flatten()),
-        other => Box::new(other.iter_all().map(|env| env.msg)),
-    }
-}
-
 /// Whether a Produce for `value` is still on its way to a broker.
-fn produce_in_flight(state: &KafkaState, value: u8) -> bool {
-    messages_in_flight(state)
+fn produce_in_flight<S: Snapshot>(state: &S, value: u8) -> bool {
+    state
+        .messages()
         .any(|msg| matches!(msg, Msg::Produce { record, .. } if record.value == value))
 }
 
-fn acked_never_lost(_: &KafkaModel, state: &KafkaState) -> bool {
-    let v = View::of(state);
+fn acked_never_lost<S: Snapshot>(_: &ModelConfig, state: &S, v: &View) -> bool {
     let Some(log) = v.leader_log() else {
         return true;
     };
@@ -124,8 +143,7 @@ fn acked_never_lost(_: &KafkaModel, state: &KafkaState) -> bool {
         .all(|(_, r)| log.entries().iter().any(|e| e.record.value == r.value))
 }
 
-fn visible_never_lost(_: &KafkaModel, state: &KafkaState) -> bool {
-    let v = View::of(state);
+fn visible_never_lost<S: Snapshot>(_: &ModelConfig, _: &S, v: &View) -> bool {
     let Some(log) = v.leader_log() else {
         return true;
     };
@@ -136,8 +154,7 @@ fn visible_never_lost(_: &KafkaModel, state: &KafkaState) -> bool {
     })
 }
 
-fn replicas_agree(_: &KafkaModel, state: &KafkaState) -> bool {
-    let v = View::of(state);
+fn replicas_agree<S: Snapshot>(_: &ModelConfig, _: &S, v: &View) -> bool {
     for (i, a) in v.brokers.iter().enumerate() {
         for b in &v.brokers[i + 1..] {
             let (a, b) = (a.replica.log.entries(), b.replica.log.entries());
@@ -157,8 +174,7 @@ fn replicas_agree(_: &KafkaModel, state: &KafkaState) -> bool {
     true
 }
 
-fn no_duplicates(_: &KafkaModel, state: &KafkaState) -> bool {
-    let v = View::of(state);
+fn no_duplicates<S: Snapshot>(_: &ModelConfig, _: &S, v: &View) -> bool {
     let Some(log) = v.leader_log() else {
         return true;
     };
@@ -171,48 +187,48 @@ fn no_duplicates(_: &KafkaModel, state: &KafkaState) -> bool {
     })
 }
 
-fn leader_in_isr(_: &KafkaModel, state: &KafkaState) -> bool {
-    let s = View::of(state).controller.core.state;
+fn leader_in_isr<S: Snapshot>(_: &ModelConfig, _: &S, v: &View) -> bool {
+    let s = v.controller.core.state;
     s.leader.is_none_or(|l| s.isr.contains(l))
 }
 
-fn writes_available(_: &KafkaModel, state: &KafkaState) -> bool {
+fn writes_available<S: Snapshot>(_: &ModelConfig, _: &S, v: &View) -> bool {
     // Quiescent: the producer has a final outcome for every record.
-    let p = View::of(state).producer;
+    let p = v.producer;
     !p.is_done() || p.outcomes.iter().all(|o| o.is_success())
 }
 
-fn linearizable(_: &KafkaModel, state: &KafkaState) -> bool {
-    state.history.tester.serialized_history().is_some()
+fn linearizable<S: Snapshot>(_: &ModelConfig, state: &S, _: &View) -> bool {
+    state.history().tester.serialized_history().is_some()
 }
 
-fn sometimes_acked(model: &KafkaModel, state: &KafkaState) -> bool {
-    let p = View::of(state).producer;
-    match model.cfg.acks {
+fn sometimes_acked<S: Snapshot>(cfg: &ModelConfig, _: &S, v: &View) -> bool {
+    let p = v.producer;
+    match cfg.acks {
         Acks::Zero => p.outcomes.contains(&Outcome::Sent),
         _ => p.outcomes.iter().any(|o| matches!(o, Outcome::Acked(_))),
     }
 }
 
-fn sometimes_leader_change(_: &KafkaModel, state: &KafkaState) -> bool {
-    View::of(state).controller.core.state.leader_epoch > 0
+fn sometimes_leader_change<S: Snapshot>(_: &ModelConfig, _: &S, v: &View) -> bool {
+    v.controller.core.state.leader_epoch > 0
 }
 
-fn sometimes_crash(_: &KafkaModel, state: &KafkaState) -> bool {
-    View::of(state).crashes() > 0
+fn sometimes_crash<S: Snapshot>(_: &ModelConfig, _: &S, v: &View) -> bool {
+    v.crashes() > 0
 }
 
-fn sometimes_read(_: &KafkaModel, state: &KafkaState) -> bool {
-    View::of(state)
-        .consumer
-        .is_some_and(|c| !c.reads.is_empty())
+fn sometimes_read<S: Snapshot>(_: &ModelConfig, _: &S, v: &View) -> bool {
+    v.consumer.is_some_and(|c| !c.reads.is_empty())
 }
 
-pub type Condition = fn(&KafkaModel, &KafkaState) -> bool;
+/// A property's condition, over either state representation. The view is
+/// computed once per state and shared by every property.
+pub type Check<S> = fn(&ModelConfig, &S, &View) -> bool;
 
-/// Every `always` property with its condition.
-pub fn always_properties() -> Vec<(&'static str, Condition)> {
-    vec![
+/// Every `always` property with its condition, in the order reports list them.
+pub fn always_properties<S: Snapshot>() -> [(&'static str, Check<S>); 7] {
+    [
         (ACKED_NEVER_LOST, acked_never_lost),
         (VISIBLE_NEVER_LOST, visible_never_lost),
         (REPLICAS_AGREE, replicas_agree),
@@ -223,22 +239,65 @@ pub fn always_properties() -> Vec<(&'static str, Condition)> {
     ]
 }
 
-/// The `sometimes` properties that make sense for this configuration.
-pub fn sometimes_properties(cfg: &ModelConfig) -> Vec<(&'static str, Condition)> {
-    let mut v: Vec<(&'static str, Condition)> = vec![(SOMETIMES_ACKED, sometimes_acked)];
-    if cfg.crashes > 0 {
-        v.push((SOMETIMES_CRASH, sometimes_crash));
-        v.push((SOMETIMES_LEADER_CHANGE, sometimes_leader_change));
-    }
-    if cfg.consumer {
-        v.push((SOMETIMES_READ, sometimes_read));
-    }
-    v
+/// Every `sometimes` property with its condition.
+pub fn sometimes_all<S: Snapshot>() -> [(&'static str, Check<S>); 4] {
+    [
+        (SOMETIMES_ACKED, sometimes_acked),
+        (SOMETIMES_CRASH, sometimes_crash),
+        (SOMETIMES_LEADER_CHANGE, sometimes_leader_change),
+        (SOMETIMES_READ, sometimes_read),
+    ]
 }
+
+/// Whether a `sometimes` property makes sense for this configuration.
+fn sometimes_applies(cfg: &ModelConfig, name: &str) -> bool {
+    match name {
+        SOMETIMES_CRASH | SOMETIMES_LEADER_CHANGE => cfg.crashes > 0,
+        SOMETIMES_READ => cfg.consumer,
+        _ => true,
+    }
+}
+
+/// The properties of this configuration, in the order the model registers
+/// them: every `always` one, then the `sometimes` ones that apply.
+pub fn properties<S: Snapshot>(cfg: &ModelConfig) -> Vec<(&'static str, Expectation, Check<S>)> {
+    let always = always_properties::<S>()
+        .into_iter()
+        .map(|(n, c)| (n, Expectation::Always, c));
+    let sometimes = sometimes_all::<S>()
+        .into_iter()
+        .filter(|(n, _)| sometimes_applies(cfg, n))
+        .map(|(n, c)| (n, Expectation::Sometimes, c));
+    always.chain(sometimes).collect()
+}
+
+/// stateright registers conditions as plain function pointers: one per
+/// position in `properties`, each looking its condition up.
+fn on_actor_state<const I: usize>(model: &KafkaModel, state: &KafkaState) -> bool {
+    let (_, _, check) = properties::<KafkaState>(&model.cfg)[I];
+    check(&model.cfg, state, &View::of(state))
+}
+
+pub const ACTOR_CONDITIONS: [fn(&KafkaModel, &KafkaState) -> bool; 11] = [
+    on_actor_state::<0>,
+    on_actor_state::<1>,
+    on_actor_state::<2>,
+    on_actor_state::<3>,
+    on_actor_state::<4>,
+    on_actor_state::<5>,
+    on_actor_state::<6>,
+    on_actor_state::<7>,
+    on_actor_state::<8>,
+    on_actor_state::<9>,
+    on_actor_state::<10>,
+];
 
 /// Keeps the state space finite: at most `crashes` crashes and
 /// `lag_removals` lag removals in one run.
-pub fn within_bounds(cfg: &ModelConfig, state: &KafkaState) -> bool {
-    let v = View::of(state);
+pub fn within_bounds_view(cfg: &ModelConfig, v: &View) -> bool {
     v.crashes() <= cfg.crashes as u32 && v.controller.lag_removals <= cfg.lag_removals
+}
+
+pub fn within_bounds(cfg: &ModelConfig, state: &KafkaState) -> bool {
+    within_bounds_view(cfg, &View::of(state))
 }

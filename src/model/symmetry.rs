@@ -5,7 +5,8 @@
 //! a state to the one whose brokers are renamed into a canonical order.
 
 use super::actor::{BrokerState, Choice, ControllerState, KMsg, NodeState, Timer};
-use super::properties::KafkaState;
+use super::compact::{Compact, ELECTION, TimerBits, choice_set, timer_bit, timers_of};
+use super::properties::{KafkaState, Snapshot};
 use crate::core::consumer::Consumer;
 use crate::core::messages::{Msg, PartitionState};
 use crate::core::producer::Producer;
@@ -18,11 +19,26 @@ use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
 /// A renaming of brokers: `map[old - 1] = new`.
-struct Renaming {
+pub struct Renaming {
     map: Vec<BrokerId>,
+    /// The permutation's rank among all of its size (0 for the identity):
+    /// the slot of a compact state's hash cache.
+    index: usize,
 }
 
 impl Renaming {
+    fn new(map: Vec<BrokerId>) -> Renaming {
+        // Lehmer code: for each position, how many later entries are smaller.
+        let mut index = 0;
+        for (i, &m) in map.iter().enumerate() {
+            let smaller = map[i + 1..].iter().filter(|&&x| x < m).count();
+            index = index * (map.len() - i) + smaller;
+        }
+        Renaming { map, index }
+    }
+    fn is_identity(&self) -> bool {
+        self.index == 0
+    }
     fn b(&self, id: BrokerId) -> BrokerId {
         self.map[id as usize - 1]
     }
@@ -49,8 +65,9 @@ impl Renaming {
             ..p
         }
     }
-    fn msg(&self, m: &KMsg) -> KMsg {
-        match m {
+    /// The renamed message, for the kinds that name brokers.
+    fn msg_renamed(&self, m: &KMsg) -> Option<KMsg> {
+        Some(match m {
             Msg::LeaderAndIsr {
                 state,
                 broker_epoch,
@@ -74,8 +91,20 @@ impl Renaming {
                 partition_epoch: *partition_epoch,
                 new_isr: self.set(*new_isr),
             },
-            other => other.clone(),
+            _ => return None,
+        })
+    }
+    fn msg(&self, m: &KMsg) -> KMsg {
+        self.msg_renamed(m).unwrap_or_else(|| m.clone())
+    }
+    fn hash_msg<H: Hasher>(&self, m: &KMsg, h: &mut H) {
+        match self.msg_renamed(m) {
+            Some(r) => r.hash(h),
+            None => m.hash(h),
         }
+    }
+    fn timer_bits(&self, bits: TimerBits) -> TimerBits {
+        timers_of(bits).fold(0, |acc, t| acc | timer_bit(&self.timer(&t)))
     }
     fn replica(&self, r: &Replica<super::record::Rec>) -> Replica<super::record::Rec> {
         let mut r = r.clone();
@@ -89,12 +118,13 @@ impl Renaming {
             }
             l.follower_end.sort();
         }
+        // Parked requests keep their order: it decides the order of
+        // appends when a new epoch redispatches them.
         for p in &mut r.parked {
             if let Parked::Fetch(b, _) = p {
                 *b = self.b(*b);
             }
         }
-        r.parked.sort();
         r
     }
     fn broker(&self, b: &BrokerState) -> BrokerState {
@@ -178,13 +208,81 @@ fn sort_key<'a>(b: &'a BrokerState, c: &ControllerState) -> impl Ord + 'a {
     )
 }
 
+/// What a fingerprint reads of a state, in either representation.
+pub trait Hashable: Snapshot {
+    fn slot_count(&self) -> usize;
+    fn node(&self, i: usize) -> &NodeState;
+    /// The hash of slot `i`'s actor under `ren`; `compute` gives it.
+    fn node_hash(&self, i: usize, ren: &Renaming, compute: &dyn Fn(&NodeState) -> u64) -> u64 {
+        let _ = ren;
+        compute(self.node(i))
+    }
+    fn timers(&self, i: usize) -> TimerBits;
+    fn choices(&self, i: usize) -> Option<BrokerSet>;
+    /// Every message in flight with its channel, channel by channel in
+    /// (source, destination) order, each channel's in sending order.
+    fn for_each_message<'a>(&'a self, f: &mut dyn FnMut(usize, usize, &'a KMsg));
+}
+
+impl Hashable for KafkaState {
+    fn slot_count(&self) -> usize {
+        self.actor_states.len()
+    }
+    fn node(&self, i: usize) -> &NodeState {
+        &self.actor_states[i]
+    }
+    fn timers(&self, i: usize) -> TimerBits {
+        self.timers_set[i]
+            .iter()
+            .fold(0, |acc, t| acc | timer_bit(t))
+    }
+    fn choices(&self, i: usize) -> Option<BrokerSet> {
+        let map = &self.random_choices[i].map;
+        debug_assert!(map.keys().all(|k| k == ELECTION));
+        map.get(ELECTION).map(|c| choice_set(c))
+    }
+    fn for_each_message<'a>(&'a self, f: &mut dyn FnMut(usize, usize, &'a KMsg)) {
+        let Network::Ordered(channels) = &self.network else {
+            unreachable!("only ordered networks are hashed by content")
+        };
+        for ((src, dst), q) in channels {
+            for m in q {
+                f(usize::from(*src), usize::from(*dst), m);
+            }
+        }
+    }
+}
+
+impl Hashable for Compact {
+    fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+    fn node(&self, i: usize) -> &NodeState {
+        &self.slots[i].node.state
+    }
+    fn node_hash(&self, i: usize, ren: &Renaming, compute: &dyn Fn(&NodeState) -> u64) -> u64 {
+        self.slots[i].node.hash_with(ren.index, compute)
+    }
+    fn timers(&self, i: usize) -> TimerBits {
+        self.slots[i].timers
+    }
+    fn choices(&self, i: usize) -> Option<BrokerSet> {
+        self.slots[i].choices
+    }
+    fn for_each_message<'a>(&'a self, f: &mut dyn FnMut(usize, usize, &'a KMsg)) {
+        for (src, dst, m) in &self.net {
+            f(*src as usize, *dst as usize, m);
+        }
+    }
+}
+
 /// Every renaming that puts `state`'s brokers in sort-key order: one for
-/// each way to order brokers whose keys tie. `None` stands for the identity.
-fn sorting_renamings(state: &KafkaState) -> Vec<Option<Renaming>> {
-    let mut brokers = Vec::with_capacity(state.actor_states.len());
+/// each way to order brokers whose keys tie.
+fn sorting_renamings<S: Hashable>(state: &S) -> Vec<Renaming> {
+    let mut brokers = Vec::with_capacity(8);
     let mut controller = None;
-    for s in &state.actor_states {
-        match &**s {
+    for i in 0..state.slot_count() {
+        match state.node(i) {
             NodeState::Broker(b) => brokers.push(b),
             NodeState::Controller(c) => controller = Some(c),
             _ => {}
@@ -224,8 +322,7 @@ fn sorting_renamings(state: &KafkaState) -> Vec<Option<Renaming>> {
             for (new, &old) in order.iter().enumerate() {
                 map[old] = new as BrokerId + 1;
             }
-            let identity = map.iter().enumerate().all(|(i, &b)| b as usize == i + 1);
-            (!identity).then_some(Renaming { map })
+            Renaming::new(map)
         })
         .collect()
 }
@@ -249,12 +346,10 @@ fn permutations(items: &[usize]) -> Vec<Vec<usize>> {
 /// The sorting renaming whose renamed state hashes lowest, and that hash:
 /// a function of the class alone, since every member of a class has the
 /// same set of sorted renamings.
-fn canonical<B: BuildHasher>(state: &KafkaState, build: &B) -> (Option<Renaming>, u64) {
-    let mut best: Option<(Option<Renaming>, u64)> = None;
+fn canonical<S: Hashable, B: BuildHasher>(state: &S, build: &B) -> (Renaming, u64) {
+    let mut best: Option<(Renaming, u64)> = None;
     for ren in sorting_renamings(state) {
-        let mut h = build.build_hasher();
-        content_hash(state, ren.as_ref(), &mut h);
-        let v = h.finish();
+        let v = content_hash(state, &ren, build);
         if best.as_ref().is_none_or(|(_, b)| v < *b) {
             best = Some((ren, v));
         }
@@ -268,9 +363,10 @@ pub fn representative(state: &KafkaState) -> KafkaState {
         state,
         &std::hash::BuildHasherDefault::<DefaultHasher>::default(),
     );
-    match ren {
-        Some(ren) => rename(state, &ren),
-        None => state.clone(),
+    if ren.is_identity() {
+        state.clone()
+    } else {
+        rename(state, &ren)
     }
 }
 
@@ -310,109 +406,70 @@ fn rename(state: &KafkaState, ren: &Renaming) -> KafkaState {
     next
 }
 
-/// The state with the lists whose order means nothing sorted, as renaming
-/// leaves them: parked requests (each goes to its own connection), the
-/// controller's broker epochs.
-fn normal(s: &NodeState) -> std::borrow::Cow<'_, NodeState> {
-    use std::borrow::Cow;
-    match s {
-        NodeState::Broker(b) if !b.replica.parked.is_sorted() => {
-            let mut b = b.clone();
-            b.replica.parked.sort();
-            Cow::Owned(NodeState::Broker(b))
-        }
-        NodeState::Controller(c) if !c.core.broker_epochs.is_sorted() => {
-            let mut c = c.clone();
-            c.core.broker_epochs.sort();
-            Cow::Owned(NodeState::Controller(c))
-        }
-        other => Cow::Borrowed(other),
-    }
-}
-
-/// A hash of everything a state holds, in a fixed encoding.
-fn content_hash<H: Hasher>(state: &KafkaState, ren: Option<&Renaming>, h: &mut H) {
-    let n = state.actor_states.len();
+/// A hash of everything a state holds under `ren`, in a fixed encoding
+/// that both state representations share.
+fn content_hash<S: Hashable, B: BuildHasher>(state: &S, ren: &Renaming, build: &B) -> u64 {
+    let n = state.slot_count();
+    assert!(n <= 32, "at most 32 actors");
+    let mut h = build.build_hasher();
     // Slot `new` holds the actor that the renaming moves there.
-    let mut old_of = vec![0usize; n];
-    for (i, slot) in old_of.iter_mut().enumerate() {
-        *slot = i;
+    let mut old_of = [0usize; 32];
+    for i in 0..n {
+        old_of[usize::from(ren.id(Id::from(i)))] = i;
     }
-    if let Some(ren) = ren {
-        for i in 0..n {
-            old_of[usize::from(ren.id(Id::from(i)))] = i;
+    let compute = |s: &NodeState| {
+        let mut h = build.build_hasher();
+        if ren.is_identity() {
+            s.hash(&mut h);
+        } else {
+            ren.node(s).hash(&mut h);
         }
+        // 0 marks an empty slot of a compact state's hash cache.
+        h.finish().max(1)
+    };
+    for &i in &old_of[..n] {
+        h.write_u64(state.node_hash(i, ren, &compute));
+        h.write_u32(ren.timer_bits(state.timers(i)));
+        state.choices(i).map(|c| ren.set(c)).hash(&mut h);
     }
-    for &i in &old_of {
-        let s = &state.actor_states[i];
-        match ren {
-            None => normal(s).hash(h),
-            Some(ren) => ren.node(s).hash(h),
-        }
-        let mut timers: Vec<Timer> = state.timers_set[i]
-            .iter()
-            .map(|t| ren.map_or_else(|| t.clone(), |r| r.timer(t)))
-            .collect();
-        timers.sort();
-        timers.hash(h);
-        let mut choices: Vec<(&String, Vec<Choice>)> = state.random_choices[i]
-            .map
-            .iter()
-            .map(|(k, v)| {
-                let mut v = v.clone();
-                if let Some(r) = ren {
-                    r.choices(&mut v);
-                }
-                (k, v)
-            })
-            .collect();
-        choices.sort();
-        choices.hash(h);
+    state.history().hash(&mut h);
+    let mut msgs: Vec<((usize, usize), usize, &KMsg)> = Vec::with_capacity(16);
+    let mut seq = 0;
+    state.for_each_message(&mut |src, dst, m| {
+        let key = (
+            usize::from(ren.id(Id::from(src))),
+            usize::from(ren.id(Id::from(dst))),
+        );
+        msgs.push((key, seq, m));
+        seq += 1;
+    });
+    if !ren.is_identity() {
+        msgs.sort_unstable_by_key(|(k, seq, _)| (*k, *seq));
     }
-    state.history.hash(h);
-    match &state.network {
-        Network::Ordered(channels) => {
-            let mut keyed: Vec<((Id, Id), &VecDeque<KMsg>)> = channels
-                .iter()
-                .filter(|(_, q)| !q.is_empty())
-                .map(|((src, dst), q)| match ren {
-                    None => ((*src, *dst), q),
-                    Some(r) => ((r.id(*src), r.id(*dst)), q),
-                })
-                .collect();
-            keyed.sort_by_key(|(k, _)| *k);
-            keyed.len().hash(h);
-            for (k, q) in keyed {
-                k.hash(h);
-                q.len().hash(h);
-                for m in q {
-                    match ren {
-                        None => m.hash(h),
-                        Some(r) => r.msg(m).hash(h),
-                    }
-                }
-            }
-        }
-        other => {
-            debug_assert!(
-                ren.is_none(),
-                "symmetry is only used with the ordered network"
-            );
-            other.hash(h);
-        }
+    msgs.len().hash(&mut h);
+    for (k, _, m) in msgs {
+        k.hash(&mut h);
+        ren.hash_msg(m, &mut h);
     }
+    h.finish()
 }
 
 /// The hash of `state`, or with `symmetry` of its class: equal for two
 /// states exactly when one is a renaming of the other (up to collisions).
-pub fn fingerprint<B: BuildHasher>(state: &KafkaState, symmetry: bool, build: &B) -> u64 {
+/// A compact state caches per-actor hashes, so one compact state must
+/// always be fingerprinted with the same `build`.
+pub fn fingerprint<S: Hashable, B: BuildHasher>(state: &S, symmetry: bool, build: &B) -> u64 {
     if symmetry {
         canonical(state, build).1
     } else {
-        let mut h = build.build_hasher();
-        content_hash(state, None, &mut h);
-        h.finish()
+        content_hash(state, &Renaming::new((1..=brokers(state)).collect()), build)
     }
+}
+
+fn brokers<S: Hashable>(state: &S) -> BrokerId {
+    (0..state.slot_count())
+        .filter(|&i| matches!(state.node(i), NodeState::Broker(_)))
+        .count() as BrokerId
 }
 
 #[cfg(test)]
@@ -440,9 +497,7 @@ mod tests {
                 let r = representative(s);
                 assert_eq!(representative(&r), r, "the representative is a fixed point");
                 for map in permutations(&[0, 1, 2]) {
-                    let ren = Renaming {
-                        map: map.iter().map(|&b| b as BrokerId + 1).collect(),
-                    };
+                    let ren = Renaming::new(map.iter().map(|&b| b as BrokerId + 1).collect());
                     assert_eq!(
                         fp(s, true),
                         fp(&rename(s, &ren), true),
