@@ -84,24 +84,71 @@ use crate::core::messages::{Msg, Node};
 use crate::core::types::ErrorCode;
 use stateright::actor::Envelope;
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
-use std::sync::Arc;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, OnceLock};
 
 /// A thread of the tester: one request of one client. Each request gets
 /// its own thread, so retries and reads never overlap within a thread.
 pub type Thread = (u8, u8);
 
+type Tester = LinearizabilityTester<Thread, LogSpec>;
+
 /// The produce/consume history, kept in every model state. Shared, since
-/// most steps are not client operations and every step clones the state.
-#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+/// most steps are not client operations and every step clones the state;
+/// its verdict and digest are computed once per history, not per state.
+#[derive(Clone, Debug)]
 pub struct History {
-    pub tester: Arc<LinearizabilityTester<Thread, LogSpec>>,
+    inner: Arc<Recorded>,
+}
+
+#[derive(Debug)]
+struct Recorded {
+    tester: Tester,
+    linearizable: OnceLock<bool>,
+    digest: OnceLock<u64>,
+}
+
+impl History {
+    fn of(tester: Tester) -> History {
+        History {
+            inner: Arc::new(Recorded {
+                tester,
+                linearizable: OnceLock::new(),
+                digest: OnceLock::new(),
+            }),
+        }
+    }
+
+    /// Whether some order of the operations explains every answer.
+    pub fn is_linearizable(&self) -> bool {
+        *self
+            .inner
+            .linearizable
+            .get_or_init(|| self.inner.tester.serialized_history().is_some())
+    }
 }
 
 impl Default for History {
     fn default() -> Self {
-        History {
-            tester: Arc::new(LinearizabilityTester::new(LogSpec::default())),
-        }
+        History::of(LinearizabilityTester::new(LogSpec::default()))
+    }
+}
+
+impl PartialEq for History {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner) || self.inner.tester == other.inner.tester
+    }
+}
+
+impl Eq for History {}
+
+impl Hash for History {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // A fixed-seed digest, so equal histories hash alike in any process.
+        let digest = self.inner.digest.get_or_init(|| {
+            ahash::RandomState::with_seeds(5, 6, 7, 8).hash_one(&self.inner.tester)
+        });
+        state.write_u64(*digest);
     }
 }
 
@@ -133,9 +180,9 @@ impl History {
             } => ((c, *request), LogOp::Read(*offset)),
             _ => return None,
         };
-        let mut h = h.clone();
-        let _ = Arc::make_mut(&mut h.tester).on_invoke(thread, op);
-        Some(h)
+        let mut t = h.inner.tester.clone();
+        let _ = t.on_invoke(thread, op);
+        Some(History::of(t))
     }
 
     /// A client receives an answer: the operation returns. Answers that
@@ -165,8 +212,8 @@ impl History {
             } => ((c, *request), LogRet::Read(record.value)),
             _ => return None,
         };
-        let mut h = h.clone();
-        let _ = Arc::make_mut(&mut h.tester).on_return(thread, ret);
-        Some(h)
+        let mut t = h.inner.tester.clone();
+        let _ = t.on_return(thread, ret);
+        Some(History::of(t))
     }
 }

@@ -199,7 +199,7 @@ fn writes_available<S: Snapshot>(_: &ModelConfig, _: &S, v: &View) -> bool {
 }
 
 fn linearizable<S: Snapshot>(_: &ModelConfig, state: &S, _: &View) -> bool {
-    state.history().tester.serialized_history().is_some()
+    state.history().is_linearizable()
 }
 
 fn sometimes_acked<S: Snapshot>(cfg: &ModelConfig, _: &S, v: &View) -> bool {

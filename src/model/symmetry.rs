@@ -16,18 +16,22 @@ use stateright::actor::{Id, Network, Timers};
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, VecDeque};
 use std::hash::{BuildHasher, Hash, Hasher};
+use smallvec::{SmallVec, smallvec};
 use std::sync::Arc;
+
+/// Room for every broker a configuration may have.
+const MAX_RF: usize = crate::model::config::MAX_REPLICATION_FACTOR as usize;
 
 /// A renaming of brokers: `map[old - 1] = new`.
 pub struct Renaming {
-    map: Vec<BrokerId>,
+    map: SmallVec<[BrokerId; MAX_RF]>,
     /// The permutation's rank among all of its size (0 for the identity):
     /// the slot of a compact state's hash cache.
     index: usize,
 }
 
 impl Renaming {
-    fn new(map: Vec<BrokerId>) -> Renaming {
+    fn new(map: SmallVec<[BrokerId; MAX_RF]>) -> Renaming {
         // Lehmer code: for each position, how many later entries are smaller.
         let mut index = 0;
         for (i, &m) in map.iter().enumerate() {
@@ -278,31 +282,32 @@ impl Hashable for Compact {
 
 /// Every renaming that puts `state`'s brokers in sort-key order: one for
 /// each way to order brokers whose keys tie.
-fn sorting_renamings<S: Hashable>(state: &S) -> Vec<Renaming> {
-    let mut brokers = Vec::with_capacity(8);
-    let mut controller = None;
-    for i in 0..state.slot_count() {
-        match state.node(i) {
-            NodeState::Broker(b) => brokers.push(b),
-            NodeState::Controller(c) => controller = Some(c),
-            _ => {}
-        }
+fn sorting_renamings<S: Hashable>(state: &S) -> SmallVec<[Renaming; 1]> {
+    // Brokers occupy the first slots, the controller the next one.
+    let mut rf = 0;
+    while let NodeState::Broker(_) = state.node(rf) {
+        rf += 1;
     }
-    let controller = controller.expect("the model has a controller");
-    let rf = brokers.len();
-    let keys: Vec<_> = brokers.iter().map(|b| sort_key(b, controller)).collect();
-    let mut order: Vec<usize> = (0..rf).collect();
-    order.sort_by(|&i, &j| keys[i].cmp(&keys[j]).then(i.cmp(&j)));
+    let NodeState::Controller(controller) = state.node(rf) else {
+        unreachable!("the controller follows the brokers")
+    };
+    let broker = |i: usize| match state.node(i) {
+        NodeState::Broker(b) => b,
+        _ => unreachable!(),
+    };
+    let key = |i: usize| sort_key(broker(i), controller);
+    let mut order: SmallVec<[usize; MAX_RF]> = (0..rf).collect();
+    order.sort_by(|&i, &j| key(i).cmp(&key(j)).then(i.cmp(&j)));
     // Runs of equal keys: any order within a run sorts the brokers too.
-    let mut orders = vec![order.clone()];
+    let mut orders: SmallVec<[SmallVec<[usize; MAX_RF]>; 1]> = smallvec![order.clone()];
     let mut start = 0;
     while start < rf {
         let mut end = start + 1;
-        while end < rf && keys[order[end]] == keys[order[start]] {
+        while end < rf && key(order[end]) == key(order[start]) {
             end += 1;
         }
         if end - start > 1 {
-            let mut more = Vec::new();
+            let mut more = SmallVec::new();
             for o in &orders {
                 for perm in permutations(&o[start..end]) {
                     let mut o = o.clone();
@@ -318,7 +323,7 @@ fn sorting_renamings<S: Hashable>(state: &S) -> Vec<Renaming> {
         .into_iter()
         .map(|order| {
             // order[new - 1] = old index; invert it.
-            let mut map = vec![0 as BrokerId; rf];
+            let mut map: SmallVec<[BrokerId; MAX_RF]> = smallvec![0; rf];
             for (new, &old) in order.iter().enumerate() {
                 map[old] = new as BrokerId + 1;
             }
@@ -433,7 +438,7 @@ fn content_hash<S: Hashable, B: BuildHasher>(state: &S, ren: &Renaming, build: &
         state.choices(i).map(|c| ren.set(c)).hash(&mut h);
     }
     state.history().hash(&mut h);
-    let mut msgs: Vec<((usize, usize), usize, &KMsg)> = Vec::with_capacity(16);
+    let mut msgs: SmallVec<[((usize, usize), usize, &KMsg); 16]> = SmallVec::new();
     let mut seq = 0;
     state.for_each_message(&mut |src, dst, m| {
         let key = (
@@ -462,7 +467,8 @@ pub fn fingerprint<S: Hashable, B: BuildHasher>(state: &S, symmetry: bool, build
     if symmetry {
         canonical(state, build).1
     } else {
-        content_hash(state, &Renaming::new((1..=brokers(state)).collect()), build)
+        let identity = Renaming::new((1..=brokers(state)).collect());
+        content_hash(state, &identity, build)
     }
 }
 
