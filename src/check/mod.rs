@@ -6,6 +6,7 @@
 pub mod report;
 pub mod search;
 pub mod story;
+mod table;
 pub mod trace;
 
 use crate::model::ModelConfig;

@@ -13,6 +13,7 @@
 //!
 //! Lengths are exact under the reduction because every property is symmetric.
 
+use super::table::ClassIds;
 use super::trace::Trace;
 use crate::model::NetworkKind;
 use crate::model::compact::{Compact, CompactModel};
@@ -22,9 +23,7 @@ use crate::model::properties::{
 use crate::model::symmetry;
 use stateright::actor::Network;
 use stateright::{Expectation, Model};
-use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{BuildHasherDefault, Hasher};
 
 /// A state's identity: the hash of its broker symmetry class.
 pub type Fingerprint = u64;
@@ -140,24 +139,6 @@ impl Space for CompactSpace<'_> {
     }
 }
 
-/// Fingerprints are already uniform: the class map uses them as they are.
-#[derive(Default)]
-struct Identity(u64);
-
-impl Hasher for Identity {
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
 #[derive(Clone, Debug, Default)]
 pub struct Outcome {
     /// Distinct states (symmetry classes) visited.
@@ -200,7 +181,7 @@ impl Bits {
 /// The class graph the first pass records.
 #[derive(Default)]
 struct Graph {
-    ids: HashMap<Fingerprint, u32, BuildHasherDefault<Identity>>,
+    ids: ClassIds,
     fingerprints: Vec<Fingerprint>,
     /// Each class's successors: `succ[start[i]..start[i + 1]]`, set when
     /// the class is expanded (classes are expanded out of id order).
@@ -213,17 +194,15 @@ struct Graph {
 impl Graph {
     /// The class's id, and whether it is new.
     fn intern(&mut self, fp: Fingerprint) -> (u32, bool) {
-        match self.ids.entry(fp) {
-            Entry::Occupied(e) => (*e.get(), false),
-            Entry::Vacant(e) => {
-                let id = u32::try_from(self.fingerprints.len())
-                    .expect("fewer than 2^32 classes: the search would not fit in memory anyway");
-                e.insert(id);
-                self.fingerprints.push(fp);
-                self.range.push((0, 0));
-                (id, true)
-            }
+        let (id, new) = self.ids.get_or_insert(fp, || {
+            u32::try_from(self.fingerprints.len())
+                .expect("fewer than 2^32 classes: the search would not fit in memory anyway")
+        });
+        if new {
+            self.fingerprints.push(fp);
+            self.range.push((0, 0));
         }
+        (id, new)
     }
 }
 
@@ -244,6 +223,7 @@ fn visit<S: Space>(space: &S, nprops: usize, progress: OnProgress) -> (Graph, Ve
         }
     }
     let mut next = Vec::new();
+    let mut fps = Vec::new();
     let mut expanded = 0u64;
     while let Some((id, state)) = stack.pop() {
         let decided = space.decided(&state);
@@ -255,9 +235,17 @@ fn visit<S: Space>(space: &S, nprops: usize, progress: OnProgress) -> (Graph, Ve
         space.successors(&state, &mut next);
         drop(state);
         let start = g.succ.len() as u64;
-        for n in next.drain(..) {
+        // Fingerprint every successor first, so each lookup's memory is on
+        // its way while the next fingerprint is computed.
+        fps.clear();
+        for n in &next {
+            let fp = space.fingerprint(n);
+            g.ids.prefetch(fp);
+            fps.push(fp);
+        }
+        for (n, &fp) in next.drain(..).zip(&fps) {
             states += 1;
-            let (nid, new) = g.intern(space.fingerprint(&n));
+            let (nid, new) = g.intern(fp);
             g.succ.push(nid);
             if new {
                 stack.push((nid, n));

@@ -24,8 +24,10 @@ use std::borrow::Cow;
 use std::cell::Cell;
 use std::rc::Rc;
 
-/// Renamings cached per actor state: every permutation of up to 4 brokers.
-pub const CACHED_RENAMINGS: usize = 24;
+/// Renamings cached per actor state: every permutation of up to 3 brokers
+/// (larger clusters cache the first few). More slots make every new actor
+/// state bigger to build and move.
+pub const CACHED_RENAMINGS: usize = 6;
 
 /// An actor's state with its hash under each broker renaming, filled in
 /// as fingerprints need them (0 stands for "not yet").

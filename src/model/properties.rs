@@ -11,6 +11,7 @@ use crate::core::log::Log;
 use crate::core::messages::Msg;
 use crate::core::producer::{Outcome, Producer};
 use crate::core::types::Acks;
+use smallvec::SmallVec;
 use stateright::Expectation;
 use stateright::actor::{ActorModel, ActorModelState, Network};
 
@@ -71,7 +72,7 @@ impl Snapshot for KafkaState {
 
 /// Typed access to one global state.
 pub struct View<'a> {
-    pub brokers: Vec<&'a BrokerState>,
+    pub brokers: SmallVec<[&'a BrokerState; 8]>,
     pub controller: &'a ControllerState,
     pub producer: &'a Producer<Rec>,
     pub consumer: Option<&'a Consumer<Rec>>,
@@ -79,7 +80,7 @@ pub struct View<'a> {
 
 impl<'a> View<'a> {
     pub fn of<S: Snapshot>(state: &'a S) -> View<'a> {
-        let mut brokers = Vec::with_capacity(8);
+        let mut brokers = SmallVec::new();
         let mut controller = None;
         let mut producer = None;
         let mut consumer = None;

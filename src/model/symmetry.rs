@@ -12,11 +12,11 @@ use crate::core::messages::{Msg, PartitionState};
 use crate::core::producer::Producer;
 use crate::core::replica::{Parked, Replica};
 use crate::core::types::{BrokerId, BrokerSet};
+use smallvec::{SmallVec, smallvec};
 use stateright::actor::{Id, Network, Timers};
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, VecDeque};
 use std::hash::{BuildHasher, Hash, Hasher};
-use smallvec::{SmallVec, smallvec};
 use std::sync::Arc;
 
 /// Room for every broker a configuration may have.
