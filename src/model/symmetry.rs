@@ -438,7 +438,9 @@ fn content_hash<S: Hashable, B: BuildHasher>(state: &S, ren: &Renaming, build: &
         state.choices(i).map(|c| ren.set(c)).hash(&mut h);
     }
     state.history().hash(&mut h);
-    let mut msgs: SmallVec<[((usize, usize), usize, &KMsg); 16]> = SmallVec::new();
+    // (renamed channel, sending order, message)
+    type InFlight<'a> = ((usize, usize), usize, &'a KMsg);
+    let mut msgs: SmallVec<[InFlight; 16]> = SmallVec::new();
     let mut seq = 0;
     state.for_each_message(&mut |src, dst, m| {
         let key = (
