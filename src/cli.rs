@@ -143,6 +143,9 @@ pub struct MatrixArgs {
     /// The scenario catalogue.
     #[arg(long, default_value = "models")]
     pub models: PathBuf,
+    /// Scenarios checked at once; 0 means one per core.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
     #[arg(long)]
     pub quiet: bool,
 }

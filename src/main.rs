@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         None => matrix_cmd(MatrixArgs {
             format: Format::Text,
             models: "models".into(),
+            threads: 0,
             quiet: false,
         }),
         Some(Command::Matrix(a)) => matrix_cmd(a),
@@ -79,7 +80,7 @@ fn check_cmd(a: CheckArgs) -> Result<u8, String> {
 }
 
 fn matrix_cmd(a: MatrixArgs) -> Result<u8, String> {
-    let m = matrix::build(&a.models, progress_wanted(a.quiet))?;
+    let m = matrix::build(&a.models, progress_wanted(a.quiet), a.threads)?;
     match a.format {
         Format::Json => println!(
             "{}",

@@ -62,21 +62,33 @@ pub struct Matrix {
     pub rows: Vec<Row>,
 }
 
-/// Checks every scenario the table needs, once each.
-pub fn build(models: &Path, progress: bool) -> Result<Matrix, String> {
+/// Checks every scenario the table needs, once each, on `threads`
+/// workers (0: one per core).
+pub fn build(models: &Path, progress: bool, threads: usize) -> Result<Matrix, String> {
+    let mut scenarios: Vec<Scenario> = Vec::new();
+    for acks in ACKS {
+        for min_isr in MIN_ISR {
+            for (variant, _, _) in COLUMNS {
+                let name = scenario_name(acks, min_isr, variant);
+                let path = models.join(format!("{name}.toml"));
+                if path.exists() && !scenarios.iter().any(|s| s.name == name) {
+                    scenarios.push(Scenario::load(&path)?);
+                }
+            }
+        }
+    }
     let opts = CheckOptions {
         progress,
+        threads,
         ..CheckOptions::default()
     };
-    let mut reports: std::collections::HashMap<String, Report> = Default::default();
-    build_with(models, |s| {
-        if let Some(r) = reports.get(&s.name) {
-            return r.clone();
-        }
-        let r = check::run(&s.config, &s.expect, &opts);
-        reports.insert(s.name.clone(), r.clone());
-        r
-    })
+    let reports = check::batch::run_many(&scenarios, &opts);
+    let by_name: std::collections::HashMap<&str, &Report> = scenarios
+        .iter()
+        .map(|s| s.name.as_str())
+        .zip(&reports)
+        .collect();
+    build_with(models, |s| by_name[s.name.as_str()].clone())
 }
 
 /// Builds the table from a function that checks a scenario (tests reuse

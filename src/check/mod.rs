@@ -3,6 +3,7 @@
 //! counterexample of each violated one; `--simulate` hands the model to
 //! stateright's random walks instead.
 
+pub mod batch;
 pub mod report;
 pub mod search;
 pub mod story;

@@ -1,0 +1,77 @@
+//! Checking many scenarios at once, one per core: each exhaustive search
+//! runs on one thread, so a catalogue spreads across the machine.
+
+use super::report::Report;
+use super::{CheckOptions, resolve_threads, run};
+use crate::scenario::Scenario;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Checks every scenario against its `[expect]` on `opts.threads` workers
+/// (0: one per core); reports come back in the scenarios' order.
+pub fn run_many(scenarios: &[Scenario], opts: &CheckOptions) -> Vec<Report> {
+    let workers = resolve_threads(opts.threads).min(scenarios.len()).max(1);
+    let single = CheckOptions {
+        progress: false,
+        threads: 1,
+        ..opts.clone()
+    };
+    let pb = if opts.progress {
+        let pb = ProgressBar::new(scenarios.len() as u64);
+        pb.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} scenarios, {elapsed} {msg}")
+                .expect("a valid template"),
+        );
+        pb
+    } else {
+        ProgressBar::hidden()
+    };
+    // Largest first, so no big search is left running alone at the end.
+    let mut order: Vec<usize> = (0..scenarios.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(size_hint(&scenarios[i])));
+    let next = AtomicUsize::new(0);
+    let running: Mutex<Vec<&str>> = Mutex::new(Vec::new());
+    let reports: Mutex<Vec<Option<Report>>> = Mutex::new(vec![None; scenarios.len()]);
+    let show = |running: &Vec<&str>| pb.set_message(running.join(", "));
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| {
+                while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let s = &scenarios[i];
+                    {
+                        let mut r = running.lock().expect("no worker panics holding it");
+                        r.push(&s.name);
+                        show(&r);
+                    }
+                    let report = run(&s.config, &s.expect, &single);
+                    reports.lock().expect("no worker panics holding it")[i] = Some(report);
+                    let mut r = running.lock().expect("no worker panics holding it");
+                    r.retain(|n| *n != s.name);
+                    show(&r);
+                    pb.inc(1);
+                }
+            });
+        }
+    });
+    pb.finish_and_clear();
+    reports
+        .into_inner()
+        .expect("no worker panicked")
+        .into_iter()
+        .map(|r| r.expect("every scenario was checked"))
+        .collect()
+}
+
+/// A rough rank of a scenario's state space: power loss and lag removals
+/// multiply it most, then ELR, records and crashes.
+fn size_hint(s: &Scenario) -> (bool, u8, bool, u8, u8) {
+    let c = &s.config;
+    (
+        c.crash_mode == crate::model::CrashMode::Machine,
+        c.lag_removals,
+        c.eligible_leader_replicas,
+        c.records,
+        c.crashes,
+    )
+}
