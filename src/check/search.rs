@@ -28,19 +28,12 @@ use std::collections::{HashMap, VecDeque};
 /// A state's identity: the hash of its broker symmetry class.
 pub type Fingerprint = u64;
 
-/// Fixed seeds, so runs (and state counts) repeat exactly.
-const SEEDS: [u64; 4] = [0x6b61_666b_6121, 0x696e_7379_6e63, 0x6973_7221, 0x6873_7721];
-
-fn build() -> ahash::RandomState {
-    ahash::RandomState::with_seeds(SEEDS[0], SEEDS[1], SEEDS[2], SEEDS[3])
-}
-
 /// A stateright state's fingerprint, equal to its compact twin's.
 pub fn fingerprint(state: &KafkaState, symmetry: bool) -> Fingerprint {
     match state.network {
-        Network::Ordered(_) => symmetry::fingerprint(state, symmetry, &build()),
+        Network::Ordered(_) => symmetry::fingerprint(state, symmetry),
         // Unordered networks are only searched as stateright states.
-        _ => std::hash::BuildHasher::hash_one(&build(), state),
+        _ => std::hash::BuildHasher::hash_one(&symmetry::hasher(), state),
     }
 }
 
@@ -104,7 +97,6 @@ struct CompactSpace<'a> {
     cfg: &'a crate::model::ModelConfig,
     props: Vec<(&'static str, Expectation, Check<Compact>)>,
     symmetry: bool,
-    build: ahash::RandomState,
 }
 
 impl Space for CompactSpace<'_> {
@@ -125,7 +117,7 @@ impl Space for CompactSpace<'_> {
         }
     }
     fn fingerprint(&self, state: &Compact) -> Fingerprint {
-        symmetry::fingerprint(state, self.symmetry, &self.build)
+        symmetry::fingerprint(state, self.symmetry)
     }
     fn decided(&self, state: &Compact) -> u32 {
         let v = View::of(state);
@@ -273,7 +265,6 @@ pub fn search(model: &KafkaModel, symmetry: bool, progress: OnProgress) -> Outco
             cfg: &model.cfg,
             props: properties::<Compact>(&model.cfg),
             symmetry,
-            build: build(),
         };
         debug_assert!(
             space
