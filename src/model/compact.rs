@@ -20,6 +20,7 @@ use super::history::History;
 use super::properties::{KafkaModel, Snapshot};
 use super::symmetry::message_digest;
 use crate::core::types::{BrokerId, BrokerSet};
+use smallvec::SmallVec;
 use stateright::actor::{Actor, Command, Envelope, Id, Out};
 use std::borrow::Cow;
 use std::cell::Cell;
@@ -74,13 +75,20 @@ pub fn timer_bit(t: &Timer) -> TimerBits {
 }
 
 pub fn timers_of(bits: TimerBits) -> impl Iterator<Item = Timer> {
-    (0..32)
-        .filter(move |i| bits & (1 << i) != 0)
-        .map(|i| match i {
-            0 => Timer::Crash,
-            1 => Timer::Restart,
-            b => Timer::ReplicaLagTimeMax((b - 1) as BrokerId),
+    // Set bits only: most actors have no timer armed.
+    let mut rest = bits;
+    std::iter::from_fn(move || {
+        (rest != 0).then(|| {
+            let i = rest.trailing_zeros();
+            rest &= rest - 1;
+            i
         })
+    })
+    .map(|i| match i {
+        0 => Timer::Crash,
+        1 => Timer::Restart,
+        b => Timer::ReplicaLagTimeMax((b - 1) as BrokerId),
+    })
 }
 
 /// The key the controller offers its election choices under.
@@ -164,17 +172,18 @@ impl<'a> CompactModel<'a> {
 
     /// Every successor of `s`, as `ActorModel::next_state` would give them.
     pub fn successors(&self, s: &Compact, out: &mut Vec<Compact>) {
-        let mut steps = Vec::with_capacity(16);
+        let mut steps: SmallVec<[Step; 16]> = SmallVec::new();
         for (i, (src, dst, _, _)) in s.net.iter().enumerate() {
             if i == 0 || (s.net[i - 1].0, s.net[i - 1].1) != (*src, *dst) {
                 steps.push(Step::Deliver(i));
             }
         }
         for (i, slot) in s.slots.iter().enumerate() {
-            for t in 0..32 {
-                if slot.timers & (1 << t) != 0 {
-                    steps.push(Step::Timeout(i, 1 << t));
-                }
+            let mut rest = slot.timers;
+            while rest != 0 {
+                let bit = rest & rest.wrapping_neg();
+                steps.push(Step::Timeout(i, bit));
+                rest &= rest - 1;
             }
             if let Some(c) = slot.choices {
                 steps.extend(c.iter().map(|b| Step::Elect(i, b)));
@@ -207,8 +216,7 @@ impl<'a> CompactModel<'a> {
                     },
                 );
                 let state = owned(state);
-                let mut next = s.clone();
-                next.net.remove(m);
+                let mut next = copy(s, Some(m));
                 if let Some(h) = history {
                     next.history = h;
                 }
@@ -229,7 +237,7 @@ impl<'a> CompactModel<'a> {
                 (i, owned(state))
             }
         };
-        let mut next = s.clone();
+        let mut next = copy(s, None);
         match step {
             Step::Timeout(_, bit) => next.slots[index].timers &= !bit,
             Step::Elect(..) => next.slots[index].choices = None,
@@ -279,6 +287,22 @@ impl<'a> CompactModel<'a> {
                 Command::Save(()) => {}
             }
         }
+    }
+}
+
+/// `s` without message `skip`, with room for what the step will send
+/// (a plain clone's exact capacity would be outgrown at the first send).
+fn copy(s: &Compact, skip: Option<usize>) -> Compact {
+    let mut net = Vec::with_capacity(s.net.len() + 4);
+    for (i, m) in s.net.iter().enumerate() {
+        if Some(i) != skip {
+            net.push(m.clone());
+        }
+    }
+    Compact {
+        slots: s.slots.clone(),
+        net,
+        history: s.history.clone(),
     }
 }
 
