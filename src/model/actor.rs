@@ -15,6 +15,7 @@ use crate::core::producer::{Producer, ProducerConfig};
 use crate::core::replica::Replica;
 use crate::core::types::{Acks, BrokerId, BrokerSet, Offset};
 use stateright::actor::{Actor, Id, Out};
+use smallvec::SmallVec;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -339,9 +340,9 @@ impl KafkaActor {
 
     /// The timers a broker state wants armed: a pure function of the state,
     /// so the armed set never drifts from it.
-    fn broker_timers(&self, b: &BrokerState) -> Vec<Timer> {
+    fn broker_timers(&self, b: &BrokerState) -> SmallVec<[Timer; 8]> {
         let cfg = &self.settings.cfg;
-        let mut t = Vec::new();
+        let mut t = SmallVec::new();
         if b.down {
             t.push(Timer::Restart);
             return t;
@@ -371,7 +372,7 @@ impl KafkaActor {
             NodeState::Broker(b) => {
                 let old = match before {
                     Some(NodeState::Broker(ob)) => self.broker_timers(ob),
-                    _ => Vec::new(),
+                    _ => SmallVec::new(),
                 };
                 let new = self.broker_timers(b);
                 for t in &old {
