@@ -14,8 +14,8 @@ use crate::core::messages::{Msg, Node};
 use crate::core::producer::{Producer, ProducerConfig};
 use crate::core::replica::Replica;
 use crate::core::types::{Acks, BrokerId, BrokerSet, Offset};
-use stateright::actor::{Actor, Id, Out};
 use smallvec::SmallVec;
+use stateright::actor::{Actor, Id, Out};
 use std::borrow::Cow;
 use std::sync::Arc;
 
