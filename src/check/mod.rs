@@ -4,6 +4,7 @@
 //! stateright's random walks instead.
 
 pub mod batch;
+mod chunked;
 pub mod report;
 pub mod search;
 pub mod story;

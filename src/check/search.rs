@@ -13,6 +13,7 @@
 //!
 //! Lengths are exact under the reduction because every property is symmetric.
 
+use super::chunked::Chunked;
 use super::table::ClassIds;
 use super::trace::Trace;
 use crate::model::NetworkKind;
@@ -174,11 +175,11 @@ impl Bits {
 #[derive(Default)]
 struct Graph {
     ids: ClassIds,
-    fingerprints: Vec<Fingerprint>,
+    fingerprints: Chunked<Fingerprint>,
     /// Each class's successors: `succ[start[i]..start[i + 1]]`, set when
     /// the class is expanded (classes are expanded out of id order).
-    range: Vec<(u64, u32)>,
-    succ: Vec<u32>,
+    range: Chunked<(u64, u32)>,
+    succ: Chunked<u32>,
     /// Initial classes, with the index of their initial state.
     roots: Vec<(u32, usize)>,
 }
@@ -302,7 +303,8 @@ pub fn search(model: &KafkaModel, symmetry: bool, progress: OnProgress) -> Outco
             }
         }
         let (start, len) = g.range[c as usize];
-        for &s in &g.succ[start as usize..start as usize + len as usize] {
+        for i in start as usize..start as usize + len as usize {
+            let s = g.succ[i];
             if parent[s as usize] == u32::MAX {
                 parent[s as usize] = c;
                 depth[s as usize] = depth[c as usize] + 1;
