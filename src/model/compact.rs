@@ -378,6 +378,16 @@ mod tests {
     }
 
     #[test]
+    fn timer_bits_round_trip() {
+        let max = crate::model::config::MAX_REPLICATION_FACTOR;
+        let mut all: Vec<Timer> = vec![Timer::Crash, Timer::Restart];
+        all.extend((1..=max).map(Timer::ReplicaLagTimeMax));
+        let bits = all.iter().fold(0, |acc, t| acc | timer_bit(t));
+        assert_eq!(bits.count_ones() as usize, all.len(), "one bit per timer");
+        assert_eq!(timers_of(bits).collect::<Vec<_>>(), all);
+    }
+
+    #[test]
     fn layouts_agree_on_small_scenarios() {
         assert_eq!(layouts_agree("seed-acksall-isr3-process"), 64_889);
         assert!(layouts_agree("retries-with-idempotence") > 1000);
