@@ -8,3 +8,4 @@ pub mod core;
 pub mod matrix;
 pub mod model;
 pub mod scenario;
+pub mod server;

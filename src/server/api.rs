@@ -1,0 +1,225 @@
+//! One request frame in, one response frame (or a reason to close) out:
+//! header parsing, version negotiation and dispatch, with no I/O.
+//!
+//! What a client may send is decided here once: the versions in
+//! `SUPPORTED` are the ones this broker answers, and `ApiVersions` reports
+//! exactly that table.
+
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::{
+    ApiKey, ApiVersionsResponse, RequestHeader, RequestKind, ResponseHeader,
+};
+use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion};
+
+/// Kafka's UNSUPPORTED_VERSION error code.
+pub const UNSUPPORTED_VERSION: i16 = 35;
+
+/// The APIs answered so far, with their version ranges. The server issue
+/// grows this to Metadata, Produce, Fetch, ListOffsets, InitProducerId,
+/// FindCoordinator and CreateTopics; a client is never offered an API
+/// that is not answered.
+pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[(ApiKey::ApiVersions, 0, 3)];
+
+fn supported(key: ApiKey) -> Option<(i16, i16)> {
+    SUPPORTED
+        .iter()
+        .find(|(k, _, _)| *k == key)
+        .map(|(_, min, max)| (*min, *max))
+}
+
+/// What to do with a request frame.
+#[derive(Debug)]
+pub enum Reply {
+    /// Send this response body (without its length prefix).
+    Respond(Bytes),
+    /// Close the connection, as Kafka does for a request it cannot parse.
+    Close(String),
+}
+
+/// Handles one request frame's body.
+pub fn handle(mut body: Bytes) -> Reply {
+    if body.len() < 8 {
+        return Reply::Close(format!(
+            "a request of {} bytes has no room for its header",
+            body.len()
+        ));
+    }
+    let raw_key = i16::from_be_bytes([body[0], body[1]]);
+    let version = i16::from_be_bytes([body[2], body[3]]);
+    let correlation_id = i32::from_be_bytes([body[4], body[5], body[6], body[7]]);
+    let Ok(key) = ApiKey::try_from(raw_key) else {
+        return Reply::Close(format!("unknown API key {raw_key}"));
+    };
+    let Some((min, max)) = supported(key) else {
+        return Reply::Close(format!("{key:?} is not served by this broker"));
+    };
+    if version < min || version > max {
+        if key == ApiKey::ApiVersions {
+            // KIP-511: a client newer than the broker gets the table at v0
+            // and retries with a version both know.
+            return respond(correlation_id, 0, versions_response(UNSUPPORTED_VERSION));
+        }
+        return Reply::Close(format!(
+            "{key:?} v{version} is outside the supported {min}..={max}"
+        ));
+    }
+    let header = match RequestHeader::decode(&mut body, key.request_header_version(version)) {
+        Ok(h) => h,
+        Err(e) => return Reply::Close(format!("malformed {key:?} v{version} header: {e}")),
+    };
+    let request = match RequestKind::decode(key, &mut body, version) {
+        Ok(r) => r,
+        Err(e) => return Reply::Close(format!("malformed {key:?} v{version} request: {e}")),
+    };
+    match request {
+        RequestKind::ApiVersions(_) => {
+            respond(header.correlation_id, version, versions_response(0))
+        }
+        other => Reply::Close(format!("{other:?} is not served by this broker")),
+    }
+}
+
+fn versions_response(error_code: i16) -> ApiVersionsResponse {
+    let mut r = ApiVersionsResponse::default();
+    r.error_code = error_code;
+    r.api_keys = SUPPORTED
+        .iter()
+        .map(|(k, min, max)| {
+            let mut v = ApiVersion::default();
+            v.api_key = *k as i16;
+            v.min_version = *min;
+            v.max_version = *max;
+            v
+        })
+        .collect();
+    r
+}
+
+fn respond<R: Encodable + HeaderVersion>(correlation_id: i32, version: i16, body: R) -> Reply {
+    let mut buf = BytesMut::new();
+    let mut header = ResponseHeader::default();
+    header.correlation_id = correlation_id;
+    let encoded = header
+        .encode(&mut buf, R::header_version(version))
+        .and_then(|()| body.encode(&mut buf, version));
+    match encoded {
+        Ok(()) => Reply::Respond(buf.freeze()),
+        // Only a response with a field too large for its version fails to
+        // encode: the connection cannot be answered correctly.
+        Err(e) => Reply::Close(format!("cannot encode the response: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::ApiVersionsRequest;
+    use kafka_protocol::protocol::{StrBytes, encode_request_header_into_buffer};
+
+    fn request(key: ApiKey, version: i16, correlation_id: i32) -> Bytes {
+        let mut buf = BytesMut::new();
+        let mut h = RequestHeader::default();
+        h.request_api_key = key as i16;
+        h.request_api_version = version;
+        h.correlation_id = correlation_id;
+        h.client_id = Some(StrBytes::from_static_str("test"));
+        encode_request_header_into_buffer(&mut buf, &h).unwrap();
+        let mut r = ApiVersionsRequest::default();
+        if version >= 3 {
+            r.client_software_name = StrBytes::from_static_str("insync-test");
+            r.client_software_version = StrBytes::from_static_str("1");
+        }
+        r.encode(&mut buf, version.min(3)).unwrap();
+        buf.freeze()
+    }
+
+    fn versions_reply(reply: Reply, version: i16) -> (i32, ApiVersionsResponse) {
+        let Reply::Respond(mut b) = reply else {
+            panic!("expected a response, got {reply:?}")
+        };
+        let h = ResponseHeader::decode(&mut b, 0).unwrap();
+        let r = ApiVersionsResponse::decode(&mut b, version).unwrap();
+        assert!(b.is_empty(), "the response has no trailing bytes");
+        (h.correlation_id, r)
+    }
+
+    #[test]
+    fn api_versions_reports_the_supported_table_at_every_version() {
+        for v in 0..=3 {
+            let (id, r) = versions_reply(handle(request(ApiKey::ApiVersions, v, 40 + v as i32)), v);
+            assert_eq!(id, 40 + v as i32);
+            assert_eq!(r.error_code, 0);
+            let table: Vec<(i16, i16, i16)> = r
+                .api_keys
+                .iter()
+                .map(|a| (a.api_key, a.min_version, a.max_version))
+                .collect();
+            assert_eq!(table, vec![(ApiKey::ApiVersions as i16, 0, 3)]);
+        }
+    }
+
+    #[test]
+    fn a_newer_client_gets_unsupported_version_at_v0() {
+        // Header as a v4 client would send it; the body is never read.
+        let mut body = request(ApiKey::ApiVersions, 3, 7).to_vec();
+        body[2..4].copy_from_slice(&4i16.to_be_bytes());
+        let (id, r) = versions_reply(handle(Bytes::from(body)), 0);
+        assert_eq!(id, 7);
+        assert_eq!(r.error_code, UNSUPPORTED_VERSION);
+        assert_eq!(r.api_keys.len(), SUPPORTED.len());
+    }
+
+    #[test]
+    fn unparseable_requests_close_the_connection() {
+        let closes = |b: &[u8]| matches!(handle(Bytes::copy_from_slice(b)), Reply::Close(_));
+        assert!(closes(b""), "empty");
+        assert!(closes(b"\x00\x12\x00"), "a truncated header");
+        assert!(
+            closes(b"\x7f\x7f\x00\x00\x00\x00\x00\x01"),
+            "an unknown API key"
+        );
+        let full = request(ApiKey::ApiVersions, 3, 1);
+        assert!(closes(&full[..full.len() - 3]), "a truncated body");
+        let mut garbage = full.to_vec();
+        for b in &mut garbage[8..] {
+            *b = 0xff;
+        }
+        assert!(closes(&garbage), "garbage after the key, version and id");
+        // Produce is known to Kafka but not served yet.
+        let mut produce = full.to_vec();
+        produce[0..2].copy_from_slice(&(ApiKey::Produce as i16).to_be_bytes());
+        assert!(closes(&produce));
+    }
+
+    #[test]
+    fn random_bytes_never_panic() {
+        // A fixed-seed xorshift stream: every run tries the same frames.
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let valid = request(ApiKey::ApiVersions, 3, 1).to_vec();
+        for i in 0..20_000 {
+            let mut b = if i % 2 == 0 {
+                valid.clone()
+            } else {
+                (0..next() % 64).map(|_| next() as u8).collect()
+            };
+            // Flip a few bytes of the valid request, keeping key and version
+            // half of the time so the decoders see the damage.
+            for _ in 0..=next() % 4 {
+                if !b.is_empty() {
+                    let at = next() as usize % b.len();
+                    if i % 4 != 0 || at >= 4 {
+                        b[at] = next() as u8;
+                    }
+                }
+            }
+            let _ = handle(Bytes::from(b));
+        }
+    }
+}
