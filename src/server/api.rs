@@ -1,14 +1,20 @@
 //! One request frame in, one response frame (or a reason to close) out:
 //! header parsing, version negotiation and dispatch, with no I/O.
 //!
+//! Consumer groups are out of scope: FindCoordinator always answers
+//! COORDINATOR_NOT_AVAILABLE, which clients that assign partitions
+//! themselves poll and ignore.
+//!
 //! What a client may send is decided here once: the versions in
 //! `SUPPORTED` are the ones this broker answers, and `ApiVersions` reports
 //! exactly that table.
 
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::api_versions_response::ApiVersion;
+use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsResponse, RequestHeader, RequestKind, ResponseHeader,
+    ApiKey, ApiVersionsResponse, BrokerId, FindCoordinatorRequest, FindCoordinatorResponse,
+    RequestHeader, RequestKind, ResponseHeader,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion};
 
@@ -19,7 +25,11 @@ pub const UNSUPPORTED_VERSION: i16 = 35;
 /// grows this to Metadata, Produce, Fetch, ListOffsets, InitProducerId,
 /// FindCoordinator and CreateTopics; a client is never offered an API
 /// that is not answered.
-pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[(ApiKey::ApiVersions, 0, 3)];
+pub const SUPPORTED: &[(ApiKey, i16, i16)] =
+    &[(ApiKey::FindCoordinator, 0, 4), (ApiKey::ApiVersions, 0, 3)];
+
+/// Kafka's COORDINATOR_NOT_AVAILABLE error code.
+pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
 
 fn supported(key: ApiKey) -> Option<(i16, i16)> {
     SUPPORTED
@@ -76,8 +86,38 @@ pub fn handle(mut body: Bytes) -> Reply {
         RequestKind::ApiVersions(_) => {
             respond(header.correlation_id, version, versions_response(0))
         }
+        RequestKind::FindCoordinator(req) => respond(
+            header.correlation_id,
+            version,
+            no_coordinator(&req, version),
+        ),
         other => Reply::Close(format!("{other:?} is not served by this broker")),
     }
+}
+
+/// COORDINATOR_NOT_AVAILABLE for every key asked, in the fields the
+/// version has (one key up to v3, a list from v4).
+fn no_coordinator(req: &FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
+    let mut r = FindCoordinatorResponse::default();
+    if version >= 4 {
+        r.coordinators = req
+            .coordinator_keys
+            .iter()
+            .map(|k| {
+                let mut c = Coordinator::default();
+                c.key = k.clone();
+                c.node_id = BrokerId(-1);
+                c.port = -1;
+                c.error_code = COORDINATOR_NOT_AVAILABLE;
+                c
+            })
+            .collect();
+    } else {
+        r.error_code = COORDINATOR_NOT_AVAILABLE;
+        r.node_id = BrokerId(-1);
+        r.port = -1;
+    }
+    r
 }
 
 fn versions_response(error_code: i16) -> ApiVersionsResponse {
@@ -155,7 +195,59 @@ mod tests {
                 .iter()
                 .map(|a| (a.api_key, a.min_version, a.max_version))
                 .collect();
-            assert_eq!(table, vec![(ApiKey::ApiVersions as i16, 0, 3)]);
+            let want: Vec<(i16, i16, i16)> = SUPPORTED
+                .iter()
+                .map(|(k, min, max)| (*k as i16, *min, *max))
+                .collect();
+            assert_eq!(table, want);
+            assert!(table.contains(&(ApiKey::ApiVersions as i16, 0, 3)));
+        }
+    }
+
+    #[test]
+    fn find_coordinator_says_not_available_at_every_version() {
+        use kafka_protocol::messages::FindCoordinatorRequest;
+        for v in 0..=4 {
+            let mut buf = BytesMut::new();
+            let mut h = RequestHeader::default();
+            h.request_api_key = ApiKey::FindCoordinator as i16;
+            h.request_api_version = v;
+            h.correlation_id = 9;
+            encode_request_header_into_buffer(&mut buf, &h).unwrap();
+            let mut r = FindCoordinatorRequest::default();
+            if v >= 4 {
+                r.coordinator_keys = vec![
+                    StrBytes::from_static_str("g1"),
+                    StrBytes::from_static_str("g2"),
+                ];
+            } else {
+                r.key = StrBytes::from_static_str("g1");
+            }
+            r.encode(&mut buf, v).unwrap();
+            let mut b = match handle(buf.freeze()) {
+                Reply::Respond(b) => b,
+                Reply::Close(why) => panic!("FindCoordinator v{v} gets an answer, not {why}"),
+            };
+            let rh =
+                ResponseHeader::decode(&mut b, FindCoordinatorResponse::header_version(v)).unwrap();
+            assert_eq!(rh.correlation_id, 9);
+            let resp = FindCoordinatorResponse::decode(&mut b, v).unwrap();
+            if v >= 4 {
+                let errors: Vec<(String, i16)> = resp
+                    .coordinators
+                    .iter()
+                    .map(|c| (c.key.to_string(), c.error_code))
+                    .collect();
+                assert_eq!(
+                    errors,
+                    vec![
+                        ("g1".to_string(), COORDINATOR_NOT_AVAILABLE),
+                        ("g2".to_string(), COORDINATOR_NOT_AVAILABLE)
+                    ]
+                );
+            } else {
+                assert_eq!(resp.error_code, COORDINATOR_NOT_AVAILABLE, "v{v}");
+            }
         }
     }
 
