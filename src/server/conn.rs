@@ -1,0 +1,72 @@
+//! The TCP side: accepts connections and runs each through the framing and
+//! the request handler. A connection that sends what cannot be parsed is
+//! closed alone; every other connection keeps being served.
+
+use super::api::{self, Reply};
+use super::frame::{Frames, framed};
+use std::net::SocketAddr;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// What a listener needs to know.
+#[derive(Clone, Debug)]
+pub struct ListenConfig {
+    /// `socket.request.max.bytes`.
+    pub max_request_bytes: usize,
+}
+
+impl Default for ListenConfig {
+    fn default() -> Self {
+        ListenConfig {
+            max_request_bytes: super::frame::DEFAULT_MAX_REQUEST_BYTES,
+        }
+    }
+}
+
+/// Serves every connection `listener` accepts, until the task is dropped.
+pub async fn serve(listener: TcpListener, cfg: ListenConfig) -> std::io::Result<()> {
+    loop {
+        let (stream, peer) = listener.accept().await?;
+        let cfg = cfg.clone();
+        tokio::spawn(async move {
+            if let Err(why) = connection(stream, &cfg).await {
+                eprintln!("insync: closing the connection from {peer}: {why}");
+            }
+        });
+    }
+}
+
+/// Runs one connection to its end: `Ok` when the client hung up cleanly,
+/// `Err` with the reason when the broker closed it.
+async fn connection(mut stream: TcpStream, cfg: &ListenConfig) -> Result<(), String> {
+    let mut frames = Frames::new(cfg.max_request_bytes);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = stream.read(&mut buf).await.map_err(|e| e.to_string())?;
+        if n == 0 {
+            return match frames.pending() {
+                0 => Ok(()),
+                left => Err(format!(
+                    "the client hung up in the middle of a frame ({left} bytes)"
+                )),
+            };
+        }
+        frames.push(&buf[..n]);
+        while let Some(body) = frames.next_frame().map_err(|e| e.to_string())? {
+            match api::handle(body) {
+                Reply::Respond(resp) => stream
+                    .write_all(&framed(&resp))
+                    .await
+                    .map_err(|e| e.to_string())?,
+                Reply::Close(why) => return Err(why),
+            }
+        }
+    }
+}
+
+/// Binds `addr` (port 0 picks a free one) and returns the bound address.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<(TcpListener, SocketAddr)> {
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    Ok((listener, local))
+}
