@@ -6,3 +6,4 @@
 pub mod api;
 pub mod conn;
 pub mod frame;
+pub mod metadata;
