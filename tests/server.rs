@@ -5,15 +5,27 @@
 use bytes::BytesMut;
 use insync::server::conn::{ListenConfig, bind, serve};
 use insync::server::frame::framed;
+use insync::server::metadata::{BrokerAddr, ClusterView, UNKNOWN_TOPIC_OR_PARTITION};
+use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, ApiVersionsResponse, RequestHeader, ResponseHeader,
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, MetadataResponse,
+    RequestHeader, ResponseHeader, TopicName,
 };
-use kafka_protocol::protocol::{Decodable, Encodable, StrBytes, encode_request_header_into_buffer};
+use kafka_protocol::protocol::{
+    Decodable, Encodable, HeaderVersion, StrBytes, encode_request_header_into_buffer,
+};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 fn start(max_request_bytes: usize) -> SocketAddr {
+    start_with(ListenConfig {
+        max_request_bytes,
+        ..ListenConfig::default()
+    })
+}
+
+fn start_with(cfg: ListenConfig) -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -23,9 +35,7 @@ fn start(max_request_bytes: usize) -> SocketAddr {
         rt.block_on(async move {
             let (listener, addr) = bind("127.0.0.1:0".parse().unwrap()).await.expect("bind");
             tx.send(addr).unwrap();
-            serve(listener, ListenConfig { max_request_bytes })
-                .await
-                .unwrap();
+            serve(listener, cfg).await.unwrap();
         });
     });
     rx.recv_timeout(Duration::from_secs(10))
@@ -111,4 +121,58 @@ fn bad_frames_close_only_their_own_connection() {
     );
     let mut fresh = connect(addr);
     assert_eq!(ask_versions(&mut fresh, 13), (13, 0), "and so are new ones");
+}
+
+fn ask_metadata(s: &mut TcpStream, topics: Option<&[&str]>) -> MetadataResponse {
+    let mut buf = BytesMut::new();
+    let mut h = RequestHeader::default();
+    h.request_api_key = ApiKey::Metadata as i16;
+    h.request_api_version = 12;
+    h.correlation_id = 77;
+    encode_request_header_into_buffer(&mut buf, &h).unwrap();
+    let mut r = MetadataRequest::default();
+    r.topics = topics.map(|ts| {
+        ts.iter()
+            .map(|t| {
+                let mut mt = MetadataRequestTopic::default();
+                mt.name = Some(TopicName(StrBytes::from_string(t.to_string())));
+                mt
+            })
+            .collect()
+    });
+    r.encode(&mut buf, 12).unwrap();
+    s.write_all(&framed(&buf)).unwrap();
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).unwrap();
+    let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
+    s.read_exact(&mut body).unwrap();
+    let mut b = bytes::Bytes::from(body);
+    let h = ResponseHeader::decode(&mut b, MetadataResponse::header_version(12)).unwrap();
+    assert_eq!(h.correlation_id, 77);
+    MetadataResponse::decode(&mut b, 12).unwrap()
+}
+
+#[test]
+fn metadata_reports_the_cluster_view() {
+    let cfg = ListenConfig::default();
+    let view = cfg.view.clone();
+    let addr = start_with(cfg);
+    *view.write().unwrap() = ClusterView {
+        cluster_id: "raw".into(),
+        controller: Some(1),
+        brokers: vec![BrokerAddr {
+            id: 1,
+            host: "127.0.0.1".into(),
+            port: addr.port(),
+        }],
+        topics: Default::default(),
+    };
+    let mut s = connect(addr);
+    let all = ask_metadata(&mut s, None);
+    assert_eq!(all.brokers.len(), 1);
+    assert_eq!(all.brokers[0].port, i32::from(addr.port()));
+    assert_eq!(all.cluster_id.as_deref(), Some("raw"));
+    assert!(all.topics.is_empty());
+    let unknown = ask_metadata(&mut s, Some(&["nope"]));
+    assert_eq!(unknown.topics[0].error_code, UNKNOWN_TOPIC_OR_PARTITION);
 }

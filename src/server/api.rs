@@ -9,6 +9,7 @@
 //! `SUPPORTED` are the ones this broker answers, and `ApiVersions` reports
 //! exactly that table.
 
+use super::metadata::{ClusterView, metadata_response};
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
@@ -22,11 +23,13 @@ use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion};
 pub const UNSUPPORTED_VERSION: i16 = 35;
 
 /// The APIs answered so far, with their version ranges. The server issue
-/// grows this to Metadata, Produce, Fetch, ListOffsets, InitProducerId,
-/// FindCoordinator and CreateTopics; a client is never offered an API
-/// that is not answered.
-pub const SUPPORTED: &[(ApiKey, i16, i16)] =
-    &[(ApiKey::FindCoordinator, 0, 4), (ApiKey::ApiVersions, 0, 3)];
+/// grows this to Produce, Fetch, ListOffsets, InitProducerId and
+/// CreateTopics; a client is never offered an API that is not answered.
+pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Metadata, 0, 12),
+    (ApiKey::FindCoordinator, 0, 4),
+    (ApiKey::ApiVersions, 0, 3),
+];
 
 /// Kafka's COORDINATOR_NOT_AVAILABLE error code.
 pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
@@ -47,8 +50,8 @@ pub enum Reply {
     Close(String),
 }
 
-/// Handles one request frame's body.
-pub fn handle(mut body: Bytes) -> Reply {
+/// Handles one request frame's body against the cluster as `view` shows it.
+pub fn handle(mut body: Bytes, view: &ClusterView) -> Reply {
     if body.len() < 8 {
         return Reply::Close(format!(
             "a request of {} bytes has no room for its header",
@@ -85,6 +88,22 @@ pub fn handle(mut body: Bytes) -> Reply {
     match request {
         RequestKind::ApiVersions(_) => {
             respond(header.correlation_id, version, versions_response(0))
+        }
+        RequestKind::Metadata(req) => {
+            // Topics named by id only (v10+) are not looked up yet: they
+            // get UNKNOWN_TOPIC_OR_PARTITION under an empty name.
+            // v0 cannot send null: there an empty list means every topic.
+            let topics = req.topics.filter(|ts| version > 0 || !ts.is_empty());
+            let names: Option<Vec<String>> = topics.map(|ts| {
+                ts.into_iter()
+                    .map(|t| t.name.map(|n| n.0.to_string()).unwrap_or_default())
+                    .collect()
+            });
+            respond(
+                header.correlation_id,
+                version,
+                metadata_response(view, names.as_deref(), version),
+            )
         }
         RequestKind::FindCoordinator(req) => respond(
             header.correlation_id,
@@ -187,7 +206,13 @@ mod tests {
     #[test]
     fn api_versions_reports_the_supported_table_at_every_version() {
         for v in 0..=3 {
-            let (id, r) = versions_reply(handle(request(ApiKey::ApiVersions, v, 40 + v as i32)), v);
+            let (id, r) = versions_reply(
+                handle(
+                    request(ApiKey::ApiVersions, v, 40 + v as i32),
+                    &ClusterView::default(),
+                ),
+                v,
+            );
             assert_eq!(id, 40 + v as i32);
             assert_eq!(r.error_code, 0);
             let table: Vec<(i16, i16, i16)> = r
@@ -224,7 +249,7 @@ mod tests {
                 r.key = StrBytes::from_static_str("g1");
             }
             r.encode(&mut buf, v).unwrap();
-            let mut b = match handle(buf.freeze()) {
+            let mut b = match handle(buf.freeze(), &ClusterView::default()) {
                 Reply::Respond(b) => b,
                 Reply::Close(why) => panic!("FindCoordinator v{v} gets an answer, not {why}"),
             };
@@ -256,7 +281,7 @@ mod tests {
         // Header as a v4 client would send it; the body is never read.
         let mut body = request(ApiKey::ApiVersions, 3, 7).to_vec();
         body[2..4].copy_from_slice(&4i16.to_be_bytes());
-        let (id, r) = versions_reply(handle(Bytes::from(body)), 0);
+        let (id, r) = versions_reply(handle(Bytes::from(body), &ClusterView::default()), 0);
         assert_eq!(id, 7);
         assert_eq!(r.error_code, UNSUPPORTED_VERSION);
         assert_eq!(r.api_keys.len(), SUPPORTED.len());
@@ -264,7 +289,12 @@ mod tests {
 
     #[test]
     fn unparseable_requests_close_the_connection() {
-        let closes = |b: &[u8]| matches!(handle(Bytes::copy_from_slice(b)), Reply::Close(_));
+        let closes = |b: &[u8]| {
+            matches!(
+                handle(Bytes::copy_from_slice(b), &ClusterView::default()),
+                Reply::Close(_)
+            )
+        };
         assert!(closes(b""), "empty");
         assert!(closes(b"\x00\x12\x00"), "a truncated header");
         assert!(
@@ -311,7 +341,7 @@ mod tests {
                     }
                 }
             }
-            let _ = handle(Bytes::from(b));
+            let _ = handle(Bytes::from(b), &ClusterView::default());
         }
     }
 }

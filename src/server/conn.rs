@@ -4,7 +4,9 @@
 
 use super::api::{self, Reply};
 use super::frame::{Frames, framed};
+use super::metadata::ClusterView;
 use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -13,12 +15,15 @@ use tokio::net::{TcpListener, TcpStream};
 pub struct ListenConfig {
     /// `socket.request.max.bytes`.
     pub max_request_bytes: usize,
+    /// The cluster as Metadata reports it, updated as it changes.
+    pub view: Arc<RwLock<ClusterView>>,
 }
 
 impl Default for ListenConfig {
     fn default() -> Self {
         ListenConfig {
             max_request_bytes: super::frame::DEFAULT_MAX_REQUEST_BYTES,
+            view: Arc::default(),
         }
     }
 }
@@ -53,7 +58,14 @@ async fn connection(mut stream: TcpStream, cfg: &ListenConfig) -> Result<(), Str
         }
         frames.push(&buf[..n]);
         while let Some(body) = frames.next_frame().map_err(|e| e.to_string())? {
-            match api::handle(body) {
+            let reply = {
+                let view = cfg
+                    .view
+                    .read()
+                    .map_err(|_| "the cluster view is poisoned")?;
+                api::handle(body, &view)
+            };
+            match reply {
                 Reply::Respond(resp) => stream
                     .write_all(&framed(&resp))
                     .await
