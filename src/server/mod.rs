@@ -1,9 +1,11 @@
 //! The broker that serves real Kafka clients (issue 3), built slice by
 //! slice on the model's protocol core. So far: framing, version negotiation
-//! (ApiVersions), Metadata from a cluster view and FindCoordinator's stub,
-//! sans IO, and the tokio listener that runs connections through them.
+//! (ApiVersions), Metadata from a cluster view, FindCoordinator's stub and
+//! checked record batches (the server's `Record`), sans IO, and the tokio
+//! listener that runs connections through them.
 
 pub mod api;
+pub mod batch;
 pub mod conn;
 pub mod frame;
 pub mod metadata;

@@ -1,0 +1,361 @@
+//! Record batches as clients send them (Kafka's RecordBatch, magic 2),
+//! kept as bytes: the log stores what the client sent, with only the base
+//! offset and the leader epoch rewritten, neither of which the CRC covers.
+//! A batch is the server's `Record`: the protocol core sees how many
+//! offsets it takes and which idempotent producer sent it, nothing more.
+
+use crate::core::types::{ProducerSeq, Record};
+use bytes::{Bytes, BytesMut};
+
+/// Bytes before the records: base offset through record count.
+pub const HEADER_LEN: usize = 61;
+/// Bytes before `batchLength` ends: the length counts what follows.
+const LENGTH_END: usize = 12;
+const CRC_AT: usize = 17;
+const CRC_FROM: usize = 21;
+
+/// Kafka's CORRUPT_MESSAGE error code, for a batch whose CRC or layout is wrong.
+pub const CORRUPT_MESSAGE: i16 = 2;
+/// Kafka's UNSUPPORTED_FOR_MESSAGE_FORMAT error code, for magic 0 and 1.
+pub const UNSUPPORTED_FOR_MESSAGE_FORMAT: i16 = 43;
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum BatchError {
+    /// Fewer bytes than a batch header, or than the batch's own length says.
+    Truncated {
+        at: usize,
+        need: usize,
+        have: usize,
+    },
+    UnsupportedMagic {
+        at: usize,
+        magic: i8,
+    },
+    BadLength {
+        at: usize,
+        length: i32,
+    },
+    BadCrc {
+        at: usize,
+        stored: u32,
+        computed: u32,
+    },
+}
+
+impl BatchError {
+    /// The Kafka error code a Produce answers with.
+    pub fn error_code(&self) -> i16 {
+        match self {
+            BatchError::UnsupportedMagic { .. } => UNSUPPORTED_FOR_MESSAGE_FORMAT,
+            _ => CORRUPT_MESSAGE,
+        }
+    }
+}
+
+impl std::fmt::Display for BatchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BatchError::Truncated { at, need, have } => {
+                write!(f, "batch at byte {at}: needs {need} bytes, {have} left")
+            }
+            BatchError::UnsupportedMagic { at, magic } => {
+                write!(f, "batch at byte {at}: magic {magic}, only 2 is supported")
+            }
+            BatchError::BadLength { at, length } => {
+                write!(f, "batch at byte {at}: impossible batchLength {length}")
+            }
+            BatchError::BadCrc {
+                at,
+                stored,
+                computed,
+            } => write!(
+                f,
+                "batch at byte {at}: CRC-32C {stored:#010x} stored, {computed:#010x} computed"
+            ),
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct Batch {
+    bytes: Bytes,
+}
+
+impl std::fmt::Debug for Batch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Batch(offset {}, {} records, {} bytes)",
+            self.base_offset(),
+            self.offset_count(),
+            self.bytes.len()
+        )
+    }
+}
+
+fn i16_at(b: &[u8], at: usize) -> i16 {
+    i16::from_be_bytes([b[at], b[at + 1]])
+}
+fn i32_at(b: &[u8], at: usize) -> i32 {
+    i32::from_be_bytes(b[at..at + 4].try_into().expect("4 bytes"))
+}
+fn i64_at(b: &[u8], at: usize) -> i64 {
+    i64::from_be_bytes(b[at..at + 8].try_into().expect("8 bytes"))
+}
+
+impl Batch {
+    /// Splits a Produce request's (or a log segment's) bytes into checked
+    /// batches. Nothing is accepted unless every batch is whole and intact.
+    pub fn parse_all(bytes: &Bytes) -> Result<Vec<Batch>, BatchError> {
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at < bytes.len() {
+            let b = Batch::parse_one(bytes, at)?;
+            at += b.bytes.len();
+            out.push(b);
+        }
+        Ok(out)
+    }
+
+    /// The batch starting at byte `at`.
+    pub fn parse_one(bytes: &Bytes, at: usize) -> Result<Batch, BatchError> {
+        let have = bytes.len() - at;
+        if have < HEADER_LEN {
+            return Err(BatchError::Truncated {
+                at,
+                need: HEADER_LEN,
+                have,
+            });
+        }
+        let b = &bytes[at..];
+        let magic = b[16] as i8;
+        if magic != 2 {
+            return Err(BatchError::UnsupportedMagic { at, magic });
+        }
+        let length = i32_at(b, 8);
+        if length < (HEADER_LEN - LENGTH_END) as i32 {
+            return Err(BatchError::BadLength { at, length });
+        }
+        let total = LENGTH_END + length as usize;
+        if have < total {
+            return Err(BatchError::Truncated {
+                at,
+                need: total,
+                have,
+            });
+        }
+        let stored = u32::from_be_bytes(b[CRC_AT..CRC_FROM].try_into().expect("4 bytes"));
+        let computed = crc32c::crc32c(&b[CRC_FROM..total]);
+        if stored != computed {
+            return Err(BatchError::BadCrc {
+                at,
+                stored,
+                computed,
+            });
+        }
+        if i32_at(b, 23) < 0 {
+            return Err(BatchError::BadLength { at, length });
+        }
+        Ok(Batch {
+            bytes: bytes.slice(at..at + total),
+        })
+    }
+
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+
+    pub fn base_offset(&self) -> i64 {
+        i64_at(&self.bytes, 0)
+    }
+
+    pub fn partition_leader_epoch(&self) -> i32 {
+        i32_at(&self.bytes, 12)
+    }
+
+    /// The same batch placed at `base_offset` by a leader of `leader_epoch`:
+    /// the fields a leader assigns, outside the CRC.
+    pub fn placed(&self, base_offset: i64, leader_epoch: i32) -> Batch {
+        let mut b = BytesMut::from(&self.bytes[..]);
+        b[0..8].copy_from_slice(&base_offset.to_be_bytes());
+        b[12..16].copy_from_slice(&leader_epoch.to_be_bytes());
+        Batch { bytes: b.freeze() }
+    }
+
+    fn producer_id(&self) -> i64 {
+        i64_at(&self.bytes, 43)
+    }
+
+    pub fn producer_epoch(&self) -> i16 {
+        i16_at(&self.bytes, 51)
+    }
+
+    fn base_sequence(&self) -> i32 {
+        i32_at(&self.bytes, 53)
+    }
+}
+
+impl Record for Batch {
+    fn offset_count(&self) -> u64 {
+        // lastOffsetDelta, checked non-negative when parsed.
+        i32_at(&self.bytes, 23) as u64 + 1
+    }
+
+    fn producer_seq(&self) -> Option<ProducerSeq> {
+        let (id, seq) = (self.producer_id(), self.base_sequence());
+        (id >= 0 && seq >= 0).then_some(ProducerSeq {
+            producer_id: id as u64,
+            sequence: seq as u32,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::records::{
+        Compression, Record as WireRecord, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
+    };
+
+    /// A batch of `n` records encoded by the kafka-protocol crate, as a
+    /// client library would.
+    fn client_batch(n: i64, producer_id: i64, sequence: i32) -> Bytes {
+        let records: Vec<WireRecord> = (0..n)
+            .map(|i| WireRecord {
+                transactional: false,
+                control: false,
+                delete_horizon: false,
+                partition_leader_epoch: -1,
+                producer_id,
+                producer_epoch: 0,
+                timestamp_type: TimestampType::Creation,
+                offset: i,
+                sequence: sequence + i as i32,
+                timestamp: 1_700_000_000_000 + i,
+                key: None,
+                value: Some(Bytes::from(format!("value {i}"))),
+                headers: Default::default(),
+            })
+            .collect();
+        let mut buf = BytesMut::new();
+        RecordBatchEncoder::encode(
+            &mut buf,
+            &records,
+            &RecordEncodeOptions {
+                version: 2,
+                compression: Compression::None,
+            },
+        )
+        .unwrap();
+        buf.freeze()
+    }
+
+    #[test]
+    fn a_client_batch_parses_with_its_count_and_producer() {
+        let bytes = client_batch(3, 7, 5);
+        let batches = Batch::parse_all(&bytes).unwrap();
+        assert_eq!(batches.len(), 1);
+        assert_eq!(batches[0].offset_count(), 3);
+        assert_eq!(
+            batches[0].producer_seq(),
+            Some(ProducerSeq {
+                producer_id: 7,
+                sequence: 5
+            })
+        );
+        let plain = Batch::parse_all(&client_batch(1, -1, -1)).unwrap();
+        assert_eq!(plain[0].producer_seq(), None);
+    }
+
+    #[test]
+    fn placing_a_batch_keeps_it_intact() {
+        let b = Batch::parse_all(&client_batch(2, -1, -1))
+            .unwrap()
+            .remove(0);
+        let placed = b.placed(41, 3);
+        assert_eq!(
+            (placed.base_offset(), placed.partition_leader_epoch()),
+            (41, 3)
+        );
+        let again = Batch::parse_all(placed.bytes()).unwrap();
+        assert_eq!(again, vec![placed.clone()], "the CRC still holds");
+        assert_eq!(
+            placed.bytes()[17..],
+            b.bytes()[17..],
+            "nothing else changed"
+        );
+    }
+
+    #[test]
+    fn concatenated_batches_split() {
+        let mut all = BytesMut::new();
+        all.extend_from_slice(&client_batch(2, -1, -1));
+        all.extend_from_slice(&client_batch(5, -1, -1));
+        let counts: Vec<u64> = Batch::parse_all(&all.freeze())
+            .unwrap()
+            .iter()
+            .map(|b| b.offset_count())
+            .collect();
+        assert_eq!(counts, vec![2, 5]);
+    }
+
+    #[test]
+    fn damage_is_named_and_nothing_is_accepted() {
+        let good = client_batch(2, -1, -1);
+        let mut flipped = BytesMut::from(&good[..]);
+        let last = flipped.len() - 1;
+        flipped[last] ^= 0x40;
+        let e = Batch::parse_all(&flipped.freeze()).unwrap_err();
+        assert!(matches!(e, BatchError::BadCrc { at: 0, .. }), "{e}");
+        assert_eq!(e.error_code(), CORRUPT_MESSAGE);
+
+        let e = Batch::parse_all(&good.slice(..good.len() - 1)).unwrap_err();
+        assert!(matches!(e, BatchError::Truncated { .. }), "{e}");
+        let e = Batch::parse_all(&good.slice(..20)).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                BatchError::Truncated {
+                    need: HEADER_LEN,
+                    ..
+                }
+            ),
+            "{e}"
+        );
+
+        let mut old = BytesMut::from(&good[..]);
+        old[16] = 1;
+        let e = Batch::parse_all(&old.freeze()).unwrap_err();
+        assert_eq!(e.error_code(), UNSUPPORTED_FOR_MESSAGE_FORMAT);
+
+        // A torn second batch fails the whole request.
+        let mut two = BytesMut::from(&good[..]);
+        two.extend_from_slice(&good[..good.len() / 2]);
+        let e = Batch::parse_all(&two.freeze()).unwrap_err();
+        assert!(
+            matches!(e, BatchError::Truncated { at, .. } if at == good.len()),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn damaged_bytes_never_panic() {
+        let good = client_batch(3, 1, 0);
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..20_000 {
+            let mut b = BytesMut::from(&good[..]);
+            for _ in 0..=next() % 3 {
+                let at = next() as usize % b.len();
+                b[at] = next() as u8;
+            }
+            let cut = next() as usize % (b.len() + 1);
+            let _ = Batch::parse_all(&b.freeze().slice(..cut));
+        }
+    }
+}
