@@ -18,9 +18,7 @@ use super::table::ClassIds;
 use super::trace::Trace;
 use crate::model::NetworkKind;
 use crate::model::compact::{Compact, CompactModel};
-use crate::model::properties::{
-    Check, KafkaModel, KafkaState, View, properties, within_bounds_view,
-};
+use crate::model::properties::{Check, KafkaModel, KafkaState, View, properties};
 use crate::model::symmetry;
 use stateright::actor::Network;
 use stateright::{Expectation, Model};
@@ -49,17 +47,26 @@ trait Space {
     fn decided(&self, state: &Self::State) -> u32;
 }
 
-/// Whether a property's condition value decides it.
-fn deciding(expectation: &Expectation, holds: bool) -> bool {
-    match expectation {
-        Expectation::Always | Expectation::Eventually => !holds,
-        Expectation::Sometimes => holds,
+/// Bit `i` set when the `i`th property's condition value decides it:
+/// false for `always`, true for `sometimes`.
+fn decided_bits<'a>(results: impl Iterator<Item = (&'a Expectation, bool)>) -> u32 {
+    let mut bits = 0;
+    for (i, (expectation, holds)) in results.enumerate() {
+        let decides = match expectation {
+            Expectation::Always | Expectation::Eventually => !holds,
+            Expectation::Sometimes => holds,
+        };
+        if decides {
+            bits |= 1 << i;
+        }
     }
+    bits
 }
 
 /// stateright's own states: for unordered networks.
 struct ActorSpace<'a> {
     model: &'a KafkaModel,
+    props: Vec<stateright::Property<KafkaModel>>,
     symmetry: bool,
 }
 
@@ -82,13 +89,11 @@ impl Space for ActorSpace<'_> {
         fingerprint(state, self.symmetry)
     }
     fn decided(&self, state: &KafkaState) -> u32 {
-        let mut bits = 0;
-        for (i, p) in self.model.properties().iter().enumerate() {
-            if deciding(&p.expectation, (p.condition)(self.model, state)) {
-                bits |= 1 << i;
-            }
-        }
-        bits
+        decided_bits(
+            self.props
+                .iter()
+                .map(|p| (&p.expectation, (p.condition)(self.model, state))),
+        )
     }
 }
 
@@ -106,29 +111,18 @@ impl Space for CompactSpace<'_> {
         vec![self.model.init_state()]
     }
     fn successors(&self, state: &Compact, out: &mut Vec<Compact>) {
-        let start = out.len();
         self.model.successors(state, out);
-        let mut i = start;
-        while i < out.len() {
-            if within_bounds_view(self.cfg, &View::of(&out[i])) {
-                i += 1;
-            } else {
-                out.swap_remove(i);
-            }
-        }
     }
     fn fingerprint(&self, state: &Compact) -> Fingerprint {
         symmetry::fingerprint(state, self.symmetry)
     }
     fn decided(&self, state: &Compact) -> u32 {
         let v = View::of(state);
-        let mut bits = 0;
-        for (i, (_, expectation, check)) in self.props.iter().enumerate() {
-            if deciding(expectation, check(self.cfg, state, &v)) {
-                bits |= 1 << i;
-            }
-        }
-        bits
+        decided_bits(
+            self.props
+                .iter()
+                .map(|(_, expectation, check)| (expectation, check(self.cfg, state, &v))),
+        )
     }
 }
 
@@ -176,8 +170,9 @@ impl Bits {
 struct Graph {
     ids: ClassIds,
     fingerprints: Chunked<Fingerprint>,
-    /// Each class's successors: `succ[start[i]..start[i + 1]]`, set when
-    /// the class is expanded (classes are expanded out of id order).
+    /// Each class's successors: `range[i] = (start, len)` names
+    /// `succ[start..start + len]`, set when the class is expanded (classes
+    /// are expanded out of id order).
     range: Chunked<(u64, u32)>,
     succ: Chunked<u32>,
     /// Initial classes, with the index of their initial state.
@@ -276,7 +271,12 @@ pub fn search(model: &KafkaModel, symmetry: bool, progress: OnProgress) -> Outco
         );
         visit(&space, props.len(), progress)
     } else {
-        visit(&ActorSpace { model, symmetry }, props.len(), progress)
+        let space = ActorSpace {
+            model,
+            props: model.properties(),
+            symmetry,
+        };
+        visit(&space, props.len(), progress)
     };
     let mut out = Outcome {
         exhausted: true,

@@ -17,7 +17,7 @@
 use super::actor::{Choice, KMsg, KafkaActor, NodeState, Timer};
 use super::config::ModelConfig;
 use super::history::History;
-use super::properties::{KafkaModel, Snapshot};
+use super::properties::{KafkaModel, Snapshot, View, within_bounds_view};
 use super::symmetry::message_digest;
 use crate::core::types::{BrokerId, BrokerSet};
 use smallvec::SmallVec;
@@ -170,7 +170,8 @@ impl<'a> CompactModel<'a> {
         s
     }
 
-    /// Every successor of `s`, as `ActorModel::next_state` would give them.
+    /// Every successor of `s` within the model's bounds, as
+    /// `ActorModel::next_state` and `within_boundary` would give them.
     pub fn successors(&self, s: &Compact, out: &mut Vec<Compact>) {
         let mut steps: SmallVec<[Step; 16]> = SmallVec::new();
         for (i, (src, dst, _, _)) in s.net.iter().enumerate() {
@@ -189,7 +190,12 @@ impl<'a> CompactModel<'a> {
                 steps.extend(c.iter().map(|b| Step::Elect(i, b)));
             }
         }
-        out.extend(steps.into_iter().filter_map(|step| self.next(s, step)));
+        out.extend(
+            steps
+                .into_iter()
+                .filter_map(|step| self.next(s, step))
+                .filter(|n| within_bounds_view(self.cfg, &View::of(n))),
+        );
     }
 
     fn next(&self, s: &Compact, step: Step) -> Option<Compact> {
@@ -316,7 +322,7 @@ fn owned(state: Cow<NodeState>) -> Option<NodeState> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::properties::{KafkaState, View, within_bounds_view};
+    use crate::model::properties::KafkaState;
     use crate::model::symmetry::fingerprint;
     use stateright::Model;
     use std::collections::HashMap;
@@ -329,10 +335,9 @@ mod tests {
             .into_model()
     }
 
-    fn compact_successors(cm: &CompactModel, m: &KafkaModel, s: &Compact) -> Vec<Compact> {
+    fn compact_successors(cm: &CompactModel, s: &Compact) -> Vec<Compact> {
         let mut out = Vec::new();
         cm.successors(s, &mut out);
-        out.retain(|n| within_bounds_view(&m.cfg, &View::of(n)));
         out
     }
 
@@ -356,7 +361,7 @@ mod tests {
                 .filter(|n| Model::within_boundary(&m, n))
                 .map(|n| (fingerprint(&n, true), n))
                 .collect();
-            let mut cs: Vec<(u64, Compact)> = compact_successors(&cm, &m, &c)
+            let mut cs: Vec<(u64, Compact)> = compact_successors(&cm, &c)
                 .into_iter()
                 .map(|n| (fingerprint(&n, true), n))
                 .collect();
@@ -402,7 +407,7 @@ mod tests {
         let mut classes: HashMap<u64, Vec<u64>> = HashMap::new();
         let mut stack = vec![cm.init_state()];
         while let Some(s) = stack.pop() {
-            let next = compact_successors(&cm, &m, &s);
+            let next = compact_successors(&cm, &s);
             let mut fps: Vec<u64> = next.iter().map(|n| fingerprint(n, true)).collect();
             fps.sort_unstable();
             fps.dedup();
