@@ -7,11 +7,6 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// Model checking clones and drops millions of small states; glibc's
-/// allocator spends more time than the checker on that churn.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Exit codes: verdicts as expected, a verdict differs, bad input.
 const OK: u8 = 0;
 const MISMATCH: u8 = 1;
