@@ -1,4 +1,5 @@
-//! The command line: `insync check`, `insync matrix`, `insync explore`, `insync bench`.
+//! The command line: `insync check`, `insync matrix`, `insync explore`,
+//! `insync bench` and `insync cluster`.
 
 use crate::core::types::Acks;
 use crate::model::{CrashMode, ModelConfig, NetworkKind};
@@ -29,6 +30,37 @@ pub enum Command {
     /// Measure the checker's speed on a scenario (default: the canonical one)
     /// against stateright's DFS on Paxos in the same run; JSON on stdout.
     Bench(BenchArgs),
+    /// Start a broker cluster on loopback that real Kafka clients can use.
+    Cluster(ClusterArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ClusterArgs {
+    /// Brokers in the cluster; auto-created topics get one replica on each.
+    #[arg(long, default_value_t = 1)]
+    pub brokers: usize,
+    /// Host to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port of the first broker; broker N listens on base-port + N.
+    /// 0 picks free ports.
+    #[arg(long, default_value_t = 9092)]
+    pub base_port: u16,
+    /// `min.insync.replicas` for new topics.
+    #[arg(long = "min-isr", default_value_t = 1)]
+    pub min_isr: usize,
+    /// `unclean.leader.election.enable` for new topics.
+    #[arg(long)]
+    pub unclean: bool,
+    /// `log.flush.interval.messages`: fsync every N records (default: never).
+    #[arg(long)]
+    pub flush_every: Option<u64>,
+    /// `num.partitions` for auto-created topics.
+    #[arg(long, default_value_t = 1)]
+    pub partitions: i32,
+    /// `socket.request.max.bytes`.
+    #[arg(long, default_value_t = crate::server::frame::DEFAULT_MAX_REQUEST_BYTES)]
+    pub max_request_bytes: usize,
 }
 
 #[derive(Args, Debug)]

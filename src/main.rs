@@ -31,6 +31,7 @@ fn main() -> ExitCode {
         Some(Command::Check(a)) => check_cmd(a),
         Some(Command::Explore(a)) => explore_cmd(a),
         Some(Command::Bench(a)) => bench_cmd(a),
+        Some(Command::Cluster(a)) => cluster_cmd(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -85,6 +86,10 @@ fn matrix_cmd(a: MatrixArgs) -> Result<u8, String> {
         Format::Text => print!("{}", m.to_text()),
     }
     Ok(OK)
+}
+
+fn cluster_cmd(a: insync::cli::ClusterArgs) -> Result<u8, String> {
+    insync::server::run::run_cluster(&a).map(|()| OK)
 }
 
 fn explore_cmd(a: ExploreArgs) -> Result<u8, String> {

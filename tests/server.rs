@@ -3,9 +3,10 @@
 //! truncated one is closed without disturbing the others.
 
 use bytes::BytesMut;
+use insync::server::broker::INVALID_TOPIC_EXCEPTION;
 use insync::server::conn::{ListenConfig, bind, serve};
 use insync::server::frame::framed;
-use insync::server::metadata::{BrokerAddr, ClusterView, UNKNOWN_TOPIC_OR_PARTITION};
+use insync::server::metadata::UNKNOWN_TOPIC_OR_PARTITION;
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, MetadataResponse,
@@ -123,7 +124,7 @@ fn bad_frames_close_only_their_own_connection() {
     assert_eq!(ask_versions(&mut fresh, 13), (13, 0), "and so are new ones");
 }
 
-fn ask_metadata(s: &mut TcpStream, topics: Option<&[&str]>) -> MetadataResponse {
+fn ask_metadata(s: &mut TcpStream, topics: Option<&[&str]>, auto_create: bool) -> MetadataResponse {
     let mut buf = BytesMut::new();
     let mut h = RequestHeader::default();
     h.request_api_key = ApiKey::Metadata as i16;
@@ -131,6 +132,7 @@ fn ask_metadata(s: &mut TcpStream, topics: Option<&[&str]>) -> MetadataResponse 
     h.correlation_id = 77;
     encode_request_header_into_buffer(&mut buf, &h).unwrap();
     let mut r = MetadataRequest::default();
+    r.allow_auto_topic_creation = auto_create;
     r.topics = topics.map(|ts| {
         ts.iter()
             .map(|t| {
@@ -153,26 +155,25 @@ fn ask_metadata(s: &mut TcpStream, topics: Option<&[&str]>) -> MetadataResponse 
 }
 
 #[test]
-fn metadata_reports_the_cluster_view() {
+fn metadata_reports_the_cluster_and_auto_creates_topics() {
     let cfg = ListenConfig::default();
-    let view = cfg.view.clone();
+    let shared = cfg.shared.clone();
     let addr = start_with(cfg);
-    *view.write().unwrap() = ClusterView {
-        cluster_id: "raw".into(),
-        controller: Some(1),
-        brokers: vec![BrokerAddr {
-            id: 1,
-            host: "127.0.0.1".into(),
-            port: addr.port(),
-        }],
-        topics: Default::default(),
-    };
+    shared.lock().view.brokers[0].port = addr.port();
     let mut s = connect(addr);
-    let all = ask_metadata(&mut s, None);
+    let all = ask_metadata(&mut s, None, true);
     assert_eq!(all.brokers.len(), 1);
     assert_eq!(all.brokers[0].port, i32::from(addr.port()));
-    assert_eq!(all.cluster_id.as_deref(), Some("raw"));
+    assert!(all.cluster_id.as_deref().unwrap().starts_with("insync-"));
     assert!(all.topics.is_empty());
-    let unknown = ask_metadata(&mut s, Some(&["nope"]));
+    let unknown = ask_metadata(&mut s, Some(&["nope"]), false);
     assert_eq!(unknown.topics[0].error_code, UNKNOWN_TOPIC_OR_PARTITION);
+    let invalid = ask_metadata(&mut s, Some(&["no/slashes"]), true);
+    assert_eq!(invalid.topics[0].error_code, INVALID_TOPIC_EXCEPTION);
+    let created = ask_metadata(&mut s, Some(&["orders"]), true);
+    let t = &created.topics[0];
+    assert_eq!(t.error_code, 0);
+    assert_eq!(t.partitions.len(), 1);
+    assert_eq!(t.partitions[0].leader_id.0, 0, "the lone broker leads");
+    assert_eq!(ask_metadata(&mut s, None, false).topics.len(), 1);
 }

@@ -97,7 +97,7 @@ impl<R: Record> Log<R> {
         self.entries.push(Entry {
             epoch,
             offset,
-            record,
+            record: record.stamped(offset, epoch),
         });
         offset
     }
@@ -153,14 +153,14 @@ impl<R: Record> Log<R> {
             .map(|e| e.offset)
     }
 
-    /// The last sequence number this log holds for a producer.
+    /// The last sequence number this log holds for a producer: the last
+    /// record's, not its batch's first.
     pub fn last_sequence(&self, producer_id: u64) -> Option<u32> {
-        self.entries
-            .iter()
-            .rev()
-            .filter_map(|e| e.record.producer_seq())
-            .find(|s| s.producer_id == producer_id)
-            .map(|s| s.sequence)
+        self.entries.iter().rev().find_map(|e| {
+            let s = e.record.producer_seq()?;
+            let span = e.record.offset_count() as u32;
+            (s.producer_id == producer_id).then(|| s.sequence.wrapping_add(span - 1))
+        })
     }
 }
 

@@ -7,7 +7,7 @@
 
 use super::config::{Mutation, ProtocolConfig, Truncation};
 use super::effects::{Effects, Event};
-use super::log::Log;
+use super::log::{Entry, Log};
 use super::messages::{FetchRequest, FetchResponse, FetchResult, Msg, Node, PartitionState};
 use super::types::{Acks, BrokerId, BrokerSet, ErrorCode, Offset, Record};
 
@@ -777,11 +777,9 @@ impl<R: Record> Replica<R> {
                 .push(p_read(client, request, offset, leader_epoch));
             return;
         }
-        let result = if !self.is_leader() {
-            Err(ErrorCode::NotLeaderOrFollower)
-        } else {
-            Ok(self.log.entry_at(offset).map(|e| e.record.clone()))
-        };
+        let result = self
+            .consumer_read(offset)
+            .map(|entries| entries.first().map(|e| e.record.clone()));
         fx.send(
             client,
             Msg::ConsumerFetchResponse {
@@ -790,6 +788,22 @@ impl<R: Record> Replica<R> {
                 result,
             },
         );
+    }
+
+    /// What a consumer may read from `offset`: the leader's entries from the
+    /// one holding `offset` up to the HW, none when `offset` is at or past
+    /// the HW, and OFFSET_OUT_OF_RANGE past the LEO. Records above the HW
+    /// are never shown: they may still be lost.
+    pub fn consumer_read(&self, offset: Offset) -> Result<&[Entry<R>], ErrorCode> {
+        if !self.is_leader() {
+            return Err(ErrorCode::NotLeaderOrFollower);
+        }
+        if offset > self.log.end_offset() {
+            return Err(ErrorCode::OffsetOutOfRange);
+        }
+        let from = self.log.entries_from(offset);
+        let visible = from.partition_point(|e| e.end_offset() <= self.high_watermark);
+        Ok(&from[..visible])
     }
 
     // ----- crashes --------------------------------------------------------

@@ -140,6 +140,7 @@ impl std::str::FromStr for Acks {
 /// The Kafka error codes this protocol produces, with Kafka's numbers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum ErrorCode {
+    OffsetOutOfRange = 1,
     NotLeaderOrFollower = 6,
     RequestTimedOut = 7,
     NotEnoughReplicas = 19,
@@ -153,6 +154,7 @@ impl ErrorCode {
     }
     pub fn name(self) -> &'static str {
         match self {
+            ErrorCode::OffsetOutOfRange => "OFFSET_OUT_OF_RANGE",
             ErrorCode::NotLeaderOrFollower => "NOT_LEADER_OR_FOLLOWER",
             ErrorCode::RequestTimedOut => "REQUEST_TIMED_OUT",
             ErrorCode::NotEnoughReplicas => "NOT_ENOUGH_REPLICAS",
@@ -187,7 +189,14 @@ pub trait Record: Clone + fmt::Debug + Eq + std::hash::Hash {
         1
     }
     /// The idempotent producer's id and sequence, if the batch carries them.
+    /// A batch of n records holds sequences `sequence..sequence + n`.
     fn producer_seq(&self) -> Option<ProducerSeq>;
+    /// The record as the log stores it once a leader of `epoch` placed it at
+    /// `offset`: a wire batch carries both in its header, a model record
+    /// needs neither.
+    fn stamped(self, _offset: Offset, _epoch: Epoch) -> Self {
+        self
+    }
 }
 
 #[cfg(test)]

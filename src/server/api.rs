@@ -9,24 +9,33 @@
 //! `SUPPORTED` are the ones this broker answers, and `ApiVersions` reports
 //! exactly that table.
 
-use super::metadata::{ClusterView, metadata_response};
+use super::broker::Shared;
+use super::fetch::fetch;
+use super::metadata::metadata_response;
+use super::offsets::list_offsets;
+use super::produce::produce;
+use super::topics::create_topics;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsResponse, BrokerId, FindCoordinatorRequest, FindCoordinatorResponse,
-    RequestHeader, RequestKind, ResponseHeader,
+    InitProducerIdResponse, ProducerId, RequestHeader, RequestKind, ResponseHeader,
 };
 use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion};
 
 /// Kafka's UNSUPPORTED_VERSION error code.
 pub const UNSUPPORTED_VERSION: i16 = 35;
 
-/// The APIs answered so far, with their version ranges. The server issue
-/// grows this to Produce, Fetch, ListOffsets, InitProducerId and
-/// CreateTopics; a client is never offered an API that is not answered.
+/// The APIs answered, with their version ranges; a client is never
+/// offered an API that is not answered.
 pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
+    (ApiKey::Produce, 3, 10),
+    (ApiKey::Fetch, 4, 12),
+    (ApiKey::ListOffsets, 1, 7),
     (ApiKey::Metadata, 0, 12),
+    (ApiKey::InitProducerId, 0, 4),
+    (ApiKey::CreateTopics, 2, 7),
     (ApiKey::FindCoordinator, 0, 4),
     (ApiKey::ApiVersions, 0, 3),
 ];
@@ -46,12 +55,14 @@ fn supported(key: ApiKey) -> Option<(i16, i16)> {
 pub enum Reply {
     /// Send this response body (without its length prefix).
     Respond(Bytes),
+    /// Send nothing: an acks=0 produce.
+    Nothing,
     /// Close the connection, as Kafka does for a request it cannot parse.
     Close(String),
 }
 
-/// Handles one request frame's body against the cluster as `view` shows it.
-pub fn handle(mut body: Bytes, view: &ClusterView) -> Reply {
+/// Handles one request frame's body on this broker.
+pub async fn handle(mut body: Bytes, shared: &Shared) -> Reply {
     if body.len() < 8 {
         return Reply::Close(format!(
             "a request of {} bytes has no room for its header",
@@ -99,12 +110,68 @@ pub fn handle(mut body: Bytes, view: &ClusterView) -> Reply {
                     .map(|t| t.name.map(|n| n.0.to_string()).unwrap_or_default())
                     .collect()
             });
-            respond(
-                header.correlation_id,
-                version,
-                metadata_response(view, names.as_deref(), version),
-            )
+            // Before v4 a client cannot opt out: brokers auto-create.
+            let auto_create = version < 4 || req.allow_auto_topic_creation;
+            let response = {
+                let mut broker = shared.lock();
+                let mut failed = Vec::new();
+                if auto_create {
+                    for name in names.iter().flatten() {
+                        if !broker.has_topic(name) {
+                            let defaults = broker.defaults.clone();
+                            if let Err(e) = broker.create_topic(name, &defaults) {
+                                failed.push((name.clone(), e.code));
+                            }
+                        }
+                    }
+                }
+                let mut r = metadata_response(&broker.view, names.as_deref(), version);
+                for t in &mut r.topics {
+                    let name = t.name.as_ref().map(|n| n.0.as_str()).unwrap_or("");
+                    if let Some((_, code)) = failed.iter().find(|(n, _)| n == name) {
+                        t.error_code = *code;
+                    }
+                }
+                r
+            };
+            respond(header.correlation_id, version, response)
         }
+        RequestKind::Produce(req) => match produce(req, version, shared).await {
+            Some(r) => respond(header.correlation_id, version, r),
+            None => Reply::Nothing,
+        },
+        RequestKind::Fetch(req) => {
+            if req.replica_id.0 >= 0 {
+                return Reply::Close(format!(
+                    "follower fetches (replica {}) are not served yet",
+                    req.replica_id.0
+                ));
+            }
+            let r = fetch(&req, version, shared).await;
+            respond(header.correlation_id, version, r)
+        }
+        RequestKind::ListOffsets(req) => respond(
+            header.correlation_id,
+            version,
+            list_offsets(&req, version, shared),
+        ),
+        RequestKind::InitProducerId(req) => {
+            let mut r = InitProducerIdResponse::default();
+            if req.transactional_id.is_some() {
+                // No transaction coordinator lives here.
+                r.error_code = COORDINATOR_NOT_AVAILABLE;
+                r.producer_id = ProducerId(-1);
+                r.producer_epoch = -1;
+            } else {
+                r.producer_id = ProducerId(shared.lock().init_producer_id());
+            }
+            respond(header.correlation_id, version, r)
+        }
+        RequestKind::CreateTopics(req) => respond(
+            header.correlation_id,
+            version,
+            create_topics(&req, version, shared),
+        ),
         RequestKind::FindCoordinator(req) => respond(
             header.correlation_id,
             version,
@@ -173,6 +240,15 @@ fn respond<R: Encodable + HeaderVersion>(correlation_id: i32, version: i16, body
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Handles one frame on a fresh lone broker.
+    fn run(body: Bytes) -> Reply {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(handle(body, &Shared::default()))
+    }
     use kafka_protocol::messages::ApiVersionsRequest;
     use kafka_protocol::protocol::{StrBytes, encode_request_header_into_buffer};
 
@@ -206,13 +282,7 @@ mod tests {
     #[test]
     fn api_versions_reports_the_supported_table_at_every_version() {
         for v in 0..=3 {
-            let (id, r) = versions_reply(
-                handle(
-                    request(ApiKey::ApiVersions, v, 40 + v as i32),
-                    &ClusterView::default(),
-                ),
-                v,
-            );
+            let (id, r) = versions_reply(run(request(ApiKey::ApiVersions, v, 40 + v as i32)), v);
             assert_eq!(id, 40 + v as i32);
             assert_eq!(r.error_code, 0);
             let table: Vec<(i16, i16, i16)> = r
@@ -249,9 +319,9 @@ mod tests {
                 r.key = StrBytes::from_static_str("g1");
             }
             r.encode(&mut buf, v).unwrap();
-            let mut b = match handle(buf.freeze(), &ClusterView::default()) {
+            let mut b = match run(buf.freeze()) {
                 Reply::Respond(b) => b,
-                Reply::Close(why) => panic!("FindCoordinator v{v} gets an answer, not {why}"),
+                other => panic!("FindCoordinator v{v} gets an answer, not {other:?}"),
             };
             let rh =
                 ResponseHeader::decode(&mut b, FindCoordinatorResponse::header_version(v)).unwrap();
@@ -281,7 +351,7 @@ mod tests {
         // Header as a v4 client would send it; the body is never read.
         let mut body = request(ApiKey::ApiVersions, 3, 7).to_vec();
         body[2..4].copy_from_slice(&4i16.to_be_bytes());
-        let (id, r) = versions_reply(handle(Bytes::from(body), &ClusterView::default()), 0);
+        let (id, r) = versions_reply(run(Bytes::from(body)), 0);
         assert_eq!(id, 7);
         assert_eq!(r.error_code, UNSUPPORTED_VERSION);
         assert_eq!(r.api_keys.len(), SUPPORTED.len());
@@ -289,12 +359,7 @@ mod tests {
 
     #[test]
     fn unparseable_requests_close_the_connection() {
-        let closes = |b: &[u8]| {
-            matches!(
-                handle(Bytes::copy_from_slice(b), &ClusterView::default()),
-                Reply::Close(_)
-            )
-        };
+        let closes = |b: &[u8]| matches!(run(Bytes::copy_from_slice(b)), Reply::Close(_));
         assert!(closes(b""), "empty");
         assert!(closes(b"\x00\x12\x00"), "a truncated header");
         assert!(
@@ -341,7 +406,7 @@ mod tests {
                     }
                 }
             }
-            let _ = handle(Bytes::from(b), &ClusterView::default());
+            let _ = run(Bytes::from(b));
         }
     }
 }

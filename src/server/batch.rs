@@ -4,7 +4,7 @@
 //! A batch is the server's `Record`: the protocol core sees how many
 //! offsets it takes and which idempotent producer sent it, nothing more.
 
-use crate::core::types::{ProducerSeq, Record};
+use crate::core::types::{Epoch, Offset, ProducerSeq, Record};
 use bytes::{Bytes, BytesMut};
 
 /// Bytes before the records: base offset through record count.
@@ -182,6 +182,11 @@ impl Batch {
         Batch { bytes: b.freeze() }
     }
 
+    /// The largest record timestamp in the batch (`maxTimestamp`).
+    pub fn max_timestamp(&self) -> i64 {
+        i64_at(&self.bytes, 35)
+    }
+
     fn producer_id(&self) -> i64 {
         i64_at(&self.bytes, 43)
     }
@@ -196,6 +201,10 @@ impl Batch {
 }
 
 impl Record for Batch {
+    fn stamped(self, offset: Offset, epoch: Epoch) -> Self {
+        self.placed(offset as i64, epoch as i32)
+    }
+
     fn offset_count(&self) -> u64 {
         // lastOffsetDelta, checked non-negative when parsed.
         i32_at(&self.bytes, 23) as u64 + 1
@@ -211,7 +220,7 @@ impl Record for Batch {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use kafka_protocol::records::{
         Compression, Record as WireRecord, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
@@ -219,7 +228,7 @@ mod tests {
 
     /// A batch of `n` records encoded by the kafka-protocol crate, as a
     /// client library would.
-    fn client_batch(n: i64, producer_id: i64, sequence: i32) -> Bytes {
+    pub(crate) fn client_batch(n: i64, producer_id: i64, sequence: i32) -> Bytes {
         let records: Vec<WireRecord> = (0..n)
             .map(|i| WireRecord {
                 transactional: false,

@@ -3,10 +3,10 @@
 //! closed alone; every other connection keeps being served.
 
 use super::api::{self, Reply};
+use super::broker::Shared;
 use super::frame::{Frames, framed};
-use super::metadata::ClusterView;
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -15,15 +15,15 @@ use tokio::net::{TcpListener, TcpStream};
 pub struct ListenConfig {
     /// `socket.request.max.bytes`.
     pub max_request_bytes: usize,
-    /// The cluster as Metadata reports it, updated as it changes.
-    pub view: Arc<RwLock<ClusterView>>,
+    /// The broker every connection works on.
+    pub shared: Arc<Shared>,
 }
 
 impl Default for ListenConfig {
     fn default() -> Self {
         ListenConfig {
             max_request_bytes: super::frame::DEFAULT_MAX_REQUEST_BYTES,
-            view: Arc::default(),
+            shared: Arc::default(),
         }
     }
 }
@@ -58,18 +58,14 @@ async fn connection(mut stream: TcpStream, cfg: &ListenConfig) -> Result<(), Str
         }
         frames.push(&buf[..n]);
         while let Some(body) = frames.next_frame().map_err(|e| e.to_string())? {
-            let reply = {
-                let view = cfg
-                    .view
-                    .read()
-                    .map_err(|_| "the cluster view is poisoned")?;
-                api::handle(body, &view)
-            };
-            match reply {
+            // One request at a time per connection, as Kafka mutes a
+            // connection until its request is answered: answers keep order.
+            match api::handle(body, &cfg.shared).await {
                 Reply::Respond(resp) => stream
                     .write_all(&framed(&resp))
                     .await
                     .map_err(|e| e.to_string())?,
+                Reply::Nothing => {}
                 Reply::Close(why) => return Err(why),
             }
         }

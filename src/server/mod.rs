@@ -6,6 +6,13 @@
 
 pub mod api;
 pub mod batch;
+pub mod broker;
 pub mod conn;
+pub mod fetch;
 pub mod frame;
 pub mod metadata;
+pub mod offsets;
+pub mod partition;
+pub mod produce;
+pub mod run;
+pub mod topics;

@@ -1,0 +1,98 @@
+//! Fetch (v4–12) for consumers: the batches below the high watermark, as
+//! the protocol core's `consumer_read` decides, waiting up to `max_wait_ms`
+//! for `min_bytes` to arrive.
+//!
+//! Fetch sessions (KIP-227) are not kept: every answer is a full response
+//! with session id 0, which clients take as "no session".
+
+use super::broker::{Broker, Shared};
+use super::metadata::UNKNOWN_TOPIC_OR_PARTITION;
+use crate::core::types::ErrorCode;
+use bytes::BytesMut;
+use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
+use kafka_protocol::messages::{BrokerId as WireBrokerId, FetchRequest, FetchResponse};
+use std::time::Duration;
+
+/// Answers a consumer's Fetch once `min_bytes` are visible, any partition
+/// has an error, or `max_wait_ms` passes.
+pub async fn fetch(req: &FetchRequest, version: i16, shared: &Shared) -> FetchResponse {
+    let wait = Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0));
+    let deadline = tokio::time::Instant::now() + wait;
+    let min_bytes = usize::try_from(req.min_bytes).unwrap_or(0).max(1);
+    loop {
+        // Registered before looking, so a change between the look and the
+        // wait still wakes this fetch.
+        let changed = shared.changed.notified();
+        tokio::pin!(changed);
+        changed.as_mut().enable();
+        let (response, bytes, errors) = read(&shared.lock(), req, version);
+        if bytes >= min_bytes || errors || tokio::time::Instant::now() >= deadline {
+            return response;
+        }
+        if tokio::time::timeout_at(deadline, changed).await.is_err() {
+            return read(&shared.lock(), req, version).0;
+        }
+    }
+}
+
+/// One look at the logs: the response, the record bytes in it, and
+/// whether any partition answered an error.
+fn read(broker: &Broker, req: &FetchRequest, version: i16) -> (FetchResponse, usize, bool) {
+    let mut r = FetchResponse::default();
+    let mut total = 0usize;
+    let mut errors = false;
+    let max_bytes = usize::try_from(req.max_bytes).unwrap_or(0);
+    for topic in &req.topics {
+        let mut t = FetchableTopicResponse::default();
+        t.topic = topic.topic.clone();
+        for fp in &topic.partitions {
+            let mut p = PartitionData::default();
+            p.partition_index = fp.partition;
+            if version >= 11 {
+                p.preferred_read_replica = WireBrokerId(-1);
+            }
+            let name = &topic.topic.0;
+            let found = broker.partition(name, fp.partition);
+            let read = match (found, u64::try_from(fp.fetch_offset)) {
+                (None, _) => Err(UNKNOWN_TOPIC_OR_PARTITION),
+                (Some(_), Err(_)) => Err(ErrorCode::OffsetOutOfRange.code()),
+                (Some(part), Ok(offset)) => {
+                    let r = &part.replica;
+                    p.high_watermark = r.high_watermark as i64;
+                    p.last_stable_offset = r.high_watermark as i64;
+                    r.consumer_read(offset).map_err(ErrorCode::code)
+                }
+            };
+            if version >= 5 {
+                p.log_start_offset = 0;
+            }
+            match read {
+                Err(code) => {
+                    errors = true;
+                    p.error_code = code;
+                    p.high_watermark = -1;
+                    p.last_stable_offset = -1;
+                }
+                Ok(entries) => {
+                    // KIP-74: at least one batch of the first partition with
+                    // data, so a batch larger than the limits still moves.
+                    let limit = usize::try_from(fp.partition_max_bytes).unwrap_or(0);
+                    let mut out = BytesMut::new();
+                    for e in entries {
+                        let b = e.record.bytes();
+                        let over = out.len() + b.len() > limit || total + b.len() > max_bytes;
+                        if over && (total > 0 || !out.is_empty()) {
+                            break;
+                        }
+                        out.extend_from_slice(b);
+                        total += b.len();
+                    }
+                    p.records = Some(out.freeze());
+                }
+            }
+            t.partitions.push(p);
+        }
+        r.responses.push(t);
+    }
+    (r, total, errors)
+}

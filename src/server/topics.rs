@@ -1,0 +1,116 @@
+//! CreateTopics (v2–7) and the settings a topic may carry: the protocol
+//! switches the model checks, under their Kafka topic-config names.
+
+use super::broker::{INVALID_CONFIG, Shared, TopicError, TopicSettings};
+use kafka_protocol::messages::create_topics_request::CreatableTopic;
+use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
+use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
+use kafka_protocol::protocol::StrBytes;
+
+/// The topic configs a topic may set; anything else is refused rather
+/// than silently ignored.
+pub const TOPIC_CONFIGS: &[&str] = &[
+    "min.insync.replicas",
+    "unclean.leader.election.enable",
+    "flush.messages",
+];
+
+pub fn create_topics(
+    req: &CreateTopicsRequest,
+    version: i16,
+    shared: &Shared,
+) -> CreateTopicsResponse {
+    let mut broker = shared.lock();
+    let mut r = CreateTopicsResponse::default();
+    for topic in &req.topics {
+        let name = topic.name.0.to_string();
+        let mut t = CreatableTopicResult::default();
+        t.name = topic.name.clone();
+        let created = settings(topic, &broker.defaults).and_then(|s| {
+            if req.validate_only {
+                super::broker::check_topic_name(&name)?;
+                Ok(s)
+            } else {
+                broker.create_topic(&name, &s).map(|()| s)
+            }
+        });
+        match created {
+            Ok(s) => {
+                if version >= 5 {
+                    t.num_partitions = s.partitions;
+                    t.replication_factor = s.replication_factor as i16;
+                }
+                if version >= 7
+                    && let Some(v) = broker.view.topics.get(&name)
+                {
+                    t.topic_id = v.id;
+                }
+            }
+            Err(e) => {
+                t.error_code = e.code;
+                t.error_message = Some(StrBytes::from_string(e.message));
+                if version >= 5 {
+                    t.num_partitions = -1;
+                    t.replication_factor = -1;
+                }
+            }
+        }
+        r.topics.push(t);
+    }
+    r
+}
+
+/// The request's layout and configs over the broker's defaults.
+fn settings(topic: &CreatableTopic, defaults: &TopicSettings) -> Result<TopicSettings, TopicError> {
+    let mut s = defaults.clone();
+    if topic.num_partitions != -1 {
+        s.partitions = topic.num_partitions;
+    }
+    if topic.replication_factor != -1 {
+        s.replication_factor = usize::try_from(topic.replication_factor).unwrap_or(0);
+    }
+    if !topic.assignments.is_empty() {
+        return Err(config_error(
+            "manual replica assignments are not supported".into(),
+        ));
+    }
+    for c in &topic.configs {
+        let key = c.name.as_str();
+        let value = c.value.as_ref().map(|v| v.as_str()).unwrap_or("");
+        apply_config(&mut s, key, value)?;
+    }
+    Ok(s)
+}
+
+/// Sets one topic config, or says why it cannot be set.
+pub fn apply_config(s: &mut TopicSettings, key: &str, value: &str) -> Result<(), TopicError> {
+    let bad = || config_error(format!("{key}={value:?} is not a valid value"));
+    match key {
+        "min.insync.replicas" => {
+            s.protocol.min_insync_replicas =
+                value.parse().ok().filter(|&n| n >= 1).ok_or_else(bad)?
+        }
+        "unclean.leader.election.enable" => {
+            s.protocol.unclean_leader_election = value.parse().map_err(|_| bad())?
+        }
+        "flush.messages" => {
+            let n: u64 = value.parse().ok().filter(|&n| n >= 1).ok_or_else(bad)?;
+            // Kafka's default (Long.MAX_VALUE) means "never fsync".
+            s.protocol.flush_interval_messages = (n < i64::MAX as u64).then_some(n);
+        }
+        _ => {
+            return Err(config_error(format!(
+                "topic config {key} is not supported; supported: {}",
+                TOPIC_CONFIGS.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn config_error(message: String) -> TopicError {
+    TopicError {
+        code: INVALID_CONFIG,
+        message,
+    }
+}
