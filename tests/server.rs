@@ -2,18 +2,28 @@
 //! answers, and a connection that sends garbage, an oversized frame or a
 //! truncated one is closed without disturbing the others.
 
+use bytes::Bytes;
 use bytes::BytesMut;
 use insync::server::broker::INVALID_TOPIC_EXCEPTION;
 use insync::server::conn::{ListenConfig, bind, serve};
 use insync::server::frame::framed;
 use insync::server::metadata::UNKNOWN_TOPIC_OR_PARTITION;
+use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;
+use kafka_protocol::messages::produce_request::{PartitionProduceData, TopicProduceData};
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsRequest, ApiVersionsResponse, MetadataRequest, MetadataResponse,
+    ApiKey, ApiVersionsRequest, ApiVersionsResponse, CreateTopicsRequest, CreateTopicsResponse,
+    FetchRequest, FetchResponse, InitProducerIdRequest, InitProducerIdResponse, ListOffsetsRequest,
+    ListOffsetsResponse, MetadataRequest, MetadataResponse, ProduceRequest, ProduceResponse,
     RequestHeader, ResponseHeader, TopicName,
 };
 use kafka_protocol::protocol::{
     Decodable, Encodable, HeaderVersion, StrBytes, encode_request_header_into_buffer,
+};
+use kafka_protocol::records::{
+    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
 };
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -124,13 +134,36 @@ fn bad_frames_close_only_their_own_connection() {
     assert_eq!(ask_versions(&mut fresh, 13), (13, 0), "and so are new ones");
 }
 
-fn ask_metadata(s: &mut TcpStream, topics: Option<&[&str]>, auto_create: bool) -> MetadataResponse {
+/// Sends one request and reads its response.
+fn call<Q: Encodable, A: Decodable + HeaderVersion>(
+    s: &mut TcpStream,
+    key: ApiKey,
+    version: i16,
+    request: &Q,
+) -> A {
+    send(s, key, version, request);
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).unwrap();
+    let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
+    s.read_exact(&mut body).unwrap();
+    let mut b = bytes::Bytes::from(body);
+    let h = ResponseHeader::decode(&mut b, A::header_version(version)).unwrap();
+    assert_eq!(h.correlation_id, 77);
+    A::decode(&mut b, version).unwrap()
+}
+
+fn send<Q: Encodable>(s: &mut TcpStream, key: ApiKey, version: i16, request: &Q) {
     let mut buf = BytesMut::new();
     let mut h = RequestHeader::default();
-    h.request_api_key = ApiKey::Metadata as i16;
-    h.request_api_version = 12;
+    h.request_api_key = key as i16;
+    h.request_api_version = version;
     h.correlation_id = 77;
     encode_request_header_into_buffer(&mut buf, &h).unwrap();
+    request.encode(&mut buf, version).unwrap();
+    s.write_all(&framed(&buf)).unwrap();
+}
+
+fn ask_metadata(s: &mut TcpStream, topics: Option<&[&str]>, auto_create: bool) -> MetadataResponse {
     let mut r = MetadataRequest::default();
     r.allow_auto_topic_creation = auto_create;
     r.topics = topics.map(|ts| {
@@ -142,16 +175,7 @@ fn ask_metadata(s: &mut TcpStream, topics: Option<&[&str]>, auto_create: bool) -
             })
             .collect()
     });
-    r.encode(&mut buf, 12).unwrap();
-    s.write_all(&framed(&buf)).unwrap();
-    let mut len = [0u8; 4];
-    s.read_exact(&mut len).unwrap();
-    let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
-    s.read_exact(&mut body).unwrap();
-    let mut b = bytes::Bytes::from(body);
-    let h = ResponseHeader::decode(&mut b, MetadataResponse::header_version(12)).unwrap();
-    assert_eq!(h.correlation_id, 77);
-    MetadataResponse::decode(&mut b, 12).unwrap()
+    call(s, ApiKey::Metadata, 12, &r)
 }
 
 #[test]
@@ -176,4 +200,258 @@ fn metadata_reports_the_cluster_and_auto_creates_topics() {
     assert_eq!(t.partitions.len(), 1);
     assert_eq!(t.partitions[0].leader_id.0, 0, "the lone broker leads");
     assert_eq!(ask_metadata(&mut s, None, false).topics.len(), 1);
+}
+
+/// A record batch of `values` as a client library encodes it.
+fn batch(values: &[&str], producer_id: i64, sequence: i32) -> Bytes {
+    let records: Vec<Record> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| Record {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id,
+            producer_epoch: 0,
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            sequence: sequence + i as i32,
+            timestamp: 1_700_000_000_000 + i as i64,
+            key: None,
+            value: Some(Bytes::from(v.to_string())),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    let opts = RecordEncodeOptions {
+        version: 2,
+        compression: Compression::None,
+    };
+    RecordBatchEncoder::encode(&mut buf, &records, &opts).unwrap();
+    buf.freeze()
+}
+
+fn produce_request(topic: &str, acks: i16, records: Bytes) -> ProduceRequest {
+    let mut p = PartitionProduceData::default();
+    p.index = 0;
+    p.records = Some(records);
+    let mut t = TopicProduceData::default();
+    t.name = TopicName(StrBytes::from_string(topic.to_string()));
+    t.partition_data = vec![p];
+    let mut r = ProduceRequest::default();
+    r.acks = acks;
+    r.timeout_ms = 5_000;
+    r.topic_data = vec![t];
+    r
+}
+
+/// Produces and returns (error code, base offset).
+fn produce(s: &mut TcpStream, topic: &str, acks: i16, records: Bytes) -> (i16, i64) {
+    let r: ProduceResponse = call(
+        s,
+        ApiKey::Produce,
+        9,
+        &produce_request(topic, acks, records),
+    );
+    let p = &r.responses[0].partition_responses[0];
+    (p.error_code, p.base_offset)
+}
+
+/// Fetches from `offset` without waiting; returns (error, HW, values).
+fn fetch(s: &mut TcpStream, topic: &str, offset: i64) -> (i16, i64, Vec<String>) {
+    let mut p = FetchPartition::default();
+    p.partition = 0;
+    p.fetch_offset = offset;
+    p.partition_max_bytes = 1 << 20;
+    let mut t = FetchTopic::default();
+    t.topic = TopicName(StrBytes::from_string(topic.to_string()));
+    t.partitions = vec![p];
+    let mut r = FetchRequest::default();
+    r.replica_id = kafka_protocol::messages::BrokerId(-1);
+    r.max_wait_ms = 0;
+    r.min_bytes = 1;
+    r.max_bytes = 1 << 20;
+    r.topics = vec![t];
+    let r: FetchResponse = call(s, ApiKey::Fetch, 12, &r);
+    let p = &r.responses[0].partitions[0];
+    let mut values = Vec::new();
+    let mut bytes = p.records.clone().unwrap_or_default();
+    while !bytes.is_empty() {
+        let set = RecordBatchDecoder::decode(&mut bytes).unwrap();
+        for rec in set.records {
+            if rec.offset >= offset {
+                values.push(String::from_utf8(rec.value.unwrap().to_vec()).unwrap());
+            }
+        }
+    }
+    (p.error_code, p.high_watermark, values)
+}
+
+#[test]
+fn produced_batches_are_fetched_back_at_their_offsets() {
+    let addr = start(1 << 20);
+    let mut s = connect(addr);
+    ask_metadata(&mut s, Some(&["t"]), true);
+    assert_eq!(produce(&mut s, "t", 1, batch(&["a", "b"], -1, -1)), (0, 0));
+    assert_eq!(produce(&mut s, "t", -1, batch(&["c"], -1, -1)), (0, 2));
+    // acks=0 gets no answer: the next response on the connection is the fetch's.
+    send(
+        &mut s,
+        ApiKey::Produce,
+        9,
+        &produce_request("t", 0, batch(&["d"], -1, -1)),
+    );
+    assert_eq!(
+        fetch(&mut s, "t", 0),
+        (0, 4, vec!["a".into(), "b".into(), "c".into(), "d".into()])
+    );
+    assert_eq!(
+        fetch(&mut s, "t", 1).2,
+        vec!["b", "c", "d"],
+        "from inside a batch"
+    );
+    assert_eq!(fetch(&mut s, "t", 4), (0, 4, vec![]));
+    assert_eq!(
+        fetch(&mut s, "t", 5).0,
+        1,
+        "past the end: OFFSET_OUT_OF_RANGE"
+    );
+    assert_eq!(fetch(&mut s, "nope", 0).0, UNKNOWN_TOPIC_OR_PARTITION);
+}
+
+#[test]
+fn bad_batches_and_settings_get_kafkas_error_codes_and_change_nothing() {
+    let addr = start(1 << 20);
+    let mut s = connect(addr);
+    ask_metadata(&mut s, Some(&["t"]), true);
+    let mut corrupt = BytesMut::from(&batch(&["x"], -1, -1)[..]);
+    let last = corrupt.len() - 1;
+    corrupt[last] ^= 0xff;
+    assert_eq!(
+        produce(&mut s, "t", 1, corrupt.freeze()),
+        (2, -1),
+        "CORRUPT_MESSAGE"
+    );
+    let whole = batch(&["x"], -1, -1);
+    assert_eq!(
+        produce(&mut s, "t", 1, whole.slice(..whole.len() - 3)).0,
+        2,
+        "truncated"
+    );
+    let mut two = BytesMut::from(&batch(&["x"], -1, -1)[..]);
+    two.extend_from_slice(&batch(&["y"], -1, -1));
+    assert_eq!(
+        produce(&mut s, "t", 1, two.freeze()).0,
+        87,
+        "INVALID_RECORD"
+    );
+    assert_eq!(
+        produce(&mut s, "t", 2, batch(&["x"], -1, -1)).0,
+        21,
+        "INVALID_REQUIRED_ACKS"
+    );
+    assert_eq!(
+        produce(&mut s, "nope", 1, batch(&["x"], -1, -1)).0,
+        UNKNOWN_TOPIC_OR_PARTITION
+    );
+    assert_eq!(
+        fetch(&mut s, "t", 0),
+        (0, 0, vec![]),
+        "nothing was appended"
+    );
+    assert_eq!(
+        produce(&mut s, "t", 1, batch(&["ok"], -1, -1)),
+        (0, 0),
+        "and the broker still serves"
+    );
+}
+
+#[test]
+fn an_idempotent_retry_is_answered_with_the_first_offset() {
+    let addr = start(1 << 20);
+    let mut s = connect(addr);
+    ask_metadata(&mut s, Some(&["t"]), true);
+    let mut init = InitProducerIdRequest::default();
+    init.transactional_id = None;
+    init.producer_id = kafka_protocol::messages::ProducerId(-1);
+    init.producer_epoch = -1;
+    let id: InitProducerIdResponse = call(&mut s, ApiKey::InitProducerId, 4, &init);
+    assert_eq!(id.error_code, 0);
+    let pid = id.producer_id.0;
+    assert!(pid >= 0);
+    assert_eq!(produce(&mut s, "t", -1, batch(&["a", "b"], pid, 0)), (0, 0));
+    assert_eq!(
+        produce(&mut s, "t", -1, batch(&["a", "b"], pid, 0)),
+        (0, 0),
+        "the retry"
+    );
+    assert_eq!(produce(&mut s, "t", -1, batch(&["c"], pid, 2)), (0, 2));
+    assert_eq!(
+        produce(&mut s, "t", -1, batch(&["e"], pid, 4)).0,
+        45,
+        "a gap: OUT_OF_ORDER_SEQUENCE_NUMBER"
+    );
+    assert_eq!(fetch(&mut s, "t", 0).2, vec!["a", "b", "c"]);
+}
+
+#[test]
+fn list_offsets_and_create_topics_answer_what_the_log_holds() {
+    let addr = start(1 << 20);
+    let mut s = connect(addr);
+    let mut ct = CreatableTopic::default();
+    ct.name = TopicName(StrBytes::from_static_str("made"));
+    ct.num_partitions = 2;
+    ct.replication_factor = 1;
+    let mut cfg = CreatableTopicConfig::default();
+    cfg.name = StrBytes::from_static_str("min.insync.replicas");
+    cfg.value = Some(StrBytes::from_static_str("2"));
+    ct.configs = vec![cfg];
+    let mut req = CreateTopicsRequest::default();
+    req.topics = vec![ct.clone()];
+    let r: CreateTopicsResponse = call(&mut s, ApiKey::CreateTopics, 7, &req);
+    assert_eq!(
+        r.topics[0].error_code, 40,
+        "min.insync.replicas 2 > RF 1: INVALID_CONFIG"
+    );
+    ct.configs.clear();
+    req.topics = vec![ct];
+    let r: CreateTopicsResponse = call(&mut s, ApiKey::CreateTopics, 7, &req);
+    assert_eq!((r.topics[0].error_code, r.topics[0].num_partitions), (0, 2));
+    let r: CreateTopicsResponse = call(&mut s, ApiKey::CreateTopics, 7, &req);
+    assert_eq!(r.topics[0].error_code, 36, "TOPIC_ALREADY_EXISTS");
+    assert_eq!(
+        ask_metadata(&mut s, Some(&["made"]), false).topics[0]
+            .partitions
+            .len(),
+        2
+    );
+
+    produce(&mut s, "made", 1, batch(&["a", "b", "c"], -1, -1));
+    let offsets = |s: &mut TcpStream, ts: i64| {
+        let mut p = ListOffsetsPartition::default();
+        p.partition_index = 0;
+        p.timestamp = ts;
+        let mut t = ListOffsetsTopic::default();
+        t.name = TopicName(StrBytes::from_static_str("made"));
+        t.partitions = vec![p];
+        let mut r = ListOffsetsRequest::default();
+        r.replica_id = kafka_protocol::messages::BrokerId(-1);
+        r.topics = vec![t];
+        let r: ListOffsetsResponse = call(s, ApiKey::ListOffsets, 7, &r);
+        let p = &r.topics[0].partitions[0];
+        (p.error_code, p.offset)
+    };
+    assert_eq!(offsets(&mut s, -1), (0, 3), "latest: the HW");
+    assert_eq!(offsets(&mut s, -2), (0, 0), "earliest");
+    assert_eq!(
+        offsets(&mut s, 1_700_000_000_001),
+        (0, 0),
+        "the batch holding that time"
+    );
+    assert_eq!(
+        offsets(&mut s, 1_800_000_000_000),
+        (0, -1),
+        "nothing that late"
+    );
 }

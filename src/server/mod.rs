@@ -1,8 +1,10 @@
-//! The broker that serves real Kafka clients (issue 3), built slice by
-//! slice on the model's protocol core. So far: framing, version negotiation
-//! (ApiVersions), Metadata from a cluster view, FindCoordinator's stub and
-//! checked record batches (the server's `Record`), sans IO, and the tokio
-//! listener that runs connections through them.
+//! The broker that serves real Kafka clients (issue 3), on the model's
+//! protocol core. Sans IO: framing (`frame`), dispatch and version
+//! negotiation (`api`), one file per Kafka API (`metadata`, `produce`,
+//! `fetch`, `offsets`, `topics`), checked record batches as the core's
+//! `Record` (`batch`), partitions on the core's `Replica` (`partition`) and
+//! the broker state (`broker`). With tokio: the listener (`conn`) and
+//! `insync cluster` (`run`).
 
 pub mod api;
 pub mod batch;
