@@ -32,20 +32,75 @@ pub enum Command {
     Bench(BenchArgs),
     /// Start a broker cluster on loopback that real Kafka clients can use.
     Cluster(ClusterArgs),
+    /// Run one broker process that registers with a controller.
+    Broker(BrokerArgs),
+    /// Run the controller process (it stands for the KRaft quorum).
+    Controller(ControllerArgs),
 }
 
 #[derive(Args, Debug, Clone)]
 pub struct ClusterArgs {
     /// Brokers in the cluster; auto-created topics get one replica on each.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 3)]
     pub brokers: usize,
     /// Host to listen on.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
-    /// Port of the first broker; broker N listens on base-port + N.
-    /// 0 picks free ports.
+    /// Port of broker 0; broker N listens on base-port + N and the
+    /// controller on base-port + brokers. 0 picks free ports.
     #[arg(long, default_value_t = 9092)]
     pub base_port: u16,
+    #[command(flatten)]
+    pub topics: TopicFlags,
+    #[command(flatten)]
+    pub timing: TimingFlags,
+    /// Write each node's protocol decisions as JSON lines into this folder
+    /// (controller.jsonl, broker-N.jsonl).
+    #[arg(long)]
+    pub trace_dir: Option<PathBuf>,
+}
+
+/// `insync broker`: one broker process, for tests that kill and restart it.
+#[derive(Args, Debug, Clone)]
+pub struct BrokerArgs {
+    /// `node.id`.
+    #[arg(long)]
+    pub id: u8,
+    /// Where clients and other brokers reach this broker.
+    #[arg(long, default_value = "127.0.0.1:9092")]
+    pub listen: String,
+    /// The controller's address.
+    #[arg(long)]
+    pub controller: String,
+    /// `default.replication.factor` for auto-created topics.
+    #[arg(long, default_value_t = 1)]
+    pub replication_factor: usize,
+    #[command(flatten)]
+    pub topics: TopicFlags,
+    #[command(flatten)]
+    pub timing: TimingFlags,
+    /// Write the protocol decisions as JSON lines to this file.
+    #[arg(long)]
+    pub trace: Option<PathBuf>,
+}
+
+/// `insync controller`: the controller process, which stands for the
+/// KRaft quorum and is assumed not to fail.
+#[derive(Args, Debug, Clone)]
+pub struct ControllerArgs {
+    #[arg(long, default_value = "127.0.0.1:9093")]
+    pub listen: String,
+    /// `broker.session.timeout.ms`: a broker silent this long is fenced.
+    #[arg(long, default_value_t = 9000)]
+    pub session_timeout_ms: u64,
+    /// Write the controller's decisions as JSON lines to this file.
+    #[arg(long)]
+    pub trace: Option<PathBuf>,
+}
+
+/// Settings of the topics a broker creates, under their Kafka names.
+#[derive(Args, Debug, Clone)]
+pub struct TopicFlags {
     /// `min.insync.replicas` for new topics.
     #[arg(long = "min-isr", default_value_t = 1)]
     pub min_isr: usize,
@@ -61,6 +116,20 @@ pub struct ClusterArgs {
     /// `socket.request.max.bytes`.
     #[arg(long, default_value_t = crate::server::frame::DEFAULT_MAX_REQUEST_BYTES)]
     pub max_request_bytes: usize,
+}
+
+/// Kafka's timeouts, in milliseconds.
+#[derive(Args, Debug, Clone)]
+pub struct TimingFlags {
+    /// `broker.session.timeout.ms` (the controller's; in `insync cluster`).
+    #[arg(long, default_value_t = 9000)]
+    pub session_timeout_ms: u64,
+    /// `replica.lag.time.max.ms`.
+    #[arg(long, default_value_t = 30000)]
+    pub replica_lag_ms: u64,
+    /// `replica.fetch.wait.max.ms`.
+    #[arg(long, default_value_t = 500)]
+    pub fetch_wait_ms: u64,
 }
 
 #[derive(Args, Debug)]

@@ -31,7 +31,9 @@ fn main() -> ExitCode {
         Some(Command::Check(a)) => check_cmd(a),
         Some(Command::Explore(a)) => explore_cmd(a),
         Some(Command::Bench(a)) => bench_cmd(a),
-        Some(Command::Cluster(a)) => cluster_cmd(a),
+        Some(Command::Cluster(a)) => insync::server::run::run_cluster(&a).map(|()| OK),
+        Some(Command::Broker(a)) => insync::server::run::run_broker(&a).map(|()| OK),
+        Some(Command::Controller(a)) => insync::server::run::run_controller(&a).map(|()| OK),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -86,10 +88,6 @@ fn matrix_cmd(a: MatrixArgs) -> Result<u8, String> {
         Format::Text => print!("{}", m.to_text()),
     }
     Ok(OK)
-}
-
-fn cluster_cmd(a: insync::cli::ClusterArgs) -> Result<u8, String> {
-    insync::server::run::run_cluster(&a).map(|()| OK)
 }
 
 fn explore_cmd(a: ExploreArgs) -> Result<u8, String> {

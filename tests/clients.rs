@@ -182,7 +182,8 @@ fn kafka_python_produces_and_consumes_at_every_acks() {
 #[test]
 fn impossible_cluster_settings_are_refused() {
     for (args, says) in [
-        (&["--min-isr", "2"][..], "--min-isr 2 is impossible"),
+        (&["--min-isr", "4"][..], "--min-isr 4 is impossible"),
+        (&["--brokers", "0"][..], "--brokers 0"),
         (&["--partitions", "0"][..], "--partitions 0"),
         (&["--flush-every", "0"][..], "--flush-every 0"),
     ] {

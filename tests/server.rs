@@ -5,9 +5,10 @@
 use bytes::Bytes;
 use bytes::BytesMut;
 use insync::server::broker::INVALID_TOPIC_EXCEPTION;
-use insync::server::conn::{ListenConfig, bind, serve};
+use insync::server::broker::TopicSettings;
 use insync::server::frame::framed;
 use insync::server::metadata::UNKNOWN_TOPIC_OR_PARTITION;
+use insync::server::runtime::{BrokerOptions, InProcess, start_cluster};
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};
@@ -30,27 +31,57 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 fn start(max_request_bytes: usize) -> SocketAddr {
-    start_with(ListenConfig {
-        max_request_bytes,
-        ..ListenConfig::default()
-    })
+    start_cluster_of(1, max_request_bytes).brokers[0]
 }
 
-fn start_with(cfg: ListenConfig) -> SocketAddr {
+/// A controller and `n` brokers in this process, on free loopback ports.
+fn start_cluster_of(n: usize, max_request_bytes: usize) -> InProcess {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
             .enable_all()
             .build()
             .expect("a runtime");
         rt.block_on(async move {
-            let (listener, addr) = bind("127.0.0.1:0".parse().unwrap()).await.expect("bind");
-            tx.send(addr).unwrap();
-            serve(listener, cfg).await.unwrap();
+            let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+            let template = BrokerOptions {
+                id: 0,
+                listen: any,
+                controller: any,
+                defaults: TopicSettings {
+                    replication_factor: n,
+                    ..TopicSettings::default()
+                },
+                max_request_bytes,
+                replica_lag: Duration::from_secs(2),
+                heartbeat: Duration::from_millis(100),
+                fetch_wait: Duration::from_millis(200),
+                trace: None,
+            };
+            let c = start_cluster(
+                any,
+                &vec![any; n],
+                Duration::from_millis(500),
+                &template,
+                None,
+            )
+            .await
+            .expect("the cluster starts");
+            tx.send(c).unwrap();
+            std::future::pending::<()>().await;
         });
     });
-    rx.recv_timeout(Duration::from_secs(10))
-        .expect("the listener starts")
+    let c = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the cluster starts");
+    // Brokers register with the controller right after starting.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while c.shared[0].lock().view.brokers.len() < n {
+        assert!(std::time::Instant::now() < deadline, "brokers register");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    c
 }
 
 fn connect(addr: SocketAddr) -> TcpStream {
@@ -180,14 +211,12 @@ fn ask_metadata(s: &mut TcpStream, topics: Option<&[&str]>, auto_create: bool) -
 
 #[test]
 fn metadata_reports_the_cluster_and_auto_creates_topics() {
-    let cfg = ListenConfig::default();
-    let shared = cfg.shared.clone();
-    let addr = start_with(cfg);
-    shared.lock().view.brokers[0].port = addr.port();
+    let addr = start(1 << 20);
     let mut s = connect(addr);
     let all = ask_metadata(&mut s, None, true);
     assert_eq!(all.brokers.len(), 1);
     assert_eq!(all.brokers[0].port, i32::from(addr.port()));
+    assert_eq!(all.brokers[0].node_id.0, 0);
     assert!(all.cluster_id.as_deref().unwrap().starts_with("insync-"));
     assert!(all.topics.is_empty());
     let unknown = ask_metadata(&mut s, Some(&["nope"]), false);
@@ -454,4 +483,42 @@ fn list_offsets_and_create_topics_answer_what_the_log_holds() {
         (0, -1),
         "nothing that late"
     );
+}
+
+#[test]
+fn followers_replicate_and_acks_all_waits_for_the_whole_isr() {
+    let c = start_cluster_of(3, 1 << 20);
+    let mut s = connect(c.brokers[0]);
+    let meta = ask_metadata(&mut s, Some(&["r"]), true);
+    let p = &meta.topics[0].partitions[0];
+    assert_eq!(p.replica_nodes.len(), 3);
+    assert_eq!(p.isr_nodes.len(), 3);
+    let leader = p.leader_id.0 as usize;
+    assert_eq!(p.leader_epoch, 1, "the first election");
+    let mut l = connect(c.brokers[leader]);
+    for i in 0..5 {
+        assert_eq!(
+            produce(&mut l, "r", -1, batch(&["x", "y"], -1, -1)),
+            (0, 2 * i)
+        );
+    }
+    // acks=all answered: every ISR member holds all ten records.
+    for (b, shared) in c.shared.iter().enumerate() {
+        let end = shared
+            .lock()
+            .partition("r", 0)
+            .unwrap()
+            .replica
+            .log
+            .end_offset();
+        assert_eq!(end, 10, "broker {b}");
+    }
+    let follower = (leader + 1) % 3;
+    let mut f = connect(c.brokers[follower]);
+    assert_eq!(
+        produce(&mut f, "r", 1, batch(&["z"], -1, -1)).0,
+        6,
+        "a follower refuses produce: NOT_LEADER_OR_FOLLOWER"
+    );
+    assert_eq!(fetch(&mut l, "r", 0).2.len(), 10);
 }

@@ -17,7 +17,7 @@ pub enum Truncation {
 
 /// Deliberate protocol bugs. Tests switch one on to prove that the checker
 /// notices: each must turn some verdict red.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Mutation {
     /// acks=all answers success before the ISR has the record.
     AckBeforeIsrHasRecord,
@@ -30,7 +30,7 @@ pub enum Mutation {
 }
 
 /// Broker-side configuration that changes protocol decisions.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ProtocolConfig {
     /// `min.insync.replicas`.
     pub min_insync_replicas: usize,

@@ -15,7 +15,9 @@ pub enum Node {
 
 /// The controller's view of the partition, as brokers and clients learn it
 /// (KRaft's partition record, or the old LeaderAndIsr request).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct PartitionState {
     pub leader: Option<BrokerId>,
     pub leader_epoch: Epoch,

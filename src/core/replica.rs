@@ -631,6 +631,29 @@ impl<R: Record> Replica<R> {
         self.log.end_offset() > req.fetch_offset
     }
 
+    /// `replica.fetch.wait.max.ms` passed for `from`'s parked fetch: answer
+    /// it with no entries and the current HW (`DelayedFetch` expiry). The
+    /// model leaves this out (it only carries a newer HW); the server needs
+    /// it so a follower's request does not wait forever. A fetch for an
+    /// epoch this broker has not heard of keeps waiting for the controller.
+    pub fn expire_fetch(&mut self, from: BrokerId, fx: &mut Effects<R>) {
+        let epoch = self.partition.leader_epoch;
+        let leader = self.is_leader();
+        let Some(i) = self.parked.iter().position(
+            |p| matches!(p, Parked::Fetch(b, req) if *b == from && leader && req.leader_epoch == epoch),
+        ) else {
+            return;
+        };
+        let Parked::Fetch(_, req) = self.parked.remove(i) else {
+            unreachable!("matched a parked fetch")
+        };
+        let result = FetchResult::Records {
+            entries: Vec::new(),
+            high_watermark: self.high_watermark,
+        };
+        send_fetch_response(from, req, result, fx);
+    }
+
     fn respond_records(&self, from: BrokerId, req: FetchRequest, fx: &mut Effects<R>) {
         let entries = self.log.entries_from(req.fetch_offset).to_vec();
         let result = FetchResult::Records {

@@ -9,8 +9,8 @@
 //! `SUPPORTED` are the ones this broker answers, and `ApiVersions` reports
 //! exactly that table.
 
-use super::broker::Shared;
-use super::fetch::fetch;
+use super::broker::{Shared, TOPIC_ALREADY_EXISTS};
+use super::fetch::{fetch, follower_fetch};
 use super::metadata::metadata_response;
 use super::offsets::list_offsets;
 use super::produce::produce;
@@ -112,28 +112,28 @@ pub async fn handle(mut body: Bytes, shared: &Shared) -> Reply {
             });
             // Before v4 a client cannot opt out: brokers auto-create.
             let auto_create = version < 4 || req.allow_auto_topic_creation;
-            let response = {
-                let mut broker = shared.lock();
-                let mut failed = Vec::new();
-                if auto_create {
-                    for name in names.iter().flatten() {
-                        if !broker.has_topic(name) {
-                            let defaults = broker.defaults.clone();
-                            if let Err(e) = broker.create_topic(name, &defaults) {
-                                failed.push((name.clone(), e.code));
-                            }
+            let mut failed = Vec::new();
+            if auto_create {
+                for name in names.iter().flatten() {
+                    let (exists, defaults) = {
+                        let b = shared.lock();
+                        (b.has_topic(name), b.defaults.clone())
+                    };
+                    if !exists && let Err(e) = shared.create_topic(name, defaults).await {
+                        // Another client may have created it meanwhile.
+                        if e.code != TOPIC_ALREADY_EXISTS {
+                            failed.push((name.clone(), e.code));
                         }
                     }
                 }
-                let mut r = metadata_response(&broker.view, names.as_deref(), version);
-                for t in &mut r.topics {
-                    let name = t.name.as_ref().map(|n| n.0.as_str()).unwrap_or("");
-                    if let Some((_, code)) = failed.iter().find(|(n, _)| n == name) {
-                        t.error_code = *code;
-                    }
+            }
+            let mut response = metadata_response(&shared.lock().view, names.as_deref(), version);
+            for t in &mut response.topics {
+                let name = t.name.as_ref().map(|n| n.0.as_str()).unwrap_or("");
+                if let Some((_, code)) = failed.iter().find(|(n, _)| n == name) {
+                    t.error_code = *code;
                 }
-                r
-            };
+            }
             respond(header.correlation_id, version, response)
         }
         RequestKind::Produce(req) => match produce(req, version, shared).await {
@@ -141,13 +141,11 @@ pub async fn handle(mut body: Bytes, shared: &Shared) -> Reply {
             None => Reply::Nothing,
         },
         RequestKind::Fetch(req) => {
-            if req.replica_id.0 >= 0 {
-                return Reply::Close(format!(
-                    "follower fetches (replica {}) are not served yet",
-                    req.replica_id.0
-                ));
-            }
-            let r = fetch(&req, version, shared).await;
+            let r = if req.replica_id.0 >= 0 {
+                follower_fetch(&req, shared).await
+            } else {
+                fetch(&req, version, shared).await
+            };
             respond(header.correlation_id, version, r)
         }
         RequestKind::ListOffsets(req) => respond(
@@ -170,7 +168,7 @@ pub async fn handle(mut body: Bytes, shared: &Shared) -> Reply {
         RequestKind::CreateTopics(req) => respond(
             header.correlation_id,
             version,
-            create_topics(&req, version, shared),
+            create_topics(&req, version, shared).await,
         ),
         RequestKind::FindCoordinator(req) => respond(
             header.correlation_id,
@@ -247,7 +245,7 @@ mod tests {
             .enable_all()
             .build()
             .expect("a runtime")
-            .block_on(handle(body, &Shared::default()))
+            .block_on(handle(body, &Shared::detached()))
     }
     use kafka_protocol::messages::ApiVersionsRequest;
     use kafka_protocol::protocol::{StrBytes, encode_request_header_into_buffer};

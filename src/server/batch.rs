@@ -103,6 +103,12 @@ fn i64_at(b: &[u8], at: usize) -> i64 {
     i64::from_be_bytes(b[at..at + 8].try_into().expect("8 bytes"))
 }
 
+impl std::fmt::Display for Batch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a batch of {}", self.offset_count())
+    }
+}
+
 impl Batch {
     /// Splits a Produce request's (or a log segment's) bytes into checked
     /// batches. Nothing is accepted unless every batch is whole and intact.

@@ -2,16 +2,17 @@
 //! and the topic settings it creates partitions with. No I/O: the listener
 //! locks it for each request and runs the protocol core through it.
 
-use super::metadata::{BrokerAddr, ClusterView, PartitionView, TopicView};
+use super::control::wire::ToController;
+use super::metadata::ClusterView;
 use super::partition::Partition;
 use crate::core::config::ProtocolConfig;
-use crate::core::messages::PartitionState;
+use crate::core::messages::{FetchRequest, Msg, Node, PartitionState};
 use crate::core::types::{BrokerId, BrokerSet};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Mutex, MutexGuard};
-use tokio::sync::Notify;
-use uuid::Uuid;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::{Notify, oneshot};
 
 /// Kafka's INVALID_TOPIC_EXCEPTION error code.
 pub const INVALID_TOPIC_EXCEPTION: i16 = 17;
@@ -21,11 +22,13 @@ pub const TOPIC_ALREADY_EXISTS: i16 = 36;
 pub const INVALID_PARTITIONS: i16 = 37;
 /// Kafka's INVALID_REPLICATION_FACTOR error code.
 pub const INVALID_REPLICATION_FACTOR: i16 = 38;
+/// Kafka's REQUEST_TIMED_OUT error code.
+pub const REQUEST_TIMED_OUT: i16 = 7;
 /// Kafka's INVALID_CONFIG error code.
 pub const INVALID_CONFIG: i16 = 40;
 
 /// How a new topic is laid out and which protocol rules its partitions follow.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TopicSettings {
     /// `num.partitions`.
     pub partitions: i32,
@@ -35,7 +38,7 @@ pub struct TopicSettings {
 }
 
 /// Why a topic cannot be created, with Kafka's error code.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TopicError {
     pub code: i16,
     pub message: String,
@@ -68,6 +71,36 @@ impl Shared {
         }
     }
 
+    /// A broker 0 with no controller behind it: its messages go nowhere and
+    /// topic requests time out. For tests of request handling alone.
+    pub fn detached() -> Self {
+        let (control, _) = tokio::sync::mpsc::unbounded_channel();
+        let (fetches, _) = tokio::sync::mpsc::unbounded_channel();
+        Shared::new(Broker::new(
+            0,
+            TopicSettings::default(),
+            Outlets { control, fetches },
+            false,
+        ))
+    }
+
+    /// Asks the controller to create a topic and waits for its answer.
+    pub async fn create_topic(
+        &self,
+        name: &str,
+        settings: TopicSettings,
+    ) -> Result<(), TopicError> {
+        let rx = self.lock().request_topic(name, settings);
+        match tokio::time::timeout(std::time::Duration::from_secs(30), rx).await {
+            Ok(Ok(result)) => result,
+            // The request could not be sent (no controller) or went unanswered.
+            _ => Err(TopicError {
+                code: REQUEST_TIMED_OUT,
+                message: format!("the controller did not answer for topic '{name}'"),
+            }),
+        }
+    }
+
     /// The broker, for one request's synchronous part.
     pub fn lock(&self) -> MutexGuard<'_, Broker> {
         match self.broker.lock() {
@@ -82,20 +115,6 @@ impl Shared {
     }
 }
 
-impl Default for Shared {
-    /// A broker 0 alone, with Kafka's topic defaults; for tests.
-    fn default() -> Self {
-        Shared::new(Broker::single(
-            BrokerAddr {
-                id: 0,
-                host: "127.0.0.1".into(),
-                port: 9092,
-            },
-            TopicSettings::default(),
-        ))
-    }
-}
-
 impl Default for TopicSettings {
     fn default() -> Self {
         TopicSettings {
@@ -106,42 +125,57 @@ impl Default for TopicSettings {
     }
 }
 
+/// A follower's fetch for the runtime to send to the leader.
+#[derive(Debug, Clone)]
+pub struct FollowerFetch {
+    pub topic: String,
+    pub partition: i32,
+    pub leader: BrokerId,
+    pub req: FetchRequest,
+}
+
+/// Where the broker's messages go: the controller link and the fetcher.
+#[derive(Debug)]
+pub struct Outlets {
+    pub control: UnboundedSender<ToController>,
+    pub fetches: UnboundedSender<FollowerFetch>,
+}
+
 #[derive(Debug)]
 pub struct Broker {
     pub id: BrokerId,
     /// What an auto-created topic gets.
     pub defaults: TopicSettings,
+    /// The cluster as the controller last described it.
     pub view: ClusterView,
     partitions: HashMap<(String, i32), Partition>,
     next_producer_id: i64,
+    outlets: Outlets,
+    creates: HashMap<u64, oneshot::Sender<Result<(), TopicError>>>,
+    next_request: u64,
+    /// Whether the core's decisions are kept for `--trace`.
+    trace: bool,
 }
 
 impl Broker {
-    /// A broker alone in its cluster, reachable at `addr`.
-    pub fn single(addr: BrokerAddr, defaults: TopicSettings) -> Self {
-        let id = addr.id;
+    pub fn new(id: BrokerId, defaults: TopicSettings, outlets: Outlets, trace: bool) -> Self {
         Broker {
             id,
             defaults,
-            view: ClusterView {
-                cluster_id: format!("insync-{}", Uuid::new_v4().simple()),
-                controller: Some(id),
-                brokers: vec![addr],
-                topics: Default::default(),
-            },
+            view: ClusterView::default(),
             partitions: HashMap::new(),
-            // Producer ids must not repeat across restarts of this broker:
-            // start from the clock, in a block of ids of this broker's own.
+            // Producer ids must not repeat across brokers and restarts:
+            // this broker's own block, started from the clock.
             next_producer_id: (i64::from(id) << 48)
                 | (std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_millis() as i64)
                     & ((1 << 48) - 1)),
+            outlets,
+            creates: HashMap::new(),
+            next_request: 0,
+            trace,
         }
-    }
-
-    pub fn partition_mut(&mut self, topic: &str, index: i32) -> Option<&mut Partition> {
-        self.partitions.get_mut(&(topic.to_string(), index))
     }
 
     pub fn partition(&self, topic: &str, index: i32) -> Option<&Partition> {
@@ -152,67 +186,116 @@ impl Broker {
         self.view.topics.contains_key(name)
     }
 
-    /// Creates a topic whose every partition this broker leads. With more
-    /// than one broker the controller places replicas; here they all sit on
-    /// this broker, so the replication factor must be 1.
-    pub fn create_topic(&mut self, name: &str, settings: &TopicSettings) -> Result<(), TopicError> {
-        check_topic_name(name)?;
-        if self.has_topic(name) {
-            return Err(topic_error(
-                TOPIC_ALREADY_EXISTS,
-                format!("topic '{name}' already exists"),
-            ));
+    /// Runs `f` on a hosted partition, then sends what the core asked to send.
+    pub fn with_partition<T>(
+        &mut self,
+        topic: &str,
+        index: i32,
+        f: impl FnOnce(&mut Partition) -> T,
+    ) -> Option<T> {
+        let key = (topic.to_string(), index);
+        let p = self.partitions.get_mut(&key)?;
+        let out = f(p);
+        self.drain(&key);
+        Some(out)
+    }
+
+    /// Every hosted partition, for periodic work (lag checks).
+    pub fn each_partition(&mut self, mut f: impl FnMut(&mut Partition)) {
+        let keys: Vec<_> = self.partitions.keys().cloned().collect();
+        for key in keys {
+            f(self.partitions.get_mut(&key).expect("listed"));
+            self.drain(&key);
         }
-        if settings.partitions < 1 {
-            return Err(topic_error(
-                INVALID_PARTITIONS,
-                format!(
-                    "{} partitions: a topic needs at least one",
-                    settings.partitions
-                ),
-            ));
+    }
+
+    /// LeaderAndIsr: hosts the partition if new, else hands it the state.
+    pub fn on_leader_and_isr(
+        &mut self,
+        topic: String,
+        partition: i32,
+        replicas: BrokerSet,
+        protocol: ProtocolConfig,
+        state: PartitionState,
+        now: std::time::Instant,
+    ) {
+        let key = (topic, partition);
+        match self.partitions.get_mut(&key) {
+            Some(p) => p.on_leader_and_isr(state, protocol, now),
+            None => {
+                let mut p = Partition::new(self.id, replicas, state, protocol);
+                if self.trace {
+                    p.events = Some(Vec::new());
+                }
+                self.partitions.insert(key.clone(), p);
+            }
         }
-        let brokers = self.view.brokers.len();
-        if settings.replication_factor < 1 || settings.replication_factor > brokers {
-            return Err(topic_error(
-                INVALID_REPLICATION_FACTOR,
-                format!(
-                    "replication factor {} with {brokers} broker(s)",
-                    settings.replication_factor
-                ),
-            ));
+        self.drain(&key);
+    }
+
+    /// Sends the partition's outbox: AlterPartition to the controller,
+    /// follower fetches to the fetcher.
+    fn drain(&mut self, key: &(String, i32)) {
+        let p = self.partitions.get_mut(key).expect("hosted");
+        for (to, msg) in std::mem::take(&mut p.outbox) {
+            match (to, msg) {
+                (
+                    Node::Controller,
+                    Msg::AlterPartition {
+                        leader_epoch,
+                        partition_epoch,
+                        new_isr,
+                    },
+                ) => {
+                    let _ = self.outlets.control.send(ToController::AlterPartition {
+                        topic: key.0.clone(),
+                        partition: key.1,
+                        leader_epoch,
+                        partition_epoch,
+                        new_isr,
+                    });
+                }
+                (Node::Broker(leader), Msg::Fetch(req)) => {
+                    let _ = self.outlets.fetches.send(FollowerFetch {
+                        topic: key.0.clone(),
+                        partition: key.1,
+                        leader,
+                        req,
+                    });
+                }
+                // A follower fetch answered after its request expired, or a
+                // message with no runtime meaning here: nobody waits for it.
+                _ => {}
+            }
         }
-        if settings.protocol.min_insync_replicas > settings.replication_factor {
-            return Err(topic_error(
-                INVALID_CONFIG,
-                format!(
-                    "min.insync.replicas {} exceeds the replication factor {}",
-                    settings.protocol.min_insync_replicas, settings.replication_factor
-                ),
-            ));
+    }
+
+    /// Asks the controller for a topic; the answer arrives on the receiver.
+    pub fn request_topic(
+        &mut self,
+        name: &str,
+        settings: TopicSettings,
+    ) -> oneshot::Receiver<Result<(), TopicError>> {
+        let (tx, rx) = oneshot::channel();
+        let request = self.next_request;
+        self.next_request += 1;
+        let sent = self.outlets.control.send(ToController::CreateTopic {
+            request,
+            name: name.to_string(),
+            settings,
+        });
+        if sent.is_ok() {
+            self.creates.insert(request, tx);
         }
-        let replicas = BrokerSet::of([self.id]);
-        let state = PartitionState {
-            leader: Some(self.id),
-            leader_epoch: 0,
-            isr: replicas,
-            elr: BrokerSet::EMPTY,
-            partition_epoch: 0,
-        };
-        let mut views = Vec::new();
-        for index in 0..settings.partitions {
-            let p = Partition::new(self.id, replicas, state, settings.protocol.clone());
-            self.partitions.insert((name.to_string(), index), p);
-            views.push(PartitionView { replicas, state });
+        // Otherwise `tx` is dropped here and the caller hears at once.
+        rx
+    }
+
+    /// The controller's answer to a topic request.
+    pub fn on_topic_created(&mut self, request: u64, result: Result<(), TopicError>) {
+        if let Some(tx) = self.creates.remove(&request) {
+            let _ = tx.send(result);
         }
-        self.view.topics.insert(
-            name.to_string(),
-            TopicView {
-                id: Uuid::new_v4(),
-                partitions: views,
-            },
-        );
-        Ok(())
     }
 
     /// InitProducerId for an idempotent producer: a fresh id, epoch 0.
@@ -220,6 +303,17 @@ impl Broker {
         let id = self.next_producer_id;
         self.next_producer_id += 1;
         id
+    }
+
+    /// Trace events gathered since the last call.
+    pub fn take_events(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        for ((t, i), p) in &mut self.partitions {
+            if let Some(events) = &mut p.events {
+                out.extend(events.drain(..).map(|e| format!("{t} {i}: {e}")));
+            }
+        }
+        out
     }
 }
 
@@ -254,67 +348,15 @@ pub fn check_topic_name(name: &str) -> Result<(), TopicError> {
 mod tests {
     use super::*;
 
-    fn broker() -> Broker {
-        Broker::single(
-            BrokerAddr {
-                id: 0,
-                host: "127.0.0.1".into(),
-                port: 9092,
-            },
-            TopicSettings {
-                partitions: 2,
-                replication_factor: 1,
-                protocol: ProtocolConfig::default(),
-            },
-        )
-    }
-
     #[test]
-    fn topics_are_created_once_with_every_partition_led_here() {
-        let mut b = broker();
-        let s = b.defaults.clone();
-        b.create_topic("orders", &s).unwrap();
-        assert_eq!(b.view.topics["orders"].partitions.len(), 2);
-        assert!(b.partition("orders", 1).unwrap().replica.is_leader());
-        assert!(b.partition("orders", 2).is_none());
-        assert_eq!(
-            b.create_topic("orders", &s).unwrap_err().code,
-            TOPIC_ALREADY_EXISTS
-        );
-    }
-
-    #[test]
-    fn impossible_topics_are_refused_with_kafkas_codes() {
-        let mut b = broker();
-        let mut s = b.defaults.clone();
-        assert_eq!(
-            b.create_topic("a/b", &s).unwrap_err().code,
-            INVALID_TOPIC_EXCEPTION
-        );
-        assert_eq!(
-            b.create_topic("..", &s).unwrap_err().code,
-            INVALID_TOPIC_EXCEPTION
-        );
-        s.replication_factor = 3;
-        assert_eq!(
-            b.create_topic("t", &s).unwrap_err().code,
-            INVALID_REPLICATION_FACTOR
-        );
-        s.replication_factor = 1;
-        s.protocol.min_insync_replicas = 2;
-        assert_eq!(b.create_topic("t", &s).unwrap_err().code, INVALID_CONFIG);
-        s.protocol.min_insync_replicas = 1;
-        s.partitions = 0;
-        assert_eq!(
-            b.create_topic("t", &s).unwrap_err().code,
-            INVALID_PARTITIONS
-        );
-        assert!(b.view.topics.is_empty(), "nothing half-created");
-    }
-
-    #[test]
-    fn producer_ids_are_distinct() {
-        let mut b = broker();
-        assert_ne!(b.init_producer_id(), b.init_producer_id());
+    fn topic_names_follow_kafkas_rules() {
+        assert!(check_topic_name("orders.v2_x-1").is_ok());
+        for bad in ["", ".", "..", "a/b", "é", &"x".repeat(250)] {
+            assert_eq!(
+                check_topic_name(bad).unwrap_err().code,
+                INVALID_TOPIC_EXCEPTION,
+                "{bad:?}"
+            );
+        }
     }
 }

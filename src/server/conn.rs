@@ -19,15 +19,6 @@ pub struct ListenConfig {
     pub shared: Arc<Shared>,
 }
 
-impl Default for ListenConfig {
-    fn default() -> Self {
-        ListenConfig {
-            max_request_bytes: super::frame::DEFAULT_MAX_REQUEST_BYTES,
-            shared: Arc::default(),
-        }
-    }
-}
-
 /// Serves every connection `listener` accepts, until the task is dropped.
 pub async fn serve(listener: TcpListener, cfg: ListenConfig) -> std::io::Result<()> {
     loop {

@@ -7,11 +7,84 @@
 
 use super::broker::{Broker, Shared};
 use super::metadata::UNKNOWN_TOPIC_OR_PARTITION;
+use super::partition::FollowerAnswer;
+use super::replication::{decode_request, encode_response};
+use crate::core::types::BrokerId;
 use crate::core::types::ErrorCode;
 use bytes::BytesMut;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{BrokerId as WireBrokerId, FetchRequest, FetchResponse};
 use std::time::Duration;
+
+/// Kafka's INVALID_REQUEST error code.
+pub const INVALID_REQUEST: i16 = 42;
+
+/// A follower's Fetch, on the leader: each partition goes through the
+/// core's `on_fetch`; a parked one waits up to `max_wait_ms` for news, then
+/// expires with the current HW.
+pub async fn follower_fetch(req: &FetchRequest, shared: &Shared) -> FetchResponse {
+    let from = match BrokerId::try_from(req.replica_id.0) {
+        Ok(b) => b,
+        Err(_) => {
+            let mut r = FetchResponse::default();
+            r.error_code = INVALID_REQUEST;
+            return r;
+        }
+    };
+    let wait = Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0));
+    let mut r = FetchResponse::default();
+    for topic in &req.topics {
+        let mut t = FetchableTopicResponse::default();
+        t.topic = topic.topic.clone();
+        for fp in &topic.partitions {
+            let name = topic.topic.0.as_str();
+            let core_req = match decode_request(fp) {
+                Ok(q) => q,
+                Err(code) => {
+                    let mut p = PartitionData::default();
+                    p.partition_index = fp.partition;
+                    p.error_code = code.code();
+                    t.partitions.push(p);
+                    continue;
+                }
+            };
+            let now = std::time::Instant::now();
+            let answer = shared.lock().with_partition(name, fp.partition, |p| {
+                p.on_follower_fetch(from, core_req, now)
+            });
+            let resp = match answer {
+                None => None,
+                Some(FollowerAnswer::Now(resp)) => Some(resp),
+                Some(FollowerAnswer::Later(mut rx)) => {
+                    match tokio::time::timeout(wait, &mut rx).await {
+                        Ok(r) => r.ok(),
+                        Err(_) => {
+                            shared.lock().with_partition(name, fp.partition, |p| {
+                                p.expire_follower_fetch(from)
+                            });
+                            // Answered now, unless the fetch waits for an
+                            // epoch this broker has not heard of yet.
+                            rx.try_recv().ok()
+                        }
+                    }
+                }
+            };
+            shared.changed.notify_waiters();
+            let p = match resp {
+                Some(resp) => encode_response(fp.partition, &resp),
+                None => {
+                    let mut p = PartitionData::default();
+                    p.partition_index = fp.partition;
+                    p.error_code = ErrorCode::NotLeaderOrFollower.code();
+                    p
+                }
+            };
+            t.partitions.push(p);
+        }
+        r.responses.push(t);
+    }
+    r
+}
 
 /// Answers a consumer's Fetch once `min_bytes` are visible, any partition
 /// has an error, or `max_wait_ms` passes.

@@ -18,20 +18,20 @@ pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
 /// Kafka's LEADER_NOT_AVAILABLE error code: the partition is between leaders.
 pub const LEADER_NOT_AVAILABLE: i16 = 5;
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BrokerAddr {
     pub id: BrokerId,
     pub host: String,
     pub port: u16,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct PartitionView {
     pub replicas: BrokerSet,
     pub state: PartitionState,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TopicView {
     pub id: Uuid,
     /// Indexed by partition number.
@@ -39,7 +39,7 @@ pub struct TopicView {
 }
 
 /// Everything a Metadata response reports.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ClusterView {
     pub cluster_id: String,
     pub controller: Option<BrokerId>,

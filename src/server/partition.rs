@@ -10,10 +10,11 @@
 use super::batch::Batch;
 use crate::core::config::ProtocolConfig;
 use crate::core::effects::Effects;
-use crate::core::messages::{Msg, Node, PartitionState};
+use crate::core::messages::{FetchRequest, FetchResponse, Msg, Node, PartitionState};
 use crate::core::replica::Replica;
 use crate::core::types::{Acks, BrokerId, BrokerSet, ErrorCode, Offset};
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
 /// The answer to one produce: the batch's base offset, or an error.
@@ -37,8 +38,23 @@ pub struct Partition {
     pub replica: Replica<Batch>,
     pub cfg: ProtocolConfig,
     tickets: Tickets,
+    /// Followers' fetches waiting for the core's answer, by follower.
+    follower_fetches: HashMap<BrokerId, oneshot::Sender<FetchResponse<Batch>>>,
+    /// When each follower last fetched from the leader's LEO
+    /// (`lastCaughtUpTimeMs`), for `replica.lag.time.max.ms`.
+    caught_up: HashMap<BrokerId, Instant>,
     /// Messages for other brokers and the controller, for the runtime to send.
     pub outbox: Vec<(Node, Msg<Batch>)>,
+    /// Trace events of the core's decisions, when tracing.
+    pub events: Option<Vec<String>>,
+}
+
+/// How a follower's fetch was answered.
+#[derive(Debug)]
+pub enum FollowerAnswer {
+    Now(FetchResponse<Batch>),
+    /// Parked until there is news, or until the fetch expires.
+    Later(oneshot::Receiver<FetchResponse<Batch>>),
 }
 
 impl Partition {
@@ -56,7 +72,10 @@ impl Partition {
             replica,
             cfg,
             tickets: Tickets::default(),
+            follower_fetches: HashMap::new(),
+            caught_up: HashMap::new(),
             outbox: Vec::new(),
+            events: None,
         };
         p.route(fx);
         p
@@ -73,7 +92,7 @@ impl Partition {
         self.tickets.waiting.insert(ticket, Some(tx));
         let (client, request) = ticket_parts(ticket);
         let epoch = self.replica.partition.leader_epoch;
-        let mut fx = Effects::new();
+        let mut fx = self.effects();
         self.replica
             .on_produce(client, request, acks, batch, epoch, &self.cfg, &mut fx);
         self.route(fx);
@@ -91,9 +110,85 @@ impl Partition {
         }
     }
 
-    /// Delivers the core's answers to waiting producers and keeps the rest
-    /// for the runtime.
+    fn effects(&self) -> Effects<Batch> {
+        if self.events.is_some() {
+            Effects::traced()
+        } else {
+            Effects::new()
+        }
+    }
+
+    /// LeaderAndIsr from the controller.
+    pub fn on_leader_and_isr(&mut self, state: PartitionState, cfg: ProtocolConfig, now: Instant) {
+        let was_leader = self.replica.is_leader();
+        self.cfg = cfg;
+        let mut fx = self.effects();
+        let incarnation = self.replica.incarnation;
+        self.replica
+            .on_leader_and_isr(state, incarnation, &self.cfg, &mut fx);
+        if self.replica.is_leader() && !was_leader {
+            // A new leader gives every follower a full lag period.
+            self.caught_up = self.replica.replicas.iter().map(|b| (b, now)).collect();
+        }
+        self.route(fx);
+    }
+
+    /// A follower's Fetch, on the leader.
+    pub fn on_follower_fetch(
+        &mut self,
+        from: BrokerId,
+        req: FetchRequest,
+        now: Instant,
+    ) -> FollowerAnswer {
+        if self.replica.is_leader() && req.fetch_offset >= self.replica.log.end_offset() {
+            self.caught_up.insert(from, now);
+        }
+        let (tx, mut rx) = oneshot::channel();
+        // A newer fetch from the same follower replaces its parked one, in
+        // the core and here.
+        self.follower_fetches.insert(from, tx);
+        let mut fx = self.effects();
+        self.replica.on_fetch(from, req, &self.cfg, &mut fx);
+        self.route(fx);
+        match rx.try_recv() {
+            Ok(r) => FollowerAnswer::Now(r),
+            Err(_) => FollowerAnswer::Later(rx),
+        }
+    }
+
+    /// The follower's fetch waited `replica.fetch.wait.max.ms`.
+    pub fn expire_follower_fetch(&mut self, from: BrokerId) {
+        let mut fx = self.effects();
+        self.replica.expire_fetch(from, &mut fx);
+        self.route(fx);
+    }
+
+    /// The leader's answer to this follower's fetch.
+    pub fn on_fetch_response(&mut self, leader: BrokerId, resp: FetchResponse<Batch>) {
+        let mut fx = self.effects();
+        self.replica
+            .on_fetch_response(leader, resp, &self.cfg, &mut fx);
+        self.route(fx);
+    }
+
+    /// Proposes dropping followers that have lagged longer than `lag_max`.
+    pub fn check_lag(&mut self, now: Instant, lag_max: Duration) {
+        for f in self.replica.lagging_followers().iter() {
+            let since = self.caught_up.get(&f).copied().unwrap_or(now);
+            if now.duration_since(since) > lag_max {
+                let mut fx = self.effects();
+                self.replica.on_replica_lag_timeout(f, &mut fx);
+                self.route(fx);
+            }
+        }
+    }
+
+    /// Delivers the core's answers to waiting producers and followers, and
+    /// keeps the rest for the runtime.
     fn route(&mut self, fx: Effects<Batch>) {
+        if let Some(events) = &mut self.events {
+            events.extend(fx.events().iter().map(ToString::to_string));
+        }
         for (to, msg) in fx.sends {
             match (to, msg) {
                 (Node::Client(c), Msg::ProduceResponse { request, result }) => {
@@ -104,6 +199,12 @@ impl Partition {
                         let _ = tx.send(result);
                     }
                     self.tickets.free.push(ticket);
+                }
+                (Node::Broker(f), Msg::FetchResponse(r))
+                    if self.follower_fetches.contains_key(&f) =>
+                {
+                    let tx = self.follower_fetches.remove(&f).expect("checked");
+                    let _ = tx.send(r);
                 }
                 other => self.outbox.push(other),
             }

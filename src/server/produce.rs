@@ -44,18 +44,21 @@ pub async fn produce(
             let name = topic.name.0.to_string();
             let mut parts = Vec::new();
             for p in topic.partition_data {
-                let answer = match acks {
-                    None => Answer::Code(INVALID_REQUIRED_ACKS),
-                    Some(acks) => match broker.partition_mut(&name, p.index) {
-                        None => Answer::Code(UNKNOWN_TOPIC_OR_PARTITION),
-                        Some(partition) => match one_batch(p.records) {
-                            Err(code) => Answer::Code(code),
-                            Ok(batch) => match partition.produce(batch, acks) {
+                let answer = match (acks, broker.partition(&name, p.index).is_some()) {
+                    (None, _) => Answer::Code(INVALID_REQUIRED_ACKS),
+                    (_, false) => Answer::Code(UNKNOWN_TOPIC_OR_PARTITION),
+                    (Some(acks), true) => match one_batch(p.records) {
+                        Err(code) => Answer::Code(code),
+                        Ok(batch) => {
+                            let produced = broker
+                                .with_partition(&name, p.index, |part| part.produce(batch, acks))
+                                .expect("checked above");
+                            match produced {
                                 Produced::Unanswered => Answer::Code(0),
                                 Produced::Now(r) => Answer::Done(r),
                                 Produced::Later(rx) => Answer::Waiting(rx),
-                            },
-                        },
+                            }
+                        }
                     },
                 };
                 parts.push((p.index, answer));

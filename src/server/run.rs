@@ -1,87 +1,206 @@
-//! `insync cluster`: checks the settings, binds the listeners, prints the
-//! bootstrap address and serves until Ctrl-C.
+//! `insync cluster`, `insync broker` and `insync controller`: check the
+//! settings, bind, print the addresses and serve until Ctrl-C.
 
-use super::broker::{Broker, Shared, TopicSettings};
-use super::conn::{ListenConfig, bind, serve};
-use super::metadata::BrokerAddr;
-use crate::cli::ClusterArgs;
+use super::broker::TopicSettings;
+use super::control::serve::{TraceSink, serve_controller};
+use super::runtime::{BrokerOptions, start_broker, start_cluster};
+use crate::cli::{BrokerArgs, ClusterArgs, ControllerArgs, TimingFlags, TopicFlags};
 use crate::core::config::ProtocolConfig;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-/// The settings a cluster's topics start from, or why they are impossible.
-pub fn topic_settings(a: &ClusterArgs) -> Result<TopicSettings, String> {
-    if a.brokers != 1 {
+/// The settings new topics start from, or why they are impossible.
+pub fn topic_settings(t: &TopicFlags, replication_factor: usize) -> Result<TopicSettings, String> {
+    if replication_factor < 1 {
+        return Err("the replication factor must be at least 1".into());
+    }
+    if t.min_isr < 1 || t.min_isr > replication_factor {
         return Err(format!(
-            "--brokers {}: replication between brokers is not built yet; this \
-             version runs one broker (--brokers 1)",
-            a.brokers
+            "--min-isr {} is impossible with a replication factor of {replication_factor}: \
+             it must be between 1 and {replication_factor}",
+            t.min_isr
         ));
     }
-    if a.min_isr < 1 || a.min_isr > a.brokers {
-        return Err(format!(
-            "--min-isr {} is impossible with a replication factor of {} \
-             (one replica per broker): it must be between 1 and {}",
-            a.min_isr, a.brokers, a.brokers
-        ));
-    }
-    if a.partitions < 1 {
+    if t.partitions < 1 {
         return Err(format!(
             "--partitions {}: a topic needs at least one",
-            a.partitions
+            t.partitions
         ));
     }
-    if a.flush_every == Some(0) {
+    if t.flush_every == Some(0) {
         return Err("--flush-every 0: give a positive number of records".into());
     }
     Ok(TopicSettings {
-        partitions: a.partitions,
-        replication_factor: a.brokers,
+        partitions: t.partitions,
+        replication_factor,
         protocol: ProtocolConfig {
-            min_insync_replicas: a.min_isr,
-            unclean_leader_election: a.unclean,
-            flush_interval_messages: a.flush_every,
+            min_insync_replicas: t.min_isr,
+            unclean_leader_election: t.unclean,
+            flush_interval_messages: t.flush_every,
             ..ProtocolConfig::default()
         },
     })
 }
 
-/// Runs the cluster until Ctrl-C. Errors are bad settings or a port that
-/// cannot be bound.
+fn check_timing(t: &TimingFlags) -> Result<(), String> {
+    for (name, v) in [
+        ("--session-timeout-ms", t.session_timeout_ms),
+        ("--replica-lag-ms", t.replica_lag_ms),
+    ] {
+        if v < 10 {
+            return Err(format!("{name} {v}: give at least 10 ms"));
+        }
+    }
+    Ok(())
+}
+
+fn parse_addr(flag: &str, s: &str) -> Result<SocketAddr, String> {
+    s.parse()
+        .map_err(|e| format!("{flag} {s}: {e} (expected HOST:PORT with an IP address)"))
+}
+
+fn broker_options(
+    id: u8,
+    listen: SocketAddr,
+    controller: SocketAddr,
+    defaults: TopicSettings,
+    topics: &TopicFlags,
+    timing: &TimingFlags,
+    trace: Option<std::path::PathBuf>,
+) -> BrokerOptions {
+    BrokerOptions {
+        id,
+        listen,
+        controller,
+        defaults,
+        max_request_bytes: topics.max_request_bytes,
+        replica_lag: Duration::from_millis(timing.replica_lag_ms),
+        heartbeat: Duration::from_millis(timing.session_timeout_ms / 4),
+        fetch_wait: Duration::from_millis(timing.fetch_wait_ms),
+        trace,
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))
+}
+
+fn trace_sink(path: Option<&Path>) -> Result<TraceSink, String> {
+    path.map(|p| {
+        std::fs::File::create(p)
+            .map(|f| Arc::new(Mutex::new(f)))
+            .map_err(|e| format!("cannot write the trace {}: {e}", p.display()))
+    })
+    .transpose()
+}
+
+async fn until_ctrl_c() {
+    let _ = tokio::signal::ctrl_c().await;
+    eprintln!("insync: stopping");
+}
+
+/// A controller and `brokers` brokers in this process.
 pub fn run_cluster(a: &ClusterArgs) -> Result<(), String> {
-    let settings = topic_settings(a)?;
+    // Broker sets are 32-bit masks.
+    if !(1..=32).contains(&a.brokers) {
+        return Err(format!("--brokers {}: give 1 to 32", a.brokers));
+    }
+    let defaults = topic_settings(&a.topics, a.brokers)?;
+    check_timing(&a.timing)?;
     let ip: IpAddr = a
         .host
         .parse()
         .map_err(|e| format!("--host {}: {e}", a.host))?;
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    rt.block_on(async {
-        let (listener, addr) = bind(SocketAddr::new(ip, a.base_port))
-            .await
-            .map_err(|e| format!("cannot listen on {ip}:{}: {e}", a.base_port))?;
-        let broker = Broker::single(
-            BrokerAddr {
-                id: 0,
-                host: addr.ip().to_string(),
-                port: addr.port(),
-            },
-            settings,
+    if let Some(dir) = &a.trace_dir {
+        std::fs::create_dir_all(dir).map_err(|e| format!("--trace-dir {}: {e}", dir.display()))?;
+    }
+    let port = |i: usize| {
+        if a.base_port == 0 {
+            Ok(0)
+        } else {
+            u16::try_from(usize::from(a.base_port) + i)
+                .map_err(|_| format!("--base-port {} + {i} is past 65535", a.base_port))
+        }
+    };
+    let controller_port = port(a.brokers)?;
+    let broker_ports: Vec<u16> = (0..a.brokers).map(port).collect::<Result<_, _>>()?;
+    let controller = SocketAddr::new(ip, controller_port);
+    let brokers: Vec<SocketAddr> = broker_ports
+        .iter()
+        .map(|p| SocketAddr::new(ip, *p))
+        .collect();
+    // Id and addresses are set per broker by `start_cluster`.
+    let template = broker_options(
+        0, controller, controller, defaults, &a.topics, &a.timing, None,
+    );
+    let session = Duration::from_millis(a.timing.session_timeout_ms);
+    runtime()?.block_on(async {
+        let c = start_cluster(
+            controller,
+            &brokers,
+            session,
+            &template,
+            a.trace_dir.as_deref(),
+        )
+        .await?;
+        println!("bootstrap: {}", c.bootstrap());
+        eprintln!(
+            "insync: {} broker(s) and a controller at {}; Ctrl-C stops them",
+            a.brokers, c.controller
         );
-        let cfg = ListenConfig {
-            max_request_bytes: a.max_request_bytes,
-            shared: Arc::new(Shared::new(broker)),
-        };
-        println!("bootstrap: {addr}");
-        eprintln!("insync: broker 0 serving on {addr}; Ctrl-C stops it");
+        until_ctrl_c().await;
+        Ok(())
+    })
+}
+
+pub fn run_broker(a: &BrokerArgs) -> Result<(), String> {
+    let defaults = topic_settings(&a.topics, a.replication_factor)?;
+    check_timing(&a.timing)?;
+    let listen = parse_addr("--listen", &a.listen)?;
+    let controller = parse_addr("--controller", &a.controller)?;
+    let opts = broker_options(
+        a.id,
+        listen,
+        controller,
+        defaults,
+        &a.topics,
+        &a.timing,
+        a.trace.clone(),
+    );
+    runtime()?.block_on(async {
+        let (addr, _) = start_broker(opts)
+            .await
+            .map_err(|e| format!("cannot start broker {} on {listen}: {e}", a.id))?;
+        println!("broker {}: {addr}", a.id);
+        until_ctrl_c().await;
+        Ok(())
+    })
+}
+
+pub fn run_controller(a: &ControllerArgs) -> Result<(), String> {
+    if a.session_timeout_ms < 10 {
+        return Err(format!(
+            "--session-timeout-ms {}: give at least 10 ms",
+            a.session_timeout_ms
+        ));
+    }
+    let listen = parse_addr("--listen", &a.listen)?;
+    let trace = trace_sink(a.trace.as_deref())?;
+    runtime()?.block_on(async {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        println!("controller: {addr}");
+        let session = Duration::from_millis(a.session_timeout_ms);
         tokio::select! {
-            served = serve(listener, cfg) => served.map_err(|e| format!("the listener failed: {e}")),
-            _ = tokio::signal::ctrl_c() => {
-                eprintln!("insync: stopping");
-                Ok(())
-            }
+            r = serve_controller(listener, session, trace) => r.map_err(|e| format!("the listener failed: {e}")),
+            _ = until_ctrl_c() => Ok(()),
         }
     })
 }

@@ -1,7 +1,7 @@
 //! CreateTopics (v2–7) and the settings a topic may carry: the protocol
 //! switches the model checks, under their Kafka topic-config names.
 
-use super::broker::{INVALID_CONFIG, Shared, TopicError, TopicSettings};
+use super::broker::{INVALID_CONFIG, Shared, TopicError, TopicSettings, check_topic_name};
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
@@ -15,25 +15,22 @@ pub const TOPIC_CONFIGS: &[&str] = &[
     "flush.messages",
 ];
 
-pub fn create_topics(
+pub async fn create_topics(
     req: &CreateTopicsRequest,
     version: i16,
     shared: &Shared,
 ) -> CreateTopicsResponse {
-    let mut broker = shared.lock();
     let mut r = CreateTopicsResponse::default();
     for topic in &req.topics {
         let name = topic.name.0.to_string();
         let mut t = CreatableTopicResult::default();
         t.name = topic.name.clone();
-        let created = settings(topic, &broker.defaults).and_then(|s| {
-            if req.validate_only {
-                super::broker::check_topic_name(&name)?;
-                Ok(s)
-            } else {
-                broker.create_topic(&name, &s).map(|()| s)
-            }
-        });
+        let defaults = shared.lock().defaults.clone();
+        let created = match settings(topic, &defaults) {
+            Err(e) => Err(e),
+            Ok(s) if req.validate_only => check_topic_name(&name).map(|()| s),
+            Ok(s) => shared.create_topic(&name, s.clone()).await.map(|()| s),
+        };
         match created {
             Ok(s) => {
                 if version >= 5 {
@@ -41,7 +38,7 @@ pub fn create_topics(
                     t.replication_factor = s.replication_factor as i16;
                 }
                 if version >= 7
-                    && let Some(v) = broker.view.topics.get(&name)
+                    && let Some(v) = shared.lock().view.topics.get(&name)
                 {
                     t.topic_id = v.id;
                 }

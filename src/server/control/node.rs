@@ -1,0 +1,454 @@
+//! The controller process's state: registered brokers with their
+//! heartbeats, and for every partition the protocol core's `Controller`,
+//! which decides fencing, ISR changes and elections exactly as the model
+//! checks them. This file only places replicas, picks the preferred
+//! candidate of an election and carries the core's messages to brokers.
+
+use super::wire::ToBroker;
+use crate::core::config::ProtocolConfig;
+use crate::core::controller::Controller;
+use crate::core::effects::Effects;
+use crate::core::messages::{Msg, Node};
+use crate::core::types::{BrokerId, BrokerSet, Epoch, PartitionEpoch};
+use crate::server::batch::Batch;
+use crate::server::broker::{
+    INVALID_CONFIG, INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR, TOPIC_ALREADY_EXISTS,
+    TopicError, TopicSettings, check_topic_name,
+};
+use crate::server::metadata::{BrokerAddr, ClusterView, PartitionView, TopicView};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc::UnboundedSender;
+use uuid::Uuid;
+
+/// One connection's identity, so a restarted broker's old connection
+/// cannot speak for it.
+pub type ConnId = u64;
+
+#[derive(Debug)]
+struct Member {
+    addr: BrokerAddr,
+    conn: ConnId,
+    link: UnboundedSender<ToBroker>,
+    last_heartbeat: Instant,
+    fenced: bool,
+}
+
+#[derive(Debug)]
+struct Placed {
+    /// Replicas in preference order: the first live candidate leads.
+    assignment: Vec<BrokerId>,
+    protocol: ProtocolConfig,
+    core: Controller,
+}
+
+#[derive(Debug)]
+pub struct ControllerNode {
+    cluster_id: String,
+    /// `broker.session.timeout.ms`.
+    session_timeout: Duration,
+    brokers: BTreeMap<BrokerId, Member>,
+    partitions: BTreeMap<(String, i32), Placed>,
+    topic_ids: BTreeMap<String, Uuid>,
+    /// Every core decision, for `--trace`.
+    pub events: Vec<String>,
+    trace: bool,
+}
+
+impl ControllerNode {
+    pub fn new(session_timeout: Duration, trace: bool) -> Self {
+        ControllerNode {
+            cluster_id: format!("insync-{}", Uuid::new_v4().simple()),
+            session_timeout,
+            brokers: BTreeMap::new(),
+            partitions: BTreeMap::new(),
+            topic_ids: BTreeMap::new(),
+            events: Vec::new(),
+            trace,
+        }
+    }
+
+    fn effects(&self) -> Effects<Batch> {
+        if self.trace {
+            Effects::traced()
+        } else {
+            Effects::new()
+        }
+    }
+
+    fn is_current(&self, broker: BrokerId, conn: ConnId) -> bool {
+        self.brokers.get(&broker).is_some_and(|m| m.conn == conn)
+    }
+
+    /// BrokerRegistration: a broker (re)starts.
+    pub fn register(
+        &mut self,
+        addr: BrokerAddr,
+        clean_shutdown: bool,
+        conn: ConnId,
+        link: UnboundedSender<ToBroker>,
+        now: Instant,
+    ) {
+        let id = addr.id;
+        if self
+            .brokers
+            .get(&id)
+            .is_some_and(|m| !m.fenced && m.conn != conn)
+        {
+            // A new incarnation while the old one still counts as alive: as
+            // KRaft does, fence the old one first, so the partitions it led
+            // or sat in the ISR of move on before the new life registers.
+            self.fence(id);
+        }
+        self.brokers.insert(
+            id,
+            Member {
+                addr,
+                conn,
+                link,
+                last_heartbeat: now,
+                fenced: false,
+            },
+        );
+        let keys: Vec<_> = self.partitions_of(id);
+        for key in keys {
+            let mut fx = self.effects();
+            let p = self.partitions.get_mut(&key).expect("listed");
+            p.core
+                .on_broker_registration(id, clean_shutdown, 0, &p.protocol, &mut fx);
+            self.dispatch(&key, fx);
+        }
+        self.settle();
+    }
+
+    /// BrokerHeartbeat. A fenced broker that speaks again (it was paused,
+    /// not killed) registers anew: its log is intact, as after a clean stop.
+    pub fn heartbeat(&mut self, broker: BrokerId, conn: ConnId, now: Instant) {
+        if !self.is_current(broker, conn) {
+            return;
+        }
+        let m = self.brokers.get_mut(&broker).expect("current");
+        m.last_heartbeat = now;
+        if m.fenced {
+            let (addr, link) = (m.addr.clone(), m.link.clone());
+            self.register(addr, true, conn, link, now);
+        }
+    }
+
+    /// AlterPartition from a partition's leader.
+    #[allow(clippy::too_many_arguments)]
+    pub fn alter_partition(
+        &mut self,
+        broker: BrokerId,
+        conn: ConnId,
+        topic: String,
+        partition: i32,
+        leader_epoch: Epoch,
+        partition_epoch: PartitionEpoch,
+        new_isr: BrokerSet,
+    ) {
+        if !self.is_current(broker, conn) {
+            return;
+        }
+        let key = (topic, partition);
+        let mut fx = self.effects();
+        let Some(p) = self.partitions.get_mut(&key) else {
+            return;
+        };
+        p.core.on_alter_partition(
+            broker,
+            leader_epoch,
+            partition_epoch,
+            new_isr,
+            &p.protocol,
+            &mut fx,
+        );
+        self.dispatch(&key, fx);
+        self.settle();
+    }
+
+    /// Fences every broker whose heartbeats stopped.
+    pub fn tick(&mut self, now: Instant) {
+        let expired: Vec<BrokerId> = self
+            .brokers
+            .iter()
+            .filter(|(_, m)| {
+                !m.fenced && now.duration_since(m.last_heartbeat) > self.session_timeout
+            })
+            .map(|(b, _)| *b)
+            .collect();
+        if expired.is_empty() {
+            return;
+        }
+        for b in expired {
+            self.fence(b);
+        }
+        self.settle();
+    }
+
+    fn fence(&mut self, b: BrokerId) {
+        self.brokers.get_mut(&b).expect("listed").fenced = true;
+        for key in self.partitions_of(b) {
+            let mut fx = self.effects();
+            let p = self.partitions.get_mut(&key).expect("listed");
+            p.core.on_session_expired(b, &p.protocol, &mut fx);
+            self.dispatch(&key, fx);
+        }
+    }
+
+    /// Creates a topic, placing replicas round-robin over the live brokers.
+    pub fn create_topic(&mut self, name: &str, s: &TopicSettings) -> Result<(), TopicError> {
+        check_topic_name(name)?;
+        let err = |code, message| Err(TopicError { code, message });
+        if self.topic_ids.contains_key(name) {
+            return err(
+                TOPIC_ALREADY_EXISTS,
+                format!("topic '{name}' already exists"),
+            );
+        }
+        if s.partitions < 1 {
+            return err(
+                INVALID_PARTITIONS,
+                format!("{} partitions: a topic needs at least one", s.partitions),
+            );
+        }
+        let live: Vec<BrokerId> = self.live().iter().collect();
+        if s.replication_factor < 1 || s.replication_factor > live.len() {
+            return err(
+                INVALID_REPLICATION_FACTOR,
+                format!(
+                    "replication factor {} with {} live broker(s)",
+                    s.replication_factor,
+                    live.len()
+                ),
+            );
+        }
+        if s.protocol.min_insync_replicas > s.replication_factor {
+            return err(
+                INVALID_CONFIG,
+                format!(
+                    "min.insync.replicas {} exceeds the replication factor {}",
+                    s.protocol.min_insync_replicas, s.replication_factor
+                ),
+            );
+        }
+        self.topic_ids.insert(name.to_string(), Uuid::new_v4());
+        for index in 0..s.partitions {
+            let start = index as usize % live.len();
+            let assignment: Vec<BrokerId> = (0..s.replication_factor)
+                .map(|i| live[(start + i) % live.len()])
+                .collect();
+            let mut core = Controller::new(BrokerSet::of(assignment.iter().copied()), Vec::new());
+            core.fenced = core.replicas.minus(self.live());
+            self.partitions.insert(
+                (name.to_string(), index),
+                Placed {
+                    assignment,
+                    protocol: s.protocol.clone(),
+                    core,
+                },
+            );
+        }
+        self.settle();
+        Ok(())
+    }
+
+    fn live(&self) -> BrokerSet {
+        BrokerSet::of(
+            self.brokers
+                .iter()
+                .filter(|(_, m)| !m.fenced)
+                .map(|(b, _)| *b),
+        )
+    }
+
+    fn partitions_of(&self, broker: BrokerId) -> Vec<(String, i32)> {
+        self.partitions
+            .iter()
+            .filter(|(_, p)| p.core.replicas.contains(broker))
+            .map(|(k, _)| k.clone())
+            .collect()
+    }
+
+    /// Elects a leader wherever the core allows one, then tells every broker
+    /// the new cluster view.
+    fn settle(&mut self) {
+        let leaderless: Vec<_> = self
+            .partitions
+            .iter()
+            .filter(|(_, p)| p.core.state.leader.is_none())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in leaderless {
+            let mut fx = self.effects();
+            let p = self.partitions.get_mut(&key).expect("listed");
+            let (candidates, _) = p.core.election_candidates(&p.protocol);
+            // Kafka's preferred order: the first candidate in the assignment.
+            let Some(&winner) = p.assignment.iter().find(|b| candidates.contains(**b)) else {
+                continue;
+            };
+            p.core.elect(winner, &p.protocol, &mut fx);
+            self.dispatch(&key, fx);
+        }
+        let view = self.view();
+        for m in self.brokers.values().filter(|m| !m.fenced) {
+            let _ = m.link.send(ToBroker::Cluster(view.clone()));
+        }
+    }
+
+    /// Carries the core's LeaderAndIsr messages to their brokers.
+    fn dispatch(&mut self, key: &(String, i32), fx: Effects<Batch>) {
+        if self.trace {
+            self.events.extend(
+                fx.events()
+                    .iter()
+                    .map(|e| format!("{} {}: {e}", key.0, key.1)),
+            );
+        }
+        let p = &self.partitions[key];
+        for (to, msg) in fx.sends {
+            if let (Node::Broker(b), Msg::LeaderAndIsr { state, .. }) = (to, msg)
+                && let Some(m) = self.brokers.get(&b)
+            {
+                let _ = m.link.send(ToBroker::LeaderAndIsr {
+                    topic: key.0.clone(),
+                    partition: key.1,
+                    replicas: p.core.replicas,
+                    protocol: p.protocol.clone(),
+                    state,
+                });
+            }
+        }
+    }
+
+    /// The cluster as Metadata reports it: live brokers, every partition's
+    /// state as the core holds it.
+    pub fn view(&self) -> ClusterView {
+        let live = self.live();
+        let mut topics = BTreeMap::new();
+        for ((name, _), p) in &self.partitions {
+            let t = topics.entry(name.clone()).or_insert_with(|| TopicView {
+                id: self.topic_ids[name],
+                partitions: Vec::new(),
+            });
+            t.partitions.push(PartitionView {
+                replicas: p.core.replicas,
+                state: p.core.state,
+            });
+        }
+        ClusterView {
+            cluster_id: self.cluster_id.clone(),
+            controller: live.iter().next(),
+            brokers: self
+                .brokers
+                .values()
+                .filter(|m| !m.fenced)
+                .map(|m| m.addr.clone())
+                .collect(),
+            topics,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+    fn addr(id: BrokerId) -> BrokerAddr {
+        BrokerAddr {
+            id,
+            host: "127.0.0.1".into(),
+            port: 9092 + u16::from(id),
+        }
+    }
+
+    fn cluster(n: u8) -> (ControllerNode, Vec<UnboundedReceiver<ToBroker>>, Instant) {
+        let mut c = ControllerNode::new(Duration::from_secs(1), false);
+        let now = Instant::now();
+        let mut rxs = Vec::new();
+        for b in 0..n {
+            let (tx, rx) = unbounded_channel();
+            c.register(addr(b), false, u64::from(b), tx, now);
+            rxs.push(rx);
+        }
+        (c, rxs, now)
+    }
+
+    fn settings(rf: usize, min_isr: usize) -> TopicSettings {
+        TopicSettings {
+            partitions: 3,
+            replication_factor: rf,
+            protocol: ProtocolConfig {
+                min_insync_replicas: min_isr,
+                ..ProtocolConfig::default()
+            },
+        }
+    }
+
+    #[test]
+    fn topics_are_placed_round_robin_with_the_first_replica_leading() {
+        let (mut c, mut rxs, _) = cluster(3);
+        c.create_topic("t", &settings(3, 2)).unwrap();
+        let v = c.view();
+        let leaders: Vec<_> = v.topics["t"]
+            .partitions
+            .iter()
+            .map(|p| p.state.leader)
+            .collect();
+        assert_eq!(leaders, vec![Some(0), Some(1), Some(2)]);
+        assert!(
+            v.topics["t"]
+                .partitions
+                .iter()
+                .all(|p| p.state.leader_epoch == 1)
+        );
+        let told: Vec<ToBroker> = std::iter::from_fn(|| rxs[1].try_recv().ok()).collect();
+        let states = told
+            .iter()
+            .filter(|m| matches!(m, ToBroker::LeaderAndIsr { .. }))
+            .count();
+        assert_eq!(states, 3, "broker 1 hosts all three partitions");
+        assert_eq!(
+            c.create_topic("t", &settings(3, 2)).unwrap_err().code,
+            TOPIC_ALREADY_EXISTS
+        );
+        assert_eq!(
+            c.create_topic("u", &settings(4, 1)).unwrap_err().code,
+            INVALID_REPLICATION_FACTOR
+        );
+        assert_eq!(
+            c.create_topic("u", &settings(2, 3)).unwrap_err().code,
+            INVALID_CONFIG
+        );
+    }
+
+    #[test]
+    fn a_restarted_broker_is_fenced_before_it_registers_again() {
+        let (mut c, _rxs, now) = cluster(3);
+        c.create_topic("t", &settings(3, 2)).unwrap();
+        let (tx, _rx) = unbounded_channel();
+        c.register(addr(0), false, 100, tx, now);
+        let p0 = c.view().topics["t"].partitions[0].state;
+        assert_eq!(p0.leader, Some(1), "its old life lost the leadership");
+        assert_eq!(p0.isr, BrokerSet::of([1, 2]), "and its ISR seat");
+        assert_eq!(c.view().brokers.len(), 3, "the new life is registered");
+    }
+
+    #[test]
+    fn a_silent_broker_is_fenced_and_its_partitions_get_new_leaders() {
+        let (mut c, _rxs, start) = cluster(3);
+        c.create_topic("t", &settings(3, 2)).unwrap();
+        let later = start + Duration::from_millis(1500);
+        c.heartbeat(1, 1, later);
+        c.heartbeat(2, 2, later);
+        c.heartbeat(0, 99, later); // from a stale connection: ignored
+        c.tick(later);
+        let v = c.view();
+        assert_eq!(v.brokers.len(), 2, "broker 0 is fenced");
+        let p0 = &v.topics["t"].partitions[0].state;
+        assert_eq!(p0.leader, Some(1), "the next replica in the assignment");
+        assert_eq!(p0.leader_epoch, 2);
+        assert_eq!(p0.isr, BrokerSet::of([1, 2]));
+    }
+}

@@ -1,0 +1,104 @@
+//! What brokers and the controller say to each other, as length-prefixed
+//! JSON frames over TCP. Kafka's KRaft RPCs carry the same facts
+//! (BrokerRegistration, BrokerHeartbeat, AlterPartition, the metadata log);
+//! this plane is internal to insync, so it uses its own small encoding.
+//! Replication itself is Kafka's follower Fetch, on the brokers' listeners.
+
+use crate::core::config::ProtocolConfig;
+use crate::core::messages::PartitionState;
+use crate::core::types::{BrokerSet, Epoch, PartitionEpoch};
+use crate::server::broker::{TopicError, TopicSettings};
+use crate::server::frame::{Frames, framed};
+use crate::server::metadata::{BrokerAddr, ClusterView};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+/// Control frames are small; a larger one is a bug or an attack.
+pub const MAX_CONTROL_FRAME: usize = 16 << 20;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ToController {
+    /// The first message on a broker's connection: who it is and where
+    /// clients reach it.
+    Register {
+        broker: BrokerAddr,
+        clean_shutdown: bool,
+    },
+    Heartbeat,
+    AlterPartition {
+        topic: String,
+        partition: i32,
+        leader_epoch: Epoch,
+        partition_epoch: PartitionEpoch,
+        new_isr: BrokerSet,
+    },
+    CreateTopic {
+        request: u64,
+        name: String,
+        settings: TopicSettings,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum ToBroker {
+    /// The cluster as Metadata should report it.
+    Cluster(ClusterView),
+    /// A partition's state, with what a broker needs to host it.
+    LeaderAndIsr {
+        topic: String,
+        partition: i32,
+        replicas: BrokerSet,
+        protocol: ProtocolConfig,
+        state: PartitionState,
+    },
+    TopicCreated {
+        request: u64,
+        result: Result<(), TopicError>,
+    },
+}
+
+pub async fn send<T: Serialize>(w: &mut (impl AsyncWrite + Unpin), msg: &T) -> std::io::Result<()> {
+    let body = serde_json::to_vec(msg).map_err(std::io::Error::other)?;
+    w.write_all(&framed(&body)).await
+}
+
+/// Reads control messages off one connection.
+pub struct Reader<R> {
+    inner: R,
+    frames: Frames,
+    buf: Vec<u8>,
+}
+
+impl<R: AsyncRead + Unpin> Reader<R> {
+    pub fn new(inner: R) -> Self {
+        Reader {
+            inner,
+            frames: Frames::new(MAX_CONTROL_FRAME),
+            buf: vec![0; 64 * 1024],
+        }
+    }
+
+    /// The next message; `Ok(None)` when the peer closed cleanly.
+    pub async fn next<T: DeserializeOwned>(&mut self) -> Result<Option<T>, String> {
+        loop {
+            if let Some(body) = self.frames.next_frame().map_err(|e| e.to_string())? {
+                return serde_json::from_slice(&body)
+                    .map(Some)
+                    .map_err(|e| format!("a malformed control message: {e}"));
+            }
+            let n = self
+                .inner
+                .read(&mut self.buf)
+                .await
+                .map_err(|e| e.to_string())?;
+            if n == 0 {
+                return match self.frames.pending() {
+                    0 => Ok(None),
+                    left => Err(format!("the peer hung up inside a frame ({left} bytes)")),
+                };
+            }
+            self.frames.push(&self.buf[..n]);
+        }
+    }
+}

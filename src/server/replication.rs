@@ -1,0 +1,151 @@
+//! Follower fetch as Kafka does it: a Fetch request with `replica_id` set,
+//! carrying the follower's leader epoch and last fetched epoch. Both ends
+//! translate between Kafka's wire fields and the core's `FetchRequest` and
+//! `FetchResponse`, so the core alone decides divergence, truncation, the
+//! HW and ISR expansion.
+//!
+//! On the wire: records come as the leader's stored batches, whose headers
+//! carry their offsets and leader epochs; divergence is KIP-320's
+//! `diverging_epoch`; "not the leader of that epoch" is
+//! NOT_LEADER_OR_FOLLOWER; and OFFSET_OUT_OF_RANGE (only possible under
+//! high-watermark truncation) carries the leader's LEO in the
+//! `high_watermark` field, an insync convention between its own brokers.
+
+use super::batch::Batch;
+use crate::core::log::Entry;
+use crate::core::messages::{FetchRequest, FetchResponse, FetchResult};
+use crate::core::types::{BrokerId, ErrorCode};
+use bytes::{Bytes, BytesMut};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::fetch_response::{EpochEndOffset, PartitionData};
+use kafka_protocol::messages::{BrokerId as WireBrokerId, FetchRequest as WireFetch, TopicName};
+use kafka_protocol::protocol::StrBytes;
+
+/// The Fetch version followers send.
+pub const FOLLOWER_FETCH_VERSION: i16 = 12;
+
+/// The follower's side: the core's fetch as a Kafka request.
+pub fn encode_request(
+    follower: BrokerId,
+    topic: &str,
+    partition: i32,
+    req: &FetchRequest,
+    max_wait_ms: i32,
+) -> WireFetch {
+    let mut p = FetchPartition::default();
+    p.partition = partition;
+    p.current_leader_epoch = req.leader_epoch as i32;
+    p.fetch_offset = req.fetch_offset as i64;
+    p.last_fetched_epoch = req.last_fetched_epoch.map_or(-1, |e| e as i32);
+    p.log_start_offset = 0;
+    p.partition_max_bytes = 8 << 20;
+    let mut t = FetchTopic::default();
+    t.topic = TopicName(StrBytes::from_string(topic.to_string()));
+    t.partitions = vec![p];
+    let mut r = WireFetch::default();
+    r.replica_id = WireBrokerId(i32::from(follower));
+    r.max_wait_ms = max_wait_ms;
+    r.min_bytes = 1;
+    r.max_bytes = 64 << 20;
+    r.session_id = 0;
+    r.session_epoch = -1;
+    r.topics = vec![t];
+    r
+}
+
+/// The leader's side: the Kafka request as the core's fetch, or why not.
+pub fn decode_request(p: &FetchPartition) -> Result<FetchRequest, ErrorCode> {
+    let fetch_offset = u64::try_from(p.fetch_offset).map_err(|_| ErrorCode::OffsetOutOfRange)?;
+    let leader_epoch =
+        u32::try_from(p.current_leader_epoch).map_err(|_| ErrorCode::NotLeaderOrFollower)?;
+    Ok(FetchRequest {
+        leader_epoch,
+        fetch_offset,
+        last_fetched_epoch: u32::try_from(p.last_fetched_epoch).ok(),
+        // Kafka's Fetch has no incarnation: a follower's previous life had
+        // another TCP connection, so its answers cannot reach this one.
+        incarnation: 0,
+    })
+}
+
+/// The leader's side: the core's answer in Kafka's fields.
+pub fn encode_response(index: i32, resp: &FetchResponse<Batch>) -> PartitionData {
+    let mut p = PartitionData::default();
+    p.partition_index = index;
+    p.log_start_offset = 0;
+    match &resp.result {
+        FetchResult::Records {
+            entries,
+            high_watermark,
+        } => {
+            p.high_watermark = *high_watermark as i64;
+            p.last_stable_offset = *high_watermark as i64;
+            let mut out = BytesMut::new();
+            for e in entries {
+                out.extend_from_slice(e.record.bytes());
+            }
+            p.records = Some(out.freeze());
+        }
+        FetchResult::Diverging { epoch, end_offset } => {
+            let mut d = EpochEndOffset::default();
+            d.epoch = *epoch as i32;
+            d.end_offset = *end_offset as i64;
+            p.diverging_epoch = d;
+            p.records = Some(Bytes::new());
+        }
+        FetchResult::OffsetOutOfRange { leader_end_offset } => {
+            p.error_code = ErrorCode::OffsetOutOfRange.code();
+            p.high_watermark = *leader_end_offset as i64;
+        }
+        FetchResult::NotLeader => {
+            p.error_code = ErrorCode::NotLeaderOrFollower.code();
+        }
+    }
+    p
+}
+
+/// The follower's side: the leader's answer as the core's, for the request
+/// it answers. Corrupt batches are an error: the follower fetches again.
+pub fn decode_response(
+    req: &FetchRequest,
+    p: &PartitionData,
+) -> Result<FetchResponse<Batch>, String> {
+    let result = match p.error_code {
+        0 if p.diverging_epoch.epoch >= 0 => FetchResult::Diverging {
+            epoch: p.diverging_epoch.epoch as u32,
+            end_offset: u64::try_from(p.diverging_epoch.end_offset)
+                .map_err(|_| "a negative diverging end offset")?,
+        },
+        0 => {
+            let bytes = p.records.clone().unwrap_or_default();
+            let batches = Batch::parse_all(&bytes).map_err(|e| e.to_string())?;
+            let mut entries = Vec::with_capacity(batches.len());
+            for b in batches {
+                let offset =
+                    u64::try_from(b.base_offset()).map_err(|_| "a negative base offset")?;
+                let epoch = u32::try_from(b.partition_leader_epoch())
+                    .map_err(|_| "a batch without a leader epoch")?;
+                entries.push(Entry {
+                    epoch,
+                    offset,
+                    record: b,
+                });
+            }
+            FetchResult::Records {
+                entries,
+                high_watermark: u64::try_from(p.high_watermark).map_err(|_| "a negative HW")?,
+            }
+        }
+        1 => FetchResult::OffsetOutOfRange {
+            leader_end_offset: u64::try_from(p.high_watermark).map_err(|_| "a negative LEO")?,
+        },
+        6 => FetchResult::NotLeader,
+        code => return Err(format!("the leader answered error {code}")),
+    };
+    Ok(FetchResponse {
+        leader_epoch: req.leader_epoch,
+        fetch_offset: req.fetch_offset,
+        incarnation: req.incarnation,
+        result,
+    })
+}

@@ -1,0 +1,372 @@
+//! A broker's tasks: the Kafka listener, the link to the controller
+//! (registration, heartbeats, AlterPartition, topic requests, and the
+//! controller's LeaderAndIsr and cluster view coming back), the follower
+//! fetcher, and a ticker for `replica.lag.time.max.ms` and the trace.
+
+use super::broker::{Broker, FollowerFetch, Outlets, Shared, TopicSettings};
+use super::conn::{ListenConfig, bind, serve};
+use super::control::wire::{self, Reader, ToBroker, ToController};
+use super::frame::framed;
+use super::metadata::BrokerAddr;
+use super::replication::{FOLLOWER_FETCH_VERSION, decode_response, encode_request};
+use crate::core::types::BrokerId;
+use bytes::BytesMut;
+use kafka_protocol::messages::{ApiKey, FetchResponse, RequestHeader, ResponseHeader};
+use kafka_protocol::protocol::{
+    Decodable, Encodable, HeaderVersion, encode_request_header_into_buffer,
+};
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+#[derive(Clone, Debug)]
+pub struct BrokerOptions {
+    pub id: BrokerId,
+    /// Where clients and other brokers reach this broker.
+    pub listen: SocketAddr,
+    pub controller: SocketAddr,
+    pub defaults: TopicSettings,
+    /// `socket.request.max.bytes`.
+    pub max_request_bytes: usize,
+    /// `replica.lag.time.max.ms`.
+    pub replica_lag: Duration,
+    /// `broker.heartbeat.interval.ms`.
+    pub heartbeat: Duration,
+    /// `replica.fetch.wait.max.ms`.
+    pub fetch_wait: Duration,
+    /// JSON lines of every protocol decision.
+    pub trace: Option<PathBuf>,
+}
+
+/// A controller and its brokers running in this process.
+#[derive(Clone, Debug)]
+pub struct InProcess {
+    pub controller: SocketAddr,
+    pub brokers: Vec<SocketAddr>,
+    pub shared: Vec<Arc<Shared>>,
+}
+
+impl InProcess {
+    /// The bootstrap list clients take: every broker, comma-separated.
+    pub fn bootstrap(&self) -> String {
+        let addrs: Vec<String> = self.brokers.iter().map(ToString::to_string).collect();
+        addrs.join(",")
+    }
+}
+
+/// Starts a controller on `controller` and one broker per address in
+/// `brokers`, each from `template` with its id, address and trace file set.
+pub async fn start_cluster(
+    controller: SocketAddr,
+    brokers: &[SocketAddr],
+    session_timeout: Duration,
+    template: &BrokerOptions,
+    trace_dir: Option<&std::path::Path>,
+) -> Result<InProcess, String> {
+    let listener = tokio::net::TcpListener::bind(controller)
+        .await
+        .map_err(|e| format!("cannot listen on {controller}: {e}"))?;
+    let controller = listener.local_addr().map_err(|e| e.to_string())?;
+    let trace = match trace_dir {
+        Some(d) => Some(Arc::new(Mutex::new(
+            std::fs::File::create(d.join("controller.jsonl"))
+                .map_err(|e| format!("cannot write the trace in {}: {e}", d.display()))?,
+        ))),
+        None => None,
+    };
+    tokio::spawn(super::control::serve::serve_controller(
+        listener,
+        session_timeout,
+        trace,
+    ));
+    let mut out = InProcess {
+        controller,
+        brokers: Vec::new(),
+        shared: Vec::new(),
+    };
+    for (i, listen) in brokers.iter().enumerate() {
+        let id = BrokerId::try_from(i).map_err(|_| "too many brokers")?;
+        let opts = BrokerOptions {
+            id,
+            listen: *listen,
+            controller,
+            trace: trace_dir.map(|d| d.join(format!("broker-{id}.jsonl"))),
+            ..template.clone()
+        };
+        let (addr, shared) = start_broker(opts)
+            .await
+            .map_err(|e| format!("cannot start broker {id} on {listen}: {e}"))?;
+        out.brokers.push(addr);
+        out.shared.push(shared);
+    }
+    Ok(out)
+}
+
+/// Binds the listener and starts every task of the broker. Returns the
+/// bound address (the port may have been 0) and the broker's state.
+pub async fn start_broker(opts: BrokerOptions) -> std::io::Result<(SocketAddr, Arc<Shared>)> {
+    let (listener, addr) = bind(opts.listen).await?;
+    let trace = match &opts.trace {
+        Some(path) => Some(Arc::new(Mutex::new(std::fs::File::create(path)?))),
+        None => None,
+    };
+    let (control_tx, control_rx) = unbounded_channel();
+    let (fetch_tx, fetch_rx) = unbounded_channel();
+    let broker = Broker::new(
+        opts.id,
+        opts.defaults.clone(),
+        Outlets {
+            control: control_tx,
+            fetches: fetch_tx,
+        },
+        trace.is_some(),
+    );
+    let shared = Arc::new(Shared::new(broker));
+    let me = BrokerAddr {
+        id: opts.id,
+        host: addr.ip().to_string(),
+        port: addr.port(),
+    };
+    tokio::spawn(serve(
+        listener,
+        ListenConfig {
+            max_request_bytes: opts.max_request_bytes,
+            shared: shared.clone(),
+        },
+    ));
+    tokio::spawn(control_link(opts.clone(), me, shared.clone(), control_rx));
+    tokio::spawn(fetcher(opts.clone(), shared.clone(), fetch_rx));
+    tokio::spawn(ticker(opts, shared.clone(), trace));
+    Ok((addr, shared))
+}
+
+/// Keeps a registered connection to the controller, reconnecting when it
+/// breaks, and applies what the controller says.
+async fn control_link(
+    opts: BrokerOptions,
+    me: BrokerAddr,
+    shared: Arc<Shared>,
+    mut outgoing: UnboundedReceiver<ToController>,
+) {
+    let mut warned = false;
+    loop {
+        match control_session(&opts, &me, &shared, &mut outgoing).await {
+            Ok(()) => return,
+            Err(why) => {
+                if !warned {
+                    eprintln!(
+                        "insync broker {}: controller {}: {why}; retrying",
+                        opts.id, opts.controller
+                    );
+                    warned = true;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+}
+
+async fn control_session(
+    opts: &BrokerOptions,
+    me: &BrokerAddr,
+    shared: &Shared,
+    outgoing: &mut UnboundedReceiver<ToController>,
+) -> Result<(), String> {
+    let stream = TcpStream::connect(opts.controller)
+        .await
+        .map_err(|e| e.to_string())?;
+    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    let (read, mut write) = stream.into_split();
+    let mut reader = Reader::new(read);
+    let register = ToController::Register {
+        broker: me.clone(),
+        clean_shutdown: false,
+    };
+    wire::send(&mut write, &register)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut beat = tokio::time::interval(opts.heartbeat);
+    loop {
+        tokio::select! {
+            msg = outgoing.recv() => {
+                let Some(msg) = msg else { return Ok(()) };
+                wire::send(&mut write, &msg).await.map_err(|e| e.to_string())?;
+            }
+            _ = beat.tick() => {
+                wire::send(&mut write, &ToController::Heartbeat).await.map_err(|e| e.to_string())?;
+            }
+            msg = reader.next::<ToBroker>() => {
+                let Some(msg) = msg? else { return Err("the controller closed the connection".into()) };
+                apply(shared, msg);
+            }
+        }
+    }
+}
+
+fn apply(shared: &Shared, msg: ToBroker) {
+    {
+        let mut b = shared.lock();
+        match msg {
+            ToBroker::Cluster(view) => b.view = view,
+            ToBroker::LeaderAndIsr {
+                topic,
+                partition,
+                replicas,
+                protocol,
+                state,
+            } => b.on_leader_and_isr(topic, partition, replicas, protocol, state, Instant::now()),
+            ToBroker::TopicCreated { request, result } => b.on_topic_created(request, result),
+        }
+    }
+    shared.changed.notify_waiters();
+}
+
+/// Sends followers' fetches to their leaders, one connection per partition,
+/// and hands each answer to the core.
+async fn fetcher(
+    opts: BrokerOptions,
+    shared: Arc<Shared>,
+    mut fetches: UnboundedReceiver<FollowerFetch>,
+) {
+    let pool: Arc<Pool> = Arc::default();
+    while let Some(f) = fetches.recv().await {
+        let (opts, shared, pool) = (opts.clone(), shared.clone(), pool.clone());
+        tokio::spawn(async move { follow(&opts, &shared, &pool, f).await });
+    }
+}
+
+type Pool = Mutex<HashMap<(String, i32), (BrokerId, TcpStream)>>;
+
+async fn follow(opts: &BrokerOptions, shared: &Shared, pool: &Pool, f: FollowerFetch) {
+    loop {
+        match fetch_once(opts, shared, pool, &f).await {
+            Ok(resp) => {
+                shared.lock().with_partition(&f.topic, f.partition, |p| {
+                    p.on_fetch_response(f.leader, resp)
+                });
+                shared.changed.notify_waiters();
+                return;
+            }
+            Err(_) => {
+                // The leader is unreachable or answered garbage: try again
+                // while the core still waits for this very fetch.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                let still_wanted =
+                    shared
+                        .lock()
+                        .partition(&f.topic, f.partition)
+                        .is_some_and(|p| {
+                            let r = &p.replica;
+                            r.fetch_in_flight
+                                && r.partition.leader == Some(f.leader)
+                                && r.partition.leader_epoch == f.req.leader_epoch
+                                && r.log.end_offset() == f.req.fetch_offset
+                        });
+                if !still_wanted {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn fetch_once(
+    opts: &BrokerOptions,
+    shared: &Shared,
+    pool: &Pool,
+    f: &FollowerFetch,
+) -> Result<crate::core::messages::FetchResponse<super::batch::Batch>, String> {
+    let key = (f.topic.clone(), f.partition);
+    let cached = pool.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+    let mut stream = match cached {
+        Some((leader, s)) if leader == f.leader => s,
+        _ => {
+            let addr = shared
+                .lock()
+                .view
+                .brokers
+                .iter()
+                .find(|b| b.id == f.leader)
+                .map(|b| format!("{}:{}", b.host, b.port))
+                .ok_or_else(|| format!("no address for broker {}", f.leader))?;
+            let s = TcpStream::connect(&addr).await.map_err(|e| e.to_string())?;
+            s.set_nodelay(true).map_err(|e| e.to_string())?;
+            s
+        }
+    };
+    let wait_ms = i32::try_from(opts.fetch_wait.as_millis()).unwrap_or(i32::MAX);
+    let req = encode_request(opts.id, &f.topic, f.partition, &f.req, wait_ms);
+    let mut buf = BytesMut::new();
+    let mut h = RequestHeader::default();
+    h.request_api_key = ApiKey::Fetch as i16;
+    h.request_api_version = FOLLOWER_FETCH_VERSION;
+    h.correlation_id = 1;
+    encode_request_header_into_buffer(&mut buf, &h).map_err(|e| e.to_string())?;
+    req.encode(&mut buf, FOLLOWER_FETCH_VERSION)
+        .map_err(|e| e.to_string())?;
+    stream
+        .write_all(&framed(&buf))
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut len = [0u8; 4];
+    // The leader holds the fetch up to its wait; allow for that and more.
+    let deadline = opts.fetch_wait + Duration::from_secs(10);
+    let body = tokio::time::timeout(deadline, async {
+        stream.read_exact(&mut len).await?;
+        let n = u32::from_be_bytes(len) as usize;
+        let mut body = vec![0u8; n];
+        stream.read_exact(&mut body).await?;
+        Ok::<_, std::io::Error>(body)
+    })
+    .await
+    .map_err(|_| "the leader did not answer".to_string())?
+    .map_err(|e| e.to_string())?;
+    let mut b = bytes::Bytes::from(body);
+    ResponseHeader::decode(
+        &mut b,
+        FetchResponse::header_version(FOLLOWER_FETCH_VERSION),
+    )
+    .map_err(|e| e.to_string())?;
+    let r = FetchResponse::decode(&mut b, FOLLOWER_FETCH_VERSION).map_err(|e| e.to_string())?;
+    let p = r
+        .responses
+        .first()
+        .and_then(|t| t.partitions.first())
+        .ok_or("an empty fetch response")?;
+    let resp = decode_response(&f.req, p)?;
+    pool.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key, (f.leader, stream));
+    Ok(resp)
+}
+
+/// `replica.lag.time.max.ms`, and the trace file.
+async fn ticker(
+    opts: BrokerOptions,
+    shared: Arc<Shared>,
+    trace: Option<Arc<Mutex<std::fs::File>>>,
+) {
+    let mut every = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        every.tick().await;
+        let events = {
+            let mut b = shared.lock();
+            let now = Instant::now();
+            b.each_partition(|p| p.check_lag(now, opts.replica_lag));
+            b.take_events()
+        };
+        if let Some(file) = &trace {
+            let mut f = file.lock().unwrap_or_else(|p| p.into_inner());
+            for e in events {
+                let line = serde_json::json!({"node": format!("broker {}", opts.id), "event": e});
+                let _ = writeln!(f, "{line}");
+            }
+        }
+    }
+}
