@@ -3,79 +3,29 @@
 //! all, then read everything back. `scripts/install-clients` installs them;
 //! the README's test command runs it first.
 
-use serde_json::Value;
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+mod common;
 
-/// A running `insync cluster`, stopped when dropped.
+use common::{Proc, run_script};
+use serde_json::Value;
+use std::process::{Command, Stdio};
+
+/// A running `insync cluster` of three brokers (RF=3).
 struct Cluster {
-    child: Child,
+    _proc: Proc,
     bootstrap: String,
 }
 
 impl Cluster {
     fn start(args: &[&str]) -> Cluster {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_insync"))
-            .args(["cluster", "--base-port", "0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("insync starts");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let bootstrap = line
-            .trim()
-            .strip_prefix("bootstrap: ")
-            .unwrap_or_else(|| panic!("the first line names the bootstrap address, not {line:?}"))
-            .to_string();
-        Cluster { child, bootstrap }
+        let mut all = vec!["cluster", "--brokers", "3", "--base-port", "0"];
+        all.extend(args);
+        let proc = Proc::spawn(&all);
+        let bootstrap = proc.after("bootstrap: ");
+        Cluster {
+            _proc: proc,
+            bootstrap,
+        }
     }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn python() -> PathBuf {
-    let path = std::env::var_os("INSYNC_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/clients-venv/bin/python")
-        });
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/install-clients",
-        path.display()
-    );
-    path
-}
-
-/// Runs a client script; returns its JSON report.
-fn run_script(script: &str, args: &[&str]) -> Value {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/clients");
-    let out = Command::new(python())
-        .arg(dir.join(script))
-        .args(args)
-        .output()
-        .expect("the client script runs");
-    assert!(
-        out.status.success(),
-        "{script} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "{script} printed no JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
 }
 
 /// Every record was acknowledged (at its offset unless acks=0) and read

@@ -61,6 +61,10 @@ pub struct Shared {
     /// Woken whenever a log or high watermark may have moved, so that
     /// waiting fetches look again.
     pub changed: Notify,
+    /// A fault-injection hook for tests: while set, this broker neither
+    /// sends follower fetches nor takes in their answers, yet stays alive
+    /// for the controller. Toggled by SIGUSR1.
+    pub fetching_paused: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -68,6 +72,7 @@ impl Shared {
         Shared {
             broker: Mutex::new(broker),
             changed: Notify::new(),
+            fetching_paused: Default::default(),
         }
     }
 

@@ -55,27 +55,33 @@ pub async fn follower_fetch(req: &FetchRequest, shared: &Shared) -> FetchRespons
             let resp = match answer {
                 None => None,
                 Some(FollowerAnswer::Now(resp)) => Some(resp),
-                Some(FollowerAnswer::Later(mut rx)) => {
+                Some(FollowerAnswer::Later(mut rx)) => loop {
                     match tokio::time::timeout(wait, &mut rx).await {
-                        Ok(r) => r.ok(),
+                        Ok(r) => break r.ok(),
                         Err(_) => {
                             shared.lock().with_partition(name, fp.partition, |p| {
                                 p.expire_follower_fetch(from)
                             });
                             // Answered now, unless the fetch waits for an
-                            // epoch this broker has not heard of yet.
-                            rx.try_recv().ok()
+                            // epoch this broker has not heard of yet: the
+                            // core answers that once the controller's word
+                            // arrives, so keep waiting.
+                            if let Ok(r) = rx.try_recv() {
+                                break Some(r);
+                            }
                         }
                     }
-                }
+                },
             };
             shared.changed.notify_waiters();
             let p = match resp {
                 Some(resp) => encode_response(fp.partition, &resp),
                 None => {
+                    // Not hosted (yet): the controller's word may still be on
+                    // its way here. The follower retries, as Kafka's does.
                     let mut p = PartitionData::default();
                     p.partition_index = fp.partition;
-                    p.error_code = ErrorCode::NotLeaderOrFollower.code();
+                    p.error_code = UNKNOWN_TOPIC_OR_PARTITION;
                     p
                 }
             };

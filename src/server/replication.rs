@@ -7,7 +7,8 @@
 //! On the wire: records come as the leader's stored batches, whose headers
 //! carry their offsets and leader epochs; divergence is KIP-320's
 //! `diverging_epoch`; "not the leader of that epoch" is
-//! NOT_LEADER_OR_FOLLOWER; and OFFSET_OUT_OF_RANGE (only possible under
+//! NOT_LEADER_OR_FOLLOWER; a partition the leader does not host yet is
+//! UNKNOWN_TOPIC_OR_PARTITION, which the follower retries; and OFFSET_OUT_OF_RANGE (only possible under
 //! high-watermark truncation) carries the leader's LEO in the
 //! `high_watermark` field, an insync convention between its own brokers.
 

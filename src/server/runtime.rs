@@ -19,6 +19,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -142,7 +143,8 @@ pub async fn start_broker(opts: BrokerOptions) -> std::io::Result<(SocketAddr, A
     ));
     tokio::spawn(control_link(opts.clone(), me, shared.clone(), control_rx));
     tokio::spawn(fetcher(opts.clone(), shared.clone(), fetch_rx));
-    tokio::spawn(ticker(opts, shared.clone(), trace));
+    tokio::spawn(ticker(opts.clone(), shared.clone(), trace));
+    tokio::spawn(pause_on_sigusr1(opts.id, shared.clone()));
     Ok((addr, shared))
 }
 
@@ -243,9 +245,22 @@ async fn fetcher(
 
 type Pool = Mutex<HashMap<(String, i32), (BrokerId, TcpStream)>>;
 
+fn paused(shared: &Shared) -> bool {
+    shared.fetching_paused.load(Ordering::SeqCst)
+}
+
 async fn follow(opts: &BrokerOptions, shared: &Shared, pool: &Pool, f: FollowerFetch) {
     loop {
-        match fetch_once(opts, shared, pool, &f).await {
+        while paused(shared) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let answer = fetch_once(opts, shared, pool, &f).await;
+        if paused(shared) {
+            // The answer is dropped unseen, as if the fetch never happened;
+            // the same fetch goes again once fetching resumes.
+            continue;
+        }
+        match answer {
             Ok(resp) => {
                 shared.lock().with_partition(&f.topic, f.partition, |p| {
                     p.on_fetch_response(f.leader, resp)
@@ -344,6 +359,22 @@ async fn fetch_once(
         .unwrap_or_else(|p| p.into_inner())
         .insert(key, (f.leader, stream));
     Ok(resp)
+}
+
+/// The fault-injection hook: SIGUSR1 pauses this broker's follower
+/// fetching, the next one resumes it.
+async fn pause_on_sigusr1(id: BrokerId, shared: Arc<Shared>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let Ok(mut usr1) = signal(SignalKind::user_defined1()) else {
+        return;
+    };
+    while usr1.recv().await.is_some() {
+        let now = !shared.fetching_paused.fetch_xor(true, Ordering::SeqCst);
+        eprintln!(
+            "insync broker {id}: follower fetching {}",
+            if now { "paused" } else { "resumed" }
+        );
+    }
 }
 
 /// `replica.lag.time.max.ms`, and the trace file.

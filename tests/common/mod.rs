@@ -1,0 +1,293 @@
+//! Real processes for the client tests: `insync` controllers, brokers and
+//! clusters, the Python clients' interpreter, and kcat.
+
+#![allow(dead_code)] // each test file uses its own share of these
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A child process killed when dropped, with the first line it printed.
+pub struct Proc {
+    pub child: Child,
+    pub first_line: String,
+}
+
+impl Proc {
+    pub fn spawn(args: &[&str]) -> Proc {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_insync"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("insync starts");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(!line.is_empty(), "insync {args:?} printed nothing");
+        Proc {
+            child,
+            first_line: line.trim().to_string(),
+        }
+    }
+
+    /// What follows `prefix` on the first line.
+    pub fn after(&self, prefix: &str) -> String {
+        self.first_line
+            .strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("expected {prefix:?}, got {:?}", self.first_line))
+            .to_string()
+    }
+
+    /// SIGKILL, as a crash.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig}");
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Timeouts short enough for tests: fencing after 1 s of silence.
+pub const SESSION_MS: &str = "1000";
+
+/// Kill tests depend on 1-second heartbeat timeouts: running them one at a
+/// time keeps a loaded machine from fencing a broker that is merely slow.
+pub fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A controller and brokers, each its own process.
+pub struct Procs {
+    pub controller: Proc,
+    pub controller_addr: String,
+    pub brokers: Vec<Option<Proc>>,
+    pub broker_args: Vec<String>,
+}
+
+impl Procs {
+    /// `n` brokers with `extra` broker flags, auto-created topics at RF = n.
+    pub fn start(n: usize, extra: &[&str]) -> Procs {
+        let controller = Proc::spawn(&[
+            "controller",
+            "--listen",
+            "127.0.0.1:0",
+            "--session-timeout-ms",
+            SESSION_MS,
+        ]);
+        let controller_addr = controller.after("controller: ");
+        let mut broker_args: Vec<String> = vec![
+            "--controller".into(),
+            controller_addr.clone(),
+            "--replication-factor".into(),
+            n.to_string(),
+            "--session-timeout-ms".into(),
+            SESSION_MS.into(),
+        ];
+        broker_args.extend(extra.iter().map(|s| s.to_string()));
+        let mut p = Procs {
+            controller,
+            controller_addr,
+            brokers: Vec::new(),
+            broker_args,
+        };
+        for id in 0..n {
+            let b = p.spawn_broker(id);
+            p.brokers.push(Some(b));
+        }
+        p.wait_for(
+            |meta| meta.contains(&format!(" {n} brokers:")),
+            "every broker registers",
+        );
+        p
+    }
+
+    fn spawn_broker(&self, id: usize) -> Proc {
+        let id = id.to_string();
+        let mut args = vec!["broker", "--id", &id, "--listen", "127.0.0.1:0"];
+        args.extend(self.broker_args.iter().map(String::as_str));
+        Proc::spawn(&args)
+    }
+
+    pub fn restart(&mut self, id: usize) {
+        assert!(self.brokers[id].is_none(), "broker {id} is running");
+        let b = self.spawn_broker(id);
+        self.brokers[id] = Some(b);
+    }
+
+    pub fn kill(&mut self, id: usize) {
+        let mut b = self.brokers[id].take().expect("running");
+        b.kill();
+    }
+
+    pub fn addr(&self, id: usize) -> Option<String> {
+        self.brokers[id]
+            .as_ref()
+            .map(|b| b.after(&format!("broker {id}: ")))
+    }
+
+    /// Every running broker's address.
+    pub fn bootstrap(&self) -> String {
+        let addrs: Vec<String> = (0..self.brokers.len())
+            .filter_map(|i| self.addr(i))
+            .collect();
+        addrs.join(",")
+    }
+
+    /// `kcat -L` for `topic` (auto-creating it) as text.
+    pub fn metadata(&self, topic: &str) -> String {
+        let out = kcat(&["-b", &self.bootstrap(), "-L", "-t", topic, "-m", "5"]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Polls `kcat -L` until `ok` holds, for at most 20 s.
+    pub fn wait_for(&self, ok: impl Fn(&str) -> bool, what: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let out = kcat(&["-b", &self.bootstrap(), "-L", "-m", "5"]);
+            let meta = String::from_utf8_lossy(&out.stdout).into_owned();
+            if ok(&meta) {
+                return meta;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting until {what}:\n{meta}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// The leader and ISR size of `topic`'s partition 0 in `kcat -L` output.
+pub fn leader_and_isr(meta: &str, topic: &str) -> Option<(usize, usize)> {
+    let start = meta.find(&format!("topic \"{topic}\""))?;
+    let line = meta[start..].lines().find(|l| l.contains("partition 0,"))?;
+    let leader = line
+        .split("leader ")
+        .nth(1)?
+        .split(',')
+        .next()?
+        .trim()
+        .parse()
+        .ok()?;
+    let isr = line
+        .split("isrs: ")
+        .nth(1)?
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .count();
+    Some((leader, isr))
+}
+
+pub fn kcat(args: &[&str]) -> Output {
+    Command::new("kcat")
+        .args(args)
+        .output()
+        .expect("kcat is installed (scripts/install-clients)")
+}
+
+/// Produces one record with kcat; returns kcat's stderr when it failed.
+pub fn kcat_produce(bootstrap: &str, topic: &str, acks: &str, value: &str) -> Result<(), String> {
+    let mut p = Command::new("kcat")
+        .args(["-b", bootstrap, "-t", topic, "-p", "0", "-P", "-X"])
+        .arg(format!("acks={acks}"))
+        .args(["-X", "message.timeout.ms=3000", "-X", "retries=0"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kcat is installed (scripts/install-clients)");
+    std::io::Write::write_all(p.stdin.as_mut().unwrap(), format!("{value}\n").as_bytes()).unwrap();
+    let out = p.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    if out.status.success() && !err.contains("ERROR") {
+        Ok(())
+    } else {
+        Err(err)
+    }
+}
+
+/// Every value in `topic` partition 0, with its offset.
+pub fn kcat_read(bootstrap: &str, topic: &str) -> Vec<(i64, String)> {
+    let out = kcat(&[
+        "-b",
+        bootstrap,
+        "-t",
+        topic,
+        "-p",
+        "0",
+        "-C",
+        "-o",
+        "beginning",
+        "-e",
+        "-f",
+        "%o %s\\n",
+    ]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (o, v) = l.split_once(' ')?;
+            Some((o.parse().ok()?, v.to_string()))
+        })
+        .collect()
+}
+
+pub fn python() -> PathBuf {
+    let path = std::env::var_os("INSYNC_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/clients-venv/bin/python")
+        });
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/install-clients",
+        path.display()
+    );
+    path
+}
+
+pub fn script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/clients")
+        .join(name)
+}
+
+/// Runs a client script to its end; returns its JSON report.
+pub fn run_script(name: &str, args: &[&str]) -> Value {
+    let out = Command::new(python())
+        .arg(script(name))
+        .args(args)
+        .output()
+        .expect("the client script runs");
+    parse_report(name, &out)
+}
+
+pub fn parse_report(name: &str, out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "{name} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{name} printed no JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}

@@ -1,0 +1,160 @@
+//! Brokers as separate processes, killed with SIGKILL mid-stream, with
+//! real clients: what survives is what the model says survives.
+
+mod common;
+
+use common::{Procs, kcat_produce, kcat_read, leader_and_isr, parse_report, python, script};
+use std::collections::HashSet;
+use std::process::Command;
+use std::time::Duration;
+
+#[test]
+#[ignore = "needs kcat and confluent-kafka: scripts/install-clients"]
+fn acks_all_min_isr_2_loses_nothing_when_the_leader_is_killed_mid_stream() {
+    let _one_at_a_time = common::serial();
+    let mut c = Procs::start(3, &["--min-isr", "2"]);
+    let meta = c.metadata("stream");
+    let (leader, isr) = leader_and_isr(&meta, "stream").expect("the topic exists");
+    assert_eq!(isr, 3, "{meta}");
+    let producer = Command::new(python())
+        .arg(script("produce_through_failure.py"))
+        .args([&c.bootstrap(), "stream", "2000"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    c.kill(leader);
+    let out = producer.wait_with_output().unwrap();
+    let report = parse_report("produce_through_failure.py", &out);
+    let acked: Vec<(i64, String)> = serde_json::from_value(report["acked"].clone()).unwrap();
+    let read: Vec<(i64, String)> = serde_json::from_value(report["read"].clone()).unwrap();
+    assert!(
+        acked.len() > 100,
+        "the producer got going: {} acked",
+        acked.len()
+    );
+    let read_values: HashSet<&str> = read.iter().map(|(_, v)| v.as_str()).collect();
+    let lost: Vec<_> = acked
+        .iter()
+        .filter(|(_, v)| !read_values.contains(v.as_str()))
+        .collect();
+    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
+    assert_eq!(
+        read_values.len(),
+        read.len(),
+        "no duplicates with the idempotent producer"
+    );
+    let offsets: Vec<i64> = read.iter().map(|(o, _)| *o).collect();
+    assert_eq!(
+        offsets,
+        (0..read.len() as i64).collect::<Vec<_>>(),
+        "no gaps"
+    );
+    let after = c.metadata("stream");
+    let (new_leader, _) = leader_and_isr(&after, "stream").unwrap();
+    assert_ne!(new_leader, leader, "a new leader took over");
+}
+
+#[test]
+#[ignore = "needs kcat: scripts/install-clients"]
+fn acks_all_min_isr_3_refuses_writes_while_a_broker_is_down() {
+    let _one_at_a_time = common::serial();
+    let mut c = Procs::start(3, &["--min-isr", "3"]);
+    c.metadata("strict");
+    kcat_produce(&c.bootstrap(), "strict", "all", "before").expect("all three in sync");
+    let meta = c.metadata("strict");
+    let (leader, _) = leader_and_isr(&meta, "strict").unwrap();
+    let victim = (leader + 1) % 3;
+    c.kill(victim);
+    c.wait_for(
+        |m| leader_and_isr(m, "strict").is_some_and(|(_, isr)| isr == 2),
+        "the ISR shrinks",
+    );
+    let err = kcat_produce(&c.bootstrap(), "strict", "all", "refused").unwrap_err();
+    assert!(err.contains("Not enough in-sync replicas"), "{err}");
+    c.restart(victim);
+    c.wait_for(
+        |m| leader_and_isr(m, "strict").is_some_and(|(_, isr)| isr == 3),
+        "the restarted broker rejoins the ISR",
+    );
+    kcat_produce(&c.bootstrap(), "strict", "all", "after").expect("writes resume");
+    let values: Vec<String> = kcat_read(&c.bootstrap(), "strict")
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(values, vec!["before", "after"]);
+}
+
+#[test]
+#[ignore = "needs kcat: scripts/install-clients"]
+fn acks_all_min_isr_2_refuses_writes_with_two_brokers_down_and_loses_nothing() {
+    let _one_at_a_time = common::serial();
+    let mut c = Procs::start(3, &["--min-isr", "2"]);
+    c.metadata("two");
+    for v in ["a", "b", "c"] {
+        kcat_produce(&c.bootstrap(), "two", "all", v).expect("in sync");
+    }
+    let (leader, _) = leader_and_isr(&c.metadata("two"), "two").unwrap();
+    let down = [(leader + 1) % 3, (leader + 2) % 3];
+    for b in down {
+        c.kill(b);
+    }
+    c.wait_for(
+        |m| leader_and_isr(m, "two").is_some_and(|(_, isr)| isr == 1),
+        "the ISR shrinks to the last replica standing",
+    );
+    let err = kcat_produce(&c.bootstrap(), "two", "all", "refused").unwrap_err();
+    assert!(err.contains("Not enough in-sync replicas"), "{err}");
+    for b in down {
+        c.restart(b);
+    }
+    c.wait_for(
+        |m| leader_and_isr(m, "two").is_some_and(|(_, isr)| isr == 3),
+        "both rejoin",
+    );
+    kcat_produce(&c.bootstrap(), "two", "all", "d").expect("writes resume");
+    let values: Vec<String> = kcat_read(&c.bootstrap(), "two")
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(
+        values,
+        vec!["a", "b", "c", "d"],
+        "nothing acknowledged was lost"
+    );
+}
+
+#[test]
+#[ignore = "needs kcat: scripts/install-clients"]
+fn acks_1_loses_a_record_acknowledged_just_before_the_leader_dies() {
+    // Followers stay in the ISR (30 s lag allowance) but stop fetching
+    // (SIGUSR1), so the leader acknowledges a record only it holds.
+    let _one_at_a_time = common::serial();
+    let mut c = Procs::start(3, &["--min-isr", "1", "--replica-lag-ms", "30000"]);
+    c.metadata("lossy");
+    kcat_produce(&c.bootstrap(), "lossy", "all", "r0").expect("replicated");
+    let (leader, isr) = leader_and_isr(&c.metadata("lossy"), "lossy").unwrap();
+    assert_eq!(isr, 3);
+    let followers = [(leader + 1) % 3, (leader + 2) % 3];
+    for f in followers {
+        c.brokers[f].as_ref().unwrap().signal("-USR1");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    kcat_produce(&c.bootstrap(), "lossy", "1", "r1")
+        .expect("acks=1: the leader alone acknowledges");
+    c.kill(leader);
+    c.wait_for(
+        |m| leader_and_isr(m, "lossy").is_some_and(|(l, _)| l != leader),
+        "a follower takes over",
+    );
+    for f in followers {
+        c.brokers[f].as_ref().unwrap().signal("-USR1");
+    }
+    kcat_produce(&c.bootstrap(), "lossy", "all", "r2").expect("the new leader takes writes");
+    let read = kcat_read(&c.bootstrap(), "lossy");
+    assert_eq!(
+        read,
+        vec![(0, "r0".to_string()), (1, "r2".to_string())],
+        "r1 was acknowledged and is gone; r2 took its offset"
+    );
+}
