@@ -58,6 +58,10 @@ pub struct ClusterArgs {
     /// (controller.jsonl, broker-N.jsonl).
     #[arg(long)]
     pub trace_dir: Option<PathBuf>,
+    /// Keep each broker's partitions under DIR/broker-N (segment files and
+    /// checkpoints). Without it, logs live in memory only.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
 }
 
 /// `insync broker`: one broker process, for tests that kill and restart it.
@@ -82,6 +86,10 @@ pub struct BrokerArgs {
     /// Write the protocol decisions as JSON lines to this file.
     #[arg(long)]
     pub trace: Option<PathBuf>,
+    /// Keep the partitions here (segment files and checkpoints); a restart
+    /// recovers them. Without it, logs live in memory only.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
 }
 
 /// `insync controller`: the controller process, which stands for the

@@ -158,3 +158,40 @@ fn acks_1_loses_a_record_acknowledged_just_before_the_leader_dies() {
         "r1 was acknowledged and is gone; r2 took its offset"
     );
 }
+
+#[test]
+#[ignore = "needs kcat: scripts/install-clients"]
+fn a_killed_broker_recovers_its_log_from_disk() {
+    let _one_at_a_time = common::serial();
+    let mut c = Procs::start(1, &[]);
+    c.metadata("kept");
+    for v in ["a", "b", "c"] {
+        kcat_produce(&c.bootstrap(), "kept", "1", v).expect("written");
+    }
+    c.kill(0);
+    // A torn write at the end of the segment, as a crash mid-append leaves.
+    let segment = c.data.join("broker-0/kept-0/00000000000000000000.log");
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&segment)
+        .unwrap();
+    std::io::Write::write_all(&mut f, &[0, 0, 0, 0, 0, 0, 0, 3, 0, 0]).unwrap();
+    drop(f);
+    c.restart(0);
+    c.wait_for(
+        |m| leader_and_isr(m, "kept").is_some_and(|(l, _)| l == 0),
+        "the broker leads again",
+    );
+    let values: Vec<String> = kcat_read(&c.bootstrap(), "kept")
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(
+        values,
+        vec!["a", "b", "c"],
+        "the log came back, the torn tail did not"
+    );
+    kcat_produce(&c.bootstrap(), "kept", "1", "d").expect("and it takes writes");
+    let read = kcat_read(&c.bootstrap(), "kept");
+    assert_eq!(read.last(), Some(&(3, "d".to_string())));
+}

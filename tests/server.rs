@@ -58,6 +58,7 @@ fn start_cluster_of(n: usize, max_request_bytes: usize) -> InProcess {
                 heartbeat: Duration::from_millis(100),
                 fetch_wait: Duration::from_millis(200),
                 trace: None,
+                data_dir: None,
             };
             let c = start_cluster(
                 any,

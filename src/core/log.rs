@@ -134,6 +134,11 @@ impl<R: Record> Log<R> {
         }
     }
 
+    /// After a restart: what the recovery-point checkpoint says was fsynced.
+    pub fn restore_flushed(&mut self, offset: Offset) {
+        self.flushed = offset.min(self.end_offset());
+    }
+
     /// What survives a power loss: the flushed prefix.
     pub fn cut_to_flushed(&mut self) {
         let flushed = self.flushed;

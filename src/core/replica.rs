@@ -102,6 +102,52 @@ impl<R: Record> Replica<R> {
         r
     }
 
+    /// A replica whose log and HW checkpoint were read back from disk after
+    /// a restart, told the partition's state by the controller. The same
+    /// recovery rule as the model's restart applies.
+    pub fn restored(
+        id: BrokerId,
+        replicas: BrokerSet,
+        initial: PartitionState,
+        log: Log<R>,
+        high_watermark: Offset,
+        cfg: &ProtocolConfig,
+        fx: &mut Effects<R>,
+    ) -> Self {
+        let mut r = Replica::new(
+            id,
+            replicas,
+            PartitionState {
+                leader: None,
+                ..initial
+            },
+        );
+        r.log = log;
+        r.high_watermark = high_watermark.min(r.log.end_offset());
+        r.recover_log(cfg, fx);
+        if initial.leader == Some(id) {
+            r.partition = initial;
+            r.leader = Some(r.fresh_leader_state());
+        } else {
+            r.partition = follower_view(initial);
+        }
+        r
+    }
+
+    /// Log recovery: before leader epochs, a restarted broker cut its log
+    /// back to its HW checkpoint (KIP-101's bug).
+    fn recover_log(&mut self, cfg: &ProtocolConfig, fx: &mut Effects<R>) {
+        if cfg.truncation == Truncation::HighWatermark
+            && self.log.end_offset() > self.high_watermark
+        {
+            self.truncate(
+                self.high_watermark,
+                "recovery truncates to the HW checkpoint",
+                fx,
+            );
+        }
+    }
+
     pub fn is_leader(&self) -> bool {
         self.leader.is_some()
     }
@@ -866,15 +912,7 @@ impl<R: Record> Replica<R> {
 
     /// Log recovery on restart, then registration with the controller.
     pub fn restart(&mut self, cfg: &ProtocolConfig, fx: &mut Effects<R>) {
-        if cfg.truncation == Truncation::HighWatermark
-            && self.log.end_offset() > self.high_watermark
-        {
-            self.truncate(
-                self.high_watermark,
-                "recovery truncates to the HW checkpoint",
-                fx,
-            );
-        }
+        self.recover_log(cfg, fx);
         fx.event(|| Event::Restarted {
             broker: self.id,
             end_offset: self.log.end_offset(),

@@ -5,11 +5,13 @@
 use super::control::wire::ToController;
 use super::metadata::ClusterView;
 use super::partition::Partition;
+use super::storage::{PartitionDir, Recovered};
 use crate::core::config::ProtocolConfig;
 use crate::core::messages::{FetchRequest, Msg, Node, PartitionState};
 use crate::core::types::{BrokerId, BrokerSet};
 use std::collections::HashMap;
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::{Notify, oneshot};
@@ -160,6 +162,11 @@ pub struct Broker {
     next_request: u64,
     /// Whether the core's decisions are kept for `--trace`.
     trace: bool,
+    /// Where partitions keep their files; `None` keeps logs in memory only.
+    data_dir: Option<PathBuf>,
+    /// Logs read back at startup, waiting for the controller to name their
+    /// partitions' state.
+    recovered: HashMap<(String, i32), (PartitionDir, Recovered)>,
 }
 
 impl Broker {
@@ -180,7 +187,35 @@ impl Broker {
             creates: HashMap::new(),
             next_request: 0,
             trace,
+            data_dir: None,
+            recovered: HashMap::new(),
         }
+    }
+
+    /// Keeps partitions under `dir`, recovering every log already there.
+    /// Returns what recovery cut, for the operator.
+    pub fn open_data_dir(&mut self, dir: &Path) -> std::io::Result<Vec<String>> {
+        std::fs::create_dir_all(dir)?;
+        let mut notes = Vec::new();
+        for e in std::fs::read_dir(dir)? {
+            let e = e?;
+            if !e.file_type()?.is_dir() {
+                continue;
+            }
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some((topic, index)) = name.rsplit_once('-') else {
+                continue;
+            };
+            let Ok(index) = index.parse::<i32>() else {
+                continue;
+            };
+            let (files, rec) = PartitionDir::open(e.path())?;
+            notes.extend(rec.notes.iter().cloned());
+            self.recovered
+                .insert((topic.to_string(), index), (files, rec));
+        }
+        self.data_dir = Some(dir.to_path_buf());
+        Ok(notes)
     }
 
     pub fn partition(&self, topic: &str, index: i32) -> Option<&Partition> {
@@ -228,7 +263,21 @@ impl Broker {
         match self.partitions.get_mut(&key) {
             Some(p) => p.on_leader_and_isr(state, protocol, now),
             None => {
-                let mut p = Partition::new(self.id, replicas, state, protocol);
+                let mut p = match (self.recovered.remove(&key), &self.data_dir) {
+                    (Some((files, rec)), _) => {
+                        Partition::restored(self.id, replicas, state, protocol, files, rec)
+                    }
+                    (None, Some(dir)) => {
+                        let path = PartitionDir::path(dir, &key.0, key.1);
+                        let (files, _) = PartitionDir::open(path.clone()).unwrap_or_else(|e| {
+                            storage_failed(&path, &e);
+                        });
+                        let mut p = Partition::new(self.id, replicas, state, protocol);
+                        p.files = Some(files);
+                        p
+                    }
+                    (None, None) => Partition::new(self.id, replicas, state, protocol),
+                };
                 if self.trace {
                     p.events = Some(Vec::new());
                 }
@@ -242,6 +291,11 @@ impl Broker {
     /// follower fetches to the fetcher.
     fn drain(&mut self, key: &(String, i32)) {
         let p = self.partitions.get_mut(key).expect("hosted");
+        if let Some(files) = &mut p.files
+            && let Err(e) = files.sync(&p.replica.log)
+        {
+            storage_failed(&PartitionDir::path(Path::new("."), &key.0, key.1), &e);
+        }
         for (to, msg) in std::mem::take(&mut p.outbox) {
             match (to, msg) {
                 (
@@ -320,6 +374,16 @@ impl Broker {
         }
         out
     }
+}
+
+/// A log that cannot be written cannot be trusted: stop, as Kafka halts on
+/// a log directory failure, rather than acknowledge what is not stored.
+fn storage_failed(path: &Path, e: &std::io::Error) -> ! {
+    eprintln!(
+        "insync: cannot write {}: {e}; stopping the broker",
+        path.display()
+    );
+    std::process::exit(3)
 }
 
 /// Kafka's `Topic.validate`: 1 to 249 characters of `[a-zA-Z0-9._-]`, and

@@ -20,4 +20,5 @@ pub mod produce;
 pub mod replication;
 pub mod run;
 pub mod runtime;
+pub mod storage;
 pub mod topics;

@@ -8,6 +8,7 @@
 //! flight on this partition.
 
 use super::batch::Batch;
+use super::storage::{PartitionDir, Recovered};
 use crate::core::config::ProtocolConfig;
 use crate::core::effects::Effects;
 use crate::core::messages::{FetchRequest, FetchResponse, Msg, Node, PartitionState};
@@ -47,6 +48,8 @@ pub struct Partition {
     pub outbox: Vec<(Node, Msg<Batch>)>,
     /// Trace events of the core's decisions, when tracing.
     pub events: Option<Vec<String>>,
+    /// The partition's files, when the broker has a data folder.
+    pub files: Option<PartitionDir>,
 }
 
 /// How a follower's fetch was answered.
@@ -76,7 +79,36 @@ impl Partition {
             caught_up: HashMap::new(),
             outbox: Vec::new(),
             events: None,
+            files: None,
         };
+        p.route(fx);
+        p
+    }
+
+    /// A partition whose log was read back from disk at startup.
+    pub fn restored(
+        broker: BrokerId,
+        replicas: BrokerSet,
+        state: PartitionState,
+        cfg: ProtocolConfig,
+        files: PartitionDir,
+        recovered: Recovered,
+    ) -> Self {
+        let mut fx = Effects::new();
+        let mut replica = Replica::restored(
+            broker,
+            replicas,
+            state,
+            recovered.log,
+            recovered.high_watermark,
+            &cfg,
+            &mut fx,
+        );
+        replica.start(&mut fx);
+        let mut p = Partition::new(broker, replicas, state, cfg);
+        p.replica = replica;
+        p.outbox.clear();
+        p.files = Some(files);
         p.route(fx);
         p
     }
@@ -169,6 +201,14 @@ impl Partition {
         self.replica
             .on_fetch_response(leader, resp, &self.cfg, &mut fx);
         self.route(fx);
+    }
+
+    /// Writes the HW checkpoint, as Kafka does periodically.
+    pub fn checkpoint(&mut self) -> std::io::Result<()> {
+        match &mut self.files {
+            Some(f) => f.checkpoint_high_watermark(self.replica.high_watermark),
+            None => Ok(()),
+        }
     }
 
     /// Proposes dropping followers that have lagged longer than `lag_max`.

@@ -61,6 +61,7 @@ fn parse_addr(flag: &str, s: &str) -> Result<SocketAddr, String> {
         .map_err(|e| format!("{flag} {s}: {e} (expected HOST:PORT with an IP address)"))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn broker_options(
     id: u8,
     listen: SocketAddr,
@@ -69,6 +70,7 @@ fn broker_options(
     topics: &TopicFlags,
     timing: &TimingFlags,
     trace: Option<std::path::PathBuf>,
+    data_dir: Option<std::path::PathBuf>,
 ) -> BrokerOptions {
     BrokerOptions {
         id,
@@ -80,6 +82,7 @@ fn broker_options(
         heartbeat: Duration::from_millis(timing.session_timeout_ms / 4),
         fetch_wait: Duration::from_millis(timing.fetch_wait_ms),
         trace,
+        data_dir,
     }
 }
 
@@ -136,7 +139,14 @@ pub fn run_cluster(a: &ClusterArgs) -> Result<(), String> {
         .collect();
     // Id and addresses are set per broker by `start_cluster`.
     let template = broker_options(
-        0, controller, controller, defaults, &a.topics, &a.timing, None,
+        0,
+        controller,
+        controller,
+        defaults,
+        &a.topics,
+        &a.timing,
+        None,
+        a.data_dir.clone(),
     );
     let session = Duration::from_millis(a.timing.session_timeout_ms);
     runtime()?.block_on(async {
@@ -171,6 +181,7 @@ pub fn run_broker(a: &BrokerArgs) -> Result<(), String> {
         &a.topics,
         &a.timing,
         a.trace.clone(),
+        a.data_dir.clone(),
     );
     runtime()?.block_on(async {
         let (addr, _) = start_broker(opts)

@@ -43,6 +43,8 @@ pub struct BrokerOptions {
     pub fetch_wait: Duration,
     /// JSON lines of every protocol decision.
     pub trace: Option<PathBuf>,
+    /// Where the partitions' files live; `None` keeps logs in memory.
+    pub data_dir: Option<PathBuf>,
 }
 
 /// A controller and its brokers running in this process.
@@ -98,6 +100,10 @@ pub async fn start_cluster(
             listen: *listen,
             controller,
             trace: trace_dir.map(|d| d.join(format!("broker-{id}.jsonl"))),
+            data_dir: template
+                .data_dir
+                .as_ref()
+                .map(|d| d.join(format!("broker-{id}"))),
             ..template.clone()
         };
         let (addr, shared) = start_broker(opts)
@@ -128,6 +134,12 @@ pub async fn start_broker(opts: BrokerOptions) -> std::io::Result<(SocketAddr, A
         },
         trace.is_some(),
     );
+    let mut broker = broker;
+    if let Some(dir) = &opts.data_dir {
+        for note in broker.open_data_dir(dir)? {
+            eprintln!("insync broker {}: recovery: {note}", opts.id);
+        }
+    }
     let shared = Arc::new(Shared::new(broker));
     let me = BrokerAddr {
         id: opts.id,
@@ -389,7 +401,16 @@ async fn ticker(
         let events = {
             let mut b = shared.lock();
             let now = Instant::now();
-            b.each_partition(|p| p.check_lag(now, opts.replica_lag));
+            b.each_partition(|p| {
+                p.check_lag(now, opts.replica_lag);
+                if let Err(e) = p.checkpoint() {
+                    eprintln!(
+                        "insync broker {}: cannot write a HW checkpoint: {e}",
+                        opts.id
+                    );
+                    std::process::exit(3);
+                }
+            });
             b.take_events()
         };
         if let Some(file) = &trace {

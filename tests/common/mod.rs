@@ -58,6 +58,15 @@ impl Proc {
     }
 }
 
+impl Drop for Procs {
+    fn drop(&mut self) {
+        for b in self.brokers.iter_mut().flatten() {
+            b.kill();
+        }
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
+
 impl Drop for Proc {
     fn drop(&mut self) {
         self.kill();
@@ -80,6 +89,8 @@ pub struct Procs {
     pub controller_addr: String,
     pub brokers: Vec<Option<Proc>>,
     pub broker_args: Vec<String>,
+    /// Broker N keeps its partitions in `data/broker-N`.
+    pub data: PathBuf,
 }
 
 impl Procs {
@@ -102,11 +113,19 @@ impl Procs {
             SESSION_MS.into(),
         ];
         broker_args.extend(extra.iter().map(|s| s.to_string()));
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let data = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "procs-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&data);
         let mut p = Procs {
             controller,
             controller_addr,
             brokers: Vec::new(),
             broker_args,
+            data,
         };
         for id in 0..n {
             let b = p.spawn_broker(id);
@@ -120,8 +139,18 @@ impl Procs {
     }
 
     fn spawn_broker(&self, id: usize) -> Proc {
+        let dir = self.data.join(format!("broker-{id}"));
+        let dir = dir.to_str().unwrap();
         let id = id.to_string();
-        let mut args = vec!["broker", "--id", &id, "--listen", "127.0.0.1:0"];
+        let mut args = vec![
+            "broker",
+            "--id",
+            &id,
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            dir,
+        ];
         args.extend(self.broker_args.iter().map(String::as_str));
         Proc::spawn(&args)
     }
