@@ -263,7 +263,7 @@ impl PartitionDir {
         let roll = self
             .segments
             .last()
-            .is_none_or(|s| s.len >= SEGMENT_BYTES && s.len > 0);
+            .is_none_or(|s| s.len >= SEGMENT_BYTES);
         if roll {
             let path = self.dir.join(segment_name(e.offset));
             let file = OpenOptions::new()
