@@ -1,0 +1,95 @@
+"""Produce throughput and latency of a running insync cluster, in one run.
+
+    cargo build --release && scripts/install-clients
+    target/clients-venv/bin/python scripts/bench-cluster.py [--records N] [--runs R]
+
+Starts a 3-broker cluster (RF=3) and a 1-broker cluster (RF=1) from
+target/release/insync. Throughput: `kcat -P -l` sends N records of 100
+bytes to partition 0, at acks 0, 1 and all on RF=3 and at acks=all on RF=1,
+R runs each, median taken. Latency: confluent-kafka (a Python client,
+slower than kcat) first sends as fast as it can to find its own maximum,
+then sends paced at half of that and times each record from produce() to
+its delivery report. Prints one JSON object with the ratios the issue asks
+for: each acks setting against acks=0, and acks=all RF=3 against RF=1."""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+INSYNC = os.path.join(ROOT, "target", "release", "insync")
+LATENCY = os.path.join(ROOT, "tests", "clients", "bench_produce.py")
+
+
+def start(brokers):
+    p = subprocess.Popen([INSYNC, "cluster", "--brokers", str(brokers), "--base-port", "0"],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    line = p.stdout.readline().strip()
+    assert line.startswith("bootstrap: "), line
+    return p, line[len("bootstrap: "):]
+
+
+def kcat_seconds(bootstrap, topic, acks, path):
+    t = time.perf_counter()
+    subprocess.run(["kcat", "-b", bootstrap, "-t", topic, "-p", "0", "-P", "-l",
+                    "-X", f"acks={acks}", "-X", "linger.ms=5", path], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--latency-seconds", type=float, default=3.0)
+    a = ap.parse_args()
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+        for i in range(a.records):
+            f.write("%099d\n" % i)
+        path = f.name
+    rf3, b3 = start(3)
+    rf1, b1 = start(1)
+    try:
+        cases = [("rf3_acks0", b3, "0"), ("rf3_acks1", b3, "1"), ("rf3_acksall", b3, "all"),
+                 ("rf1_acksall", b1, "all")]
+        # Warm-up creates the topics and connections outside the timing.
+        for name, b, acks in cases:
+            kcat_seconds(b, name, acks, path)
+        out = {"records": a.records, "record_bytes": 100, "runs": a.runs, "client": "kcat -P -l",
+               "machine_cores": os.cpu_count(), "throughput": {}, "latency_at_half_load": {}}
+        for r in range(a.runs):
+            for name, b, acks in cases:
+                s = kcat_seconds(b, name, acks, path)
+                out["throughput"].setdefault(name, []).append(a.records / s)
+        med = {k: statistics.median(v) for k, v in out["throughput"].items()}
+        out["throughput"] = {k: {"median_records_per_s": round(m),
+                                 "runs": [round(x) for x in out["throughput"][k]]}
+                             for k, m in med.items()}
+        out["ratio_to_acks0"] = {k: round(med[k] / med["rf3_acks0"], 3)
+                                 for k in ("rf3_acks1", "rf3_acksall")}
+        out["ratio_rf3_acksall_to_rf1_acksall"] = round(med["rf3_acksall"] / med["rf1_acksall"], 3)
+        for name, b, acks in cases[:3]:
+            top = subprocess.run([sys.executable, LATENCY, b, name + "-max", acks, "200000"],
+                                 check=True, capture_output=True, text=True)
+            rate = json.loads(top.stdout)["records_per_s"] / 2
+            n = int(rate * a.latency_seconds)
+            res = subprocess.run([sys.executable, LATENCY, b, name + "-lat", acks, str(n), str(rate)],
+                                 check=True, capture_output=True, text=True)
+            r = json.loads(res.stdout)
+            out["latency_at_half_load"][name] = {"client_max_records_per_s": round(rate * 2),
+                                                 "paced_records_per_s": r["records_per_s"],
+                                                 "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"],
+                                                 "failed": r["failed"]}
+        print(json.dumps(out, indent=2))
+    finally:
+        for p in (rf3, rf1):
+            p.terminate()
+            p.wait()
+        os.unlink(path)
+
+
+main()
