@@ -36,6 +36,14 @@ fn start(max_request_bytes: usize) -> SocketAddr {
 
 /// A controller and `n` brokers in this process, on free loopback ports.
 fn start_cluster_of(n: usize, max_request_bytes: usize) -> InProcess {
+    start_traced(n, max_request_bytes, None)
+}
+
+fn start_traced(
+    n: usize,
+    max_request_bytes: usize,
+    trace: Option<std::path::PathBuf>,
+) -> InProcess {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -65,7 +73,7 @@ fn start_cluster_of(n: usize, max_request_bytes: usize) -> InProcess {
                 &vec![any; n],
                 Duration::from_millis(500),
                 &template,
-                None,
+                trace.as_deref(),
             )
             .await
             .expect("the cluster starts");
@@ -522,4 +530,52 @@ fn followers_replicate_and_acks_all_waits_for_the_whole_isr() {
         "a follower refuses produce: NOT_LEADER_OR_FOLLOWER"
     );
     assert_eq!(fetch(&mut l, "r", 0).2.len(), 10);
+}
+
+#[test]
+fn every_node_traces_its_decisions_as_json_lines() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("trace-test");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let c = start_traced(3, 1 << 20, Some(dir.clone()));
+    let mut s = connect(c.brokers[0]);
+    let leader = ask_metadata(&mut s, Some(&["traced"]), true).topics[0].partitions[0]
+        .leader_id
+        .0;
+    let mut l = connect(c.brokers[leader as usize]);
+    assert_eq!(
+        produce(&mut l, "traced", -1, batch(&["a", "b"], -1, -1)),
+        (0, 0)
+    );
+    let lines = |file: &str| -> Vec<serde_json::Value> {
+        std::fs::read_to_string(dir.join(file))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("each line is JSON"))
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let appended = loop {
+        let found = lines(&format!("broker-{leader}.jsonl"))
+            .into_iter()
+            .find(|l| l["event"]["type"] == "LeaderAppend");
+        if let Some(f) = found {
+            break f;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the leader traces its append"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(appended["topic"], "traced");
+    assert_eq!(appended["event"]["offset"], 0);
+    assert_eq!(appended["event"]["record"]["records"], 2);
+    let elected = lines("controller.jsonl");
+    assert!(
+        elected
+            .iter()
+            .any(|l| l["event"]["type"] == "LeaderElected" && l["event"]["broker"] == leader),
+        "{elected:?}"
+    );
 }

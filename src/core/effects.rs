@@ -48,7 +48,7 @@ impl<R> Default for Effects<R> {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub enum ElectionKind {
     /// From the live members of the ISR.
     Clean,
@@ -59,7 +59,9 @@ pub enum ElectionKind {
 }
 
 /// One protocol decision, named after the Kafka behaviour it is.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// In a trace, an event is `{"type": "LeaderAppend", ...fields}`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "type")]
 pub enum Event<R> {
     LeaderAppend {
         broker: BrokerId,

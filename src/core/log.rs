@@ -149,13 +149,20 @@ impl<R: Record> Log<R> {
         self.flushed = self.end_offset();
     }
 
-    /// Where an idempotent producer's batch already sits, if it does.
+    /// Where an idempotent producer's batch already sits, if it does. A
+    /// producer's sequences only grow along the log, so the search stops at
+    /// its first older batch instead of walking the whole log.
     pub fn find_sequence(&self, seq: ProducerSeq) -> Option<Offset> {
-        self.entries
-            .iter()
-            .rev()
-            .find(|e| e.record.producer_seq() == Some(seq))
-            .map(|e| e.offset)
+        for e in self.entries.iter().rev() {
+            match e.record.producer_seq() {
+                Some(s) if s == seq => return Some(e.offset),
+                Some(s) if s.producer_id == seq.producer_id && s.sequence < seq.sequence => {
+                    return None;
+                }
+                _ => {}
+            }
+        }
+        None
     }
 
     /// The last sequence number this log holds for a producer: the last

@@ -18,7 +18,21 @@ pub const MAX_BROKERS: u8 = 32;
 
 /// A set of broker ids, as a bitset: the ISR, the ELR, the replica set.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(into = "Vec<BrokerId>", from = "Vec<BrokerId>")]
 pub struct BrokerSet(u32);
+
+/// In JSON (traces, the control plane) a set reads as its sorted members.
+impl From<BrokerSet> for Vec<BrokerId> {
+    fn from(s: BrokerSet) -> Self {
+        s.iter().collect()
+    }
+}
+
+impl From<Vec<BrokerId>> for BrokerSet {
+    fn from(v: Vec<BrokerId>) -> Self {
+        BrokerSet::of(v.into_iter().filter(|b| *b < 32))
+    }
+}
 
 impl BrokerSet {
     pub const EMPTY: BrokerSet = BrokerSet(0);

@@ -103,6 +103,19 @@ fn i64_at(b: &[u8], at: usize) -> i64 {
     i64::from_be_bytes(b[at..at + 8].try_into().expect("8 bytes"))
 }
 
+/// In a trace a batch is its placement and size, not its bytes.
+impl serde::Serialize for Batch {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut st = s.serialize_struct("Batch", 4)?;
+        st.serialize_field("base_offset", &self.base_offset())?;
+        st.serialize_field("records", &self.offset_count())?;
+        st.serialize_field("bytes", &self.bytes.len())?;
+        st.serialize_field("producer", &self.producer_seq())?;
+        st.end()
+    }
+}
+
 impl std::fmt::Display for Batch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "a batch of {}", self.offset_count())

@@ -364,12 +364,16 @@ impl Broker {
         id
     }
 
-    /// Trace events gathered since the last call.
-    pub fn take_events(&mut self) -> Vec<String> {
+    /// Trace lines gathered since the last call, each naming its partition.
+    pub fn take_events(&mut self) -> Vec<serde_json::Value> {
         let mut out = Vec::new();
         for ((t, i), p) in &mut self.partitions {
             if let Some(events) = &mut p.events {
-                out.extend(events.drain(..).map(|e| format!("{t} {i}: {e}")));
+                for mut e in events.drain(..) {
+                    e["topic"] = t.clone().into();
+                    e["partition"] = (*i).into();
+                    out.push(e);
+                }
             }
         }
         out

@@ -75,7 +75,10 @@ pub async fn follower_fetch(req: &FetchRequest, shared: &Shared) -> FetchRespons
             };
             shared.changed.notify_waiters();
             let p = match resp {
-                Some(resp) => encode_response(fp.partition, &resp),
+                Some(resp) => {
+                    let limit = usize::try_from(fp.partition_max_bytes).unwrap_or(0);
+                    encode_response(fp.partition, &resp, limit)
+                }
                 None => {
                     // Not hosted (yet): the controller's word may still be on
                     // its way here. The follower retries, as Kafka's does.

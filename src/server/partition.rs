@@ -47,7 +47,7 @@ pub struct Partition {
     /// Messages for other brokers and the controller, for the runtime to send.
     pub outbox: Vec<(Node, Msg<Batch>)>,
     /// Trace events of the core's decisions, when tracing.
-    pub events: Option<Vec<String>>,
+    pub events: Option<Vec<serde_json::Value>>,
     /// The partition's files, when the broker has a data folder.
     pub files: Option<PartitionDir>,
 }
@@ -227,7 +227,7 @@ impl Partition {
     /// keeps the rest for the runtime.
     fn route(&mut self, fx: Effects<Batch>) {
         if let Some(events) = &mut self.events {
-            events.extend(fx.events().iter().map(ToString::to_string));
+            events.extend(fx.events().iter().map(trace_line));
         }
         for (to, msg) in fx.sends {
             match (to, msg) {
@@ -250,6 +250,11 @@ impl Partition {
             }
         }
     }
+}
+
+/// One decision as a trace line: the event's fields and its story text.
+pub fn trace_line(e: &crate::core::effects::Event<Batch>) -> serde_json::Value {
+    serde_json::json!({"event": e, "text": e.to_string(), "ts_us": super::runtime::now_us()})
 }
 
 fn ticket_parts(ticket: u16) -> (Node, u8) {

@@ -70,7 +70,11 @@ pub fn decode_request(p: &FetchPartition) -> Result<FetchRequest, ErrorCode> {
 }
 
 /// The leader's side: the core's answer in Kafka's fields.
-pub fn encode_response(index: i32, resp: &FetchResponse<Batch>) -> PartitionData {
+///
+/// At most `max_bytes` of records go back (but always a first batch, as
+/// KIP-74 has it): the follower's next fetch starts where these end, and
+/// the leader learns its position from that fetch, not from this answer.
+pub fn encode_response(index: i32, resp: &FetchResponse<Batch>, max_bytes: usize) -> PartitionData {
     let mut p = PartitionData::default();
     p.partition_index = index;
     p.log_start_offset = 0;
@@ -83,7 +87,11 @@ pub fn encode_response(index: i32, resp: &FetchResponse<Batch>) -> PartitionData
             p.last_stable_offset = *high_watermark as i64;
             let mut out = BytesMut::new();
             for e in entries {
-                out.extend_from_slice(e.record.bytes());
+                let b = e.record.bytes();
+                if !out.is_empty() && out.len() + b.len() > max_bytes {
+                    break;
+                }
+                out.extend_from_slice(b);
             }
             p.records = Some(out.freeze());
         }

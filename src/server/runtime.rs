@@ -373,6 +373,13 @@ async fn fetch_once(
     Ok(resp)
 }
 
+/// Wall-clock microseconds for trace lines.
+pub fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
 /// The fault-injection hook: SIGUSR1 pauses this broker's follower
 /// fetching, the next one resumes it.
 async fn pause_on_sigusr1(id: BrokerId, shared: Arc<Shared>) {
@@ -415,8 +422,8 @@ async fn ticker(
         };
         if let Some(file) = &trace {
             let mut f = file.lock().unwrap_or_else(|p| p.into_inner());
-            for e in events {
-                let line = serde_json::json!({"node": format!("broker {}", opts.id), "event": e});
+            for mut line in events {
+                line["node"] = format!("broker {}", opts.id).into();
                 let _ = writeln!(f, "{line}");
             }
         }

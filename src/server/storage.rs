@@ -260,10 +260,7 @@ impl PartitionDir {
     }
 
     fn append(&mut self, e: &Entry<Batch>) -> io::Result<()> {
-        let roll = self
-            .segments
-            .last()
-            .is_none_or(|s| s.len >= SEGMENT_BYTES);
+        let roll = self.segments.last().is_none_or(|s| s.len >= SEGMENT_BYTES);
         if roll {
             let path = self.dir.join(segment_name(e.offset));
             let file = OpenOptions::new()

@@ -51,7 +51,7 @@ pub struct ControllerNode {
     partitions: BTreeMap<(String, i32), Placed>,
     topic_ids: BTreeMap<String, Uuid>,
     /// Every core decision, for `--trace`.
-    pub events: Vec<String>,
+    pub events: Vec<serde_json::Value>,
     trace: bool,
 }
 
@@ -299,11 +299,12 @@ impl ControllerNode {
     /// Carries the core's LeaderAndIsr messages to their brokers.
     fn dispatch(&mut self, key: &(String, i32), fx: Effects<Batch>) {
         if self.trace {
-            self.events.extend(
-                fx.events()
-                    .iter()
-                    .map(|e| format!("{} {}: {e}", key.0, key.1)),
-            );
+            for e in fx.events() {
+                let mut line = crate::server::partition::trace_line(e);
+                line["topic"] = key.0.clone().into();
+                line["partition"] = key.1.into();
+                self.events.push(line);
+            }
         }
         let p = &self.partitions[key];
         for (to, msg) in fx.sends {

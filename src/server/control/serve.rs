@@ -70,8 +70,8 @@ fn flush_trace(node: &mut ControllerNode, trace: &TraceSink) {
         && !node.events.is_empty()
     {
         let mut f = file.lock().unwrap_or_else(|p| p.into_inner());
-        for e in node.events.drain(..) {
-            let line = serde_json::json!({"node": "controller", "event": e});
+        for mut line in node.events.drain(..) {
+            line["node"] = "controller".into();
             let _ = writeln!(f, "{line}");
         }
     }
