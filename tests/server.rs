@@ -579,3 +579,37 @@ fn every_node_traces_its_decisions_as_json_lines() {
         "{elected:?}"
     );
 }
+
+#[test]
+fn acks_all_times_out_with_request_timed_out_while_followers_do_not_fetch() {
+    let c = start_cluster_of(3, 1 << 20);
+    let mut s = connect(c.brokers[0]);
+    let p = ask_metadata(&mut s, Some(&["slow"]), true).topics[0].partitions[0].clone();
+    let leader = p.leader_id.0 as usize;
+    let mut l = connect(c.brokers[leader]);
+    assert_eq!(produce(&mut l, "slow", -1, batch(&["a"], -1, -1)), (0, 0));
+    for (b, shared) in c.shared.iter().enumerate() {
+        if b != leader {
+            shared
+                .fetching_paused
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+    let mut req = produce_request("slow", -1, batch(&["b"], -1, -1));
+    req.timeout_ms = 300;
+    let r: ProduceResponse = call(&mut l, ApiKey::Produce, 9, &req);
+    let answer = &r.responses[0].partition_responses[0];
+    assert_eq!(answer.error_code, 7, "REQUEST_TIMED_OUT");
+    assert_eq!(fetch(&mut l, "slow", 0).2, vec!["a"], "b is appended but not visible");
+    for shared in &c.shared {
+        shared
+            .fetching_paused
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while fetch(&mut l, "slow", 0).2.len() < 2 {
+        assert!(std::time::Instant::now() < deadline, "b becomes visible once replicated");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(produce(&mut l, "slow", -1, batch(&["c"], -1, -1)), (0, 2));
+}
