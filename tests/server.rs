@@ -600,7 +600,11 @@ fn acks_all_times_out_with_request_timed_out_while_followers_do_not_fetch() {
     let r: ProduceResponse = call(&mut l, ApiKey::Produce, 9, &req);
     let answer = &r.responses[0].partition_responses[0];
     assert_eq!(answer.error_code, 7, "REQUEST_TIMED_OUT");
-    assert_eq!(fetch(&mut l, "slow", 0).2, vec!["a"], "b is appended but not visible");
+    assert_eq!(
+        fetch(&mut l, "slow", 0).2,
+        vec!["a"],
+        "b is appended but not visible"
+    );
     for shared in &c.shared {
         shared
             .fetching_paused
@@ -608,7 +612,10 @@ fn acks_all_times_out_with_request_timed_out_while_followers_do_not_fetch() {
     }
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while fetch(&mut l, "slow", 0).2.len() < 2 {
-        assert!(std::time::Instant::now() < deadline, "b becomes visible once replicated");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "b becomes visible once replicated"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(produce(&mut l, "slow", -1, batch(&["c"], -1, -1)), (0, 2));

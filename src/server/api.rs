@@ -221,9 +221,15 @@ fn versions_response(error_code: i16) -> ApiVersionsResponse {
 }
 
 fn respond<R: Encodable + HeaderVersion>(correlation_id: i32, version: i16, body: R) -> Reply {
-    let mut buf = BytesMut::new();
     let mut header = ResponseHeader::default();
     header.correlation_id = correlation_id;
+    // Sized up front: a fetch response can be megabytes, and growing the
+    // buffer by doubling copies it over and over.
+    let size = header
+        .compute_size(R::header_version(version))
+        .and_then(|h| body.compute_size(version).map(|b| h + b))
+        .unwrap_or(0);
+    let mut buf = BytesMut::with_capacity(size);
     let encoded = header
         .encode(&mut buf, R::header_version(version))
         .and_then(|()| body.encode(&mut buf, version));

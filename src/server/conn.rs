@@ -4,7 +4,7 @@
 
 use super::api::{self, Reply};
 use super::broker::Shared;
-use super::frame::{Frames, framed};
+use super::frame::Frames;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -36,9 +36,11 @@ pub async fn serve(listener: TcpListener, cfg: ListenConfig) -> std::io::Result<
 /// `Err` with the reason when the broker closed it.
 async fn connection(mut stream: TcpStream, cfg: &ListenConfig) -> Result<(), String> {
     let mut frames = Frames::new(cfg.max_request_bytes);
-    let mut buf = vec![0u8; 64 * 1024];
     loop {
-        let n = stream.read(&mut buf).await.map_err(|e| e.to_string())?;
+        let n = stream
+            .read_buf(frames.read_target())
+            .await
+            .map_err(|e| e.to_string())?;
         if n == 0 {
             return match frames.pending() {
                 0 => Ok(()),
@@ -47,15 +49,20 @@ async fn connection(mut stream: TcpStream, cfg: &ListenConfig) -> Result<(), Str
                 )),
             };
         }
-        frames.push(&buf[..n]);
         while let Some(body) = frames.next_frame().map_err(|e| e.to_string())? {
             // One request at a time per connection, as Kafka mutes a
             // connection until its request is answered: answers keep order.
             match api::handle(body, &cfg.shared).await {
-                Reply::Respond(resp) => stream
-                    .write_all(&framed(&resp))
-                    .await
-                    .map_err(|e| e.to_string())?,
+                Reply::Respond(resp) => {
+                    // Prefix and body in one vectored write, without copying
+                    // the body behind its prefix.
+                    let prefix = (resp.len() as u32).to_be_bytes();
+                    let mut out = bytes::Buf::chain(&prefix[..], resp);
+                    stream
+                        .write_all_buf(&mut out)
+                        .await
+                        .map_err(|e| e.to_string())?
+                }
                 Reply::Nothing => {}
                 Reply::Close(why) => return Err(why),
             }

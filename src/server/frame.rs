@@ -42,6 +42,15 @@ impl Frames {
         self.buf.extend_from_slice(bytes);
     }
 
+    /// The buffer to read the socket into directly, with room for a
+    /// decent read; what is read there counts as pushed.
+    pub fn read_target(&mut self) -> &mut BytesMut {
+        if self.buf.capacity() - self.buf.len() < 16 * 1024 {
+            self.buf.reserve(64 * 1024);
+        }
+        &mut self.buf
+    }
+
     /// The next whole frame's body, `None` until one has arrived. The
     /// length is judged as soon as its 4 bytes are in, so an oversized
     /// frame is refused before its body is buffered.
@@ -58,6 +67,9 @@ impl Frames {
         }
         let length = length as usize;
         if self.buf.len() < 4 + length {
+            // Room for the whole frame at once, instead of doubling (and
+            // copying) the buffer as a large produce trickles in.
+            self.buf.reserve(4 + length - self.buf.len());
             return Ok(None);
         }
         self.buf.advance(4);

@@ -85,15 +85,22 @@ pub fn encode_response(index: i32, resp: &FetchResponse<Batch>, max_bytes: usize
         } => {
             p.high_watermark = *high_watermark as i64;
             p.last_stable_offset = *high_watermark as i64;
-            let mut out = BytesMut::new();
-            for e in entries {
-                let b = e.record.bytes();
-                if !out.is_empty() && out.len() + b.len() > max_bytes {
-                    break;
+            p.records = Some(match entries.as_slice() {
+                // A caught-up follower gets one batch: the stored bytes, uncopied.
+                [one] => one.record.bytes().clone(),
+                _ => {
+                    let total: usize = entries.iter().map(|e| e.record.bytes().len()).sum();
+                    let mut out = BytesMut::with_capacity(total.min(max_bytes.max(1)));
+                    for e in entries {
+                        let b = e.record.bytes();
+                        if !out.is_empty() && out.len() + b.len() > max_bytes {
+                            break;
+                        }
+                        out.extend_from_slice(b);
+                    }
+                    out.freeze()
                 }
-                out.extend_from_slice(b);
-            }
-            p.records = Some(out.freeze());
+            });
         }
         FetchResult::Diverging { epoch, end_offset } => {
             let mut d = EpochEndOffset::default();
