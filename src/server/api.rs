@@ -20,9 +20,9 @@ use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{
     ApiKey, ApiVersionsResponse, BrokerId, FindCoordinatorRequest, FindCoordinatorResponse,
-    InitProducerIdResponse, ProducerId, RequestHeader, RequestKind, ResponseHeader,
+    InitProducerIdResponse, ProducerId, RequestHeader, RequestKind, ResponseHeader, ResponseKind,
 };
-use kafka_protocol::protocol::{Decodable, Encodable, HeaderVersion};
+use kafka_protocol::protocol::{Decodable, Encodable};
 
 /// Kafka's UNSUPPORTED_VERSION error code.
 pub const UNSUPPORTED_VERSION: i16 = 35;
@@ -53,8 +53,8 @@ fn supported(key: ApiKey) -> Option<(i16, i16)> {
 /// What to do with a request frame.
 #[derive(Debug)]
 pub enum Reply {
-    /// Send this response body (without its length prefix).
-    Respond(Bytes),
+    /// Send this response.
+    Respond(Response),
     /// Send nothing: an acks=0 produce.
     Nothing,
     /// Close the connection, as Kafka does for a request it cannot parse.
@@ -82,7 +82,12 @@ pub async fn handle(mut body: Bytes, shared: &Shared) -> Reply {
         if key == ApiKey::ApiVersions {
             // KIP-511: a client newer than the broker gets the table at v0
             // and retries with a version both know.
-            return respond(correlation_id, 0, versions_response(UNSUPPORTED_VERSION));
+            return respond(
+                key,
+                correlation_id,
+                0,
+                versions_response(UNSUPPORTED_VERSION),
+            );
         }
         return Reply::Close(format!(
             "{key:?} v{version} is outside the supported {min}..={max}"
@@ -98,7 +103,7 @@ pub async fn handle(mut body: Bytes, shared: &Shared) -> Reply {
     };
     match request {
         RequestKind::ApiVersions(_) => {
-            respond(header.correlation_id, version, versions_response(0))
+            respond(key, header.correlation_id, version, versions_response(0))
         }
         RequestKind::Metadata(req) => {
             // Topics named by id only (v10+) are not looked up yet: they
@@ -134,10 +139,10 @@ pub async fn handle(mut body: Bytes, shared: &Shared) -> Reply {
                     t.error_code = *code;
                 }
             }
-            respond(header.correlation_id, version, response)
+            respond(key, header.correlation_id, version, response)
         }
         RequestKind::Produce(req) => match produce(req, version, shared).await {
-            Some(r) => respond(header.correlation_id, version, r),
+            Some(r) => respond(key, header.correlation_id, version, r),
             None => Reply::Nothing,
         },
         RequestKind::Fetch(req) => {
@@ -146,9 +151,10 @@ pub async fn handle(mut body: Bytes, shared: &Shared) -> Reply {
             } else {
                 fetch(&req, version, shared).await
             };
-            respond(header.correlation_id, version, r)
+            respond(key, header.correlation_id, version, r)
         }
         RequestKind::ListOffsets(req) => respond(
+            key,
             header.correlation_id,
             version,
             list_offsets(&req, version, shared),
@@ -163,14 +169,16 @@ pub async fn handle(mut body: Bytes, shared: &Shared) -> Reply {
             } else {
                 r.producer_id = ProducerId(shared.lock().init_producer_id());
             }
-            respond(header.correlation_id, version, r)
+            respond(key, header.correlation_id, version, r)
         }
         RequestKind::CreateTopics(req) => respond(
+            key,
             header.correlation_id,
             version,
             create_topics(&req, version, shared).await,
         ),
         RequestKind::FindCoordinator(req) => respond(
+            key,
             header.correlation_id,
             version,
             no_coordinator(&req, version),
@@ -220,30 +228,57 @@ fn versions_response(error_code: i16) -> ApiVersionsResponse {
     r
 }
 
-fn respond<R: Encodable + HeaderVersion>(correlation_id: i32, version: i16, body: R) -> Reply {
-    let mut header = ResponseHeader::default();
-    header.correlation_id = correlation_id;
-    // Sized up front: a fetch response can be megabytes, and growing the
-    // buffer by doubling copies it over and over.
-    let size = header
-        .compute_size(R::header_version(version))
-        .and_then(|h| body.compute_size(version).map(|b| h + b))
-        .unwrap_or(0);
-    let mut buf = BytesMut::with_capacity(size);
-    let encoded = header
-        .encode(&mut buf, R::header_version(version))
-        .and_then(|()| body.encode(&mut buf, version));
-    match encoded {
-        Ok(()) => Reply::Respond(buf.freeze()),
-        // Only a response with a field too large for its version fails to
-        // encode: the connection cannot be answered correctly.
-        Err(e) => Reply::Close(format!("cannot encode the response: {e}")),
+fn respond(key: ApiKey, correlation_id: i32, version: i16, body: impl Into<ResponseKind>) -> Reply {
+    Reply::Respond(Response {
+        key,
+        version,
+        correlation_id,
+        body: body.into(),
+    })
+}
+
+/// A response, encoded by the connection into a buffer it reuses: a fetch
+/// answer can be megabytes, and a fresh buffer each time costs more in
+/// page faults than the copy itself.
+#[derive(Debug)]
+pub struct Response {
+    pub key: ApiKey,
+    pub version: i16,
+    pub correlation_id: i32,
+    pub body: ResponseKind,
+}
+
+impl Response {
+    /// Appends the length prefix, header and body to `out`. Only a field
+    /// too large for its version fails to encode; the connection cannot
+    /// then be answered correctly.
+    pub fn encode_into(&self, out: &mut BytesMut) -> Result<(), String> {
+        let start = out.len();
+        out.extend_from_slice(&[0; 4]);
+        let mut header = ResponseHeader::default();
+        header.correlation_id = self.correlation_id;
+        // ApiVersions answers its header at v0 whatever the version.
+        header
+            .encode(out, self.key.response_header_version(self.version))
+            .and_then(|()| self.body.encode(out, self.version))
+            .map_err(|e| format!("cannot encode the {:?} response: {e}", self.key))?;
+        let len = u32::try_from(out.len() - start - 4).map_err(|_| "a response over 4 GiB")?;
+        out[start..start + 4].copy_from_slice(&len.to_be_bytes());
+        Ok(())
+    }
+
+    /// The response without its length prefix.
+    pub fn to_bytes(&self) -> Result<Bytes, String> {
+        let mut out = BytesMut::new();
+        self.encode_into(&mut out)?;
+        Ok(out.freeze().slice(4..))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kafka_protocol::protocol::HeaderVersion;
 
     /// Handles one frame on a fresh lone broker.
     fn run(body: Bytes) -> Reply {
@@ -274,9 +309,10 @@ mod tests {
     }
 
     fn versions_reply(reply: Reply, version: i16) -> (i32, ApiVersionsResponse) {
-        let Reply::Respond(mut b) = reply else {
+        let Reply::Respond(r) = reply else {
             panic!("expected a response, got {reply:?}")
         };
+        let mut b = r.to_bytes().unwrap();
         let h = ResponseHeader::decode(&mut b, 0).unwrap();
         let r = ApiVersionsResponse::decode(&mut b, version).unwrap();
         assert!(b.is_empty(), "the response has no trailing bytes");
@@ -324,7 +360,7 @@ mod tests {
             }
             r.encode(&mut buf, v).unwrap();
             let mut b = match run(buf.freeze()) {
-                Reply::Respond(b) => b,
+                Reply::Respond(r) => r.to_bytes().unwrap(),
                 other => panic!("FindCoordinator v{v} gets an answer, not {other:?}"),
             };
             let rh =

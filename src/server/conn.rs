@@ -23,6 +23,9 @@ pub struct ListenConfig {
 pub async fn serve(listener: TcpListener, cfg: ListenConfig) -> std::io::Result<()> {
     loop {
         let (stream, peer) = listener.accept().await?;
+        // As Kafka's acceptor does: small responses (acks, follower fetch
+        // answers) must not wait behind Nagle's algorithm.
+        let _ = stream.set_nodelay(true);
         let cfg = cfg.clone();
         tokio::spawn(async move {
             if let Err(why) = connection(stream, &cfg).await {
@@ -36,6 +39,9 @@ pub async fn serve(listener: TcpListener, cfg: ListenConfig) -> std::io::Result<
 /// `Err` with the reason when the broker closed it.
 async fn connection(mut stream: TcpStream, cfg: &ListenConfig) -> Result<(), String> {
     let mut frames = Frames::new(cfg.max_request_bytes);
+    // Reused for every response: its capacity stays, so large answers do
+    // not fault in fresh pages each time.
+    let mut out = bytes::BytesMut::with_capacity(64 * 1024);
     loop {
         let n = stream
             .read_buf(frames.read_target())
@@ -54,14 +60,9 @@ async fn connection(mut stream: TcpStream, cfg: &ListenConfig) -> Result<(), Str
             // connection until its request is answered: answers keep order.
             match api::handle(body, &cfg.shared).await {
                 Reply::Respond(resp) => {
-                    // Prefix and body in one vectored write, without copying
-                    // the body behind its prefix.
-                    let prefix = (resp.len() as u32).to_be_bytes();
-                    let mut out = bytes::Buf::chain(&prefix[..], resp);
-                    stream
-                        .write_all_buf(&mut out)
-                        .await
-                        .map_err(|e| e.to_string())?
+                    out.clear();
+                    resp.encode_into(&mut out)?;
+                    stream.write_all(&out).await.map_err(|e| e.to_string())?;
                 }
                 Reply::Nothing => {}
                 Reply::Close(why) => return Err(why),
