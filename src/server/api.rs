@@ -54,7 +54,7 @@ fn supported(key: ApiKey) -> Option<(i16, i16)> {
 #[derive(Debug)]
 pub enum Reply {
     /// Send this response.
-    Respond(Response),
+    Respond(Box<Response>),
     /// Send nothing: an acks=0 produce.
     Nothing,
     /// Close the connection, as Kafka does for a request it cannot parse.
@@ -229,12 +229,12 @@ fn versions_response(error_code: i16) -> ApiVersionsResponse {
 }
 
 fn respond(key: ApiKey, correlation_id: i32, version: i16, body: impl Into<ResponseKind>) -> Reply {
-    Reply::Respond(Response {
+    Reply::Respond(Box::new(Response {
         key,
         version,
         correlation_id,
         body: body.into(),
-    })
+    }))
 }
 
 /// A response, encoded by the connection into a buffer it reuses: a fetch
