@@ -33,12 +33,29 @@ def start(brokers):
     return p, line[len("bootstrap: "):]
 
 
-def kcat_seconds(bootstrap, topic, acks, path):
+def end_offset(bootstrap, topic):
+    out = subprocess.run(["kcat", "-b", bootstrap, "-Q", "-t", f"{topic}:0:-1"],
+                         check=True, capture_output=True, text=True).stdout
+    return int(out.split("offset")[-1])
+
+
+def kcat_seconds(bootstrap, topic, acks, path, records, verify=True):
+    before = end_offset(bootstrap, topic) if verify and acks != "0" else None
     t = time.perf_counter()
     subprocess.run(["kcat", "-b", bootstrap, "-t", topic, "-p", "0", "-P", "-l",
                     "-X", f"acks={acks}", "-X", "linger.ms=5", path], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t
+    seconds = time.perf_counter() - t
+    # A run counts only if every record landed (acks=0 cannot be checked
+    # without waiting: no answer says when it is in).
+    # The end offset a consumer sees is the HW: with acks=1 replication may
+    # still be catching up when kcat exits, so wait a little for it.
+    if before is not None:
+        deadline = time.time() + 10
+        while (after := end_offset(bootstrap, topic)) - before < records and time.time() < deadline:
+            time.sleep(0.05)
+        assert after - before == records, f"{topic}: {after - before} of {records} records landed"
+    return seconds
 
 
 def main():
@@ -58,12 +75,12 @@ def main():
                  ("rf1_acksall", b1, "all")]
         # Warm-up creates the topics and connections outside the timing.
         for name, b, acks in cases:
-            kcat_seconds(b, name, acks, path)
+            kcat_seconds(b, name, "1", path, a.records, verify=False)
         out = {"records": a.records, "record_bytes": 100, "runs": a.runs, "client": "kcat -P -l",
                "machine_cores": os.cpu_count(), "throughput": {}, "latency_at_half_load": {}}
         for r in range(a.runs):
             for name, b, acks in cases:
-                s = kcat_seconds(b, name, acks, path)
+                s = kcat_seconds(b, name, acks, path, a.records)
                 out["throughput"].setdefault(name, []).append(a.records / s)
         med = {k: statistics.median(v) for k, v in out["throughput"].items()}
         out["throughput"] = {k: {"median_records_per_s": round(m),
