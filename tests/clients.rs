@@ -132,9 +132,12 @@ fn kafka_python_produces_and_consumes_at_every_acks() {
 #[test]
 fn impossible_cluster_settings_are_refused() {
     for (args, says) in [
-        (&["--min-isr", "4"][..], "--min-isr 4 is impossible"),
+        (
+            &["--min-isr", "4"][..],
+            "min.insync.replicas 4 is impossible",
+        ),
         (&["--brokers", "0"][..], "--brokers 0"),
-        (&["--partitions", "0"][..], "--partitions 0"),
+        (&["--partitions", "0"][..], "0 partitions"),
         (&["--flush-every", "0"][..], "--flush-every 0"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_insync"))

@@ -122,6 +122,42 @@ impl Shared {
     }
 }
 
+impl TopicSettings {
+    /// Whether a topic could ever have these settings, whatever the
+    /// cluster: the CLI checks its defaults with it, the controller every
+    /// request (and then that enough brokers are live).
+    pub fn check(&self) -> Result<(), TopicError> {
+        let err = |code, message| Err(TopicError { code, message });
+        if self.partitions < 1 {
+            return err(
+                INVALID_PARTITIONS,
+                format!("{} partitions: a topic needs at least one", self.partitions),
+            );
+        }
+        if self.replication_factor < 1 {
+            return err(
+                INVALID_REPLICATION_FACTOR,
+                "the replication factor must be at least 1".into(),
+            );
+        }
+        let min_isr = self.protocol.min_insync_replicas;
+        if min_isr < 1 || min_isr > self.replication_factor {
+            return err(
+                INVALID_CONFIG,
+                format!(
+                    "min.insync.replicas {min_isr} is impossible with a replication factor of {}: \
+                     it must be between 1 and {}",
+                    self.replication_factor, self.replication_factor
+                ),
+            );
+        }
+        if self.protocol.flush_interval_messages == Some(0) {
+            return err(INVALID_CONFIG, "flush.messages must be positive".into());
+        }
+        Ok(())
+    }
+}
+
 impl Default for TopicSettings {
     fn default() -> Self {
         TopicSettings {

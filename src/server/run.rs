@@ -13,26 +13,10 @@ use std::time::Duration;
 
 /// The settings new topics start from, or why they are impossible.
 pub fn topic_settings(t: &TopicFlags, replication_factor: usize) -> Result<TopicSettings, String> {
-    if replication_factor < 1 {
-        return Err("the replication factor must be at least 1".into());
-    }
-    if t.min_isr < 1 || t.min_isr > replication_factor {
-        return Err(format!(
-            "--min-isr {} is impossible with a replication factor of {replication_factor}: \
-             it must be between 1 and {replication_factor}",
-            t.min_isr
-        ));
-    }
-    if t.partitions < 1 {
-        return Err(format!(
-            "--partitions {}: a topic needs at least one",
-            t.partitions
-        ));
-    }
     if t.flush_every == Some(0) {
         return Err("--flush-every 0: give a positive number of records".into());
     }
-    Ok(TopicSettings {
+    let s = TopicSettings {
         partitions: t.partitions,
         replication_factor,
         protocol: ProtocolConfig {
@@ -41,7 +25,15 @@ pub fn topic_settings(t: &TopicFlags, replication_factor: usize) -> Result<Topic
             flush_interval_messages: t.flush_every,
             ..ProtocolConfig::default()
         },
-    })
+    };
+    s.check().map_err(|e| {
+        format!(
+            "impossible topic settings (--min-isr, --partitions, --brokers or \
+             --replication-factor): {}",
+            e.message
+        )
+    })?;
+    Ok(s)
 }
 
 fn check_timing(t: &TimingFlags) -> Result<(), String> {

@@ -12,8 +12,7 @@ use crate::core::messages::{Msg, Node};
 use crate::core::types::{BrokerId, BrokerSet, Epoch, PartitionEpoch};
 use crate::server::batch::Batch;
 use crate::server::broker::{
-    INVALID_CONFIG, INVALID_PARTITIONS, INVALID_REPLICATION_FACTOR, TOPIC_ALREADY_EXISTS,
-    TopicError, TopicSettings, check_topic_name,
+    INVALID_REPLICATION_FACTOR, TOPIC_ALREADY_EXISTS, TopicError, TopicSettings, check_topic_name,
 };
 use crate::server::metadata::{BrokerAddr, ClusterView, PartitionView, TopicView};
 use std::collections::BTreeMap;
@@ -206,29 +205,15 @@ impl ControllerNode {
                 format!("topic '{name}' already exists"),
             );
         }
-        if s.partitions < 1 {
-            return err(
-                INVALID_PARTITIONS,
-                format!("{} partitions: a topic needs at least one", s.partitions),
-            );
-        }
+        s.check()?;
         let live: Vec<BrokerId> = self.live().iter().collect();
-        if s.replication_factor < 1 || s.replication_factor > live.len() {
+        if s.replication_factor > live.len() {
             return err(
                 INVALID_REPLICATION_FACTOR,
                 format!(
                     "replication factor {} with {} live broker(s)",
                     s.replication_factor,
                     live.len()
-                ),
-            );
-        }
-        if s.protocol.min_insync_replicas > s.replication_factor {
-            return err(
-                INVALID_CONFIG,
-                format!(
-                    "min.insync.replicas {} exceeds the replication factor {}",
-                    s.protocol.min_insync_replicas, s.replication_factor
                 ),
             );
         }
@@ -354,6 +339,7 @@ impl ControllerNode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::broker::INVALID_CONFIG;
     use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
     fn addr(id: BrokerId) -> BrokerAddr {
