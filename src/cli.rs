@@ -36,6 +36,8 @@ pub enum Command {
     Broker(BrokerArgs),
     /// Run the controller process (it stands for the KRaft quorum).
     Controller(ControllerArgs),
+    /// Check a recorded history (history.jsonl) for Jepsen's Kafka anomalies.
+    Lincheck(LincheckArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -90,6 +92,16 @@ pub struct BrokerArgs {
     /// recovers them. Without it, logs live in memory only.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+}
+
+/// `insync lincheck`: exit 0 when the history shows no anomaly, 1 when it
+/// does, 2 when it cannot be read.
+#[derive(Args, Debug, Clone)]
+pub struct LincheckArgs {
+    /// The history: one JSON operation per line.
+    pub history: PathBuf,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
 }
 
 /// `insync controller`: the controller process, which stands for the

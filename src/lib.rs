@@ -6,6 +6,7 @@ pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod core;
+pub mod lincheck;
 pub mod matrix;
 pub mod model;
 pub mod scenario;

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         Some(Command::Cluster(a)) => insync::server::run::run_cluster(&a).map(|()| OK),
         Some(Command::Broker(a)) => insync::server::run::run_broker(&a).map(|()| OK),
         Some(Command::Controller(a)) => insync::server::run::run_controller(&a).map(|()| OK),
+        Some(Command::Lincheck(a)) => lincheck_cmd(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -75,6 +76,45 @@ fn check_cmd(a: CheckArgs) -> Result<u8, String> {
         }
     }
     Ok(if report.matches() { OK } else { MISMATCH })
+}
+
+fn lincheck_cmd(a: insync::cli::LincheckArgs) -> Result<u8, String> {
+    use insync::lincheck::{anomalies, history};
+    let text =
+        std::fs::read_to_string(&a.history).map_err(|e| format!("{}: {e}", a.history.display()))?;
+    let ops = history::parse(&text).map_err(|e| format!("{}: {e}", a.history.display()))?;
+    let found = anomalies::find(&ops);
+    match a.format {
+        Format::Json => {
+            let out = serde_json::json!({
+                "history": a.history,
+                "operations": ops.len(),
+                "valid": found.is_empty(),
+                "anomalies": found,
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
+            );
+        }
+        Format::Text | Format::Markdown => {
+            println!("{}: {} operations", a.history.display(), ops.len());
+            if found.is_empty() {
+                println!("no anomaly");
+            }
+            for x in &found {
+                let kind = serde_json::to_value(x.kind).map_err(|e| e.to_string())?;
+                println!(
+                    "{} in {}: {} (operations {:?})",
+                    kind.as_str().unwrap_or("?"),
+                    x.partition,
+                    x.detail,
+                    x.ops
+                );
+            }
+        }
+    }
+    Ok(if found.is_empty() { OK } else { MISMATCH })
 }
 
 fn matrix_cmd(a: MatrixArgs) -> Result<u8, String> {

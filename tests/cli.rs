@@ -137,3 +137,33 @@ fn bench_prints_medians_and_a_ratio_against_the_paxos_baseline() {
     let (code, _, err) = insync(&["bench", &p, "--runs", "0"]);
     assert_eq!(code, 2, "--runs 0 is bad input: {err}");
 }
+
+#[test]
+fn lincheck_exits_by_what_the_history_shows() {
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let write = |name: &str, lines: &[&str]| {
+        let p = dir.join(name);
+        std::fs::write(&p, lines.join("\n")).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let a0 = r#"{"process":0,"f":"append","partition":"t-0","value":"a","invoke_ns":1,"complete_ns":2,"type":"ok","offset":0}"#;
+    let b1 = r#"{"process":0,"f":"append","partition":"t-0","value":"b","invoke_ns":3,"complete_ns":4,"type":"ok","offset":1}"#;
+    let read_all = r#"{"process":1,"f":"poll","partition":"t-0","invoke_ns":5,"complete_ns":6,"type":"ok","records":[[0,"a"],[1,"b"]]}"#;
+    let read_b = r#"{"process":1,"f":"poll","partition":"t-0","invoke_ns":5,"complete_ns":6,"type":"ok","records":[[1,"b"]]}"#;
+    let (code, out, _) = insync(&["lincheck", &write("valid.jsonl", &[a0, b1, read_all])]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("no anomaly"));
+    let (code, out, _) = insync(&[
+        "lincheck",
+        &write("lost.jsonl", &[a0, b1, read_b]),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["valid"], false);
+    assert_eq!(v["anomalies"][0]["kind"], "lost-write");
+    let (code, _, err) = insync(&["lincheck", &write("bad.jsonl", &[a0, "{oops"])]);
+    assert_eq!(code, 2);
+    assert!(err.contains("line 2"), "{err}");
+}
