@@ -68,21 +68,12 @@ impl Partition {
         state: PartitionState,
         cfg: ProtocolConfig,
     ) -> Self {
-        let mut fx = Effects::new();
-        let mut replica = Replica::new(broker, replicas, state);
-        replica.start(&mut fx);
-        let mut p = Partition {
-            replica,
+        Partition::started(
+            Replica::new(broker, replicas, state),
             cfg,
-            tickets: Tickets::default(),
-            follower_fetches: HashMap::new(),
-            caught_up: HashMap::new(),
-            outbox: Vec::new(),
-            events: None,
-            files: None,
-        };
-        p.route(fx);
-        p
+            None,
+            Effects::new(),
+        )
     }
 
     /// A partition whose log was read back from disk at startup.
@@ -95,7 +86,7 @@ impl Partition {
         recovered: Recovered,
     ) -> Self {
         let mut fx = Effects::new();
-        let mut replica = Replica::restored(
+        let replica = Replica::restored(
             broker,
             replicas,
             state,
@@ -104,11 +95,28 @@ impl Partition {
             &cfg,
             &mut fx,
         );
+        Partition::started(replica, cfg, Some(files), fx)
+    }
+
+    /// Starts the replica (a follower begins fetching) and keeps what the
+    /// core asked to send.
+    fn started(
+        mut replica: Replica<Batch>,
+        cfg: ProtocolConfig,
+        files: Option<PartitionDir>,
+        mut fx: Effects<Batch>,
+    ) -> Self {
         replica.start(&mut fx);
-        let mut p = Partition::new(broker, replicas, state, cfg);
-        p.replica = replica;
-        p.outbox.clear();
-        p.files = Some(files);
+        let mut p = Partition {
+            replica,
+            cfg,
+            tickets: Tickets::default(),
+            follower_fetches: HashMap::new(),
+            caught_up: HashMap::new(),
+            outbox: Vec::new(),
+            events: None,
+            files,
+        };
         p.route(fx);
         p
     }
