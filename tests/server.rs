@@ -4,6 +4,7 @@
 
 use bytes::Bytes;
 use bytes::BytesMut;
+use insync::server::batch::encode_batch;
 use insync::server::broker::INVALID_TOPIC_EXCEPTION;
 use insync::server::broker::TopicSettings;
 use insync::server::frame::framed;
@@ -23,9 +24,7 @@ use kafka_protocol::messages::{
 use kafka_protocol::protocol::{
     Decodable, Encodable, HeaderVersion, StrBytes, encode_request_header_into_buffer,
 };
-use kafka_protocol::records::{
-    Compression, Record, RecordBatchDecoder, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
-};
+use kafka_protocol::records::RecordBatchDecoder;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -242,32 +241,8 @@ fn metadata_reports_the_cluster_and_auto_creates_topics() {
 
 /// A record batch of `values` as a client library encodes it.
 fn batch(values: &[&str], producer_id: i64, sequence: i32) -> Bytes {
-    let records: Vec<Record> = values
-        .iter()
-        .enumerate()
-        .map(|(i, v)| Record {
-            transactional: false,
-            control: false,
-            delete_horizon: false,
-            partition_leader_epoch: -1,
-            producer_id,
-            producer_epoch: 0,
-            timestamp_type: TimestampType::Creation,
-            offset: i as i64,
-            sequence: sequence + i as i32,
-            timestamp: 1_700_000_000_000 + i as i64,
-            key: None,
-            value: Some(Bytes::from(v.to_string())),
-            headers: Default::default(),
-        })
-        .collect();
-    let mut buf = BytesMut::new();
-    let opts = RecordEncodeOptions {
-        version: 2,
-        compression: Compression::None,
-    };
-    RecordBatchEncoder::encode(&mut buf, &records, &opts).unwrap();
-    buf.freeze()
+    let values: Vec<Bytes> = values.iter().map(|v| Bytes::from(v.to_string())).collect();
+    encode_batch(&values, producer_id, sequence, 1_700_000_000_000).unwrap()
 }
 
 fn produce_request(topic: &str, acks: i16, records: Bytes) -> ProduceRequest {

@@ -238,44 +238,59 @@ impl Record for Batch {
     }
 }
 
-#[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
+/// A client's record batch of `values` (no keys, creation timestamps from
+/// `timestamp_ms` on), as a producer library encodes it: for tests and for
+/// insync's own clients. With `producer_id` ≥ 0 it carries the idempotent
+/// producer's id and the first record's `sequence`; without one, pass -1
+/// for both.
+pub fn encode_batch(
+    values: &[Bytes],
+    producer_id: i64,
+    sequence: i32,
+    timestamp_ms: i64,
+) -> Result<Bytes, String> {
     use kafka_protocol::records::{
         Compression, Record as WireRecord, RecordBatchEncoder, RecordEncodeOptions, TimestampType,
     };
+    let records: Vec<WireRecord> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| WireRecord {
+            transactional: false,
+            control: false,
+            delete_horizon: false,
+            partition_leader_epoch: -1,
+            producer_id,
+            producer_epoch: if producer_id >= 0 { 0 } else { -1 },
+            timestamp_type: TimestampType::Creation,
+            offset: i as i64,
+            // Consecutive even without a producer id: the encoder starts a
+            // new batch wherever sequences do not follow on.
+            sequence: sequence + i as i32,
+            timestamp: timestamp_ms + i as i64,
+            key: None,
+            value: Some(v.clone()),
+            headers: Default::default(),
+        })
+        .collect();
+    let mut buf = BytesMut::new();
+    let opts = RecordEncodeOptions {
+        version: 2,
+        compression: Compression::None,
+    };
+    RecordBatchEncoder::encode(&mut buf, &records, &opts).map_err(|e| e.to_string())?;
+    Ok(buf.freeze())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
 
     /// A batch of `n` records encoded by the kafka-protocol crate, as a
     /// client library would.
     pub(crate) fn client_batch(n: i64, producer_id: i64, sequence: i32) -> Bytes {
-        let records: Vec<WireRecord> = (0..n)
-            .map(|i| WireRecord {
-                transactional: false,
-                control: false,
-                delete_horizon: false,
-                partition_leader_epoch: -1,
-                producer_id,
-                producer_epoch: 0,
-                timestamp_type: TimestampType::Creation,
-                offset: i,
-                sequence: sequence + i as i32,
-                timestamp: 1_700_000_000_000 + i,
-                key: None,
-                value: Some(Bytes::from(format!("value {i}"))),
-                headers: Default::default(),
-            })
-            .collect();
-        let mut buf = BytesMut::new();
-        RecordBatchEncoder::encode(
-            &mut buf,
-            &records,
-            &RecordEncodeOptions {
-                version: 2,
-                compression: Compression::None,
-            },
-        )
-        .unwrap();
-        buf.freeze()
+        let values: Vec<Bytes> = (0..n).map(|i| Bytes::from(format!("value {i}"))).collect();
+        encode_batch(&values, producer_id, sequence, 1_700_000_000_000).unwrap()
     }
 
     #[test]
