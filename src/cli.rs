@@ -36,7 +36,7 @@ pub enum Command {
     Broker(BrokerArgs),
     /// Run the controller process (it stands for the KRaft quorum).
     Controller(ControllerArgs),
-    /// Check a recorded history (history.jsonl) for Jepsen's Kafka anomalies.
+    /// Check a recorded history (history.jsonl): Jepsen's Kafka anomalies and linearizability.
     Lincheck(LincheckArgs),
 }
 
@@ -94,12 +94,16 @@ pub struct BrokerArgs {
     pub data_dir: Option<PathBuf>,
 }
 
-/// `insync lincheck`: exit 0 when the history shows no anomaly, 1 when it
-/// does, 2 when it cannot be read.
+/// `insync lincheck`: exit 0 when the history shows no anomaly and every
+/// partition is linearizable, 1 when not (or undecided by the deadline), 2
+/// when it cannot be read.
 #[derive(Args, Debug, Clone)]
 pub struct LincheckArgs {
     /// The history: one JSON operation per line.
     pub history: PathBuf,
+    /// Give up the linearizability search after this long: "unknown".
+    #[arg(long, default_value_t = 10_000)]
+    pub deadline_ms: u64,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }

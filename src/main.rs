@@ -84,12 +84,36 @@ fn lincheck_cmd(a: insync::cli::LincheckArgs) -> Result<u8, String> {
         std::fs::read_to_string(&a.history).map_err(|e| format!("{}: {e}", a.history.display()))?;
     let ops = history::parse(&text).map_err(|e| format!("{}: {e}", a.history.display()))?;
     let found = anomalies::find(&ops);
+    let deadline = std::time::Instant::now() + Duration::from_millis(a.deadline_ms);
+    let verdicts = insync::lincheck::linearizability(&ops, Some(deadline));
+    let verdict_name = |v: &insync::lincheck::wgl::Verdict| match v {
+        insync::lincheck::wgl::Verdict::Linearizable => "linearizable",
+        insync::lincheck::wgl::Verdict::NotLinearizable { .. } => "not linearizable",
+        insync::lincheck::wgl::Verdict::Unknown => "unknown",
+    };
+    let linearizable = verdicts
+        .values()
+        .all(|v| *v == insync::lincheck::wgl::Verdict::Linearizable);
     match a.format {
         Format::Json => {
+            let partitions: serde_json::Map<String, serde_json::Value> = verdicts
+                .iter()
+                .map(|(p, v)| {
+                    let op = match v {
+                        insync::lincheck::wgl::Verdict::NotLinearizable { op } => Some(*op),
+                        _ => None,
+                    };
+                    (
+                        p.clone(),
+                        serde_json::json!({"verdict": verdict_name(v), "stuck_at_op": op}),
+                    )
+                })
+                .collect();
             let out = serde_json::json!({
                 "history": a.history,
                 "operations": ops.len(),
-                "valid": found.is_empty(),
+                "valid": found.is_empty() && linearizable,
+                "partitions": partitions,
                 "anomalies": found,
             });
             println!(
@@ -99,6 +123,18 @@ fn lincheck_cmd(a: insync::cli::LincheckArgs) -> Result<u8, String> {
         }
         Format::Text | Format::Markdown => {
             println!("{}: {} operations", a.history.display(), ops.len());
+            for (p, v) in &verdicts {
+                match v {
+                    insync::lincheck::wgl::Verdict::NotLinearizable { op } => {
+                        println!("{p}: not linearizable: no order gets past operation {op}")
+                    }
+                    insync::lincheck::wgl::Verdict::Unknown => println!(
+                        "{p}: unknown: the search passed its deadline ({} ms)",
+                        a.deadline_ms
+                    ),
+                    insync::lincheck::wgl::Verdict::Linearizable => println!("{p}: linearizable"),
+                }
+            }
             if found.is_empty() {
                 println!("no anomaly");
             }
@@ -114,7 +150,11 @@ fn lincheck_cmd(a: insync::cli::LincheckArgs) -> Result<u8, String> {
             }
         }
     }
-    Ok(if found.is_empty() { OK } else { MISMATCH })
+    Ok(if found.is_empty() && linearizable {
+        OK
+    } else {
+        MISMATCH
+    })
 }
 
 fn matrix_cmd(a: MatrixArgs) -> Result<u8, String> {

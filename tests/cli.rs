@@ -163,6 +163,24 @@ fn lincheck_exits_by_what_the_history_shows() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["valid"], false);
     assert_eq!(v["anomalies"][0]["kind"], "lost-write");
+    // b is acknowledged at 0 after a was acknowledged at 1, though a ended
+    // before b began: no order of the log explains it.
+    let a1 = r#"{"process":0,"f":"append","partition":"t-0","value":"a","invoke_ns":1,"complete_ns":2,"type":"ok","offset":1}"#;
+    let b0 = r#"{"process":1,"f":"append","partition":"t-0","value":"b","invoke_ns":3,"complete_ns":4,"type":"ok","offset":0}"#;
+    let (code, out, _) = insync(&[
+        "lincheck",
+        &write("order.jsonl", &[a1, b0]),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["partitions"]["t-0"]["verdict"], "not linearizable");
+    assert_eq!(
+        v["anomalies"],
+        serde_json::json!([]),
+        "no anomaly class covers it"
+    );
     let (code, _, err) = insync(&["lincheck", &write("bad.jsonl", &[a0, "{oops"])]);
     assert_eq!(code, 2);
     assert!(err.contains("line 2"), "{err}");
