@@ -9,7 +9,7 @@ use super::config::{Mutation, ProtocolConfig, Truncation};
 use super::effects::{Effects, Event};
 use super::log::{Entry, Log};
 use super::messages::{FetchRequest, FetchResponse, FetchResult, Msg, Node, PartitionState};
-use super::types::{Acks, BrokerId, BrokerSet, ErrorCode, Offset, Record};
+use super::types::{Acks, BrokerId, BrokerSet, Epoch, ErrorCode, Offset, Record};
 
 /// The leader's bookkeeping (`Partition` while `isLeader`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -752,6 +752,25 @@ impl<R: Record> Replica<R> {
 
     // ----- follower fetch, follower side ---------------------------------
 
+    /// Whether this follower still waits for the answer to the fetch it
+    /// sent `from` at that epoch, life and position. Anything else is an
+    /// answer to an earlier request, which the follower ignores, and which a
+    /// runtime need not retry.
+    pub fn awaits_fetch_answer(
+        &self,
+        from: BrokerId,
+        leader_epoch: Epoch,
+        incarnation: u8,
+        fetch_offset: Offset,
+    ) -> bool {
+        !self.is_leader()
+            && self.fetch_in_flight
+            && self.partition.leader == Some(from)
+            && leader_epoch == self.partition.leader_epoch
+            && incarnation == self.incarnation
+            && fetch_offset == self.log.end_offset()
+    }
+
     pub fn on_fetch_response(
         &mut self,
         from: BrokerId,
@@ -759,13 +778,7 @@ impl<R: Record> Replica<R> {
         cfg: &ProtocolConfig,
         fx: &mut Effects<R>,
     ) {
-        if self.is_leader()
-            || !self.fetch_in_flight
-            || self.partition.leader != Some(from)
-            || resp.leader_epoch != self.partition.leader_epoch
-            || resp.incarnation != self.incarnation
-            || resp.fetch_offset != self.log.end_offset()
-        {
+        if !self.awaits_fetch_answer(from, resp.leader_epoch, resp.incarnation, resp.fetch_offset) {
             return; // an answer for an earlier epoch, life or position
         }
         self.fetch_in_flight = false;

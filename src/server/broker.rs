@@ -24,8 +24,6 @@ pub const TOPIC_ALREADY_EXISTS: i16 = 36;
 pub const INVALID_PARTITIONS: i16 = 37;
 /// Kafka's INVALID_REPLICATION_FACTOR error code.
 pub const INVALID_REPLICATION_FACTOR: i16 = 38;
-/// Kafka's REQUEST_TIMED_OUT error code.
-pub const REQUEST_TIMED_OUT: i16 = 7;
 /// Kafka's INVALID_CONFIG error code.
 pub const INVALID_CONFIG: i16 = 40;
 
@@ -102,7 +100,7 @@ impl Shared {
             Ok(Ok(result)) => result,
             // The request could not be sent (no controller) or went unanswered.
             _ => Err(TopicError {
-                code: REQUEST_TIMED_OUT,
+                code: crate::core::types::ErrorCode::RequestTimedOut.code(),
                 message: format!("the controller did not answer for topic '{name}'"),
             }),
         }

@@ -289,11 +289,12 @@ async fn follow(opts: &BrokerOptions, shared: &Shared, pool: &Pool, f: FollowerF
                         .lock()
                         .partition(&f.topic, f.partition)
                         .is_some_and(|p| {
-                            let r = &p.replica;
-                            r.fetch_in_flight
-                                && r.partition.leader == Some(f.leader)
-                                && r.partition.leader_epoch == f.req.leader_epoch
-                                && r.log.end_offset() == f.req.fetch_offset
+                            p.replica.awaits_fetch_answer(
+                                f.leader,
+                                f.req.leader_epoch,
+                                f.req.incarnation,
+                                f.req.fetch_offset,
+                            )
                         });
                 if !still_wanted {
                     return;
