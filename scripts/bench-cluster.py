@@ -4,7 +4,7 @@
     target/clients-venv/bin/python scripts/bench-cluster.py [--records N] [--runs R]
 
 Starts a 3-broker cluster (RF=3) and a 1-broker cluster (RF=1) from
-target/release/insync. Throughput: `kcat -P -l` sends N records of 100
+target/release/insync, each with a fresh data directory. Throughput: `kcat -P -l` sends N records of 100
 bytes to partition 0, at acks 0, 1 and all on RF=3 and at acks=all on RF=1,
 R runs each, median taken. Latency: confluent-kafka (a Python client,
 slower than kcat) first sends as fast as it can to find its own maximum,
@@ -25,12 +25,25 @@ INSYNC = os.path.join(ROOT, "target", "release", "insync")
 LATENCY = os.path.join(ROOT, "tests", "clients", "bench_produce.py")
 
 
-def start(brokers):
-    p = subprocess.Popen([INSYNC, "cluster", "--brokers", str(brokers), "--base-port", "0"],
+def start(brokers, data_dir):
+    # With a data directory, as a broker is run: the logs live in segment
+    # files (the page cache), and each broker keeps only batch headers.
+    p = subprocess.Popen([INSYNC, "cluster", "--brokers", str(brokers), "--base-port", "0",
+                          "--data-dir", data_dir],
                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     line = p.stdout.readline().strip()
     assert line.startswith("bootstrap: "), line
     return p, line[len("bootstrap: "):]
+
+
+def peak_rss_mb(proc):
+    """The cluster process's peak resident memory (VmHWM), all brokers and
+    the controller together."""
+    with open(f"/proc/{proc.pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024)
+    return None
 
 
 def end_offset(bootstrap, topic):
@@ -68,8 +81,9 @@ def main():
         for i in range(a.records):
             f.write("%099d\n" % i)
         path = f.name
-    rf3, b3 = start(3)
-    rf1, b1 = start(1)
+    data = tempfile.TemporaryDirectory(prefix="insync-bench-")
+    rf3, b3 = start(3, os.path.join(data.name, "rf3"))
+    rf1, b1 = start(1, os.path.join(data.name, "rf1"))
     try:
         cases = [("rf3_acks0", b3, "0"), ("rf3_acks1", b3, "1"), ("rf3_acksall", b3, "all"),
                  ("rf1_acksall", b1, "all")]
@@ -101,12 +115,14 @@ def main():
                                                  "paced_records_per_s": r["records_per_s"],
                                                  "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"],
                                                  "failed": r["failed"]}
+        out["peak_rss_mb"] = {"rf3_cluster": peak_rss_mb(rf3), "rf1_cluster": peak_rss_mb(rf1)}
         print(json.dumps(out, indent=2))
     finally:
         for p in (rf3, rf1):
             p.terminate()
             p.wait()
         os.unlink(path)
+        data.cleanup()
 
 
 main()

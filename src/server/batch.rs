@@ -6,6 +6,10 @@
 
 use crate::core::types::{Epoch, Offset, ProducerSeq, Record};
 use bytes::{Bytes, BytesMut};
+use std::fs::File;
+use std::io;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 
 /// Bytes before the records: base offset through record count.
 pub const HEADER_LEN: usize = 61;
@@ -76,9 +80,40 @@ impl std::fmt::Display for BatchError {
     }
 }
 
-#[derive(Clone, PartialEq, Eq, Hash)]
+/// A batch in a log. Until its segment file holds it, the whole batch is
+/// in memory; after that only its header is, and reads go to the file (the
+/// page cache): a broker's memory then stays flat however long its logs
+/// grow, instead of the kernel zeroing fresh pages for every record.
+#[derive(Clone)]
 pub struct Batch {
+    /// The whole batch, or only its first `HEADER_LEN` bytes once stored.
     bytes: Bytes,
+    stored: Option<Stored>,
+}
+
+/// Where a batch's bytes are in its segment file.
+#[derive(Clone)]
+struct Stored {
+    file: Arc<File>,
+    position: u64,
+    len: usize,
+}
+
+/// The header holds the CRC of everything after it, so two batches with the
+/// same header and length are the same batch, wherever their bytes are.
+impl PartialEq for Batch {
+    fn eq(&self, other: &Batch) -> bool {
+        self.size() == other.size() && self.bytes[..HEADER_LEN] == other.bytes[..HEADER_LEN]
+    }
+}
+
+impl Eq for Batch {}
+
+impl std::hash::Hash for Batch {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        self.size().hash(h);
+        self.bytes[..HEADER_LEN].hash(h);
+    }
 }
 
 impl std::fmt::Debug for Batch {
@@ -88,7 +123,7 @@ impl std::fmt::Debug for Batch {
             "Batch(offset {}, {} records, {} bytes)",
             self.base_offset(),
             self.offset_count(),
-            self.bytes.len()
+            self.size()
         )
     }
 }
@@ -110,7 +145,7 @@ impl serde::Serialize for Batch {
         let mut st = s.serialize_struct("Batch", 4)?;
         st.serialize_field("base_offset", &self.base_offset())?;
         st.serialize_field("records", &self.offset_count())?;
-        st.serialize_field("bytes", &self.bytes.len())?;
+        st.serialize_field("bytes", &self.size())?;
         st.serialize_field("producer", &self.producer_seq())?;
         st.end()
     }
@@ -130,7 +165,7 @@ impl Batch {
         let mut at = 0;
         while at < bytes.len() {
             let b = Batch::parse_one(bytes, at)?;
-            at += b.bytes.len();
+            at += b.size();
             out.push(b);
         }
         Ok(out)
@@ -177,11 +212,71 @@ impl Batch {
         }
         Ok(Batch {
             bytes: bytes.slice(at..at + total),
+            stored: None,
         })
     }
 
-    pub fn bytes(&self) -> &Bytes {
-        &self.bytes
+    /// The batch's size in bytes.
+    pub fn size(&self) -> usize {
+        self.stored.as_ref().map_or(self.bytes.len(), |s| s.len)
+    }
+
+    /// Whether only the header is in memory.
+    pub fn is_stored(&self) -> bool {
+        self.stored.is_some()
+    }
+
+    /// The same batch, now that `file` holds it at `position`: only the
+    /// header stays in memory.
+    pub fn stored_at(&self, file: Arc<File>, position: u64) -> Batch {
+        Batch {
+            bytes: Bytes::copy_from_slice(&self.bytes[..HEADER_LEN]),
+            stored: Some(Stored {
+                file,
+                position,
+                len: self.size(),
+            }),
+        }
+    }
+
+    /// The batch's bytes, from memory or from its segment file.
+    pub fn read(&self) -> io::Result<Bytes> {
+        match &self.stored {
+            None => Ok(self.bytes.clone()),
+            Some(_) => {
+                let mut out = BytesMut::new();
+                self.append_to(&mut out)?;
+                Ok(out.freeze())
+            }
+        }
+    }
+
+    /// Appends the batch's bytes to `out`. A stored batch whose file no
+    /// longer holds it there (the log was truncated after the batch was
+    /// taken from it) is an error, and `out` is left as it was.
+    pub fn append_to(&self, out: &mut BytesMut) -> io::Result<()> {
+        let Some(s) = &self.stored else {
+            out.extend_from_slice(&self.bytes);
+            return Ok(());
+        };
+        let start = out.len();
+        out.resize(start + s.len, 0);
+        let read = s.file.read_exact_at(&mut out[start..], s.position);
+        let same = read.is_ok() && out[start..start + HEADER_LEN] == self.bytes[..];
+        if !same {
+            out.truncate(start);
+            return Err(read.err().unwrap_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "the segment no longer holds the batch at offset {} (position {})",
+                        self.base_offset(),
+                        s.position
+                    ),
+                )
+            }));
+        }
+        Ok(())
     }
 
     pub fn base_offset(&self) -> i64 {
@@ -195,10 +290,17 @@ impl Batch {
     /// The same batch placed at `base_offset` by a leader of `leader_epoch`:
     /// the fields a leader assigns, outside the CRC.
     pub fn placed(&self, base_offset: i64, leader_epoch: i32) -> Batch {
+        assert!(
+            self.stored.is_none(),
+            "only a client's batch is placed, never one already in a log"
+        );
         let mut b = BytesMut::from(&self.bytes[..]);
         b[0..8].copy_from_slice(&base_offset.to_be_bytes());
         b[12..16].copy_from_slice(&leader_epoch.to_be_bytes());
-        Batch { bytes: b.freeze() }
+        Batch {
+            bytes: b.freeze(),
+            stored: None,
+        }
     }
 
     /// The largest record timestamp in the batch (`maxTimestamp`).
@@ -320,11 +422,11 @@ pub(crate) mod tests {
             (placed.base_offset(), placed.partition_leader_epoch()),
             (41, 3)
         );
-        let again = Batch::parse_all(placed.bytes()).unwrap();
+        let again = Batch::parse_all(&placed.read().unwrap()).unwrap();
         assert_eq!(again, vec![placed.clone()], "the CRC still holds");
         assert_eq!(
-            placed.bytes()[17..],
-            b.bytes()[17..],
+            placed.read().unwrap()[17..],
+            b.read().unwrap()[17..],
             "nothing else changed"
         );
     }

@@ -326,7 +326,7 @@ impl Broker {
     fn drain(&mut self, key: &(String, i32)) {
         let p = self.partitions.get_mut(key).expect("hosted");
         if let Some(files) = &mut p.files
-            && let Err(e) = files.sync(&p.replica.log)
+            && let Err(e) = files.sync(&mut p.replica.log)
         {
             storage_failed(&PartitionDir::path(Path::new("."), &key.0, key.1), &e);
         }

@@ -18,6 +18,8 @@ use std::time::Duration;
 
 /// Kafka's INVALID_REQUEST error code.
 pub const INVALID_REQUEST: i16 = 42;
+/// Kafka's KAFKA_STORAGE_ERROR: the log could not be read.
+const KAFKA_STORAGE_ERROR: i16 = 56;
 
 /// A follower's Fetch, on the leader: each partition goes through the
 /// core's `on_fetch`; a parked one waits up to `max_wait_ms` for news, then
@@ -160,16 +162,29 @@ fn read(broker: &Broker, req: &FetchRequest, version: i16) -> (FetchResponse, us
                     // data, so a batch larger than the limits still moves.
                     let limit = usize::try_from(fp.partition_max_bytes).unwrap_or(0);
                     let mut out = BytesMut::new();
+                    let mut failed = None;
                     for e in entries {
-                        let b = e.record.bytes();
-                        let over = out.len() + b.len() > limit || total + b.len() > max_bytes;
+                        let size = e.record.size();
+                        let over = out.len() + size > limit || total + size > max_bytes;
                         if over && (total > 0 || !out.is_empty()) {
                             break;
                         }
-                        out.extend_from_slice(b);
-                        total += b.len();
+                        if let Err(why) = e.record.append_to(&mut out) {
+                            failed = Some(why);
+                            break;
+                        }
+                        total += size;
                     }
-                    p.records = Some(out.freeze());
+                    match failed {
+                        // Under the broker's lock the log and its files
+                        // agree: only the disk failing gets here.
+                        Some(why) if out.is_empty() => {
+                            eprintln!("insync: reading {name}-{}: {why}", fp.partition);
+                            errors = true;
+                            p.error_code = KAFKA_STORAGE_ERROR;
+                        }
+                        _ => p.records = Some(out.freeze()),
+                    }
                 }
             }
             t.partitions.push(p);

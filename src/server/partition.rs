@@ -8,7 +8,7 @@
 //! flight on this partition.
 
 use super::batch::Batch;
-use super::storage::{PartitionDir, Recovered};
+use super::storage::{HwCheckpoint, PartitionDir, Recovered};
 use crate::core::config::ProtocolConfig;
 use crate::core::effects::Effects;
 use crate::core::messages::{FetchRequest, FetchResponse, Msg, Node, PartitionState};
@@ -211,12 +211,10 @@ impl Partition {
         self.route(fx);
     }
 
-    /// Writes the HW checkpoint, as Kafka does periodically.
-    pub fn checkpoint(&mut self) -> std::io::Result<()> {
-        match &mut self.files {
-            Some(f) => f.checkpoint_high_watermark(self.replica.high_watermark),
-            None => Ok(()),
-        }
+    /// The HW checkpoint to write now, if any.
+    pub fn checkpoint_due(&mut self) -> Option<HwCheckpoint> {
+        let hw = self.replica.high_watermark;
+        self.files.as_mut()?.high_watermark_due(hw)
     }
 
     /// Proposes dropping followers that have lagged longer than `lag_max`.

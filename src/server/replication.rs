@@ -85,18 +85,21 @@ pub fn encode_response(index: i32, resp: &FetchResponse<Batch>, max_bytes: usize
         } => {
             p.high_watermark = *high_watermark as i64;
             p.last_stable_offset = *high_watermark as i64;
+            // Read outside the broker's lock: a batch the log truncated
+            // meanwhile cannot be read any more, and the answer ends before
+            // it. The follower's next fetch starts where this one ends.
             p.records = Some(match entries.as_slice() {
-                // A caught-up follower gets one batch: the stored bytes, uncopied.
-                [one] => one.record.bytes().clone(),
+                [one] => one.record.read().unwrap_or_default(),
                 _ => {
-                    let total: usize = entries.iter().map(|e| e.record.bytes().len()).sum();
+                    let total: usize = entries.iter().map(|e| e.record.size()).sum();
                     let mut out = BytesMut::with_capacity(total.min(max_bytes.max(1)));
                     for e in entries {
-                        let b = e.record.bytes();
-                        if !out.is_empty() && out.len() + b.len() > max_bytes {
+                        if !out.is_empty() && out.len() + e.record.size() > max_bytes {
                             break;
                         }
-                        out.extend_from_slice(b);
+                        if e.record.append_to(&mut out).is_err() {
+                            break;
+                        }
                     }
                     out.freeze()
                 }

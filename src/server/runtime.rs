@@ -397,30 +397,45 @@ async fn pause_on_sigusr1(id: BrokerId, shared: Arc<Shared>) {
     }
 }
 
-/// `replica.lag.time.max.ms`, and the trace file.
+/// Kafka's default `replica.high.watermark.checkpoint.interval.ms`.
+const HW_CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
+const TICK: Duration = Duration::from_millis(100);
+
+/// `replica.lag.time.max.ms`, the HW checkpoints and the trace file.
 async fn ticker(
     opts: BrokerOptions,
     shared: Arc<Shared>,
     trace: Option<Arc<Mutex<std::fs::File>>>,
 ) {
-    let mut every = tokio::time::interval(Duration::from_millis(100));
+    let mut every = tokio::time::interval(TICK);
+    let mut last_checkpoint = Instant::now();
     loop {
         every.tick().await;
+        let checkpoint = last_checkpoint.elapsed() >= HW_CHECKPOINT_EVERY;
+        let mut due = Vec::new();
         let events = {
             let mut b = shared.lock();
             let now = Instant::now();
             b.each_partition(|p| {
                 p.check_lag(now, opts.replica_lag);
-                if let Err(e) = p.checkpoint() {
-                    eprintln!(
-                        "insync broker {}: cannot write a HW checkpoint: {e}",
-                        opts.id
-                    );
-                    std::process::exit(3);
+                if checkpoint {
+                    due.extend(p.checkpoint_due());
                 }
             });
             b.take_events()
         };
+        if checkpoint {
+            last_checkpoint = Instant::now();
+            let written =
+                tokio::task::spawn_blocking(move || due.iter().try_for_each(|c| c.write())).await;
+            if let Ok(Err(e)) = written {
+                eprintln!(
+                    "insync broker {}: cannot write a HW checkpoint: {e}",
+                    opts.id
+                );
+                std::process::exit(3);
+            }
+        }
         if let Some(file) = &trace {
             let mut f = file.lock().unwrap_or_else(|p| p.into_inner());
             for mut line in events {

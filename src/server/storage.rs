@@ -15,7 +15,9 @@ use crate::core::types::{Epoch, Offset};
 use bytes::Bytes;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// A new segment starts once the active one holds this many bytes.
 pub const SEGMENT_BYTES: u64 = 64 << 20;
@@ -28,7 +30,8 @@ const EPOCH_FILE: &str = "leader-epoch-checkpoint";
 struct Segment {
     base: Offset,
     path: PathBuf,
-    file: File,
+    /// Shared with the log's stored batches, which read their bytes from it.
+    file: Arc<File>,
     len: u64,
 }
 
@@ -49,6 +52,22 @@ pub struct PartitionDir {
     flushed: Offset,
     high_watermark: Offset,
     epochs: Vec<(Epoch, Offset)>,
+}
+
+/// A HW checkpoint, written away from the broker's lock: its fsync may
+/// wait on a journal commit behind everything else the disk is writing, and
+/// no produce or fetch should wait with it.
+#[derive(Debug)]
+pub struct HwCheckpoint {
+    path: PathBuf,
+    high_watermark: Offset,
+}
+
+impl HwCheckpoint {
+    pub fn write(&self) -> io::Result<()> {
+        write_atomically(&self.path, &self.high_watermark.to_string())
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))
+    }
 }
 
 /// What `open` found on disk.
@@ -129,6 +148,7 @@ impl PartitionDir {
                 fs::remove_file(&path)?;
                 continue;
             }
+            let file = Arc::new(OpenOptions::new().read(true).write(true).open(&path)?);
             let bytes = Bytes::from(fs::read(&path)?);
             let segment = me.segments.len();
             let mut at = 0usize;
@@ -145,7 +165,7 @@ impl PartitionDir {
                                 b.base_offset()
                             )),
                             Some(e) if last.is_none_or(|l| l <= e) => {
-                                let len = b.bytes().len();
+                                let len = b.size();
                                 me.index.push(Placed {
                                     offset,
                                     epoch: e,
@@ -155,7 +175,7 @@ impl PartitionDir {
                                 rec.log.append_replicated(Entry {
                                     epoch: e,
                                     offset,
-                                    record: b,
+                                    record: b.stored_at(file.clone(), at as u64),
                                 });
                                 at += len;
                                 None
@@ -174,7 +194,6 @@ impl PartitionDir {
                     break;
                 }
             }
-            let file = OpenOptions::new().read(true).write(true).open(&path)?;
             if at < bytes.len() {
                 file.set_len(at as u64)?;
                 file.sync_all()?;
@@ -198,12 +217,13 @@ impl PartitionDir {
         Ok((me, rec))
     }
 
-    /// Makes the files match the core's log.
-    pub fn sync(&mut self, log: &Log<Batch>) -> io::Result<()> {
-        let entries = log.entries();
-        let mut keep = self.index.len().min(entries.len());
+    /// Makes the files match the core's log, and leaves in the log only the
+    /// headers of the batches the files now hold.
+    pub fn sync(&mut self, log: &mut Log<Batch>) -> io::Result<()> {
+        let entries = log.entries().len();
+        let mut keep = self.index.len().min(entries);
         while keep > 0 {
-            let (p, e) = (&self.index[keep - 1], &entries[keep - 1]);
+            let (p, e) = (&self.index[keep - 1], &log.entries()[keep - 1]);
             if p.offset == e.offset && p.epoch == e.epoch {
                 break;
             }
@@ -212,8 +232,9 @@ impl PartitionDir {
         if keep < self.index.len() {
             self.cut(keep)?;
         }
-        for e in &entries[keep..] {
-            self.append(e)?;
+        for index in keep..entries {
+            let stored = self.append(&log.entries()[index])?;
+            log.replace_record(index, stored);
         }
         let epochs = epoch_starts(log);
         if epochs != self.epochs {
@@ -233,13 +254,16 @@ impl PartitionDir {
         Ok(())
     }
 
-    /// Kafka checkpoints the HW periodically, not on every change.
-    pub fn checkpoint_high_watermark(&mut self, hw: Offset) -> io::Result<()> {
-        if hw != self.high_watermark {
+    /// The HW checkpoint to write, if `hw` moved since the last one. Kafka
+    /// checkpoints the HW periodically, not on every change.
+    pub fn high_watermark_due(&mut self, hw: Offset) -> Option<HwCheckpoint> {
+        (hw != self.high_watermark).then(|| {
             self.high_watermark = hw;
-            write_atomically(&self.dir.join(HW_FILE), &hw.to_string())?;
-        }
-        Ok(())
+            HwCheckpoint {
+                path: self.dir.join(HW_FILE),
+                high_watermark: hw,
+            }
+        })
     }
 
     /// Removes the persisted entries from index `keep` on.
@@ -259,7 +283,8 @@ impl PartitionDir {
         Ok(())
     }
 
-    fn append(&mut self, e: &Entry<Batch>) -> io::Result<()> {
+    /// Writes `e` after the last stored entry; answers its stored batch.
+    fn append(&mut self, e: &Entry<Batch>) -> io::Result<Batch> {
         let roll = self.segments.last().is_none_or(|s| s.len >= SEGMENT_BYTES);
         if roll {
             let path = self.dir.join(segment_name(e.offset));
@@ -272,24 +297,24 @@ impl PartitionDir {
             self.segments.push(Segment {
                 base: e.offset,
                 path,
-                file,
+                file: Arc::new(file),
                 len: 0,
             });
         }
         let segment = self.segments.len() - 1;
         let s = &mut self.segments[segment];
-        use std::io::{Seek, SeekFrom};
-        s.file.seek(SeekFrom::Start(s.len))?;
-        s.file.write_all(e.record.bytes())?;
+        let bytes = e.record.read()?;
+        s.file.write_all_at(&bytes, s.len)?;
+        let position = s.len;
         self.index.push(Placed {
             offset: e.offset,
             epoch: e.epoch,
             segment,
-            position: s.len,
+            position,
         });
-        s.len += e.record.bytes().len() as u64;
+        s.len += bytes.len() as u64;
         debug_assert!(s.base <= e.offset);
-        Ok(())
+        Ok(e.record.stored_at(s.file.clone(), position))
     }
 
     /// Kafka's leader-epoch-checkpoint: version, count, then "epoch start".
@@ -337,12 +362,12 @@ mod tests {
         log.append(1, batch(2));
         log.append(1, batch(3));
         log.append(2, batch(1));
-        files.sync(&log).unwrap();
+        files.sync(&mut log).unwrap();
         log.truncate_to(2);
         log.append(3, batch(4));
         assert!(log.maybe_flush(Some(1)));
-        files.sync(&log).unwrap();
-        files.checkpoint_high_watermark(4).unwrap();
+        files.sync(&mut log).unwrap();
+        files.high_watermark_due(4).unwrap().write().unwrap();
         drop(files);
         let (_, rec) = PartitionDir::open(dir.clone()).unwrap();
         assert!(rec.notes.is_empty(), "{:?}", rec.notes);
@@ -355,13 +380,44 @@ mod tests {
     }
 
     #[test]
+    fn a_synced_log_keeps_headers_and_reads_its_bytes_from_the_files() {
+        let dir = temp("stored");
+        let (mut files, _) = PartitionDir::open(dir.clone()).unwrap();
+        let mut log = Log::default();
+        log.append(1, batch(2));
+        log.append(1, batch(3));
+        let before: Vec<Bytes> = log
+            .entries()
+            .iter()
+            .map(|e| e.record.read().unwrap())
+            .collect();
+        files.sync(&mut log).unwrap();
+        for (e, bytes) in log.entries().iter().zip(&before) {
+            assert!(e.record.is_stored(), "{:?} still in memory", e.record);
+            assert_eq!(&e.record.read().unwrap(), bytes);
+        }
+        // A batch taken from the log before it was truncated and rewritten
+        // cannot be read as something else.
+        let taken = log.entries()[1].record.clone();
+        log.truncate_to(2);
+        log.append(2, batch(4));
+        files.sync(&mut log).unwrap();
+        let err = taken.read().unwrap_err();
+        assert!(err.to_string().contains("no longer holds"), "{err}");
+        let (_, rec) = PartitionDir::open(dir.clone()).unwrap();
+        assert_eq!(rec.log.entries(), log.entries());
+        assert!(rec.log.entries().iter().all(|e| e.record.is_stored()));
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn a_torn_or_corrupt_tail_is_cut_and_reported() {
         let dir = temp("torn");
         let (mut files, _) = PartitionDir::open(dir.clone()).unwrap();
         let mut log = Log::default();
         log.append(1, batch(2));
         log.append(1, batch(2));
-        files.sync(&log).unwrap();
+        files.sync(&mut log).unwrap();
         drop(files);
         let seg = dir.join(segment_name(0));
         let whole = fs::read(&seg).unwrap();
