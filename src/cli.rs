@@ -72,9 +72,13 @@ pub struct BrokerArgs {
     /// `node.id`.
     #[arg(long)]
     pub id: u8,
-    /// Where clients and other brokers reach this broker.
+    /// Where this broker listens (port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:9092")]
     pub listen: String,
+    /// Where clients and other brokers reach it, if not at --listen
+    /// (Kafka's `advertised.listeners`): for a proxy in front of it.
+    #[arg(long)]
+    pub advertise: Option<String>,
     /// The controller's address.
     #[arg(long)]
     pub controller: String,

@@ -5,6 +5,7 @@ pub mod alloc;
 pub mod bench;
 pub mod check;
 pub mod cli;
+pub mod client;
 pub mod core;
 pub mod lincheck;
 pub mod matrix;

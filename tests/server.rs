@@ -55,6 +55,7 @@ fn start_traced(
             let template = BrokerOptions {
                 id: 0,
                 listen: any,
+                advertise: None,
                 controller: any,
                 defaults: TopicSettings {
                     replication_factor: n,

@@ -67,6 +67,7 @@ fn broker_options(
     BrokerOptions {
         id,
         listen,
+        advertise: None,
         controller,
         defaults,
         max_request_bytes: topics.max_request_bytes,
@@ -165,7 +166,7 @@ pub fn run_broker(a: &BrokerArgs) -> Result<(), String> {
     check_timing(&a.timing)?;
     let listen = parse_addr("--listen", &a.listen)?;
     let controller = parse_addr("--controller", &a.controller)?;
-    let opts = broker_options(
+    let mut opts = broker_options(
         a.id,
         listen,
         controller,
@@ -175,6 +176,11 @@ pub fn run_broker(a: &BrokerArgs) -> Result<(), String> {
         a.trace.clone(),
         a.data_dir.clone(),
     );
+    opts.advertise = a
+        .advertise
+        .as_deref()
+        .map(|s| parse_addr("--advertise", s))
+        .transpose()?;
     runtime()?.block_on(async {
         let (addr, _) = start_broker(opts)
             .await

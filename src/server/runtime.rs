@@ -6,15 +6,10 @@
 use super::broker::{Broker, FollowerFetch, Outlets, Shared, TopicSettings};
 use super::conn::{ListenConfig, bind, serve};
 use super::control::wire::{self, Reader, ToBroker, ToController};
-use super::frame::framed;
 use super::metadata::BrokerAddr;
 use super::replication::{FOLLOWER_FETCH_VERSION, decode_response, encode_request};
+use crate::client::Connection;
 use crate::core::types::BrokerId;
-use bytes::BytesMut;
-use kafka_protocol::messages::{ApiKey, FetchResponse, RequestHeader, ResponseHeader};
-use kafka_protocol::protocol::{
-    Decodable, Encodable, HeaderVersion, encode_request_header_into_buffer,
-};
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -22,15 +17,18 @@ use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
 #[derive(Clone, Debug)]
 pub struct BrokerOptions {
     pub id: BrokerId,
-    /// Where clients and other brokers reach this broker.
+    /// Where the broker listens.
     pub listen: SocketAddr,
+    /// Where clients and other brokers reach it (Kafka's
+    /// `advertised.listeners`), when not where it listens: a proxy in
+    /// front of it, as `insync torture` puts there to cut the network.
+    pub advertise: Option<SocketAddr>,
     pub controller: SocketAddr,
     pub defaults: TopicSettings,
     /// `socket.request.max.bytes`.
@@ -141,10 +139,11 @@ pub async fn start_broker(opts: BrokerOptions) -> std::io::Result<(SocketAddr, A
         }
     }
     let shared = Arc::new(Shared::new(broker));
+    let reached = opts.advertise.unwrap_or(addr);
     let me = BrokerAddr {
         id: opts.id,
-        host: addr.ip().to_string(),
-        port: addr.port(),
+        host: reached.ip().to_string(),
+        port: reached.port(),
     };
     tokio::spawn(serve(
         listener,
@@ -255,7 +254,7 @@ async fn fetcher(
     }
 }
 
-type Pool = Mutex<HashMap<(String, i32), (BrokerId, TcpStream)>>;
+type Pool = Mutex<HashMap<(String, i32), (BrokerId, Connection)>>;
 
 fn paused(shared: &Shared) -> bool {
     shared.fetching_paused.load(Ordering::SeqCst)
@@ -312,8 +311,8 @@ async fn fetch_once(
 ) -> Result<crate::core::messages::FetchResponse<super::batch::Batch>, String> {
     let key = (f.topic.clone(), f.partition);
     let cached = pool.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
-    let mut stream = match cached {
-        Some((leader, s)) if leader == f.leader => s,
+    let mut conn = match cached {
+        Some((leader, c)) if leader == f.leader => c,
         _ => {
             let addr = shared
                 .lock()
@@ -323,45 +322,28 @@ async fn fetch_once(
                 .find(|b| b.id == f.leader)
                 .map(|b| format!("{}:{}", b.host, b.port))
                 .ok_or_else(|| format!("no address for broker {}", f.leader))?;
-            let s = TcpStream::connect(&addr).await.map_err(|e| e.to_string())?;
-            s.set_nodelay(true).map_err(|e| e.to_string())?;
-            s
+            let addr = tokio::net::lookup_host(&addr)
+                .await
+                .map_err(|e| format!("{addr}: {e}"))?
+                .next()
+                .ok_or_else(|| format!("{addr}: no address"))?;
+            let name = format!("insync-broker-{}", opts.id);
+            Connection::connect(addr, &name, Duration::from_secs(5))
+                .await
+                .map_err(|e| e.to_string())?
         }
     };
     let wait_ms = i32::try_from(opts.fetch_wait.as_millis()).unwrap_or(i32::MAX);
     let req = encode_request(opts.id, &f.topic, f.partition, &f.req, wait_ms);
-    let mut buf = BytesMut::new();
-    let mut h = RequestHeader::default();
-    h.request_api_key = ApiKey::Fetch as i16;
-    h.request_api_version = FOLLOWER_FETCH_VERSION;
-    h.correlation_id = 1;
-    encode_request_header_into_buffer(&mut buf, &h).map_err(|e| e.to_string())?;
-    req.encode(&mut buf, FOLLOWER_FETCH_VERSION)
-        .map_err(|e| e.to_string())?;
-    stream
-        .write_all(&framed(&buf))
+    // The leader holds the fetch up to its wait; allow for that and more.
+    let r = conn
+        .call(
+            &req,
+            FOLLOWER_FETCH_VERSION,
+            opts.fetch_wait + Duration::from_secs(10),
+        )
         .await
         .map_err(|e| e.to_string())?;
-    let mut len = [0u8; 4];
-    // The leader holds the fetch up to its wait; allow for that and more.
-    let deadline = opts.fetch_wait + Duration::from_secs(10);
-    let body = tokio::time::timeout(deadline, async {
-        stream.read_exact(&mut len).await?;
-        let n = u32::from_be_bytes(len) as usize;
-        let mut body = vec![0u8; n];
-        stream.read_exact(&mut body).await?;
-        Ok::<_, std::io::Error>(body)
-    })
-    .await
-    .map_err(|_| "the leader did not answer".to_string())?
-    .map_err(|e| e.to_string())?;
-    let mut b = bytes::Bytes::from(body);
-    ResponseHeader::decode(
-        &mut b,
-        FetchResponse::header_version(FOLLOWER_FETCH_VERSION),
-    )
-    .map_err(|e| e.to_string())?;
-    let r = FetchResponse::decode(&mut b, FOLLOWER_FETCH_VERSION).map_err(|e| e.to_string())?;
     let p = r
         .responses
         .first()
@@ -370,7 +352,7 @@ async fn fetch_once(
     let resp = decode_response(&f.req, p)?;
     pool.lock()
         .unwrap_or_else(|p| p.into_inner())
-        .insert(key, (f.leader, stream));
+        .insert(key, (f.leader, conn));
     Ok(resp)
 }
 
