@@ -38,6 +38,9 @@ pub enum Command {
     Controller(ControllerArgs),
     /// Check a recorded history (history.jsonl): Jepsen's Kafka anomalies and linearizability.
     Lincheck(LincheckArgs),
+    /// Run a 3-broker cluster under faults with insync's own clients, then
+    /// check the history; exit 0 when linearizable with no anomaly.
+    Torture(TortureArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -110,6 +113,52 @@ pub struct LincheckArgs {
     pub deadline_ms: u64,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+/// `insync torture`: exit 0 when the history shows no anomaly and is
+/// linearizable, 1 when not, 2 when the run could not be made.
+#[derive(Args, Debug, Clone)]
+pub struct TortureArgs {
+    /// Producer acks: 0, 1, all (or -1).
+    #[arg(long, default_value = "all", value_parser = |s: &str| s.parse::<Acks>())]
+    pub acks: Acks,
+    /// min.insync.replicas of the topic (RF is 3).
+    #[arg(long, default_value_t = 2)]
+    pub min_isr: usize,
+    /// unclean.leader.election.enable.
+    #[arg(long)]
+    pub unclean: bool,
+    /// log.flush.interval.messages (default: never fsync, as Kafka).
+    #[arg(long)]
+    pub flush_every: Option<u64>,
+    /// Faults, comma-separated: kill, pause, partition, power, stale-kill
+    /// (pause the followers' fetching, then kill the leader); none for none.
+    #[arg(long, default_value = "kill,pause,partition")]
+    pub nemesis: String,
+    /// Appends in all.
+    #[arg(long, default_value_t = 1000)]
+    pub ops: u64,
+    /// Concurrent clients, half producers and half consumers.
+    #[arg(long, default_value_t = 4)]
+    pub clients: usize,
+    /// Appends per second, all producers together.
+    #[arg(long, default_value_t = 100.0)]
+    pub rate: f64,
+    /// Seed of the fault schedule.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Folder for history.jsonl, nemesis.jsonl, report.json and the
+    /// brokers' data, traces and logs.
+    #[arg(long, default_value = "insync-torture")]
+    pub out: PathBuf,
+    /// Stop the workload and faults after this many seconds.
+    #[arg(long, default_value_t = 60)]
+    pub time_limit_s: u64,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// No progress on stderr.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// `insync controller`: the controller process, which stands for the

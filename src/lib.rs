@@ -12,3 +12,4 @@ pub mod matrix;
 pub mod model;
 pub mod scenario;
 pub mod server;
+pub mod torture;

@@ -35,6 +35,7 @@ fn main() -> ExitCode {
         Some(Command::Broker(a)) => insync::server::run::run_broker(&a).map(|()| OK),
         Some(Command::Controller(a)) => insync::server::run::run_controller(&a).map(|()| OK),
         Some(Command::Lincheck(a)) => lincheck_cmd(a),
+        Some(Command::Torture(a)) => torture_cmd(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -78,44 +79,61 @@ fn check_cmd(a: CheckArgs) -> Result<u8, String> {
     Ok(if report.matches() { OK } else { MISMATCH })
 }
 
+fn torture_cmd(a: insync::cli::TortureArgs) -> Result<u8, String> {
+    use insync::torture::{TortureConfig, nemesis, run};
+    let cfg = TortureConfig {
+        acks: match a.acks {
+            insync::core::types::Acks::Zero => 0,
+            insync::core::types::Acks::One => 1,
+            insync::core::types::Acks::All => -1,
+        },
+        min_isr: a.min_isr,
+        unclean: a.unclean,
+        flush_every: a.flush_every,
+        nemesis: nemesis::parse(&a.nemesis)?,
+        ops: a.ops,
+        clients: a.clients,
+        rate: a.rate,
+        seed: a.seed,
+        out: a.out.clone(),
+        time_limit: Duration::from_secs(a.time_limit_s),
+        quiet: a.quiet,
+    };
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find insync itself: {e}"))?;
+    let outcome = run(&cfg, exe)?;
+    match a.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&outcome.summary).map_err(|e| e.to_string())?
+        ),
+        Format::Text | Format::Markdown => {
+            let s = &outcome.summary;
+            println!(
+                "{}: {} appends ok, {} failed, {} unknown; {} polls; {} faults; {} records read back",
+                a.out.display(),
+                s["appends"]["ok"],
+                s["appends"]["fail"],
+                s["appends"]["info"],
+                s["polls"],
+                s["faults"],
+                s["records_read_back"]
+            );
+            print!("{}", outcome.report.text());
+        }
+    }
+    Ok(if outcome.report.valid() { OK } else { MISMATCH })
+}
+
 fn lincheck_cmd(a: insync::cli::LincheckArgs) -> Result<u8, String> {
-    use insync::lincheck::{anomalies, history};
+    use insync::lincheck::{history, report::Report};
     let text =
         std::fs::read_to_string(&a.history).map_err(|e| format!("{}: {e}", a.history.display()))?;
     let ops = history::parse(&text).map_err(|e| format!("{}: {e}", a.history.display()))?;
-    let found = anomalies::find(&ops);
-    let deadline = std::time::Instant::now() + Duration::from_millis(a.deadline_ms);
-    let verdicts = insync::lincheck::linearizability(&ops, Some(deadline));
-    let verdict_name = |v: &insync::lincheck::wgl::Verdict| match v {
-        insync::lincheck::wgl::Verdict::Linearizable => "linearizable",
-        insync::lincheck::wgl::Verdict::NotLinearizable { .. } => "not linearizable",
-        insync::lincheck::wgl::Verdict::Unknown => "unknown",
-    };
-    let linearizable = verdicts
-        .values()
-        .all(|v| *v == insync::lincheck::wgl::Verdict::Linearizable);
+    let report = Report::check(&ops, Duration::from_millis(a.deadline_ms));
     match a.format {
         Format::Json => {
-            let partitions: serde_json::Map<String, serde_json::Value> = verdicts
-                .iter()
-                .map(|(p, v)| {
-                    let op = match v {
-                        insync::lincheck::wgl::Verdict::NotLinearizable { op } => Some(*op),
-                        _ => None,
-                    };
-                    (
-                        p.clone(),
-                        serde_json::json!({"verdict": verdict_name(v), "stuck_at_op": op}),
-                    )
-                })
-                .collect();
-            let out = serde_json::json!({
-                "history": a.history,
-                "operations": ops.len(),
-                "valid": found.is_empty() && linearizable,
-                "partitions": partitions,
-                "anomalies": found,
-            });
+            let mut out = report.to_json();
+            out["history"] = serde_json::json!(a.history);
             println!(
                 "{}",
                 serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
@@ -123,38 +141,10 @@ fn lincheck_cmd(a: insync::cli::LincheckArgs) -> Result<u8, String> {
         }
         Format::Text | Format::Markdown => {
             println!("{}: {} operations", a.history.display(), ops.len());
-            for (p, v) in &verdicts {
-                match v {
-                    insync::lincheck::wgl::Verdict::NotLinearizable { op } => {
-                        println!("{p}: not linearizable: no order gets past operation {op}")
-                    }
-                    insync::lincheck::wgl::Verdict::Unknown => println!(
-                        "{p}: unknown: the search passed its deadline ({} ms)",
-                        a.deadline_ms
-                    ),
-                    insync::lincheck::wgl::Verdict::Linearizable => println!("{p}: linearizable"),
-                }
-            }
-            if found.is_empty() {
-                println!("no anomaly");
-            }
-            for x in &found {
-                let kind = serde_json::to_value(x.kind).map_err(|e| e.to_string())?;
-                println!(
-                    "{} in {}: {} (operations {:?})",
-                    kind.as_str().unwrap_or("?"),
-                    x.partition,
-                    x.detail,
-                    x.ops
-                );
-            }
+            print!("{}", report.text());
         }
     }
-    Ok(if found.is_empty() && linearizable {
-        OK
-    } else {
-        MISMATCH
-    })
+    Ok(if report.valid() { OK } else { MISMATCH })
 }
 
 fn matrix_cmd(a: MatrixArgs) -> Result<u8, String> {

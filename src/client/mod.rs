@@ -61,14 +61,8 @@ impl Connection {
         })
     }
 
-    /// Sends `req` at `version` and waits up to `within` for its answer.
-    /// After an error the connection is in an unknown state: drop it.
-    pub async fn call<R: Request>(
-        &mut self,
-        req: &R,
-        version: i16,
-        within: Duration,
-    ) -> Result<R::Response, CallError> {
+    /// The framed request, and its correlation id.
+    fn frame<R: Request>(&mut self, req: &R, version: i16) -> Result<(Vec<u8>, i32), CallError> {
         let correlation = self.next_correlation;
         self.next_correlation = self.next_correlation.wrapping_add(1);
         let mut buf = BytesMut::new();
@@ -80,7 +74,33 @@ impl Connection {
         encode_request_header_into_buffer(&mut buf, &h)
             .and_then(|()| req.encode(&mut buf, version))
             .map_err(|e| CallError::NotSent(format!("encoding: {e}")))?;
-        let frame = framed(&buf);
+        Ok((framed(&buf), correlation))
+    }
+
+    /// Writes `req` and reads nothing back: a Produce with acks=0, which
+    /// the broker never answers.
+    pub async fn send<R: Request>(
+        &mut self,
+        req: &R,
+        version: i16,
+        within: Duration,
+    ) -> Result<(), CallError> {
+        let (frame, _) = self.frame(req, version)?;
+        tokio::time::timeout(within, self.stream.write_all(&frame))
+            .await
+            .map_err(|_| CallError::Unknown(format!("not sent within {within:?}")))?
+            .map_err(|e| CallError::Unknown(format!("sending: {e}")))
+    }
+
+    /// Sends `req` at `version` and waits up to `within` for its answer.
+    /// After an error the connection is in an unknown state: drop it.
+    pub async fn call<R: Request>(
+        &mut self,
+        req: &R,
+        version: i16,
+        within: Duration,
+    ) -> Result<R::Response, CallError> {
+        let (frame, correlation) = self.frame(req, version)?;
         let exchange = async {
             self.stream
                 .write_all(&frame)

@@ -5,6 +5,7 @@
 
 pub mod anomalies;
 pub mod history;
+pub mod report;
 pub mod wgl;
 
 /// Every partition's linearizability verdict, by partition name.

@@ -11,7 +11,7 @@
 
 use super::batch::Batch;
 use crate::core::log::{Entry, Log};
-use crate::core::types::{Epoch, Offset};
+use crate::core::types::{Epoch, Offset, Record};
 use bytes::Bytes;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -68,6 +68,52 @@ impl HwCheckpoint {
         write_atomically(&self.path, &self.high_watermark.to_string())
             .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", self.path.display())))
     }
+}
+
+/// A power loss, for fault injection on a stopped broker: in every
+/// partition folder under `broker_dir`, everything past the recovery point
+/// (what was fsynced) is cut, whole batches at a time, as if the page
+/// cache had never reached the disk. Answers what it cut, per partition.
+pub fn lose_unflushed(broker_dir: &Path) -> io::Result<Vec<String>> {
+    let mut notes = Vec::new();
+    let Ok(dirs) = fs::read_dir(broker_dir) else {
+        return Ok(notes);
+    };
+    for d in dirs {
+        let d = d?.path();
+        if !d.is_dir() {
+            continue;
+        }
+        let flushed = read_number(&d.join(RECOVERY_FILE))?.unwrap_or(0);
+        let mut names: Vec<PathBuf> = fs::read_dir(&d)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "log"))
+            .collect();
+        names.sort();
+        for path in names {
+            let bytes = Bytes::from(fs::read(&path)?);
+            let mut keep = 0usize;
+            while let Ok(b) = Batch::parse_one(&bytes, keep) {
+                let end = b.base_offset() + b.offset_count() as i64;
+                if end > flushed as i64 {
+                    break;
+                }
+                keep += b.size();
+            }
+            if keep < bytes.len() {
+                OpenOptions::new()
+                    .write(true)
+                    .open(&path)?
+                    .set_len(keep as u64)?;
+                notes.push(format!(
+                    "{}: cut {} unflushed bytes past offset {flushed}",
+                    path.display(),
+                    bytes.len() - keep
+                ));
+            }
+        }
+    }
+    Ok(notes)
 }
 
 /// What `open` found on disk.
@@ -408,6 +454,29 @@ mod tests {
         assert_eq!(rec.log.entries(), log.entries());
         assert!(rec.log.entries().iter().all(|e| e.record.is_stored()));
         fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_power_loss_cuts_what_was_not_fsynced() {
+        let root = temp("power");
+        let dir = PartitionDir::path(&root, "t", 0);
+        let (mut files, _) = PartitionDir::open(dir.clone()).unwrap();
+        let mut log = Log::default();
+        log.append(1, batch(2));
+        log.append(1, batch(3));
+        assert!(log.maybe_flush(Some(1)));
+        log.append(1, batch(1));
+        files.sync(&mut log).unwrap();
+        drop(files);
+        let notes = lose_unflushed(&root).unwrap();
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        let (_, rec) = PartitionDir::open(dir).unwrap();
+        assert_eq!(rec.log.end_offset(), 5, "the flushed batches stay");
+        assert!(
+            lose_unflushed(&root).unwrap().is_empty(),
+            "nothing more to cut"
+        );
+        fs::remove_dir_all(root).unwrap();
     }
 
     #[test]

@@ -320,3 +320,11 @@ pub fn parse_report(name: &str, out: &Output) -> Value {
         )
     })
 }
+
+/// A fresh folder under the target's temporary directory.
+pub fn scratch(name: &str) -> PathBuf {
+    let d =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}

@@ -1,0 +1,246 @@
+//! The cluster under test: a controller and three brokers as real
+//! processes of this same binary, each broker behind a proxy for its
+//! clients and peers and another for its controller link, so that any
+//! broker can be killed, paused, cut off or power-cycled alone.
+
+use super::proxy::Proxy;
+use std::fs::OpenOptions;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// What every broker is started with.
+#[derive(Clone, Debug)]
+pub struct BrokerFlags {
+    pub brokers: usize,
+    pub min_isr: usize,
+    pub unclean: bool,
+    pub flush_every: Option<u64>,
+    pub session_timeout_ms: u64,
+    pub replica_lag_ms: u64,
+    pub fetch_wait_ms: u64,
+}
+
+struct Broker {
+    child: Option<Child>,
+    paused: bool,
+    /// Clients and peers reach the broker here.
+    front: Proxy,
+    /// The broker reaches the controller here.
+    control: Proxy,
+}
+
+pub struct Cluster {
+    exe: PathBuf,
+    dir: PathBuf,
+    flags: BrokerFlags,
+    controller: Child,
+    brokers: Vec<Broker>,
+}
+
+/// Starts `cmd` with stderr appended to `log` and waits for its first line
+/// on stdout, which ends with the address it listens on.
+async fn spawn(mut cmd: Command, log: &Path) -> Result<(Child, SocketAddr), String> {
+    let err = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(|e| format!("{}: {e}", log.display()))?;
+    cmd.stdout(Stdio::piped()).stderr(err).kill_on_drop(true);
+    let mut child = cmd
+        .spawn()
+        .map_err(|e| format!("cannot start {cmd:?}: {e}"))?;
+    let out = child.stdout.take().ok_or("no stdout")?;
+    let mut line = String::new();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        BufReader::new(out).read_line(&mut line),
+    )
+    .await
+    .map_err(|_| format!("{cmd:?} printed nothing in 10 s (see {})", log.display()))?
+    .map_err(|e| e.to_string())?;
+    let addr = line
+        .trim()
+        .rsplit(' ')
+        .next()
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| format!("{cmd:?} printed {line:?}, not its address"))?;
+    Ok((child, addr))
+}
+
+fn signal(child: &Child, sig: &str) -> Result<(), String> {
+    let pid = child.id().ok_or("the process has exited")?;
+    let ok = std::process::Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .map_err(|e| format!("kill {sig}: {e}"))?
+        .success();
+    ok.then_some(())
+        .ok_or_else(|| format!("kill {sig} {pid} failed"))
+}
+
+impl Cluster {
+    pub async fn start(exe: PathBuf, dir: &Path, flags: BrokerFlags) -> Result<Cluster, String> {
+        for sub in ["data", "traces", "logs"] {
+            std::fs::create_dir_all(dir.join(sub)).map_err(|e| e.to_string())?;
+        }
+        let mut cmd = Command::new(&exe);
+        cmd.args(["controller", "--listen", "127.0.0.1:0"])
+            .arg("--session-timeout-ms")
+            .arg(flags.session_timeout_ms.to_string())
+            .arg("--trace")
+            .arg(dir.join("traces/controller.jsonl"));
+        let (controller, controller_addr) = spawn(cmd, &dir.join("logs/controller.log")).await?;
+        let mut brokers = Vec::new();
+        for _ in 0..flags.brokers {
+            // The front proxy's target is set once the broker has a port.
+            let front = Proxy::start(controller_addr)
+                .await
+                .map_err(|e| e.to_string())?;
+            let control = Proxy::start(controller_addr)
+                .await
+                .map_err(|e| e.to_string())?;
+            brokers.push(Broker {
+                child: None,
+                paused: false,
+                front,
+                control,
+            });
+        }
+        let mut c = Cluster {
+            exe,
+            dir: dir.to_path_buf(),
+            flags,
+            controller,
+            brokers,
+        };
+        for i in 0..c.brokers.len() {
+            c.start_broker(i).await?;
+        }
+        Ok(c)
+    }
+
+    /// Where clients start: every broker's front proxy.
+    pub fn bootstrap(&self) -> Vec<SocketAddr> {
+        self.brokers.iter().map(|b| b.front.addr).collect()
+    }
+
+    pub fn data_dir(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("data/broker-{i}"))
+    }
+
+    pub async fn start_broker(&mut self, i: usize) -> Result<(), String> {
+        let f = &self.flags;
+        let b = &self.brokers[i];
+        let mut cmd = Command::new(&self.exe);
+        cmd.arg("broker")
+            .args(["--id", &i.to_string(), "--listen", "127.0.0.1:0"])
+            .args(["--advertise", &b.front.addr.to_string()])
+            .args(["--controller", &b.control.addr.to_string()])
+            .args(["--replication-factor", &f.brokers.to_string()])
+            .args(["--min-isr", &f.min_isr.to_string()])
+            .args(["--session-timeout-ms", &f.session_timeout_ms.to_string()])
+            .args(["--replica-lag-ms", &f.replica_lag_ms.to_string()])
+            .args(["--fetch-wait-ms", &f.fetch_wait_ms.to_string()])
+            .arg("--data-dir")
+            .arg(self.data_dir(i))
+            .arg("--trace")
+            .arg(
+                self.dir
+                    .join(format!("traces/broker-{i}.jsonl.{}", self.restarts(i))),
+            );
+        if f.unclean {
+            cmd.arg("--unclean");
+        }
+        if let Some(n) = f.flush_every {
+            cmd.args(["--flush-every", &n.to_string()]);
+        }
+        let log = self.dir.join(format!("logs/broker-{i}.log"));
+        let (child, addr) = spawn(cmd, &log).await?;
+        let b = &mut self.brokers[i];
+        b.front.retarget(addr);
+        b.child = Some(child);
+        b.paused = false;
+        Ok(())
+    }
+
+    /// How many trace files broker `i` has written so far: each life
+    /// writes its own, so a restart does not overwrite the last one.
+    fn restarts(&self, i: usize) -> usize {
+        (0..)
+            .find(|n| {
+                !self
+                    .dir
+                    .join(format!("traces/broker-{i}.jsonl.{n}"))
+                    .exists()
+            })
+            .unwrap_or(0)
+    }
+
+    /// `broker.session.timeout.ms`: how long a dead broker stays leader.
+    pub fn session_timeout(&self) -> Duration {
+        Duration::from_millis(self.flags.session_timeout_ms)
+    }
+
+    pub fn is_up(&self, i: usize) -> bool {
+        self.brokers[i].child.is_some()
+    }
+
+    /// SIGKILL: the process dies with whatever the page cache holds.
+    pub async fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.brokers[i].child.take() {
+            let _ = c.kill().await;
+        }
+        self.brokers[i].paused = false;
+    }
+
+    /// SIGSTOP or SIGCONT.
+    pub fn pause(&mut self, i: usize, on: bool) -> Result<(), String> {
+        let b = &mut self.brokers[i];
+        if let Some(c) = &b.child
+            && b.paused != on
+        {
+            signal(c, if on { "-STOP" } else { "-CONT" })?;
+            b.paused = on;
+        }
+        Ok(())
+    }
+
+    /// The deterministic fault hook: SIGUSR1 toggles the broker's follower
+    /// fetching.
+    pub fn toggle_fetching(&self, i: usize) -> Result<(), String> {
+        match &self.brokers[i].child {
+            Some(c) => signal(c, "-USR1"),
+            None => Ok(()),
+        }
+    }
+
+    /// Cuts broker `i` off from clients, peers and the controller.
+    pub fn isolate(&self, i: usize, on: bool) {
+        self.brokers[i].front.block(on);
+        self.brokers[i].control.block(on);
+    }
+
+    /// Undoes every fault: resumes, reconnects and restarts every broker.
+    pub async fn heal(&mut self) -> Result<(), String> {
+        for i in 0..self.brokers.len() {
+            self.isolate(i, false);
+            self.pause(i, false)?;
+            if !self.is_up(i) {
+                self.start_broker(i).await?;
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn stop(mut self) {
+        for i in 0..self.brokers.len() {
+            let _ = self.pause(i, false);
+            self.kill(i).await;
+        }
+        let _ = self.controller.kill().await;
+    }
+}

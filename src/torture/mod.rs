@@ -1,0 +1,249 @@
+//! `insync torture`: a 3-broker cluster of real processes, insync's own
+//! producers and consumers, faults on a seeded schedule, then everything
+//! healed, the whole log read back, and the history checked (Jepsen's
+//! Kafka anomalies and linearizability).
+//!
+//! A run leaves in its folder: `history.jsonl` (the operations),
+//! `nemesis.jsonl` (the faults, on the history's clock), `report.json`,
+//! and the brokers' `data/`, `traces/` and `logs/`.
+
+pub mod cluster;
+pub mod nemesis;
+pub mod proxy;
+pub mod workload;
+
+use crate::lincheck::history;
+use crate::lincheck::report::Report;
+use cluster::{BrokerFlags, Cluster};
+use nemesis::{Fault, Rng};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+const BROKERS: usize = 3;
+const TOPIC: &str = "torture";
+
+#[derive(Clone, Debug)]
+pub struct TortureConfig {
+    /// 0, 1 or -1 (all).
+    pub acks: i16,
+    pub min_isr: usize,
+    pub unclean: bool,
+    pub flush_every: Option<u64>,
+    pub nemesis: Vec<Fault>,
+    /// Appends in all.
+    pub ops: u64,
+    /// Producers and consumers (at least one of each).
+    pub clients: usize,
+    /// Appends per second, all producers together.
+    pub rate: f64,
+    pub seed: u64,
+    pub out: PathBuf,
+    /// The workload and faults stop after this long even if appends are left.
+    pub time_limit: Duration,
+    pub quiet: bool,
+}
+
+/// What a run found.
+pub struct Outcome {
+    pub report: Report,
+    pub summary: Value,
+}
+
+/// Clears what an earlier run left in `out`, and nothing else.
+fn prepare(out: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    for sub in ["data", "traces", "logs"] {
+        let p = out.join(sub);
+        if p.exists() {
+            std::fs::remove_dir_all(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+        }
+    }
+    Ok(())
+}
+
+fn write_lines(path: &Path, lines: &[Value]) -> Result<(), String> {
+    let mut text = String::new();
+    for l in lines {
+        text.push_str(&l.to_string());
+        text.push('\n');
+    }
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+pub fn run(cfg: &TortureConfig, exe: PathBuf) -> Result<Outcome, String> {
+    if cfg.min_isr == 0 || cfg.min_isr > BROKERS {
+        return Err(format!(
+            "--min-isr {}: give 1 to {BROKERS} (the replication factor)",
+            cfg.min_isr
+        ));
+    }
+    if cfg.clients == 0 {
+        return Err("--clients 0: give at least 1".into());
+    }
+    prepare(&cfg.out)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    rt.block_on(run_async(cfg, exe))
+}
+
+async fn run_async(cfg: &TortureConfig, exe: PathBuf) -> Result<Outcome, String> {
+    let flags = BrokerFlags {
+        brokers: BROKERS,
+        min_isr: cfg.min_isr,
+        unclean: cfg.unclean,
+        flush_every: cfg.flush_every,
+        session_timeout_ms: 2000,
+        replica_lag_ms: 5000,
+        fetch_wait_ms: 200,
+    };
+    let mut cluster = Cluster::start(exe, &cfg.out, flags).await?;
+    let shared = Arc::new(workload::Shared {
+        start: Instant::now(),
+        topic: TOPIC.to_string(),
+        acks: cfg.acks,
+        bootstrap: cluster.bootstrap(),
+        history: Mutex::new(Vec::new()),
+        budget: AtomicU64::new(cfg.ops),
+        stop: AtomicBool::new(false),
+        next_process: AtomicU64::new(0),
+        pace: Duration::from_secs_f64(producers(cfg) as f64 / cfg.rate.max(0.001)),
+    });
+    let result = drive(cfg, &mut cluster, &shared).await;
+    cluster.stop().await;
+    let (faults, survivors) = result?;
+
+    let mut ops = std::mem::take(&mut *shared.history.lock().unwrap_or_else(|p| p.into_inner()));
+    ops.sort_by_key(|o| o["invoke_ns"].as_u64());
+    let history_path = cfg.out.join("history.jsonl");
+    write_lines(&history_path, &ops)?;
+    write_lines(&cfg.out.join("nemesis.jsonl"), &faults)?;
+    // Read back through the checker's own parser: what is checked is
+    // exactly what the file says.
+    let text = std::fs::read_to_string(&history_path).map_err(|e| e.to_string())?;
+    let parsed = history::parse(&text).map_err(|e| format!("{}: {e}", history_path.display()))?;
+    let report = Report::check(&parsed, Duration::from_secs(30));
+    let count = |f: &str, t: &str| ops.iter().filter(|o| o["f"] == f && o["type"] == t).count();
+    let summary = json!({
+        "out": cfg.out,
+        "seed": cfg.seed,
+        "acks": if cfg.acks < 0 { "all".to_string() } else { cfg.acks.to_string() },
+        "min_isr": cfg.min_isr,
+        "unclean": cfg.unclean,
+        "nemesis": cfg.nemesis.iter().map(|f| f.name()).collect::<Vec<_>>(),
+        "appends": {"ok": count("append", "ok"), "fail": count("append", "fail"), "info": count("append", "info")},
+        "polls": count("poll", "ok"),
+        "faults": faults.len(),
+        "records_read_back": survivors,
+        "report": report.to_json(),
+    });
+    std::fs::write(
+        cfg.out.join("report.json"),
+        serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(Outcome { report, summary })
+}
+
+/// The workload under faults, then healing and the final read. Answers
+/// the fault log and how many records the final read saw.
+async fn drive(
+    cfg: &TortureConfig,
+    cluster: &mut Cluster,
+    s: &Arc<workload::Shared>,
+) -> Result<(Vec<Value>, usize), String> {
+    let started = Instant::now();
+    // The first metadata request creates the topic; wait for its leader.
+    wait_for(s, Duration::from_secs(30), |l| l.id >= 0).await?;
+    let consumers = (cfg.clients / 2).max(1);
+    let mut producing = Vec::new();
+    for _ in 0..producers(cfg) {
+        producing.push(tokio::spawn(workload::producer(s.clone())));
+    }
+    let mut consuming = Vec::new();
+    for _ in 0..consumers {
+        consuming.push(tokio::spawn(workload::consumer(s.clone())));
+    }
+    let bar = progress(cfg);
+    let mut rng = Rng::new(cfg.seed);
+    let mut faults = Vec::new();
+    let done = |p: &[tokio::task::JoinHandle<()>]| p.iter().all(|h| h.is_finished());
+    while !done(&producing) && started.elapsed() < cfg.time_limit {
+        let quiet = Duration::from_millis(rng.between(300, 1000));
+        tokio::time::sleep(quiet).await;
+        bar.set_position(cfg.ops - s.budget.load(Ordering::SeqCst));
+        if cfg.nemesis.is_empty() || done(&producing) {
+            continue;
+        }
+        let fault = cfg.nemesis[rng.between(0, cfg.nemesis.len() as u64) as usize];
+        let leader = workload::leader(s).await.map(|l| l.id);
+        let target = match leader {
+            Some(l) if l >= 0 && rng.between(0, 4) != 0 => l as usize,
+            _ => rng.between(0, BROKERS as u64) as usize,
+        };
+        let hold = Duration::from_millis(rng.between(500, 2000));
+        let at = s.start.elapsed().as_nanos() as u64;
+        bar.set_message(format!("{} broker {target}", fault.name()));
+        let notes = nemesis::strike(cluster, fault, target, BROKERS, hold).await?;
+        faults.push(json!({
+            "fault": fault.name(), "broker": target, "start_ns": at,
+            "end_ns": s.start.elapsed().as_nanos() as u64, "notes": notes,
+        }));
+        bar.set_message("");
+    }
+    s.stop.store(true, Ordering::SeqCst);
+    for h in producing.into_iter().chain(consuming) {
+        let _ = h.await;
+    }
+    bar.finish_and_clear();
+    cluster.heal().await?;
+    wait_for(s, Duration::from_secs(60), |l| {
+        l.id >= 0 && l.in_sync == BROKERS
+    })
+    .await?;
+    let survivors = workload::final_read(s, Duration::from_secs(60)).await?;
+    Ok((faults, survivors))
+}
+
+fn producers(cfg: &TortureConfig) -> usize {
+    (cfg.clients - cfg.clients / 2).max(1)
+}
+
+/// Waits until the partition's metadata satisfies `ok`.
+async fn wait_for(
+    s: &workload::Shared,
+    within: Duration,
+    ok: impl Fn(workload::Leader) -> bool,
+) -> Result<(), String> {
+    let deadline = Instant::now() + within;
+    loop {
+        let l = workload::leader(s).await;
+        if l.is_some_and(&ok) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "the cluster did not settle within {within:?} (last seen: {l:?})"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn progress(cfg: &TortureConfig) -> indicatif::ProgressBar {
+    if cfg.quiet {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(cfg.ops);
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{elapsed:>4} [{bar:30}] {pos}/{len} appends {msg}")
+    {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar
+}

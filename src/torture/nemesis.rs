@@ -1,0 +1,135 @@
+//! The faults a torture run injects, on a schedule drawn from its seed:
+//! one fault at a time, held for a while, then healed.
+
+use super::cluster::Cluster;
+use crate::server::storage::lose_unflushed;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// SIGKILL a broker, restart it when healed.
+    Kill,
+    /// SIGSTOP a broker, SIGCONT it when healed.
+    Pause,
+    /// Cut a broker off from clients, peers and the controller.
+    Partition,
+    /// SIGKILL a broker and drop what it had not fsynced.
+    Power,
+    /// Pause the followers' fetching (the fault hook), then SIGKILL the
+    /// leader: what it alone acknowledged is gone once they take over.
+    StaleKill,
+}
+
+impl Fault {
+    pub const ALL: [(&'static str, Fault); 5] = [
+        ("kill", Fault::Kill),
+        ("pause", Fault::Pause),
+        ("partition", Fault::Partition),
+        ("power", Fault::Power),
+        ("stale-kill", Fault::StaleKill),
+    ];
+
+    pub fn name(self) -> &'static str {
+        Fault::ALL
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map_or("?", |(n, _)| n)
+    }
+}
+
+/// Parses `--nemesis kill,pause,...` (an empty list injects nothing).
+pub fn parse(list: &str) -> Result<Vec<Fault>, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty() && *s != "none")
+        .map(|name| {
+            Fault::ALL
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, f)| *f)
+                .ok_or_else(|| {
+                    let known: Vec<&str> = Fault::ALL.iter().map(|(n, _)| *n).collect();
+                    format!(
+                        "--nemesis: unknown fault {name:?} (known: {})",
+                        known.join(", ")
+                    )
+                })
+        })
+        .collect()
+}
+
+/// SplitMix64: the schedule needs reproducible choices, not a crate.
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in `lo..hi`.
+    pub fn between(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next() % (hi - lo).max(1)
+    }
+}
+
+/// Injects `fault` on `target` (the partition's leader when known),
+/// holds it for `hold`, and heals it. Answers the log lines to keep.
+pub async fn strike(
+    cluster: &mut Cluster,
+    fault: Fault,
+    target: usize,
+    brokers: usize,
+    hold: Duration,
+) -> Result<Vec<Value>, String> {
+    let others: Vec<usize> = (0..brokers).filter(|b| *b != target).collect();
+    let mut notes = Vec::new();
+    match fault {
+        Fault::Kill => {
+            cluster.kill(target).await;
+            tokio::time::sleep(hold).await;
+            cluster.start_broker(target).await?;
+        }
+        Fault::Pause => {
+            cluster.pause(target, true)?;
+            tokio::time::sleep(hold).await;
+            cluster.pause(target, false)?;
+        }
+        Fault::Partition => {
+            cluster.isolate(target, true);
+            tokio::time::sleep(hold).await;
+            cluster.isolate(target, false);
+        }
+        Fault::Power => {
+            cluster.kill(target).await;
+            let cut = lose_unflushed(&cluster.data_dir(target))
+                .map_err(|e| format!("power loss on broker {target}: {e}"))?;
+            notes.extend(cut.into_iter().map(|c| json!(c)));
+            tokio::time::sleep(hold).await;
+            cluster.start_broker(target).await?;
+        }
+        Fault::StaleKill => {
+            for &o in &others {
+                cluster.toggle_fetching(o)?;
+            }
+            tokio::time::sleep(hold).await;
+            cluster.kill(target).await;
+            for &o in &others {
+                cluster.toggle_fetching(o)?;
+            }
+            // Long enough for the controller to fence the dead leader and
+            // elect a follower that never saw its last records.
+            tokio::time::sleep(cluster.session_timeout() + Duration::from_secs(1)).await;
+            cluster.start_broker(target).await?;
+        }
+    }
+    Ok(notes)
+}
