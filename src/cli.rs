@@ -111,6 +111,9 @@ pub struct LincheckArgs {
     /// Give up the linearizability search after this long: "unknown".
     #[arg(long, default_value_t = 10_000)]
     pub deadline_ms: u64,
+    /// Also write a self-contained HTML report here.
+    #[arg(long)]
+    pub html: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }
@@ -133,7 +136,7 @@ pub struct TortureArgs {
     pub flush_every: Option<u64>,
     /// Faults, comma-separated: kill, pause, partition, power, stale-kill
     /// (pause the followers' fetching, then kill the leader); none for none.
-    #[arg(long, default_value = "kill,pause,partition")]
+    #[arg(long, default_value = "kill,pause,partition,stale-kill")]
     pub nemesis: String,
     /// Appends in all.
     #[arg(long, default_value_t = 1000)]

@@ -119,6 +119,7 @@ fn torture_cmd(a: insync::cli::TortureArgs) -> Result<u8, String> {
                 s["records_read_back"]
             );
             print!("{}", outcome.report.text());
+            println!("report: {}", s["html_report"].as_str().unwrap_or("?"));
         }
     }
     Ok(if outcome.report.valid() { OK } else { MISMATCH })
@@ -130,6 +131,11 @@ fn lincheck_cmd(a: insync::cli::LincheckArgs) -> Result<u8, String> {
         std::fs::read_to_string(&a.history).map_err(|e| format!("{}: {e}", a.history.display()))?;
     let ops = history::parse(&text).map_err(|e| format!("{}: {e}", a.history.display()))?;
     let report = Report::check(&ops, Duration::from_millis(a.deadline_ms));
+    if let Some(path) = &a.html {
+        let title = format!("insync lincheck: {}", a.history.display());
+        std::fs::write(path, insync::lincheck::html::render(&title, &ops, &report))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+    }
     match a.format {
         Format::Json => {
             let mut out = report.to_json();

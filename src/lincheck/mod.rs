@@ -5,6 +5,7 @@
 
 pub mod anomalies;
 pub mod history;
+pub mod html;
 pub mod report;
 pub mod wgl;
 

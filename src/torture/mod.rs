@@ -5,7 +5,7 @@
 //!
 //! A run leaves in its folder: `history.jsonl` (the operations),
 //! `nemesis.jsonl` (the faults, on the history's clock), `report.json`,
-//! and the brokers' `data/`, `traces/` and `logs/`.
+//! `report.html`, and the brokers' `data/`, `traces/` and `logs/`.
 
 pub mod cluster;
 pub mod nemesis;
@@ -128,9 +128,31 @@ async fn run_async(cfg: &TortureConfig, exe: PathBuf) -> Result<Outcome, String>
     let text = std::fs::read_to_string(&history_path).map_err(|e| e.to_string())?;
     let parsed = history::parse(&text).map_err(|e| format!("{}: {e}", history_path.display()))?;
     let report = Report::check(&parsed, Duration::from_secs(30));
+    let html = cfg.out.join("report.html");
+    let title = format!(
+        "insync torture: acks={} min.isr={} nemesis={} seed={}",
+        if cfg.acks < 0 {
+            "all".to_string()
+        } else {
+            cfg.acks.to_string()
+        },
+        cfg.min_isr,
+        cfg.nemesis
+            .iter()
+            .map(|f| f.name())
+            .collect::<Vec<_>>()
+            .join(","),
+        cfg.seed
+    );
+    std::fs::write(
+        &html,
+        crate::lincheck::html::render(&title, &parsed, &report),
+    )
+    .map_err(|e| format!("{}: {e}", html.display()))?;
     let count = |f: &str, t: &str| ops.iter().filter(|o| o["f"] == f && o["type"] == t).count();
     let summary = json!({
         "out": cfg.out,
+        "html_report": html,
         "seed": cfg.seed,
         "acks": if cfg.acks < 0 { "all".to_string() } else { cfg.acks.to_string() },
         "min_isr": cfg.min_isr,
