@@ -38,9 +38,15 @@ pub enum Command {
     Controller(ControllerArgs),
     /// Check a recorded history (history.jsonl): Jepsen's Kafka anomalies and linearizability.
     Lincheck(LincheckArgs),
+    /// Measure `insync lincheck` on generated histories against issue 4's
+    /// targets, with stateright's LinearizabilityTester as the baseline; JSON on stdout.
+    BenchLincheck(BenchLincheckArgs),
     /// Run a 3-broker cluster under faults with insync's own clients, then
     /// check the history; exit 0 when linearizable with no anomaly.
     Torture(TortureArgs),
+    /// Check brokers' and controller's traces (a --trace-dir, or a torture
+    /// run's traces/): every step must be one the specification allows.
+    Conform(ConformArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -164,6 +170,16 @@ pub struct TortureArgs {
     pub quiet: bool,
 }
 
+/// `insync conform`: exit 0 when every traced step is allowed, 1 at the
+/// first that is not, 2 when the traces cannot be read.
+#[derive(Args, Debug, Clone)]
+pub struct ConformArgs {
+    /// The folder of trace files (*.jsonl, *.jsonl.N).
+    pub traces: PathBuf,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
 /// `insync controller`: the controller process, which stands for the
 /// KRaft quorum and is assumed not to fail.
 #[derive(Args, Debug, Clone)]
@@ -225,6 +241,25 @@ pub struct BenchArgs {
     /// Threads for both checkers; per-state speed compares best at 1.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// No progress on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchLincheckArgs {
+    /// Runs of each; figures are medians.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Operations in each large history.
+    #[arg(long, default_value_t = 100_000)]
+    pub ops: usize,
+    /// Concurrent clients in the large histories.
+    #[arg(long, default_value_t = 10)]
+    pub clients: usize,
+    /// Partitions in the many-partition valid history.
+    #[arg(long, default_value_t = 4)]
+    pub partitions: usize,
     /// No progress on stderr.
     #[arg(long)]
     pub quiet: bool,

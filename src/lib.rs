@@ -6,6 +6,7 @@ pub mod bench;
 pub mod check;
 pub mod cli;
 pub mod client;
+pub mod conform;
 pub mod core;
 pub mod lincheck;
 pub mod matrix;

@@ -35,7 +35,9 @@ fn main() -> ExitCode {
         Some(Command::Broker(a)) => insync::server::run::run_broker(&a).map(|()| OK),
         Some(Command::Controller(a)) => insync::server::run::run_controller(&a).map(|()| OK),
         Some(Command::Lincheck(a)) => lincheck_cmd(a),
+        Some(Command::BenchLincheck(a)) => bench_lincheck_cmd(a),
         Some(Command::Torture(a)) => torture_cmd(a),
+        Some(Command::Conform(a)) => conform_cmd(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -79,6 +81,46 @@ fn check_cmd(a: CheckArgs) -> Result<u8, String> {
     Ok(if report.matches() { OK } else { MISMATCH })
 }
 
+fn conform_cmd(a: insync::cli::ConformArgs) -> Result<u8, String> {
+    let steps = insync::conform::load(&a.traces).map_err(|e| e.to_string())?;
+    let out = insync::conform::check(&steps);
+    match a.format {
+        Format::Json => {
+            let j = serde_json::json!({
+                "traces": a.traces,
+                "steps": steps.len(),
+                "steps_allowed": out.steps,
+                "partitions": out.partitions,
+                "conforms": out.violation.is_none(),
+                "violation": out.violation,
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&j).map_err(|e| e.to_string())?
+            );
+        }
+        Format::Text | Format::Markdown => match &out.violation {
+            None => println!(
+                "{}: all {} steps allowed ({} partitions)",
+                a.traces.display(),
+                steps.len(),
+                out.partitions
+            ),
+            Some(v) => {
+                println!(
+                    "{}:{}: step {} breaks {}: {}\n  event: {}\n  state before: {}",
+                    v.file, v.line, v.step, v.rule, v.detail, v.event, v.state_before
+                );
+            }
+        },
+    }
+    Ok(if out.violation.is_none() {
+        OK
+    } else {
+        MISMATCH
+    })
+}
+
 fn torture_cmd(a: insync::cli::TortureArgs) -> Result<u8, String> {
     use insync::torture::{TortureConfig, nemesis, run};
     let cfg = TortureConfig {
@@ -119,10 +161,17 @@ fn torture_cmd(a: insync::cli::TortureArgs) -> Result<u8, String> {
                 s["records_read_back"]
             );
             print!("{}", outcome.report.text());
+            match &outcome.violation {
+                None => println!("traces: all {} steps allowed", s["trace"]["steps"]),
+                Some(v) => println!(
+                    "traces: {}:{}: step {} breaks {}: {}",
+                    v.file, v.line, v.step, v.rule, v.detail
+                ),
+            }
             println!("report: {}", s["html_report"].as_str().unwrap_or("?"));
         }
     }
-    Ok(if outcome.report.valid() { OK } else { MISMATCH })
+    Ok(if outcome.passed() { OK } else { MISMATCH })
 }
 
 fn lincheck_cmd(a: insync::cli::LincheckArgs) -> Result<u8, String> {
@@ -214,4 +263,31 @@ fn bench_cmd(a: BenchArgs) -> Result<u8, String> {
         serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
     );
     Ok(OK)
+}
+
+fn bench_lincheck_cmd(a: insync::cli::BenchLincheckArgs) -> Result<u8, String> {
+    if a.runs == 0 {
+        return Err("--runs must be at least 1".into());
+    }
+    let opts = insync::bench::lincheck::Options {
+        runs: a.runs,
+        ops: a.ops,
+        clients: a.clients,
+        partitions: a.partitions,
+    };
+    let quiet = a.quiet;
+    let report = insync::bench::lincheck::run(&opts, &|what| {
+        if !quiet {
+            eprintln!("insync bench-lincheck: {what}");
+        }
+    })?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+    );
+    Ok(if report.targets.iter().all(|t| t.met) {
+        OK
+    } else {
+        MISMATCH
+    })
 }

@@ -185,3 +185,84 @@ fn lincheck_exits_by_what_the_history_shows() {
     assert_eq!(code, 2);
     assert!(err.contains("line 2"), "{err}");
 }
+
+#[test]
+fn conform_exits_by_what_the_traces_show() {
+    let dir = std::env::temp_dir().join(format!("insync-cli-conform-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let line = |node: &str, ts: u64, event: &str| {
+        format!(
+            r#"{{"node":"{node}","topic":"t","partition":0,"ts_us":{ts},"text":"","event":{event}}}"#
+        )
+    };
+    let controller = line(
+        "controller",
+        1,
+        r#"{"type":"LeaderElected","broker":0,"epoch":1,"kind":"Clean","isr":[0,1]}"#,
+    );
+    std::fs::write(dir.join("controller.jsonl"), controller + "\n").unwrap();
+    let lead = line(
+        "broker 0",
+        2,
+        r#"{"type":"BecameLeader","broker":0,"epoch":1,"isr":[0,1],"high_watermark":0}"#,
+    );
+    let append = line(
+        "broker 0",
+        3,
+        r#"{"type":"LeaderAppend","broker":0,"epoch":1,"offset":0,"record":{"records":1},"high_watermark":0}"#,
+    );
+    std::fs::write(dir.join("broker-0.jsonl"), format!("{lead}\n{append}\n")).unwrap();
+    let d = dir.to_str().unwrap();
+    let (code, out, _) = insync(&["conform", d]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("all 3 steps allowed"), "{out}");
+    // The HW passes a follower in the ISR that never fetched.
+    let hw = line(
+        "broker 0",
+        4,
+        r#"{"type":"HighWatermarkAdvanced","broker":0,"high_watermark":1}"#,
+    );
+    std::fs::write(
+        dir.join("broker-0.jsonl"),
+        format!("{lead}\n{append}\n{hw}\n"),
+    )
+    .unwrap();
+    let (code, out, _) = insync(&["conform", d, "--format", "json"]);
+    assert_eq!(code, 1, "{out}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["violation"]["rule"], "hw-replicated-to-isr");
+    assert_eq!(j["violation"]["line"], 3);
+    std::fs::write(dir.join("broker-0.jsonl"), "{\n").unwrap();
+    let (code, _, err) = insync(&["conform", d]);
+    assert_eq!(code, 2);
+    assert!(err.contains("broker-0.jsonl:1"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bench_lincheck_reports_targets_and_the_stateright_baseline() {
+    let (code, out, err) = insync(&["bench-lincheck", "--runs", "1", "--ops", "3000", "--quiet"]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON on stdout");
+    assert_eq!(v["baseline"]["histories"], 300, "{err}");
+    assert_eq!(v["baseline"]["agreed"], 300, "{out}");
+    let lin = v["baseline"]["linearizable"].as_u64().unwrap();
+    assert!((60..=240).contains(&lin), "both verdicts occur: {lin}");
+    let sr = v["baseline"]["stateright"]["median_seconds"]
+        .as_f64()
+        .unwrap();
+    let ours = v["baseline"]["insync"]["median_seconds"].as_f64().unwrap();
+    let ratio = v["baseline"]["speed_ratio"].as_f64().unwrap();
+    assert!((ratio - sr / ours).abs() < 1e-6 * ratio, "{out}");
+    assert_eq!(v["one_partition_valid"]["ops"], 3000);
+    let targets = v["targets"].as_array().unwrap();
+    assert_eq!(targets.len(), 5);
+    let hundred_k = &targets[1];
+    assert_eq!(
+        hundred_k["met"], false,
+        "3,000 operations cannot meet a 100k target"
+    );
+    assert_eq!(code, 1, "a missed target exits 1");
+    let (code, _, _) = insync(&["bench-lincheck", "--runs", "0"]);
+    assert_eq!(code, 2);
+}

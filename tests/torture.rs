@@ -56,6 +56,7 @@ fn acks_all_min_isr_2_under_kill_and_partition_has_no_anomaly() {
     );
     assert_eq!(kinds(&r), Vec::<String>::new(), "{r:#}");
     assert_eq!(r["report"]["valid"], true, "{r:#}");
+    assert_eq!(r["trace"]["conforms"], true, "{r:#}");
     assert_eq!(code, 0);
     let ok = r["appends"]["ok"].as_u64().unwrap();
     assert!(ok > 100, "too few appends acknowledged to mean much: {r:#}");
@@ -69,6 +70,12 @@ fn acks_all_min_isr_2_under_kill_and_partition_has_no_anomaly() {
         .status()
         .unwrap();
     assert_eq!(again.code(), Some(0));
+    let traces = Command::new(env!("CARGO_BIN_EXE_insync"))
+        .arg("conform")
+        .arg(out.join("traces"))
+        .status()
+        .unwrap();
+    assert_eq!(traces.code(), Some(0));
 }
 
 #[test]
@@ -90,6 +97,8 @@ fn acks_1_with_the_fault_hook_loses_acknowledged_writes() {
     );
     assert!(kinds(&r).iter().any(|k| k == "lost-write"), "{r:#}");
     assert_eq!(r["report"]["valid"], false);
+    // Losing those writes is a step acks=1 allows: the traces conform.
+    assert_eq!(r["trace"]["conforms"], true, "{r:#}");
     assert_eq!(code, 1);
 }
 

@@ -2,6 +2,7 @@
 //! own depth-first checker on a Paxos model, measured in the same process
 //! so the ratio cancels out the machine.
 
+pub mod lincheck;
 pub mod paxos;
 
 use crate::check::{self, CheckOptions};
@@ -39,7 +40,7 @@ pub struct BenchReport {
     pub speed_ratio: f64,
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
     if n == 0 {
@@ -52,11 +53,11 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Linux keeps a resettable high-water mark of the resident set.
-fn reset_peak_rss() {
+pub(crate) fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-fn peak_rss_mb() -> Option<f64> {
+pub(crate) fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;

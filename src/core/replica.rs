@@ -182,6 +182,22 @@ impl<R: Record> Replica<R> {
 
     /// A replica that starts with a known leader begins fetching from it.
     pub fn start(&mut self, fx: &mut Effects<R>) {
+        // The role a replica starts in was the controller's decision; a
+        // trace shows it as the LeaderAndIsr that would have brought it.
+        if self.leader.is_some() {
+            fx.event(|| Event::BecameLeader {
+                broker: self.id,
+                epoch: self.partition.leader_epoch,
+                isr: self.partition.isr,
+                high_watermark: self.high_watermark,
+            });
+        } else if self.partition.leader.is_some() {
+            fx.event(|| Event::BecameFollower {
+                broker: self.id,
+                leader: self.partition.leader,
+                epoch: self.partition.leader_epoch,
+            });
+        }
         self.start_fetching(fx);
     }
 

@@ -73,15 +73,55 @@ fn anomaly(
     }
 }
 
+/// What one pass learns about a value.
+#[derive(Clone, Copy)]
+struct Value {
+    sends: u32,
+    failed: u32,
+    read: bool,
+    /// The first offset it was seen at, and whether it was seen at another.
+    offset: u64,
+    moved: bool,
+}
+
+// Values are interned to integers so that grouping by offset is one sort
+// of integer triples instead of maps of maps keyed by strings.
 fn partition_anomalies(partition: &str, ops: &[Op], indices: &[usize], out: &mut Vec<Anomaly>) {
-    // offset -> value -> the ops that put it there or saw it there
-    let mut at: BTreeMap<u64, BTreeMap<&str, Vec<usize>>> = BTreeMap::new();
-    // value -> its appends' outcomes
-    let mut sends: HashMap<&str, Vec<(usize, Outcome)>> = HashMap::new();
-    let mut read: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut ids: HashMap<&str, u32, ahash::RandomState> = HashMap::default();
+    let mut names: Vec<&str> = Vec::new();
+    let mut values: Vec<Value> = Vec::new();
+    // (offset, value, op) for every ack and every record a poll returned
+    let mut seen: Vec<(u64, u32, u32)> = Vec::new();
     let mut highest_read: Option<u64> = None;
+    let mut acked: Vec<(usize, u32, u64)> = Vec::new();
     // process -> (last offset polled, the poll)
-    let mut position: HashMap<u64, (u64, usize)> = HashMap::new();
+    let mut position: HashMap<u64, (u64, usize), ahash::RandomState> = HashMap::default();
+    macro_rules! id {
+        ($v:expr) => {{
+            let v: &str = $v;
+            *ids.entry(v).or_insert_with(|| {
+                names.push(v);
+                values.push(Value {
+                    sends: 0,
+                    failed: 0,
+                    read: false,
+                    offset: u64::MAX,
+                    moved: false,
+                });
+                names.len() as u32 - 1
+            })
+        }};
+    }
+    let sighted =
+        |values: &mut Vec<Value>, seen: &mut Vec<(u64, u32, u32)>, o: u64, v: u32, i: usize| {
+            let x = &mut values[v as usize];
+            if x.offset == u64::MAX {
+                x.offset = o;
+            } else if x.offset != o {
+                x.moved = true;
+            }
+            seen.push((o, v, i as u32));
+        };
 
     for &i in indices {
         match &ops[i] {
@@ -91,9 +131,12 @@ fn partition_anomalies(partition: &str, ops: &[Op], indices: &[usize], out: &mut
                 offset,
                 ..
             } => {
-                sends.entry(value).or_default().push((i, *outcome));
+                let v = id!(value);
+                values[v as usize].sends += 1;
+                values[v as usize].failed += u32::from(*outcome == Outcome::Fail);
                 if let (Outcome::Ok, Some(o)) = (outcome, offset) {
-                    at.entry(*o).or_default().entry(value).or_default().push(i);
+                    sighted(&mut values, &mut seen, *o, v, i);
+                    acked.push((i, v, *o));
                 }
             }
             Op::Poll {
@@ -103,124 +146,146 @@ fn partition_anomalies(partition: &str, ops: &[Op], indices: &[usize], out: &mut
                 seek,
                 ..
             } => {
-                if *seek {
-                    position.remove(process);
-                }
-                for (o, v) in records {
-                    at.entry(*o).or_default().entry(v).or_default().push(i);
-                    read.entry(v).or_default().push(i);
+                // One lookup per poll: the position lives in `at` meanwhile.
+                let mut at = if *seek {
+                    None
+                } else {
+                    position.get(process).copied()
+                };
+                for (o, value) in records {
+                    let v = id!(value);
+                    values[v as usize].read = true;
+                    sighted(&mut values, &mut seen, *o, v, i);
                     highest_read = highest_read.max(Some(*o));
-                    if let Some((last, by)) = position.get(process).copied() {
+                    if let Some((last, by)) = at {
                         let (kind, what) = if *o > last + 1 {
                             (Kind::PollSkip, "skipped")
                         } else if *o <= last {
                             (Kind::NonmonotonicPoll, "went back")
                         } else {
-                            position.insert(*process, (*o, i));
+                            at = Some((*o, i));
                             continue;
                         };
                         out.push(anomaly(
                             kind,
                             partition,
                             Some(*o),
-                            Some(v),
+                            Some(value),
                             if by == i { vec![i] } else { vec![by, i] },
                             format!("process {process} {what} from offset {last} to {o}"),
                         ));
                     }
-                    position.insert(*process, (*o, i));
+                    at = Some((*o, i));
+                }
+                match at {
+                    Some(at) => {
+                        position.insert(*process, at);
+                    }
+                    None => {
+                        position.remove(process);
+                    }
                 }
             }
             Op::Poll { .. } => {}
         }
     }
 
-    let mut offsets_of: HashMap<&str, BTreeMap<u64, Vec<usize>>> = HashMap::new();
-    for (o, values) in &at {
-        if values.len() > 1 {
-            let mut ops: Vec<usize> = values.values().flatten().copied().collect();
-            ops.sort_unstable();
-            ops.dedup();
-            let shown: Vec<&str> = values.keys().copied().collect();
+    seen.sort_unstable();
+    let sorted_ops = |group: &mut dyn Iterator<Item = u32>| -> Vec<usize> {
+        let mut ops: Vec<usize> = group.map(|i| i as usize).collect();
+        ops.sort_unstable();
+        ops.dedup();
+        ops
+    };
+    for group in seen.chunk_by(|a, b| a.0 == b.0) {
+        if group[0].1 != group[group.len() - 1].1 {
+            let o = group[0].0;
+            let mut shown: Vec<&str> = group.iter().map(|g| names[g.1 as usize]).collect();
+            shown.sort_unstable();
+            shown.dedup();
             out.push(anomaly(
                 Kind::InconsistentOffsets,
                 partition,
-                Some(*o),
+                Some(o),
                 None,
-                ops,
+                sorted_ops(&mut group.iter().map(|g| g.2)),
                 format!("offset {o} holds {shown:?}"),
             ));
         }
-        for (v, ops) in values {
-            offsets_of.entry(v).or_default().insert(*o, ops.clone());
-        }
     }
-    for (v, offsets) in &offsets_of {
-        if offsets.len() > 1 {
-            let mut ops: Vec<usize> = offsets.values().flatten().copied().collect();
-            ops.sort_unstable();
-            ops.dedup();
-            let list: Vec<u64> = offsets.keys().copied().collect();
+    for (v, x) in values.iter().enumerate() {
+        if !x.moved {
+            continue;
+        }
+        let name = names[v];
+        let mine: Vec<&(u64, u32, u32)> = seen.iter().filter(|g| g.1 == v as u32).collect();
+        let mut list: Vec<u64> = mine.iter().map(|g| g.0).collect();
+        list.dedup();
+        out.push(anomaly(
+            Kind::Duplicate,
+            partition,
+            list.first().copied(),
+            Some(name),
+            sorted_ops(&mut mine.iter().map(|g| g.2)),
+            format!("{name:?} sits at offsets {list:?}"),
+        ));
+    }
+    for (i, v, o) in acked {
+        let value = names[v as usize];
+        if highest_read.is_some_and(|h| o <= h) && !values[v as usize].read {
             out.push(anomaly(
-                Kind::Duplicate,
+                Kind::LostWrite,
                 partition,
-                list.first().copied(),
-                Some(v),
-                ops,
-                format!("{v:?} sits at offsets {list:?}"),
+                Some(o),
+                Some(value),
+                vec![i],
+                format!(
+                    "{value:?} was acknowledged at offset {o}; polls reached offset {} and never returned it",
+                    highest_read.unwrap_or(0)
+                ),
             ));
         }
     }
-    for (v, attempts) in &sends {
-        for &(i, outcome) in attempts {
-            if let (
-                Outcome::Ok,
-                Op::Append {
-                    offset: Some(o), ..
-                },
-            ) = (outcome, &ops[i])
-                && highest_read.is_some_and(|h| *o <= h)
-                && !read.contains_key(v)
-            {
-                out.push(anomaly(
-                    Kind::LostWrite,
-                    partition,
-                    Some(*o),
-                    Some(v),
-                    vec![i],
-                    format!(
-                        "{v:?} was acknowledged at offset {o}; polls reached offset {} and never returned it",
-                        highest_read.unwrap_or(0)
-                    ),
-                ));
+    for (v, x) in values.iter().enumerate() {
+        if !x.read || (x.sends > 0 && x.failed < x.sends) {
+            continue;
+        }
+        let name = names[v];
+        // Rare: gather the operations by another pass.
+        let mut readers = Vec::new();
+        let mut attempts = Vec::new();
+        for &i in indices {
+            match &ops[i] {
+                Op::Append { value, .. } if value == name => attempts.push(i),
+                Op::Poll {
+                    outcome: Outcome::Ok,
+                    records,
+                    ..
+                } => readers.extend(records.iter().filter(|(_, r)| r == name).map(|_| i)),
+                _ => {}
             }
         }
-    }
-    for (v, readers) in &read {
-        match sends.get(v) {
-            None => out.push(anomaly(
+        if x.sends == 0 {
+            out.push(anomaly(
                 Kind::PhantomRead,
                 partition,
                 None,
-                Some(v),
-                readers.clone(),
-                format!("{v:?} was read but never appended"),
-            )),
-            Some(attempts) if attempts.iter().all(|(_, o)| *o == Outcome::Fail) => {
-                let mut ops: Vec<usize> = attempts.iter().map(|(i, _)| *i).collect();
-                ops.extend(readers);
-                ops.sort_unstable();
-                ops.dedup();
-                out.push(anomaly(
-                    Kind::AbortedRead,
-                    partition,
-                    None,
-                    Some(v),
-                    ops,
-                    format!("{v:?} was read, but every append of it failed"),
-                ));
-            }
-            Some(_) => {}
+                Some(name),
+                readers,
+                format!("{name:?} was read but never appended"),
+            ));
+        } else {
+            attempts.extend(readers);
+            attempts.sort_unstable();
+            attempts.dedup();
+            out.push(anomaly(
+                Kind::AbortedRead,
+                partition,
+                None,
+                Some(name),
+                attempts,
+                format!("{name:?} was read, but every append of it failed"),
+            ));
         }
     }
 }

@@ -13,10 +13,10 @@
 //!   which restarts its monotonicity check.
 //! - Times come from one monotonic clock shared by every process.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
     Ok,
@@ -24,7 +24,7 @@ pub enum Outcome {
     Info,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(tag = "f", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Op {
     Append {
@@ -35,7 +35,7 @@ pub enum Op {
         complete_ns: u64,
         #[serde(rename = "type")]
         outcome: Outcome,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         offset: Option<u64>,
     },
     Poll {
@@ -47,7 +47,7 @@ pub enum Op {
         outcome: Outcome,
         #[serde(default)]
         records: Vec<(u64, String)>,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         seek: bool,
     },
 }

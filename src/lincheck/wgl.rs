@@ -8,18 +8,33 @@
 //! - A failed append took no effect: it is left out.
 //! - An info append (a timeout, a lost connection) may take effect at any
 //!   time after its call, or never: its return is at infinity. If a poll
-//!   saw its value at `o`, it behaves as an ok append at `o`.
+//!   saw its value at `o`, it did take effect, at `o`: it behaves as an ok
+//!   append at `o` whose return comes after every other event.
 //! - An ok poll is legal when the log already holds every offset it
 //!   returned (polls carry no recency requirement, as in Jepsen's and
 //!   Maelstrom's Kafka workloads).
 //!
-//! Configurations already explored are remembered as (128-bit hash of the
-//! linearized set, length); the hash is updated in O(1) per step. Two sets
-//! colliding would skip a configuration: with random 128-bit keys that is
-//! vanishingly unlikely, and it keeps memory at 24 bytes a configuration.
+//! In this spec every step WGL could take is forced, so the search never
+//! needs to backtrack, keep a stack or memoise configurations; it stops at
+//! the first return it cannot get past. From a configuration C (length
+//! `len`), each step below can be moved to the front of any order that
+//! completes C, so if C can be completed, C plus that step can too:
+//!
+//! - a legal poll: it changes nothing, and stays legal as the log grows;
+//! - an append acked at `len`: nothing else can fill offset `len` without
+//!   killing it, and the polls it overtakes stay legal;
+//! - at an offset no append claims (a hole), an unseen info append: only
+//!   such an append can fill it, any two that are called are
+//!   interchangeable (both may land at any later time), and filling it
+//!   disables nothing. An unseen info append never fills a claimed offset,
+//!   as that would strand the claimant.
+//!
+//! Unseen info appends are therefore a pool used in call order; the ones
+//! left over never took effect. The cost is linear in the history, plus
+//! one rescan of the pending calls per record added to the log.
 
 use super::history::{Op, Outcome};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::time::Instant;
 
 /// The search's answer for one partition.
@@ -39,22 +54,14 @@ pub enum Verdict {
 enum Step {
     /// Appends at this offset.
     AppendAt(u64),
-    /// Appends or not, at any time (an unobserved info append).
-    MaybeAppend,
     /// Needs the log to hold this many records.
     Sees(u64),
-}
-
-struct Event {
-    op: usize,
-    call: bool,
-    time: u64,
 }
 
 /// Checks the operations of one partition (`indices` into `ops`).
 pub fn check(ops: &[Op], indices: &[usize], deadline: Option<Instant>) -> Verdict {
     // Where polls saw each value: an info append seen at o acts as ok at o.
-    let mut seen_at: HashMap<&str, u64> = HashMap::new();
+    let mut seen_at: HashMap<&str, u64, ahash::RandomState> = HashMap::default();
     for &i in indices {
         if let Op::Poll {
             outcome: Outcome::Ok,
@@ -68,7 +75,11 @@ pub fn check(ops: &[Op], indices: &[usize], deadline: Option<Instant>) -> Verdic
         }
     }
     let mut steps: Vec<(usize, Step)> = Vec::new();
-    let mut events: Vec<Event> = Vec::new();
+    // (time, is a return, step): calls first at the same instant, as
+    // closed intervals that touch overlap.
+    let mut events: Vec<(u64, bool, u32)> = Vec::new();
+    let mut pool: Vec<u64> = Vec::new();
+    let mut claimed: Vec<u64> = Vec::new();
     for &i in indices {
         let (step, invoke, complete) = match &ops[i] {
             Op::Append {
@@ -85,7 +96,10 @@ pub fn check(ops: &[Op], indices: &[usize], deadline: Option<Instant>) -> Verdic
                 ..
             } => match seen_at.get(value.as_str()) {
                 Some(o) => (Step::AppendAt(*o), *invoke_ns, u64::MAX),
-                None => (Step::MaybeAppend, *invoke_ns, u64::MAX),
+                None => {
+                    pool.push(*invoke_ns);
+                    continue;
+                }
             },
             Op::Poll {
                 outcome: Outcome::Ok,
@@ -99,146 +113,102 @@ pub fn check(ops: &[Op], indices: &[usize], deadline: Option<Instant>) -> Verdic
             },
             _ => continue,
         };
-        let k = steps.len();
+        if let Step::AppendAt(o) = step {
+            claimed.push(o);
+        }
+        let k = steps.len() as u32;
         steps.push((i, step));
-        events.push(Event {
-            op: k,
-            call: true,
-            time: invoke,
-        });
-        events.push(Event {
-            op: k,
-            call: false,
-            time: complete,
-        });
+        events.push((invoke, false, k));
+        events.push((complete, true, k));
     }
-    // Calls before returns at the same instant: closed intervals overlap.
-    events.sort_by_key(|e| (e.time, !e.call));
-    search(&steps, &events, deadline)
+    events.sort_unstable();
+    pool.sort_unstable();
+    claimed.sort_unstable();
+    claimed.dedup();
+    search(&steps, &events, &pool, &claimed, deadline)
 }
 
-fn search(steps: &[(usize, Step)], events: &[Event], deadline: Option<Instant>) -> Verdict {
+fn search(
+    steps: &[(usize, Step)],
+    events: &[(u64, bool, u32)],
+    pool: &[u64],
+    claimed: &[u64],
+    deadline: Option<Instant>,
+) -> Verdict {
     let n = events.len();
-    const NIL: usize = usize::MAX;
+    const NIL: u32 = u32::MAX;
     // A doubly linked list over events; index n is the head sentinel.
-    let mut next: Vec<usize> = (1..=n).map(|i| if i == n { NIL } else { i }).collect();
+    let mut next: Vec<u32> = (1..=n as u32)
+        .map(|i| if i as usize == n { NIL } else { i })
+        .collect();
     next.push(if n == 0 { NIL } else { 0 });
-    let mut prev: Vec<usize> = (0..n).map(|i| if i == 0 { n } else { i - 1 }).collect();
+    let mut prev: Vec<u32> = (0..n as u32).map(|i| i.wrapping_sub(1)).collect();
+    if n > 0 {
+        prev[0] = n as u32;
+    }
     prev.push(NIL);
-    let mut call_of = vec![0; steps.len()];
-    let mut ret_of = vec![0; steps.len()];
+    let mut ret_of = vec![0u32; steps.len()];
     for (e, ev) in events.iter().enumerate() {
-        if ev.call {
-            call_of[ev.op] = e;
-        } else {
-            ret_of[ev.op] = e;
+        if ev.1 {
+            ret_of[ev.2 as usize] = e as u32;
         }
     }
-    let unlink = |e: usize, next: &mut Vec<usize>, prev: &mut Vec<usize>| {
-        let (p, q) = (prev[e], next[e]);
-        next[p] = q;
+    let unlink = |e: u32, next: &mut [u32], prev: &mut [u32]| {
+        let (p, q) = (prev[e as usize], next[e as usize]);
+        next[p as usize] = q;
         if q != NIL {
-            prev[q] = p;
-        }
-    };
-    let relink = |e: usize, next: &mut Vec<usize>, prev: &mut Vec<usize>| {
-        let (p, q) = (prev[e], next[e]);
-        next[p] = e;
-        if q != NIL {
-            prev[q] = e;
-        }
-    };
-    // Fixed pseudo-random keys, one per operation.
-    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-    let mut key = || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
-    let keys: Vec<(u64, u64)> = steps.iter().map(|_| (key(), key())).collect();
-
-    let successors = |len: u64, step: Step| -> [Option<u64>; 2] {
-        match step {
-            Step::AppendAt(o) if o == len => [Some(len + 1), None],
-            Step::AppendAt(_) => [None, None],
-            Step::MaybeAppend => [Some(len + 1), Some(len)],
-            Step::Sees(need) if len >= need => [Some(len), None],
-            Step::Sees(_) => [None, None],
+            prev[q as usize] = p;
         }
     };
 
     let mut len = 0u64;
-    let mut hash = (0u64, 0u64);
-    let mut seen: HashSet<((u64, u64), u64)> = HashSet::new();
-    // (op, the successor taken, length and hash before)
-    let mut stack: Vec<(usize, usize, u64, (u64, u64))> = Vec::new();
+    let mut used = 0usize;
+    // Claimed offsets below this index are below `len`.
+    let mut claim = 0usize;
     let mut entry = next[n];
     let mut budget = 0u32;
-    // Tries op's successors from `from` on; lifts it on the first new one.
-    macro_rules! try_lift {
-        ($op:expr, $from:expr) => {{
-            let op = $op;
-            let mut lifted = false;
-            for (alt, s) in successors(len, steps[op].1)
-                .into_iter()
-                .enumerate()
-                .skip($from)
-            {
-                let Some(s) = s else { continue };
-                let h = (hash.0 ^ keys[op].0, hash.1 ^ keys[op].1);
-                if seen.insert((h, s)) {
-                    stack.push((op, alt, len, hash));
-                    len = s;
-                    hash = h;
-                    unlink(call_of[op], &mut next, &mut prev);
-                    unlink(ret_of[op], &mut next, &mut prev);
-                    lifted = true;
-                    break;
-                }
-            }
-            lifted
-        }};
-    }
-    loop {
-        budget += 1;
+    while entry != NIL {
+        budget = budget.wrapping_add(1);
         if budget.is_multiple_of(4096) && deadline.is_some_and(|d| Instant::now() >= d) {
             return Verdict::Unknown;
         }
-        if entry == NIL || events[entry].time == u64::MAX && !events[entry].call {
-            // Only the returns of info appends are left: they may never
-            // have taken effect.
-            return Verdict::Linearizable;
-        }
-        let ev = &events[entry];
-        if ev.call {
-            if try_lift!(ev.op, 0) {
-                entry = next[n];
-            } else {
-                entry = next[entry];
+        let (time, is_return, k) = events[entry as usize];
+        if !is_return {
+            let before = prev[entry as usize];
+            match steps[k as usize].1 {
+                Step::AppendAt(o) if o == len => {
+                    unlink(entry, &mut next, &mut prev);
+                    unlink(ret_of[k as usize], &mut next, &mut prev);
+                    len += 1;
+                    // A longer log may enable calls passed over before.
+                    entry = next[n];
+                }
+                Step::Sees(need) if need <= len => {
+                    unlink(entry, &mut next, &mut prev);
+                    unlink(ret_of[k as usize], &mut next, &mut prev);
+                    entry = next[before as usize];
+                }
+                _ => entry = next[entry as usize],
             }
             continue;
         }
-        // A return whose operation could not be placed: undo the last step.
-        let stuck = ev.op;
-        loop {
-            let Some((op, alt, l, h)) = stack.pop() else {
-                return Verdict::NotLinearizable { op: steps[stuck].0 };
-            };
-            relink(ret_of[op], &mut next, &mut prev);
-            relink(call_of[op], &mut next, &mut prev);
-            len = l;
-            hash = h;
-            if try_lift!(op, alt + 1) {
-                entry = next[n];
-                break;
-            }
-            entry = next[call_of[op]];
-            if entry != NIL {
-                break;
-            }
+        // A return whose operation is not placed: only filling a hole with
+        // a crashed append called by now can still help.
+        while claim < claimed.len() && claimed[claim] < len {
+            claim += 1;
         }
+        let hole = claimed.get(claim) != Some(&len);
+        if hole && pool.get(used).is_some_and(|&call| call <= time) {
+            used += 1;
+            len += 1;
+            entry = next[n];
+            continue;
+        }
+        return Verdict::NotLinearizable {
+            op: steps[k as usize].0,
+        };
     }
+    Verdict::Linearizable
 }
 
 #[cfg(test)]
@@ -329,6 +299,20 @@ mod tests {
             append(1, "a", (2, 3), Outcome::Ok, Some(1)),
         ];
         assert_eq!(verdict(&failed), Verdict::NotLinearizable { op: 1 });
+    }
+
+    #[test]
+    fn a_crashed_append_seen_by_a_poll_must_have_landed_there() {
+        // x is seen at 0 by a poll that ended before x was called; the
+        // other crashed append y could fill offset 0 by length, not by value.
+        let h = vec![
+            append(0, "y", (0, 1), Outcome::Info, None),
+            poll(1, (2, 3), &[(0, "x")]),
+            append(2, "x", (4, 5), Outcome::Info, None),
+        ];
+        assert_eq!(verdict(&h), Verdict::NotLinearizable { op: 1 });
+        let called_in_time = vec![h[0].clone(), h[2].clone(), poll(1, (6, 7), &[(0, "x")])];
+        assert_eq!(verdict(&called_in_time), Verdict::Linearizable);
     }
 
     #[test]

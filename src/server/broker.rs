@@ -2,6 +2,7 @@
 //! and the topic settings it creates partitions with. No I/O: the listener
 //! locks it for each request and runs the protocol core through it.
 
+use super::control::serve::TraceSink;
 use super::control::wire::ToController;
 use super::metadata::ClusterView;
 use super::partition::Partition;
@@ -85,7 +86,7 @@ impl Shared {
             0,
             TopicSettings::default(),
             Outlets { control, fetches },
-            false,
+            None,
         ))
     }
 
@@ -194,8 +195,10 @@ pub struct Broker {
     outlets: Outlets,
     creates: HashMap<u64, oneshot::Sender<Result<(), TopicError>>>,
     next_request: u64,
-    /// Whether the core's decisions are kept for `--trace`.
-    trace: bool,
+    /// Where `--trace` lines go. They are written as each step's decisions
+    /// are made, so a broker killed mid-run leaves a trace that ends where
+    /// it died (the conformance check needs every step that happened).
+    trace: TraceSink,
     /// Where partitions keep their files; `None` keeps logs in memory only.
     data_dir: Option<PathBuf>,
     /// Logs read back at startup, waiting for the controller to name their
@@ -204,7 +207,7 @@ pub struct Broker {
 }
 
 impl Broker {
-    pub fn new(id: BrokerId, defaults: TopicSettings, outlets: Outlets, trace: bool) -> Self {
+    pub fn new(id: BrokerId, defaults: TopicSettings, outlets: Outlets, trace: TraceSink) -> Self {
         Broker {
             id,
             defaults,
@@ -297,24 +300,35 @@ impl Broker {
         match self.partitions.get_mut(&key) {
             Some(p) => p.on_leader_and_isr(state, protocol, now),
             None => {
-                let mut p = match (self.recovered.remove(&key), &self.data_dir) {
-                    (Some((files, rec)), _) => {
-                        Partition::restored(self.id, replicas, state, protocol, files, rec)
-                    }
+                let p = match (self.recovered.remove(&key), &self.data_dir) {
+                    (Some((files, rec)), _) => Partition::restored(
+                        self.id,
+                        replicas,
+                        state,
+                        protocol,
+                        files,
+                        rec,
+                        self.trace.is_some(),
+                    ),
                     (None, Some(dir)) => {
                         let path = PartitionDir::path(dir, &key.0, key.1);
                         let (files, _) = PartitionDir::open(path.clone()).unwrap_or_else(|e| {
                             storage_failed(&path, &e);
                         });
-                        let mut p = Partition::new(self.id, replicas, state, protocol);
+                        let mut p = Partition::new(
+                            self.id,
+                            replicas,
+                            state,
+                            protocol,
+                            self.trace.is_some(),
+                        );
                         p.files = Some(files);
                         p
                     }
-                    (None, None) => Partition::new(self.id, replicas, state, protocol),
+                    (None, None) => {
+                        Partition::new(self.id, replicas, state, protocol, self.trace.is_some())
+                    }
                 };
-                if self.trace {
-                    p.events = Some(Vec::new());
-                }
                 self.partitions.insert(key.clone(), p);
             }
         }
@@ -329,6 +343,24 @@ impl Broker {
             && let Err(e) = files.sync(&mut p.replica.log)
         {
             storage_failed(&PartitionDir::path(Path::new("."), &key.0, key.1), &e);
+        }
+        if let (Some(sink), Some(events)) = (&self.trace, &mut p.events)
+            && !events.is_empty()
+        {
+            let mut text = String::new();
+            for mut e in events.drain(..) {
+                e["topic"] = key.0.clone().into();
+                e["partition"] = key.1.into();
+                e["node"] = format!("broker {}", self.id).into();
+                text.push_str(&e.to_string());
+                text.push('\n');
+            }
+            let mut f = sink.lock().unwrap_or_else(|p| p.into_inner());
+            // A trace that cannot be written loses no data: say so once
+            // per failure and go on serving.
+            if let Err(e) = std::io::Write::write_all(&mut *f, text.as_bytes()) {
+                eprintln!("insync broker {}: cannot write the trace: {e}", self.id);
+            }
         }
         for (to, msg) in std::mem::take(&mut p.outbox) {
             match (to, msg) {
@@ -396,21 +428,6 @@ impl Broker {
         let id = self.next_producer_id;
         self.next_producer_id += 1;
         id
-    }
-
-    /// Trace lines gathered since the last call, each naming its partition.
-    pub fn take_events(&mut self) -> Vec<serde_json::Value> {
-        let mut out = Vec::new();
-        for ((t, i), p) in &mut self.partitions {
-            if let Some(events) = &mut p.events {
-                for mut e in events.drain(..) {
-                    e["topic"] = t.clone().into();
-                    e["partition"] = (*i).into();
-                    out.push(e);
-                }
-            }
-        }
-        out
     }
 }
 

@@ -61,18 +61,21 @@ pub enum FollowerAnswer {
 }
 
 impl Partition {
-    /// A partition whose initial state the controller decided.
+    /// A partition whose initial state the controller decided. With
+    /// `trace`, its decisions are kept from the first one on (becoming
+    /// leader or follower included).
     pub fn new(
         broker: BrokerId,
         replicas: BrokerSet,
         state: PartitionState,
         cfg: ProtocolConfig,
+        trace: bool,
     ) -> Self {
         Partition::started(
             Replica::new(broker, replicas, state),
             cfg,
             None,
-            Effects::new(),
+            effects(trace),
         )
     }
 
@@ -84,8 +87,9 @@ impl Partition {
         cfg: ProtocolConfig,
         files: PartitionDir,
         recovered: Recovered,
+        trace: bool,
     ) -> Self {
-        let mut fx = Effects::new();
+        let mut fx = effects(trace);
         let replica = Replica::restored(
             broker,
             replicas,
@@ -107,6 +111,7 @@ impl Partition {
         mut fx: Effects<Batch>,
     ) -> Self {
         replica.start(&mut fx);
+        let traced = fx.is_traced();
         let mut p = Partition {
             replica,
             cfg,
@@ -114,7 +119,7 @@ impl Partition {
             follower_fetches: HashMap::new(),
             caught_up: HashMap::new(),
             outbox: Vec::new(),
-            events: None,
+            events: traced.then(Vec::new),
             files,
         };
         p.route(fx);
@@ -151,11 +156,7 @@ impl Partition {
     }
 
     fn effects(&self) -> Effects<Batch> {
-        if self.events.is_some() {
-            Effects::traced()
-        } else {
-            Effects::new()
-        }
+        effects(self.events.is_some())
     }
 
     /// LeaderAndIsr from the controller.
@@ -258,6 +259,14 @@ impl Partition {
     }
 }
 
+fn effects(trace: bool) -> Effects<Batch> {
+    if trace {
+        Effects::traced()
+    } else {
+        Effects::new()
+    }
+}
+
 /// One decision as a trace line: the event's fields and its story text.
 pub fn trace_line(e: &crate::core::effects::Event<Batch>) -> serde_json::Value {
     serde_json::json!({"event": e, "text": e.to_string(), "ts_us": super::runtime::now_us()})
@@ -307,7 +316,7 @@ mod tests {
             elr: BrokerSet::EMPTY,
             partition_epoch: 0,
         };
-        Partition::new(0, BrokerSet::of([0]), state, cfg)
+        Partition::new(0, BrokerSet::of([0]), state, cfg, false)
     }
 
     fn batch(n: i64) -> Batch {

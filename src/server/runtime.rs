@@ -11,7 +11,6 @@ use super::replication::{FOLLOWER_FETCH_VERSION, decode_response, encode_request
 use crate::client::Connection;
 use crate::core::types::BrokerId;
 use std::collections::HashMap;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
@@ -130,7 +129,7 @@ pub async fn start_broker(opts: BrokerOptions) -> std::io::Result<(SocketAddr, A
             control: control_tx,
             fetches: fetch_tx,
         },
-        trace.is_some(),
+        trace,
     );
     let mut broker = broker;
     if let Some(dir) = &opts.data_dir {
@@ -154,7 +153,7 @@ pub async fn start_broker(opts: BrokerOptions) -> std::io::Result<(SocketAddr, A
     ));
     tokio::spawn(control_link(opts.clone(), me, shared.clone(), control_rx));
     tokio::spawn(fetcher(opts.clone(), shared.clone(), fetch_rx));
-    tokio::spawn(ticker(opts.clone(), shared.clone(), trace));
+    tokio::spawn(ticker(opts.clone(), shared.clone()));
     tokio::spawn(pause_on_sigusr1(opts.id, shared.clone()));
     Ok((addr, shared))
 }
@@ -383,19 +382,15 @@ async fn pause_on_sigusr1(id: BrokerId, shared: Arc<Shared>) {
 const HW_CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
 const TICK: Duration = Duration::from_millis(100);
 
-/// `replica.lag.time.max.ms`, the HW checkpoints and the trace file.
-async fn ticker(
-    opts: BrokerOptions,
-    shared: Arc<Shared>,
-    trace: Option<Arc<Mutex<std::fs::File>>>,
-) {
+/// `replica.lag.time.max.ms` and the HW checkpoints.
+async fn ticker(opts: BrokerOptions, shared: Arc<Shared>) {
     let mut every = tokio::time::interval(TICK);
     let mut last_checkpoint = Instant::now();
     loop {
         every.tick().await;
         let checkpoint = last_checkpoint.elapsed() >= HW_CHECKPOINT_EVERY;
         let mut due = Vec::new();
-        let events = {
+        {
             let mut b = shared.lock();
             let now = Instant::now();
             b.each_partition(|p| {
@@ -404,8 +399,7 @@ async fn ticker(
                     due.extend(p.checkpoint_due());
                 }
             });
-            b.take_events()
-        };
+        }
         if checkpoint {
             last_checkpoint = Instant::now();
             let written =
@@ -416,13 +410,6 @@ async fn ticker(
                     opts.id
                 );
                 std::process::exit(3);
-            }
-        }
-        if let Some(file) = &trace {
-            let mut f = file.lock().unwrap_or_else(|p| p.into_inner());
-            for mut line in events {
-                line["node"] = format!("broker {}", opts.id).into();
-                let _ = writeln!(f, "{line}");
             }
         }
     }

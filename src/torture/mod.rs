@@ -50,7 +50,16 @@ pub struct TortureConfig {
 /// What a run found.
 pub struct Outcome {
     pub report: Report,
+    /// The first traced step the specification does not allow, if any.
+    pub violation: Option<crate::conform::Violation>,
     pub summary: Value,
+}
+
+impl Outcome {
+    /// No anomaly, linearizable, and every traced step allowed.
+    pub fn passed(&self) -> bool {
+        self.report.valid() && self.violation.is_none()
+    }
 }
 
 /// Clears what an earlier run left in `out`, and nothing else.
@@ -149,6 +158,8 @@ async fn run_async(cfg: &TortureConfig, exe: PathBuf) -> Result<Outcome, String>
         crate::lincheck::html::render(&title, &parsed, &report),
     )
     .map_err(|e| format!("{}: {e}", html.display()))?;
+    let steps = crate::conform::load(&cfg.out.join("traces")).map_err(|e| e.to_string())?;
+    let conform = crate::conform::check(&steps);
     let count = |f: &str, t: &str| ops.iter().filter(|o| o["f"] == f && o["type"] == t).count();
     let summary = json!({
         "out": cfg.out,
@@ -163,13 +174,18 @@ async fn run_async(cfg: &TortureConfig, exe: PathBuf) -> Result<Outcome, String>
         "faults": faults.len(),
         "records_read_back": survivors,
         "report": report.to_json(),
+        "trace": {"steps": steps.len(), "conforms": conform.violation.is_none(), "violation": conform.violation},
     });
     std::fs::write(
         cfg.out.join("report.json"),
         serde_json::to_string_pretty(&summary).map_err(|e| e.to_string())?,
     )
     .map_err(|e| e.to_string())?;
-    Ok(Outcome { report, summary })
+    Ok(Outcome {
+        report,
+        violation: conform.violation,
+        summary,
+    })
 }
 
 /// The workload under faults, then healing and the final read. Answers

@@ -1,0 +1,149 @@
+//! `insync conform TRACE-DIR`: checks that every step the running nodes
+//! traced is a step the specification allows.
+//!
+//! The brokers and the controller trace each decision of the protocol core
+//! (`--trace`, `--trace-dir`, or a torture run's `traces/`). This module
+//! merges those lines in causal order (one machine, one wall clock: the
+//! timestamps are taken when each decision is made) and replays them over
+//! a ghost of each partition: what each broker's log holds by epoch, its
+//! HW, its role, and the controller's leader, epoch and ISR. Each event
+//! must pass the rules of DESIGN §1 that it touches (`rules`); the first
+//! one that does not is reported with the ghost state before it.
+//!
+//! The ghost decides nothing: it only holds what the events said, so the
+//! rules read as the specification's conditions on each step.
+
+mod rules;
+
+pub use rules::{Ghost, Violation};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// One traced decision, and where it was read.
+#[derive(Clone, Debug)]
+pub struct Step {
+    pub file: PathBuf,
+    pub line: usize,
+    /// The node's life: a restarted broker writes a new file.
+    pub life: usize,
+    pub ts_us: u64,
+    pub node: String,
+    pub topic: String,
+    pub partition: i64,
+    pub event: Value,
+    pub text: String,
+}
+
+/// A trace line that cannot be read.
+#[derive(Debug)]
+pub struct TraceError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for TraceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+    }
+}
+
+/// `broker-N.jsonl.K` is broker N's life K (torture runs); `broker-N.jsonl`
+/// and `controller.jsonl` have one life.
+fn life_of(path: &Path) -> usize {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .and_then(|e| e.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Reads every trace file in `dir`, in causal order.
+pub fn load(dir: &Path) -> Result<Vec<Step>, TraceError> {
+    let err = |file: &Path, line: usize, message: String| TraceError {
+        file: file.to_path_buf(),
+        line,
+        message,
+    };
+    let entries = std::fs::read_dir(dir).map_err(|e| err(dir, 0, e.to_string()))?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.to_string_lossy().contains(".jsonl"))
+        .collect();
+    files.sort();
+    if files.is_empty() {
+        return Err(err(dir, 0, "no trace files (*.jsonl) here".into()));
+    }
+    let mut steps = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).map_err(|e| err(&file, 0, e.to_string()))?;
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let v: Value =
+                serde_json::from_str(line).map_err(|e| err(&file, i + 1, e.to_string()))?;
+            let field = |name: &str| {
+                v.get(name)
+                    .ok_or_else(|| err(&file, i + 1, format!("no \"{name}\" field")))
+            };
+            let string = |name: &str| {
+                field(name)?
+                    .as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| err(&file, i + 1, format!("\"{name}\" is not a string")))
+            };
+            let event = field("event")?.clone();
+            if event.get("type").and_then(Value::as_str).is_none() {
+                return Err(err(&file, i + 1, "the event has no \"type\"".into()));
+            }
+            steps.push(Step {
+                file: file.clone(),
+                line: i + 1,
+                life: life_of(&file),
+                ts_us: field("ts_us")?
+                    .as_u64()
+                    .ok_or_else(|| err(&file, i + 1, "\"ts_us\" is not a number".into()))?,
+                node: string("node")?,
+                topic: string("topic")?,
+                partition: field("partition")?
+                    .as_i64()
+                    .ok_or_else(|| err(&file, i + 1, "\"partition\" is not a number".into()))?,
+                event,
+                text: string("text").unwrap_or_default(),
+            });
+        }
+    }
+    // Stable: one node's steps in one microsecond keep their file order.
+    steps.sort_by_key(|s| s.ts_us);
+    Ok(steps)
+}
+
+/// What a replay found.
+pub struct Outcome {
+    pub steps: usize,
+    pub partitions: usize,
+    pub violation: Option<Violation>,
+}
+
+/// Replays `steps` until the first one the rules refuse.
+pub fn check(steps: &[Step]) -> Outcome {
+    let mut ghosts: std::collections::BTreeMap<(String, i64), Ghost> = Default::default();
+    for (i, s) in steps.iter().enumerate() {
+        let g = ghosts.entry((s.topic.clone(), s.partition)).or_default();
+        if let Err(v) = g.apply(i, s) {
+            return Outcome {
+                steps: i,
+                partitions: ghosts.len(),
+                violation: Some(*v),
+            };
+        }
+    }
+    Outcome {
+        steps: steps.len(),
+        partitions: ghosts.len(),
+        violation: None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

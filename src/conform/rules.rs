@@ -1,0 +1,348 @@
+//! The ghost of one partition and the rules each traced step must pass.
+//! Rule names are stable: a report names the one that failed.
+
+use super::Step;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// The first step the specification does not allow.
+#[derive(Debug, Serialize)]
+pub struct Violation {
+    /// Position in the merged, causally ordered trace.
+    pub step: usize,
+    pub file: String,
+    pub line: usize,
+    pub rule: &'static str,
+    pub detail: String,
+    pub event: String,
+    /// The partition's ghost just before the step.
+    pub state_before: Value,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+struct ControllerGhost {
+    leader: Option<u64>,
+    epoch: u64,
+    isr: BTreeSet<u64>,
+    elr: BTreeSet<u64>,
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+struct BrokerGhost {
+    life: usize,
+    /// The leader epoch of each offset the log holds.
+    #[serde(skip)]
+    log: Vec<u64>,
+    log_end: u64,
+    /// After a restart the recovered log end is unknown until a step shows
+    /// it; it may only be shorter than before (a cut tail).
+    end_known: bool,
+    high_watermark: u64,
+    leader_epoch: Option<u64>,
+    isr: BTreeSet<u64>,
+    /// What each follower has, as this leader recorded from its fetches.
+    follower_ends: BTreeMap<u64, u64>,
+    /// Every epoch this broker ever held at each offset: a follower may
+    /// copy what its leader held when it answered, even if it has
+    /// truncated since.
+    #[serde(skip)]
+    ever: BTreeMap<u64, BTreeSet<u64>>,
+}
+
+impl BrokerGhost {
+    fn set_end(&mut self, end: u64) {
+        self.log.truncate(end as usize);
+        self.log_end = self.log.len() as u64;
+        self.high_watermark = self.high_watermark.min(self.log_end);
+    }
+
+    fn push(&mut self, epoch: u64, count: u64) {
+        for _ in 0..count {
+            self.ever
+                .entry(self.log.len() as u64)
+                .or_default()
+                .insert(epoch);
+            self.log.push(epoch);
+        }
+        self.log_end = self.log.len() as u64;
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Ghost {
+    controller: Option<ControllerGhost>,
+    /// (broker, epoch) pairs the controller elected.
+    elected: BTreeSet<(u64, u64)>,
+    brokers: BTreeMap<u64, BrokerGhost>,
+}
+
+fn num(e: &Value, field: &str) -> Result<u64, String> {
+    e.get(field)
+        .and_then(Value::as_u64)
+        .ok_or_else(|| format!("the event has no number \"{field}\""))
+}
+
+fn set(e: &Value, field: &str) -> Result<BTreeSet<u64>, String> {
+    e.get(field)
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_u64).collect())
+        .ok_or_else(|| format!("the event has no list \"{field}\""))
+}
+
+type Check = Result<(), (&'static str, String)>;
+
+fn require(ok: bool, rule: &'static str, detail: impl FnOnce() -> String) -> Check {
+    if ok { Ok(()) } else { Err((rule, detail())) }
+}
+
+impl Ghost {
+    /// Applies one step, or names the rule it breaks.
+    pub fn apply(&mut self, index: usize, s: &Step) -> Result<(), Box<Violation>> {
+        let before = serde_json::to_value(&*self).unwrap_or_default();
+        let result = if s.node == "controller" {
+            self.controller_step(&s.event)
+        } else {
+            self.broker_step(s)
+        };
+        result.map_err(|(rule, detail)| {
+            Box::new(Violation {
+                step: index,
+                file: s.file.display().to_string(),
+                line: s.line,
+                rule,
+                detail,
+                event: if s.text.is_empty() {
+                    s.event.to_string()
+                } else {
+                    s.text.clone()
+                },
+                state_before: before,
+            })
+        })
+    }
+
+    fn controller_step(&mut self, e: &Value) -> Check {
+        let bad = |m: String| ("well-formed-event", m);
+        let kind = e["type"].as_str().unwrap_or("");
+        let c = self.controller.get_or_insert_with(ControllerGhost::default);
+        match kind {
+            "LeaderElected" => {
+                let broker = num(e, "broker").map_err(bad)?;
+                let epoch = num(e, "epoch").map_err(bad)?;
+                require(epoch > c.epoch, "leader-epoch-increases", || {
+                    format!("epoch {epoch} after epoch {}", c.epoch)
+                })?;
+                // The first election has no ISR before it: every replica is in.
+                let first = c.epoch == 0 && c.isr.is_empty();
+                match e["kind"].as_str().unwrap_or("") {
+                    "Clean" => require(
+                        first || c.isr.contains(&broker),
+                        "clean-election-from-isr",
+                        || format!("broker {broker} elected cleanly, ISR {:?}", c.isr),
+                    )?,
+                    "Elr" => require(c.elr.contains(&broker), "elr-election-from-elr", || {
+                        format!("broker {broker} elected from the ELR {:?}", c.elr)
+                    })?,
+                    // Allowed only with unclean.leader.election.enable; the
+                    // trace does not carry the setting, the lincheck does
+                    // see what it costs.
+                    _ => {}
+                }
+                c.leader = Some(broker);
+                c.epoch = epoch;
+                c.isr = set(e, "isr").map_err(bad)?;
+                self.elected.insert((broker, epoch));
+            }
+            "BrokerFenced" => {
+                c.isr = set(e, "isr").map_err(bad)?;
+                c.elr = set(e, "elr").map_err(bad)?;
+                if e["leader_lost"].as_bool() == Some(true) {
+                    c.leader = None;
+                }
+            }
+            "BrokerRegistered" | "IsrChanged" => {
+                c.isr = set(e, "isr").map_err(bad)?;
+                c.elr = set(e, "elr").map_err(bad)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn broker_step(&mut self, s: &Step) -> Check {
+        let bad = |m: String| ("well-formed-event", m);
+        let e = &s.event;
+        let id = s
+            .node
+            .strip_prefix("broker ")
+            .and_then(|n| n.parse::<u64>().ok())
+            .ok_or_else(|| {
+                bad(format!(
+                    "node {:?} is neither controller nor broker N",
+                    s.node
+                ))
+            })?;
+        let me = self.brokers.entry(id).or_insert_with(|| BrokerGhost {
+            life: s.life,
+            end_known: true,
+            ..BrokerGhost::default()
+        });
+        if me.life != s.life {
+            // A new life: what the broker recovered shows in its next steps.
+            me.life = s.life;
+            me.end_known = false;
+            me.leader_epoch = None;
+            me.follower_ends.clear();
+        }
+        let kind = e["type"].as_str().unwrap_or("");
+        match kind {
+            "LeaderAppend" => {
+                let epoch = num(e, "epoch").map_err(bad)?;
+                let offset = num(e, "offset").map_err(bad)?;
+                let count = e["record"]["records"].as_u64().unwrap_or(1);
+                reveal_end(me, offset)?;
+                require(me.leader_epoch == Some(epoch), "append-by-leader", || {
+                    format!(
+                        "broker {id} appends in epoch {epoch} but leads {:?}",
+                        me.leader_epoch
+                    )
+                })?;
+                require(offset == me.log_end, "append-at-log-end", || {
+                    format!("offset {offset}, log end {}", me.log_end)
+                })?;
+                require(
+                    me.log.last().is_none_or(|l| *l <= epoch),
+                    "epochs-never-decrease",
+                    || format!("epoch {epoch} after {:?}", me.log.last()),
+                )?;
+                me.push(epoch, count);
+            }
+            "FollowerAppend" => {
+                let leader = num(e, "leader").map_err(bad)?;
+                let from = num(e, "from").map_err(bad)?;
+                let to = num(e, "to").map_err(bad)?;
+                let hw = num(e, "high_watermark").map_err(bad)?;
+                reveal_end(me, from)?;
+                require(from == me.log_end, "fetch-from-log-end", || {
+                    format!("appends from {from}, log end {}", me.log_end)
+                })?;
+                let held: Vec<Option<u64>> = {
+                    let l = self.brokers.get(&leader);
+                    (from..to)
+                        .map(|o| {
+                            l.and_then(|l| {
+                                l.log
+                                    .get(o as usize)
+                                    .copied()
+                                    .or_else(|| l.ever.get(&o).and_then(|s| s.last().copied()))
+                            })
+                        })
+                        .collect()
+                };
+                let me = self.brokers.get_mut(&id).expect("entered above");
+                if let Some(missing) = held.iter().position(Option::is_none) {
+                    return Err((
+                        "copy-of-leader",
+                        format!(
+                            "broker {id} appends offset {} from broker {leader}, which never held it",
+                            from + missing as u64
+                        ),
+                    ));
+                }
+                for epoch in held.into_iter().flatten() {
+                    require(
+                        me.log.last().is_none_or(|l| *l <= epoch),
+                        "epochs-never-decrease",
+                        || format!("epoch {epoch} after {:?}", me.log.last()),
+                    )?;
+                    me.push(epoch, 1);
+                }
+                require(hw <= me.log_end, "hw-within-log", || {
+                    format!("HW {hw}, log end {}", me.log_end)
+                })?;
+                me.high_watermark = hw;
+            }
+            "FollowerHighWatermark" => {
+                let hw = num(e, "high_watermark").map_err(bad)?;
+                require(!me.end_known || hw <= me.log_end, "hw-within-log", || {
+                    format!("HW {hw}, log end {}", me.log_end)
+                })?;
+                me.high_watermark = hw;
+            }
+            "FetchRecorded" => {
+                let follower = num(e, "follower").map_err(bad)?;
+                let at = num(e, "fetch_offset").map_err(bad)?;
+                me.follower_ends.insert(follower, at);
+            }
+            "HighWatermarkAdvanced" => {
+                let hw = num(e, "high_watermark").map_err(bad)?;
+                require(me.leader_epoch.is_some(), "hw-by-leader", || {
+                    format!("broker {id} is not a leader")
+                })?;
+                require(hw >= me.high_watermark, "hw-never-decreases", || {
+                    format!("HW {hw} after {}", me.high_watermark)
+                })?;
+                require(!me.end_known || hw <= me.log_end, "hw-within-log", || {
+                    format!("HW {hw}, log end {}", me.log_end)
+                })?;
+                for m in me.isr.iter().filter(|m| **m != id) {
+                    let has = me.follower_ends.get(m).copied();
+                    require(has.is_some_and(|h| h >= hw), "hw-replicated-to-isr", || {
+                        format!("HW {hw}, but ISR member {m} has fetched up to {has:?}")
+                    })?;
+                }
+                me.high_watermark = hw;
+            }
+            "Truncated" => {
+                let to = num(e, "to").map_err(bad)?;
+                if me.end_known {
+                    require(to <= me.log_end, "truncate-within-log", || {
+                        format!("to {to}, log end {}", me.log_end)
+                    })?;
+                } else {
+                    reveal_end(me, to)?;
+                }
+                me.set_end(to);
+            }
+            "BecameLeader" => {
+                let epoch = num(e, "epoch").map_err(bad)?;
+                require(
+                    self.elected.contains(&(id, epoch)),
+                    "leader-was-elected",
+                    || {
+                        format!(
+                            "broker {id} leads epoch {epoch}, which the controller never gave it"
+                        )
+                    },
+                )?;
+                let me = self.brokers.get_mut(&id).expect("entered above");
+                me.leader_epoch = Some(epoch);
+                me.isr = set(e, "isr").map_err(bad)?;
+                me.follower_ends.clear();
+                me.high_watermark = num(e, "high_watermark").map_err(bad)?;
+            }
+            "BecameFollower" => me.leader_epoch = None,
+            "IsrUpdated" => me.isr = set(e, "isr").map_err(bad)?,
+            _ => {}
+        }
+        Ok(())
+    }
+}
+
+/// After a restart, the first step that shows the recovered log end: the
+/// recovery may only have cut a tail.
+fn reveal_end(me: &mut BrokerGhost, end: u64) -> Check {
+    if me.end_known {
+        return Ok(());
+    }
+    require(end <= me.log_end, "restart-keeps-a-prefix", || {
+        format!(
+            "the restarted log ends at {end}, past the {} it had",
+            me.log_end
+        )
+    })?;
+    me.set_end(end);
+    me.end_known = true;
+    Ok(())
+}

@@ -1,0 +1,254 @@
+//! Each rule refuses a step that breaks it, and a lawful run passes.
+
+use super::*;
+
+/// Steps from `(node, life, event)` triples, in that order.
+fn steps(events: &[(&str, usize, Value)]) -> Vec<Step> {
+    events
+        .iter()
+        .enumerate()
+        .map(|(i, (node, life, event))| Step {
+            file: PathBuf::from("t.jsonl"),
+            line: i + 1,
+            life: *life,
+            ts_us: i as u64,
+            node: node.to_string(),
+            topic: "t".into(),
+            partition: 0,
+            event: event.clone(),
+            text: String::new(),
+        })
+        .collect()
+}
+
+fn lawful() -> Vec<(&'static str, usize, Value)> {
+    use serde_json::json;
+    vec![
+        (
+            "controller",
+            0,
+            json!({"type":"LeaderElected","broker":0,"epoch":1,"kind":"Clean","isr":[0,1]}),
+        ),
+        (
+            "broker 0",
+            0,
+            json!({"type":"BecameLeader","broker":0,"epoch":1,"isr":[0,1],"high_watermark":0}),
+        ),
+        (
+            "broker 1",
+            0,
+            json!({"type":"BecameFollower","broker":1,"leader":0,"epoch":1}),
+        ),
+        (
+            "broker 0",
+            0,
+            json!({"type":"LeaderAppend","broker":0,"epoch":1,"offset":0,"record":{"records":2},"high_watermark":0}),
+        ),
+        (
+            "broker 1",
+            0,
+            json!({"type":"FollowerAppend","broker":1,"leader":0,"from":0,"to":2,"high_watermark":0}),
+        ),
+        (
+            "broker 0",
+            0,
+            json!({"type":"FetchRecorded","leader":0,"follower":1,"fetch_offset":2}),
+        ),
+        (
+            "broker 0",
+            0,
+            json!({"type":"HighWatermarkAdvanced","broker":0,"high_watermark":2}),
+        ),
+        (
+            "controller",
+            0,
+            json!({"type":"BrokerFenced","broker":0,"isr":[1],"elr":[],"leader_lost":true}),
+        ),
+        (
+            "controller",
+            0,
+            json!({"type":"LeaderElected","broker":1,"epoch":2,"kind":"Clean","isr":[1]}),
+        ),
+        (
+            "broker 1",
+            0,
+            json!({"type":"BecameLeader","broker":1,"epoch":2,"isr":[1],"high_watermark":0}),
+        ),
+        (
+            "broker 1",
+            0,
+            json!({"type":"LeaderAppend","broker":1,"epoch":2,"offset":2,"record":{"records":1},"high_watermark":0}),
+        ),
+        // Broker 0 comes back (a new life) having lost its unflushed tail.
+        (
+            "broker 0",
+            1,
+            json!({"type":"BecameFollower","broker":0,"leader":1,"epoch":2}),
+        ),
+        (
+            "broker 0",
+            1,
+            json!({"type":"Truncated","broker":0,"to":1,"reason":"diverged"}),
+        ),
+        (
+            "broker 0",
+            1,
+            json!({"type":"FollowerAppend","broker":0,"leader":1,"from":1,"to":3,"high_watermark":2}),
+        ),
+    ]
+}
+
+fn rule_broken(events: Vec<(&'static str, usize, Value)>) -> Option<&'static str> {
+    check(&steps(&events)).violation.map(|v| v.rule)
+}
+
+#[test]
+fn a_lawful_run_passes() {
+    let out = check(&steps(&lawful()));
+    assert!(out.violation.is_none(), "{:?}", out.violation);
+    assert_eq!(out.steps, lawful().len());
+}
+
+#[test]
+fn each_rule_refuses_the_step_that_breaks_it() {
+    use serde_json::json;
+    let with = |i: usize, e: (&'static str, usize, Value)| {
+        let mut v = lawful();
+        v[i] = e;
+        v
+    };
+    let cases = [
+        // A follower appends as if it led.
+        (
+            with(
+                3,
+                (
+                    "broker 1",
+                    0,
+                    json!({"type":"LeaderAppend","broker":1,"epoch":1,"offset":0,"record":{"records":2},"high_watermark":0}),
+                ),
+            ),
+            "append-by-leader",
+        ),
+        // The leader skips an offset.
+        (
+            with(
+                3,
+                (
+                    "broker 0",
+                    0,
+                    json!({"type":"LeaderAppend","broker":0,"epoch":1,"offset":1,"record":{"records":2},"high_watermark":0}),
+                ),
+            ),
+            "append-at-log-end",
+        ),
+        // The HW passes what the follower in the ISR has.
+        (
+            with(
+                5,
+                (
+                    "broker 0",
+                    0,
+                    json!({"type":"FetchRecorded","leader":0,"follower":1,"fetch_offset":1}),
+                ),
+            ),
+            "hw-replicated-to-isr",
+        ),
+        // A clean election of a broker outside the ISR.
+        (
+            with(
+                8,
+                (
+                    "controller",
+                    0,
+                    json!({"type":"LeaderElected","broker":0,"epoch":2,"kind":"Clean","isr":[0]}),
+                ),
+            ),
+            "clean-election-from-isr",
+        ),
+        // An epoch reused.
+        (
+            with(
+                8,
+                (
+                    "controller",
+                    0,
+                    json!({"type":"LeaderElected","broker":1,"epoch":1,"kind":"Clean","isr":[1]}),
+                ),
+            ),
+            "leader-epoch-increases",
+        ),
+        // A broker leads an epoch nobody gave it.
+        (
+            with(
+                9,
+                (
+                    "broker 1",
+                    0,
+                    json!({"type":"BecameLeader","broker":1,"epoch":3,"isr":[1],"high_watermark":0}),
+                ),
+            ),
+            "leader-was-elected",
+        ),
+        // A follower copies offsets its leader never had.
+        (
+            with(
+                4,
+                (
+                    "broker 1",
+                    0,
+                    json!({"type":"FollowerAppend","broker":1,"leader":0,"from":0,"to":3,"high_watermark":0}),
+                ),
+            ),
+            "copy-of-leader",
+        ),
+        // A restart that grew the log.
+        (
+            with(
+                12,
+                (
+                    "broker 0",
+                    1,
+                    json!({"type":"Truncated","broker":0,"to":5,"reason":"diverged"}),
+                ),
+            ),
+            "restart-keeps-a-prefix",
+        ),
+        // The HW goes back while leading.
+        (
+            {
+                let mut v = lawful();
+                v.push((
+                    "broker 1",
+                    0,
+                    json!({"type":"HighWatermarkAdvanced","broker":1,"high_watermark":3}),
+                ));
+                v.push((
+                    "broker 1",
+                    0,
+                    json!({"type":"HighWatermarkAdvanced","broker":1,"high_watermark":1}),
+                ));
+                v
+            },
+            "hw-never-decreases",
+        ),
+    ];
+    for (events, rule) in cases {
+        assert_eq!(rule_broken(events), Some(rule));
+    }
+}
+
+#[test]
+fn a_malformed_line_names_its_file_and_line() {
+    let dir = std::env::temp_dir().join(format!("insync-conform-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("broker-0.jsonl"),
+        "{\"event\":{\"type\":\"BecameFollower\"},\"node\":\"broker 0\",\"topic\":\"t\",\"partition\":0,\"ts_us\":1}\nnot json\n",
+    )
+    .unwrap();
+    let e = load(&dir).unwrap_err();
+    assert_eq!(e.line, 2);
+    assert!(e.to_string().contains("broker-0.jsonl:2"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
