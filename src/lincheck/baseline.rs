@@ -132,18 +132,7 @@ pub fn linearizable(ops: &[Op]) -> bool {
         {
             continue;
         }
-        let (invoke, complete) = match op {
-            Op::Append {
-                invoke_ns,
-                complete_ns,
-                ..
-            }
-            | Op::Poll {
-                invoke_ns,
-                complete_ns,
-                ..
-            } => (*invoke_ns, *complete_ns),
-        };
+        let (invoke, complete) = op.times();
         events.push((invoke, false, i));
         if ret(op).is_some() {
             events.push((complete, true, i));

@@ -210,7 +210,7 @@ pub fn generate(p: &Params) -> Generated {
         }
     }
     if finals > 0 {
-        let end = ops.iter().map(|op| interval(op).1).max().unwrap_or(0);
+        let end = ops.iter().map(|op| op.times().1).max().unwrap_or(0);
         let end = effects.last().map_or(end, |(t, _)| end.max(*t)) + 1;
         let first = process.iter().max().unwrap_or(&0) + 1;
         for k in 0..partitions {
@@ -254,21 +254,6 @@ fn acked(ops: &[Op], partition: &str) -> Vec<(u64, usize)> {
         .collect();
     out.sort_unstable();
     out
-}
-
-fn interval(op: &Op) -> (u64, u64) {
-    match op {
-        Op::Append {
-            invoke_ns,
-            complete_ns,
-            ..
-        }
-        | Op::Poll {
-            invoke_ns,
-            complete_ns,
-            ..
-        } => (*invoke_ns, *complete_ns),
-    }
 }
 
 /// Exchanges the offsets of appends `a` and `b`, in their acks and in
@@ -329,10 +314,10 @@ pub fn violate(ops: &mut [Op]) -> bool {
     let acked = acked(ops, &partition);
     for k in acked.len() * 9 / 10..acked.len() {
         let a = acked[k].1;
-        let done = interval(&ops[a]).1;
+        let done = Op::times(&ops[a]).1;
         if let Some(&(_, b)) = acked[k + 1..]
             .iter()
-            .find(|(_, b)| interval(&ops[*b]).0 > done)
+            .find(|(_, b)| Op::times(&ops[*b]).0 > done)
         {
             swap_offsets(ops, a, b);
             return true;

@@ -58,6 +58,21 @@ impl Op {
             Op::Append { process, .. } | Op::Poll { process, .. } => *process,
         }
     }
+    /// When it was invoked and when it completed, in ns.
+    pub fn times(&self) -> (u64, u64) {
+        match self {
+            Op::Append {
+                invoke_ns,
+                complete_ns,
+                ..
+            }
+            | Op::Poll {
+                invoke_ns,
+                complete_ns,
+                ..
+            } => (*invoke_ns, *complete_ns),
+        }
+    }
     pub fn partition(&self) -> &str {
         match self {
             Op::Append { partition, .. } | Op::Poll { partition, .. } => partition,
@@ -101,18 +116,7 @@ pub fn parse(text: &str) -> Result<Vec<Op>, HistoryError> {
 
 /// What the JSON schema cannot say.
 fn check(op: &Op) -> Result<(), String> {
-    let (invoke, complete) = match op {
-        Op::Append {
-            invoke_ns,
-            complete_ns,
-            ..
-        }
-        | Op::Poll {
-            invoke_ns,
-            complete_ns,
-            ..
-        } => (*invoke_ns, *complete_ns),
-    };
+    let (invoke, complete) = op.times();
     if complete < invoke {
         return Err(format!(
             "completes at {complete} ns, before its invocation at {invoke} ns"

@@ -28,21 +28,6 @@ fn esc(s: &str) -> String {
         .replace('"', "&quot;")
 }
 
-fn times(op: &Op) -> (u64, u64) {
-    match op {
-        Op::Append {
-            invoke_ns,
-            complete_ns,
-            ..
-        }
-        | Op::Poll {
-            invoke_ns,
-            complete_ns,
-            ..
-        } => (*invoke_ns, *complete_ns),
-    }
-}
-
 fn label(op: &Op) -> String {
     match op {
         Op::Append {
@@ -123,10 +108,10 @@ fn timeline(page: &mut String, ops: &[Op], flagged: &BTreeSet<usize>, stuck: &BT
         let next = rows.len();
         rows.entry(op.process()).or_insert(next);
     }
-    let start = shown.iter().map(|o| times(o).0).min().unwrap_or(0);
+    let start = shown.iter().map(|o| o.times().0).min().unwrap_or(0);
     let end = shown
         .iter()
-        .map(|o| times(o).1)
+        .map(|o| o.times().1)
         .max()
         .unwrap_or(1)
         .max(start + 1);
@@ -151,7 +136,7 @@ fn timeline(page: &mut String, ops: &[Op], flagged: &BTreeSet<usize>, stuck: &BT
         );
     }
     for (i, op) in shown.iter().enumerate() {
-        let (a, b) = times(op);
+        let (a, b) = op.times();
         let x = LEFT as f64 + (a - start) as f64 * scale;
         let w = ((b - a) as f64 * scale).max(2.0);
         let class = match outcome(op) {
