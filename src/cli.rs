@@ -47,6 +47,9 @@ pub enum Command {
     /// Check brokers' and controller's traces (a --trace-dir, or a torture
     /// run's traces/): every step must be one the specification allows.
     Conform(ConformArgs),
+    /// Random walks of a scenario's model turned into fault schedules for
+    /// the cluster: the model's and the cluster's verdicts must agree.
+    Crosscheck(CrosscheckArgs),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -178,6 +181,38 @@ pub struct ConformArgs {
     pub traces: PathBuf,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+/// `insync crosscheck`: exit 0 when every walk's verdict and its run's
+/// agree, 1 when one does not, 2 when the runs could not be made.
+#[derive(Args, Debug, Clone)]
+pub struct CrosscheckArgs {
+    /// The scenario (models/*.toml, RF=3).
+    pub scenario: PathBuf,
+    /// Random walks of the model, each run on the cluster.
+    #[arg(long, default_value_t = 3)]
+    pub walks: usize,
+    /// At most this many model steps per walk.
+    #[arg(long, default_value_t = 60)]
+    pub max_steps: usize,
+    /// Skip the checker's counterexample for acked_never_lost (run first
+    /// when the scenario has one).
+    #[arg(long)]
+    pub no_counterexample: bool,
+    /// Seed of the walks (and of each run's schedule timing).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Appends in each run.
+    #[arg(long, default_value_t = 400)]
+    pub ops: u64,
+    /// Folder for each run's files (walk-N/).
+    #[arg(long, default_value = "insync-crosscheck")]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// No progress on stderr.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// `insync controller`: the controller process, which stands for the

@@ -38,6 +38,7 @@ fn main() -> ExitCode {
         Some(Command::BenchLincheck(a)) => bench_lincheck_cmd(a),
         Some(Command::Torture(a)) => torture_cmd(a),
         Some(Command::Conform(a)) => conform_cmd(a),
+        Some(Command::Crosscheck(a)) => crosscheck_cmd(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -79,6 +80,68 @@ fn check_cmd(a: CheckArgs) -> Result<u8, String> {
         }
     }
     Ok(if report.matches() { OK } else { MISMATCH })
+}
+
+fn crosscheck_cmd(a: insync::cli::CrosscheckArgs) -> Result<u8, String> {
+    use insync::crosscheck::{CrossConfig, crosscheck};
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find insync itself: {e}"))?;
+    let c = CrossConfig {
+        scenario: a.scenario.clone(),
+        walks: a.walks,
+        seed: a.seed,
+        out: a.out.clone(),
+        ops: a.ops,
+        max_steps: a.max_steps,
+        counterexample: !a.no_counterexample,
+        quiet: a.quiet,
+    };
+    let (report, agree) = crosscheck(&c, &exe)?;
+    match a.format {
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+        ),
+        Format::Text | Format::Markdown => {
+            for w in report["walks"].as_array().into_iter().flatten() {
+                let faults: Vec<String> = w["faults"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|f| {
+                        format!(
+                            "{} {}",
+                            f["fault"].as_str().unwrap_or("?"),
+                            f["role"].as_str().unwrap_or("?")
+                        )
+                    })
+                    .collect();
+                println!(
+                    "walk {} ({}, {} steps, faults: {}): model: {}; cluster: {}{} -> {}",
+                    w["walk"],
+                    w["kind"].as_str().unwrap_or("?"),
+                    w["steps"],
+                    if faults.is_empty() {
+                        "none".to_string()
+                    } else {
+                        faults.join(", ")
+                    },
+                    w["model"].as_str().unwrap_or("?"),
+                    w["cluster"].as_str().unwrap_or("?"),
+                    if w["traces_conform"] == true {
+                        ""
+                    } else {
+                        ", traces do not conform"
+                    },
+                    if w["agree"] == true {
+                        "agree"
+                    } else {
+                        "DISAGREE"
+                    }
+                );
+            }
+        }
+    }
+    Ok(if agree { OK } else { MISMATCH })
 }
 
 fn conform_cmd(a: insync::cli::ConformArgs) -> Result<u8, String> {
@@ -133,6 +196,7 @@ fn torture_cmd(a: insync::cli::TortureArgs) -> Result<u8, String> {
         unclean: a.unclean,
         flush_every: a.flush_every,
         nemesis: nemesis::parse(&a.nemesis)?,
+        schedule: Vec::new(),
         ops: a.ops,
         clients: a.clients,
         rate: a.rate,
@@ -151,14 +215,15 @@ fn torture_cmd(a: insync::cli::TortureArgs) -> Result<u8, String> {
         Format::Text | Format::Markdown => {
             let s = &outcome.summary;
             println!(
-                "{}: {} appends ok, {} failed, {} unknown; {} polls; {} faults; {} records read back",
+                "{}: {} appends ok, {} failed, {} unknown; {} polls; {} faults; {} records read back, {} acknowledged ones missing",
                 a.out.display(),
                 s["appends"]["ok"],
                 s["appends"]["fail"],
                 s["appends"]["info"],
                 s["polls"],
                 s["faults"],
-                s["records_read_back"]
+                s["records_read_back"],
+                s["acked_missing_at_end"]
             );
             print!("{}", outcome.report.text());
             match &outcome.violation {

@@ -2,7 +2,7 @@
 //! replaying each step through the protocol core with tracing on.
 
 use super::trace::Trace;
-use crate::core::effects::Effects;
+use crate::core::effects::{Effects, Event};
 use crate::core::messages::Msg;
 use crate::model::actor::{Input, KMsg, NodeState, Timer};
 use crate::model::properties::{KafkaModel, KafkaState};
@@ -20,12 +20,12 @@ pub fn story(model: &KafkaModel, trace: &Trace) -> Vec<String> {
         .collect()
 }
 
-fn describe(
-    model: &KafkaModel,
-    state: &KafkaState,
-    action: &ActorModelAction<KMsg, Timer, crate::model::actor::Choice>,
-) -> String {
-    let (index, input) = match action {
+/// One of the model's steps.
+pub type Action = ActorModelAction<KMsg, Timer, crate::model::actor::Choice>;
+
+/// Which actor a step runs, and on what input.
+fn step_input(model: &KafkaModel, action: &Action) -> Option<(usize, Input)> {
+    Some(match action {
         ActorModelAction::Deliver { src, dst, msg } => {
             let actor = &model.actors[usize::from(*dst)];
             let src_node = actor.settings.layout.node(*src);
@@ -35,14 +35,33 @@ fn describe(
         ActorModelAction::SelectRandom { actor, random, .. } => {
             (usize::from(*actor), Input::Choice(random.clone()))
         }
-        other => return format!("{other:?}"),
+        _ => return None,
+    })
+}
+
+/// The protocol core's decisions in one step from `state`, replayed with
+/// tracing on.
+pub fn step_events(model: &KafkaModel, state: &KafkaState, action: &Action) -> Vec<Event<Rec>> {
+    let Some((index, input)) = step_input(model, action) else {
+        return Vec::new();
     };
-    let actor = &model.actors[index];
     let before: &NodeState = &state.actor_states[index];
     let mut cow = Cow::Borrowed(before);
     let mut fx: Effects<Rec> = Effects::traced();
-    actor.step(&mut cow, input.clone(), &mut fx);
-    let events: Vec<String> = fx.events().iter().map(|e| e.to_string()).collect();
+    model.actors[index].step(&mut cow, input, &mut fx);
+    fx.events().to_vec()
+}
+
+fn describe(model: &KafkaModel, state: &KafkaState, action: &Action) -> String {
+    let Some((index, input)) = step_input(model, action) else {
+        return format!("{action:?}");
+    };
+    let actor = &model.actors[index];
+    let before: &NodeState = &state.actor_states[index];
+    let events: Vec<String> = step_events(model, state, action)
+        .iter()
+        .map(|e| e.to_string())
+        .collect();
     if !events.is_empty() {
         return events.join("; ");
     }

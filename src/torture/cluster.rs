@@ -180,6 +180,11 @@ impl Cluster {
             .unwrap_or(0)
     }
 
+    /// `replica.lag.time.max.ms`: how long a silent follower stays in the ISR.
+    pub fn replica_lag(&self) -> Duration {
+        Duration::from_millis(self.flags.replica_lag_ms)
+    }
+
     /// `broker.session.timeout.ms`: how long a dead broker stays leader.
     pub fn session_timeout(&self) -> Duration {
         Duration::from_millis(self.flags.session_timeout_ms)

@@ -34,6 +34,9 @@ pub struct TortureConfig {
     pub unclean: bool,
     pub flush_every: Option<u64>,
     pub nemesis: Vec<Fault>,
+    /// Faults to inject in this order instead of drawing them from the
+    /// seed (a model walk's, for `insync crosscheck`); then no more.
+    pub schedule: Vec<(Fault, nemesis::Role)>,
     /// Appends in all.
     pub ops: u64,
     /// Producers and consumers (at least one of each).
@@ -125,7 +128,7 @@ async fn run_async(cfg: &TortureConfig, exe: PathBuf) -> Result<Outcome, String>
     });
     let result = drive(cfg, &mut cluster, &shared).await;
     cluster.stop().await;
-    let (faults, survivors) = result?;
+    let (faults, (reader, survivors)) = result?;
 
     let mut ops = std::mem::take(&mut *shared.history.lock().unwrap_or_else(|p| p.into_inner()));
     ops.sort_by_key(|o| o["invoke_ns"].as_u64());
@@ -173,6 +176,7 @@ async fn run_async(cfg: &TortureConfig, exe: PathBuf) -> Result<Outcome, String>
         "polls": count("poll", "ok"),
         "faults": faults.len(),
         "records_read_back": survivors,
+        "acked_missing_at_end": acked_missing(&ops, reader),
         "report": report.to_json(),
         "trace": {"steps": steps.len(), "conforms": conform.violation.is_none(), "violation": conform.violation},
     });
@@ -194,7 +198,7 @@ async fn drive(
     cfg: &TortureConfig,
     cluster: &mut Cluster,
     s: &Arc<workload::Shared>,
-) -> Result<(Vec<Value>, usize), String> {
+) -> Result<(Vec<Value>, (u64, usize)), String> {
     let started = Instant::now();
     // The first metadata request creates the topic; wait for its leader.
     wait_for(s, Duration::from_secs(30), |l| l.id >= 0).await?;
@@ -215,14 +219,31 @@ async fn drive(
         let quiet = Duration::from_millis(rng.between(300, 1000));
         tokio::time::sleep(quiet).await;
         bar.set_position(cfg.ops - s.budget.load(Ordering::SeqCst));
-        if cfg.nemesis.is_empty() || done(&producing) {
+        let scripted = !cfg.schedule.is_empty();
+        if done(&producing) || (!scripted && cfg.nemesis.is_empty()) {
             continue;
         }
-        let fault = cfg.nemesis[rng.between(0, cfg.nemesis.len() as u64) as usize];
-        let leader = workload::leader(s).await.map(|l| l.id);
-        let target = match leader {
-            Some(l) if l >= 0 && rng.between(0, 4) != 0 => l as usize,
-            _ => rng.between(0, BROKERS as u64) as usize,
+        let leader = workload::leader(s).await.map(|l| l.id).filter(|l| *l >= 0);
+        let (fault, target) = if scripted {
+            let Some(&(fault, role)) = cfg.schedule.get(faults.len()) else {
+                continue;
+            };
+            let follower = |rng: &mut Rng| {
+                let others: Vec<usize> =
+                    (0..BROKERS).filter(|b| Some(*b as i32) != leader).collect();
+                others[rng.between(0, others.len() as u64) as usize]
+            };
+            match (role, leader) {
+                (nemesis::Role::Leader, Some(l)) => (fault, l as usize),
+                _ => (fault, follower(&mut rng)),
+            }
+        } else {
+            let fault = cfg.nemesis[rng.between(0, cfg.nemesis.len() as u64) as usize];
+            let target = match leader {
+                Some(l) if rng.between(0, 4) != 0 => l as usize,
+                _ => rng.between(0, BROKERS as u64) as usize,
+            };
+            (fault, target)
         };
         let hold = Duration::from_millis(rng.between(500, 2000));
         let at = s.start.elapsed().as_nanos() as u64;
@@ -246,6 +267,24 @@ async fn drive(
     .await?;
     let survivors = workload::final_read(s, Duration::from_secs(60)).await?;
     Ok((faults, survivors))
+}
+
+/// Acknowledged appends whose value the final read did not return: the
+/// model's `acked_never_lost`, as the run saw it. (A record read and then
+/// lost shows in the checker as inconsistent offsets rather than as a
+/// lost write; this count covers both.)
+fn acked_missing(ops: &[Value], reader: u64) -> usize {
+    let read: std::collections::HashSet<&str> = ops
+        .iter()
+        .filter(|o| o["f"] == "poll" && o["process"] == reader)
+        .flat_map(|o| o["records"].as_array().into_iter().flatten())
+        .filter_map(|r| r[1].as_str())
+        .collect();
+    ops.iter()
+        .filter(|o| o["f"] == "append" && o["type"] == "ok")
+        .filter_map(|o| o["value"].as_str())
+        .filter(|v| !read.contains(v))
+        .count()
 }
 
 fn producers(cfg: &TortureConfig) -> usize {

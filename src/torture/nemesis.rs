@@ -19,15 +19,20 @@ pub enum Fault {
     /// Pause the followers' fetching (the fault hook), then SIGKILL the
     /// leader: what it alone acknowledged is gone once they take over.
     StaleKill,
+    /// Pause the followers' fetching until `replica.lag.time.max.ms` drops
+    /// them from the ISR, then cut the leader's power: what it alone held,
+    /// unflushed, is gone, though acks=all acknowledged it.
+    StalePower,
 }
 
 impl Fault {
-    pub const ALL: [(&'static str, Fault); 5] = [
+    pub const ALL: [(&'static str, Fault); 6] = [
         ("kill", Fault::Kill),
         ("pause", Fault::Pause),
         ("partition", Fault::Partition),
         ("power", Fault::Power),
         ("stale-kill", Fault::StaleKill),
+        ("stale-power", Fault::StalePower),
     ];
 
     pub fn name(self) -> &'static str {
@@ -36,6 +41,15 @@ impl Fault {
             .find(|(_, f)| *f == self)
             .map_or("?", |(n, _)| n)
     }
+}
+
+/// Whom a scripted fault strikes: roles, since broker ids differ between
+/// a model's walk and a run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Leader,
+    Follower,
 }
 
 /// Parses `--nemesis kill,pause,...` (an empty list injects nothing).
@@ -116,12 +130,21 @@ pub async fn strike(
             tokio::time::sleep(hold).await;
             cluster.start_broker(target).await?;
         }
-        Fault::StaleKill => {
+        Fault::StaleKill | Fault::StalePower => {
             for &o in &others {
                 cluster.toggle_fetching(o)?;
             }
-            tokio::time::sleep(hold).await;
+            let wait = match fault {
+                Fault::StalePower => cluster.replica_lag() + Duration::from_secs(1) + hold,
+                _ => hold,
+            };
+            tokio::time::sleep(wait).await;
             cluster.kill(target).await;
+            if fault == Fault::StalePower {
+                let cut = lose_unflushed(&cluster.data_dir(target))
+                    .map_err(|e| format!("power loss on broker {target}: {e}"))?;
+                notes.extend(cut.into_iter().map(|c| json!(c)));
+            }
             for &o in &others {
                 cluster.toggle_fetching(o)?;
             }

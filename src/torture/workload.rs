@@ -265,8 +265,8 @@ pub async fn consumer(s: Arc<Shared>) {
 }
 
 /// Reads everything the log holds, from offset 0, as a fresh process:
-/// what survived the run.
-pub async fn final_read(s: &Shared, within: Duration) -> Result<usize, String> {
+/// what survived the run. Answers that process and how many records it read.
+pub async fn final_read(s: &Shared, within: Duration) -> Result<(u64, usize), String> {
     let process = s.fresh_process();
     let mut route = Route::new(format!("torture-reader-{process}"));
     let mut position = 0i64;
@@ -291,7 +291,7 @@ pub async fn final_read(s: &Shared, within: Duration) -> Result<usize, String> {
             }
         }
     }
-    Ok(total)
+    Ok((process, total))
 }
 
 /// One poll from `position`: records it, advances the position, and

@@ -1,0 +1,231 @@
+//! `insync crosscheck SCENARIO`: the model and the running cluster, held to
+//! the same verdicts. Random walks of the scenario's model (seeded) are
+//! turned into fault schedules: each broker crash in a walk becomes the
+//! same fault on the cluster, by role (a leader crashed while its
+//! followers lacked its last records becomes `stale-kill`; a power-loss
+//! crash becomes `power`). Each schedule drives a torture run with the
+//! scenario's acks, min.insync.replicas, unclean and flush settings.
+//!
+//! A walk's verdict is whether `acked_never_lost` failed on it; a run's is
+//! whether an acknowledged record is missing from the final read. They must agree. The one
+//! direction that can never be excused is a run losing a write on a walk
+//! where the model kept it: the implementation would do what the
+//! specification does not allow.
+
+use crate::check::story::{Action, step_events};
+use crate::check::trace::Trace;
+use crate::core::effects::Event;
+use crate::core::types::Acks;
+use crate::model::CrashMode;
+use crate::model::properties::{ACKED_NEVER_LOST, KafkaModel, KafkaState, View, always_properties};
+use crate::scenario::Scenario;
+use crate::torture::nemesis::{Fault, Rng, Role};
+use crate::torture::{TortureConfig, run};
+use serde_json::{Value, json};
+use stateright::Model;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// One random walk of the model.
+pub struct Walk {
+    pub steps: usize,
+    pub faults: Vec<(Fault, Role)>,
+    /// `acked_never_lost` failed in some state of the walk.
+    pub lost: bool,
+}
+
+/// What a crash in the walk is, as a fault on the cluster.
+fn as_fault(state: &KafkaState, broker: u8, power_loss: bool) -> (Fault, Role) {
+    let v = View::of(state);
+    let me = &v.broker(broker).replica;
+    let role = if me.is_leader() {
+        Role::Leader
+    } else {
+        Role::Follower
+    };
+    let others = v
+        .brokers
+        .iter()
+        .filter(|b| b.replica.id != broker && !b.down)
+        .map(|b| b.replica.log.end_offset())
+        .max()
+        .unwrap_or(0);
+    let stale = me.is_leader() && me.log.end_offset() > others;
+    // Lag removals before the crash: the followers left the ISR for
+    // lagging, and the leader acknowledged alone.
+    let lagged = v.controller.lag_removals > 0;
+    let fault = match (power_loss, stale, lagged && me.is_leader()) {
+        (true, _, true) => Fault::StalePower,
+        (true, _, false) => Fault::Power,
+        (false, true, _) => Fault::StaleKill,
+        (false, false, _) => Fault::Kill,
+    };
+    (fault, role)
+}
+
+/// The faults of a path of the model and whether it lost an acked record.
+fn path_walk(model: &KafkaModel, states: &[KafkaState], actions: &[Action]) -> Walk {
+    let (_, acked_kept) = always_properties::<KafkaState>()
+        .into_iter()
+        .find(|(n, _)| *n == ACKED_NEVER_LOST)
+        .expect("a property of every model");
+    let mut out = Walk {
+        steps: actions.len(),
+        faults: Vec::new(),
+        lost: states
+            .iter()
+            .any(|s| !acked_kept(&model.cfg, s, &View::of(s))),
+    };
+    for (state, action) in states.iter().zip(actions) {
+        for e in step_events(model, state, action) {
+            if let Event::Crashed {
+                broker, power_loss, ..
+            } = e
+            {
+                out.faults.push(as_fault(state, broker, power_loss));
+            }
+        }
+    }
+    out
+}
+
+/// Walks at most `max_steps` random steps from an initial state.
+pub fn walk(model: &KafkaModel, rng: &mut Rng, max_steps: usize) -> Walk {
+    let inits = model.init_states();
+    let mut states = vec![inits[rng.between(0, inits.len() as u64) as usize].clone()];
+    let mut taken = Vec::new();
+    let mut actions = Vec::new();
+    for _ in 0..max_steps {
+        let state = states.last().expect("one at least");
+        actions.clear();
+        model.actions(state, &mut actions);
+        let mut next = None;
+        while !actions.is_empty() && next.is_none() {
+            let a = actions.swap_remove(rng.between(0, actions.len() as u64) as usize);
+            next = model
+                .next_state(state, a.clone())
+                .filter(|n| model.within_boundary(n))
+                .map(|n| (a, n));
+        }
+        let Some((action, after)) = next else {
+            break;
+        };
+        taken.push(action);
+        states.push(after);
+    }
+    path_walk(model, &states, &taken)
+}
+
+/// The checker's shortest path to a lost acknowledged record, if the
+/// scenario has one: the walk most worth reproducing.
+fn counterexample(sc: &Scenario, model: &KafkaModel) -> Option<Walk> {
+    let opts = crate::check::CheckOptions {
+        progress: false,
+        ..Default::default()
+    };
+    let report = crate::check::run(&sc.config, &sc.expect, &opts);
+    let cx = report.property(ACKED_NEVER_LOST)?.counterexample.as_ref()?;
+    let mut parts = cx.explorer_path.split('/').map(|p| p.parse::<usize>().ok());
+    let init = parts.next()??;
+    let indices: Option<Vec<usize>> = parts.collect();
+    let t = Trace::replay(model, init, indices?)?;
+    Some(path_walk(model, &t.states, &t.actions))
+}
+
+pub struct CrossConfig {
+    pub scenario: PathBuf,
+    pub walks: usize,
+    pub seed: u64,
+    pub out: PathBuf,
+    pub ops: u64,
+    pub max_steps: usize,
+    /// Also run the checker's counterexample for `acked_never_lost`.
+    pub counterexample: bool,
+    pub quiet: bool,
+}
+
+/// Every walk with its run; `Ok((rows, all_agree))`.
+pub fn crosscheck(c: &CrossConfig, exe: &Path) -> Result<(Value, bool), String> {
+    let sc = Scenario::load(&c.scenario)?;
+    let cfg = sc.config.clone();
+    if cfg.replication_factor != 3 {
+        return Err(format!(
+            "{}: the cluster runs RF=3, the scenario has {}",
+            c.scenario.display(),
+            cfg.replication_factor
+        ));
+    }
+    if cfg.acks == Acks::Zero {
+        return Err(format!(
+            "{}: acks=0 has no acknowledgement a client sees, so a run cannot show \
+             whether an acknowledged record was lost; cross-check acks=1 or all",
+            c.scenario.display()
+        ));
+    }
+    let model = cfg.clone().into_model();
+    let mut rng = Rng::new(c.seed);
+    let mut walks: Vec<(&str, Walk)> = Vec::new();
+    if c.counterexample
+        && let Some(cx) = counterexample(&sc, &model)
+    {
+        walks.push(("counterexample", cx));
+    }
+    for _ in 0..c.walks {
+        walks.push(("random", walk(&model, &mut rng, c.max_steps)));
+    }
+    let mut rows = Vec::new();
+    let mut all_agree = true;
+    for (w, (kind, walk)) in walks.into_iter().enumerate() {
+        let t = TortureConfig {
+            acks: match cfg.acks {
+                Acks::Zero => 0,
+                Acks::One => 1,
+                Acks::All => -1,
+            },
+            min_isr: usize::from(cfg.min_insync_replicas),
+            unclean: cfg.unclean_leader_election,
+            flush_every: cfg.flush_interval_messages,
+            nemesis: Vec::new(),
+            schedule: walk.faults.clone(),
+            ops: c.ops,
+            clients: 4,
+            rate: 100.0,
+            seed: c.seed.wrapping_add(w as u64),
+            out: c.out.join(format!("walk-{w}")),
+            time_limit: Duration::from_secs(60),
+            quiet: c.quiet,
+        };
+        let outcome = run(&t, exe.to_path_buf())?;
+        let missing = outcome.summary["acked_missing_at_end"]
+            .as_u64()
+            .unwrap_or(0);
+        let cluster_lost = missing > 0;
+        let agree = cluster_lost == walk.lost && outcome.violation.is_none();
+        all_agree &= agree;
+        rows.push(json!({
+            "walk": w,
+            "kind": kind,
+            "steps": walk.steps,
+            "faults": walk.faults.iter().map(|(f, r)| json!({"fault": f.name(), "role": r})).collect::<Vec<_>>(),
+            "model": if walk.lost { "acked record lost" } else { "acked records kept" },
+            "cluster": if cluster_lost { format!("{missing} acknowledged records lost") } else { "acked records kept".to_string() },
+            "traces_conform": outcome.violation.is_none(),
+            "agree": agree,
+            "run": t.out,
+        }));
+    }
+    let crash = match cfg.crash_mode {
+        CrashMode::Process => "process",
+        CrashMode::Machine => "machine",
+    };
+    Ok((
+        json!({
+            "scenario": c.scenario,
+            "crash": crash,
+            "seed": c.seed,
+            "walks": rows,
+            "agree": all_agree,
+        }),
+        all_agree,
+    ))
+}
