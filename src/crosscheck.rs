@@ -14,10 +14,11 @@
 
 use crate::check::story::{Action, step_events};
 use crate::check::trace::Trace;
+use crate::core::config::Truncation;
 use crate::core::effects::Event;
 use crate::core::types::Acks;
-use crate::model::CrashMode;
 use crate::model::properties::{ACKED_NEVER_LOST, KafkaModel, KafkaState, View, always_properties};
+use crate::model::{CrashMode, NetworkKind};
 use crate::scenario::Scenario;
 use crate::torture::nemesis::{Fault, Rng, Role};
 use crate::torture::{TortureConfig, run};
@@ -56,8 +57,10 @@ fn as_fault(state: &KafkaState, broker: u8, power_loss: bool) -> (Fault, Role) {
     let lagged = v.controller.lag_removals > 0;
     let fault = match (power_loss, stale, lagged && me.is_leader()) {
         (true, _, true) => Fault::StalePower,
-        (true, _, false) => Fault::Power,
-        (false, true, _) => Fault::StaleKill,
+        // The followers lack the leader's last records: whether it then
+        // loses power or only its process, they are gone with it.
+        (_, true, _) => Fault::StaleKill,
+        (true, false, false) => Fault::Power,
         (false, false, _) => Fault::Kill,
     };
     (fault, role)
@@ -153,6 +156,24 @@ pub fn crosscheck(c: &CrossConfig, exe: &Path) -> Result<(Value, bool), String> 
             "{}: the cluster runs RF=3, the scenario has {}",
             c.scenario.display(),
             cfg.replication_factor
+        ));
+    }
+    // The brokers run Kafka's current rules: a scenario about another rule
+    // has nothing to run against.
+    let unsupported = [
+        (
+            cfg.eligible_leader_replicas,
+            "eligible leader replicas (ELR)",
+        ),
+        (cfg.strict_min_isr, "the strict min-ISR HW rule"),
+        (cfg.truncation != Truncation::LeaderEpoch, "HW truncation"),
+        (cfg.network != NetworkKind::Ordered, "an unordered network"),
+        (cfg.mutation.is_some(), "a protocol mutation"),
+    ];
+    if let Some((_, what)) = unsupported.iter().find(|(on, _)| *on) {
+        return Err(format!(
+            "{}: the cluster does not run {what}, so it cannot be held to this scenario's verdicts",
+            c.scenario.display()
         ));
     }
     if cfg.acks == Acks::Zero {

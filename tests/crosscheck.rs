@@ -51,7 +51,7 @@ fn the_models_counterexample_and_a_random_walk_match_the_cluster() {
 }
 
 #[test]
-fn acks_0_cannot_be_crosschecked_and_says_why() {
+fn what_the_cluster_cannot_show_is_refused_and_says_why() {
     let o = Command::new(env!("CARGO_BIN_EXE_insync"))
         .args([
             "crosscheck",
@@ -63,4 +63,18 @@ fn acks_0_cannot_be_crosschecked_and_says_why() {
     assert_eq!(o.status.code(), Some(2));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("acks=0 has no acknowledgement"), "{err}");
+    let o = Command::new(env!("CARGO_BIN_EXE_insync"))
+        .args([
+            "crosscheck",
+            "models/seed-acksall-isr1-machine-elr.toml",
+            "--quiet",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("does not run eligible leader replicas"),
+        "{err}"
+    );
 }
