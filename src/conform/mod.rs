@@ -114,7 +114,9 @@ pub fn load(dir: &Path) -> Result<Vec<Step>, TraceError> {
         }
     }
     // Stable: one node's steps in one microsecond keep their file order.
-    steps.sort_by_key(|s| s.ts_us);
+    // In a tie the controller's step goes first: a broker only ever acts
+    // on what the controller decided before.
+    steps.sort_by_key(|s| (s.ts_us, s.node != "controller"));
     Ok(steps)
 }
 

@@ -252,3 +252,32 @@ fn a_malformed_line_names_its_file_and_line() {
     assert!(e.to_string().contains("broker-0.jsonl:2"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn in_a_tie_the_controllers_decision_comes_first() {
+    let dir = std::env::temp_dir().join(format!("insync-conform-tie-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let line = |node: &str, event: &str| {
+        format!(r#"{{"node":"{node}","topic":"t","partition":0,"ts_us":7,"event":{event}}}"#)
+    };
+    std::fs::write(
+        dir.join("broker-0.jsonl"),
+        line(
+            "broker 0",
+            r#"{"type":"BecameLeader","broker":0,"epoch":1,"isr":[0],"high_watermark":0}"#,
+        ) + "\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("controller.jsonl"),
+        line(
+            "controller",
+            r#"{"type":"LeaderElected","broker":0,"epoch":1,"kind":"Clean","isr":[0]}"#,
+        ) + "\n",
+    )
+    .unwrap();
+    let steps = load(&dir).unwrap();
+    assert_eq!(steps[0].node, "controller");
+    assert!(check(&steps).violation.is_none());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
