@@ -204,32 +204,17 @@ mod tests {
 
     #[test]
     fn a_crashed_append_may_land_or_not_but_not_before_its_call() {
-        let append = |value: &str, t: (u64, u64), outcome, offset| Op::Append {
-            process: 0,
-            partition: "p".into(),
-            value: value.into(),
-            invoke_ns: t.0,
-            complete_ns: t.1,
-            outcome,
-            offset,
-        };
-        let poll = |t: (u64, u64), records: Vec<(u64, String)>| Op::Poll {
-            process: 1,
-            partition: "p".into(),
-            invoke_ns: t.0,
-            complete_ns: t.1,
-            outcome: Outcome::Ok,
-            records,
-            seek: false,
-        };
+        use crate::lincheck::wgl::tests::{append as append_by, poll as poll_by};
+        let append = |value: &str, t, outcome, offset| append_by(0, value, t, outcome, offset);
+        let poll = |t, records: &[(u64, &str)]| poll_by(1, t, records);
         let x = || append("x", (0, 1), Outcome::Info, None);
-        let seen = poll((5, 6), vec![(0, "x".into())]);
+        let seen = poll((5, 6), &[(0, "x")]);
         assert!(linearizable(&[x(), seen.clone()]));
         assert!(linearizable(&[
             x(),
             append("a", (2, 3), Outcome::Ok, Some(0))
         ]));
-        let early = poll((0, 1), vec![(0, "x".into())]);
+        let early = poll((0, 1), &[(0, "x")]);
         let late_x = append("x", (2, 3), Outcome::Info, None);
         assert!(!linearizable(&[early, late_x]));
     }

@@ -212,10 +212,11 @@ fn search(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn append(
+    /// An append by `process` on partition "p".
+    pub(crate) fn append(
         process: u64,
         value: &str,
         t: (u64, u64),
@@ -233,7 +234,8 @@ mod tests {
         }
     }
 
-    fn poll(process: u64, t: (u64, u64), records: &[(u64, &str)]) -> Op {
+    /// An ok poll on partition "p".
+    pub(crate) fn poll(process: u64, t: (u64, u64), records: &[(u64, &str)]) -> Op {
         Op::Poll {
             process,
             partition: "p".into(),
