@@ -132,11 +132,7 @@ fn crosscheck_cmd(a: insync::cli::CrosscheckArgs) -> Result<u8, String> {
                     } else {
                         ", traces do not conform"
                     },
-                    if w["agree"] == true {
-                        "agree"
-                    } else {
-                        "DISAGREE"
-                    }
+                    w["verdict"].as_str().unwrap_or("?")
                 );
             }
         }

@@ -76,12 +76,19 @@ pub fn load(dir: &Path) -> Result<Vec<Step>, TraceError> {
     let mut steps = Vec::new();
     for file in files {
         let text = std::fs::read_to_string(&file).map_err(|e| err(&file, 0, e.to_string()))?;
-        for (i, line) in text.lines().enumerate() {
+        let lines: Vec<&str> = text.lines().collect();
+        for (i, line) in lines.iter().enumerate() {
             if line.trim().is_empty() {
                 continue;
             }
-            let v: Value =
-                serde_json::from_str(line).map_err(|e| err(&file, i + 1, e.to_string()))?;
+            // A node killed mid-write leaves its last line torn, without a
+            // newline: that is the end of its trace, not a malformed one.
+            let torn = i + 1 == lines.len() && !text.ends_with('\n');
+            let v: Value = match serde_json::from_str(line) {
+                Ok(v) => v,
+                Err(_) if torn => break,
+                Err(e) => return Err(err(&file, i + 1, e.to_string())),
+            };
             let field = |name: &str| {
                 v.get(name)
                     .ok_or_else(|| err(&file, i + 1, format!("no \"{name}\" field")))

@@ -330,18 +330,22 @@ impl Ghost {
     }
 }
 
-/// After a restart, the first step that shows the recovered log end: the
-/// recovery may only have cut a tail.
+/// After a restart, the first step that shows the recovered log end. The
+/// recovery may only have cut a tail, but a kill can come between a traced
+/// truncation and the files' own: the disk may still hold entries the
+/// broker had held past its traced end.
 fn reveal_end(me: &mut BrokerGhost, end: u64) -> Check {
     if me.end_known {
         return Ok(());
     }
-    require(end <= me.log_end, "restart-keeps-a-prefix", || {
-        format!(
-            "the restarted log ends at {end}, past the {} it had",
-            me.log_end
-        )
-    })?;
+    let held = |o: u64| me.ever.get(&o).and_then(|s| s.last().copied());
+    require(
+        end <= me.log_end || (me.log_end..end).all(|o| held(o).is_some()),
+        "restart-keeps-a-prefix",
+        || format!("the restarted log ends at {end}, past anything it held"),
+    )?;
+    let tail: Vec<u64> = (me.log_end..end).filter_map(held).collect();
+    me.log.extend(tail);
     me.set_end(end);
     me.end_known = true;
     Ok(())

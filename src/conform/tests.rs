@@ -281,3 +281,16 @@ fn in_a_tie_the_controllers_decision_comes_first() {
     assert!(check(&steps).violation.is_none());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_torn_last_line_ends_the_trace_instead_of_failing_it() {
+    let dir = std::env::temp_dir().join(format!("insync-conform-torn-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("controller.jsonl"),
+        "{\"node\":\"controller\",\"topic\":\"t\",\"partition\":0,\"ts_us\":1,\"event\":{\"type\":\"LeaderElected\",\"broker\":0,\"epoch\":1,\"kind\":\"Clean\",\"isr\":[0]}}\n{\"node\":\"contr",
+    )
+    .unwrap();
+    assert_eq!(load(&dir).unwrap().len(), 1);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -339,11 +339,6 @@ impl Broker {
     /// follower fetches to the fetcher.
     fn drain(&mut self, key: &(String, i32)) {
         let p = self.partitions.get_mut(key).expect("hosted");
-        if let Some(files) = &mut p.files
-            && let Err(e) = files.sync(&mut p.replica.log)
-        {
-            storage_failed(&PartitionDir::path(Path::new("."), &key.0, key.1), &e);
-        }
         if let (Some(sink), Some(events)) = (&self.trace, &mut p.events)
             && !events.is_empty()
         {
@@ -361,6 +356,13 @@ impl Broker {
             if let Err(e) = std::io::Write::write_all(&mut *f, text.as_bytes()) {
                 eprintln!("insync broker {}: cannot write the trace: {e}", self.id);
             }
+        }
+        // The trace first: a broker killed while writing its files then
+        // leaves a trace that covers at least what reached the disk.
+        if let Some(files) = &mut p.files
+            && let Err(e) = files.sync(&mut p.replica.log)
+        {
+            storage_failed(&PartitionDir::path(Path::new("."), &key.0, key.1), &e);
         }
         for (to, msg) in std::mem::take(&mut p.outbox) {
             match (to, msg) {

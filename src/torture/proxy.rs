@@ -19,7 +19,7 @@ pub struct Proxy {
 impl Proxy {
     /// Listens on a free loopback port, forwarding to `target`.
     pub async fn start(target: SocketAddr) -> std::io::Result<Proxy> {
-        let listener = listen("127.0.0.1:0".parse().expect("an address"))?;
+        let listener = listen_below_ephemeral()?;
         let addr = listener.local_addr()?;
         let target = Arc::new(Mutex::new(target));
         let (blocked, _) = watch::channel(false);
@@ -41,6 +41,29 @@ impl Proxy {
     pub fn block(&self, on: bool) {
         self.blocked.send_replace(on);
     }
+}
+
+/// Ports the kernel does not hand out to outgoing connections (Linux's
+/// ephemeral range starts at 32768): a blocked proxy closes its port, and
+/// must find it free again when the partition heals.
+const PORTS: std::ops::Range<u16> = 20_000..32_000;
+
+fn listen_below_ephemeral() -> std::io::Result<TcpListener> {
+    let mut rng = super::nemesis::Rng::new(
+        u64::from(std::process::id())
+            ^ std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64),
+    );
+    let mut last = None;
+    for _ in 0..200 {
+        let port = rng.between(u64::from(PORTS.start), u64::from(PORTS.end)) as u16;
+        match listen(SocketAddr::from(([127, 0, 0, 1], port))) {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other("no free port")))
 }
 
 /// A listener that can take its port back after closing it.

@@ -258,7 +258,7 @@ pub async fn consumer(s: Arc<Shared>) {
     let mut seek = true;
     while !s.stop.load(Ordering::SeqCst) {
         let got = poll(&s, &mut route, process, &mut position, &mut seek).await;
-        if got == 0 {
+        if got.unwrap_or(0) == 0 {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -280,29 +280,32 @@ pub async fn final_read(s: &Shared, within: Duration) -> Result<(u64, usize), St
                 "the final read stopped at offset {position} after {within:?}"
             ));
         }
+        // Only answers that hold nothing count toward the end: a poll
+        // that got no answer (leadership still moving) says nothing.
         match poll(s, &mut route, process, &mut position, &mut seek).await {
-            0 => {
+            Some(0) => {
                 empty += 1;
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            n => {
+            Some(n) => {
                 empty = 0;
                 total += n;
             }
+            None => tokio::time::sleep(Duration::from_millis(100)).await,
         }
     }
     Ok((process, total))
 }
 
 /// One poll from `position`: records it, advances the position, and
-/// answers how many records came back.
+/// answers how many records came back, or `None` when it got no answer.
 async fn poll(
     s: &Shared,
     route: &mut Route,
     process: u64,
     position: &mut i64,
     seek: &mut bool,
-) -> usize {
+) -> Option<usize> {
     let mut fp = FetchPartition::default();
     fp.partition = 0;
     fp.fetch_offset = *position;
@@ -320,7 +323,7 @@ async fn poll(
     let invoke = s.now_ns();
     let conn = match route.leader(s).await {
         Ok(c) => c,
-        Err(_) => return 0,
+        Err(_) => return None,
     };
     let answer = conn.call(&req, FETCH_VERSION, CALL_TIMEOUT).await;
     let part = answer
@@ -330,7 +333,7 @@ async fn poll(
         .and_then(|t| t.partitions.first());
     let Some(part) = part else {
         route.forget();
-        return 0;
+        return None;
     };
     match part.error_code {
         0 => {}
@@ -339,11 +342,11 @@ async fn poll(
         1 => {
             *position = 0;
             *seek = true;
-            return 0;
+            return None;
         }
         _ => {
             route.forget();
-            return 0;
+            return None;
         }
     }
     let mut records = Vec::new();
@@ -359,7 +362,7 @@ async fn poll(
         }
     }
     if records.is_empty() {
-        return 0;
+        return Some(0);
     }
     let last = records
         .last()
@@ -372,5 +375,5 @@ async fn poll(
         "invoke_ns": invoke, "complete_ns": s.now_ns(), "type": "ok",
         "records": records, "seek": std::mem::take(seek),
     }));
-    n
+    Some(n)
 }
