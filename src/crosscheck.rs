@@ -229,11 +229,7 @@ pub fn crosscheck(c: &CrossConfig, exe: &Path) -> Result<(Value, bool), String> 
     let mut all_agree = true;
     for (w, (kind, walk)) in walks.into_iter().enumerate() {
         let t = TortureConfig {
-            acks: match cfg.acks {
-                Acks::Zero => 0,
-                Acks::One => 1,
-                Acks::All => -1,
-            },
+            acks: cfg.acks,
             min_isr: usize::from(cfg.min_insync_replicas),
             unclean: cfg.unclean_leader_election,
             flush_every: cfg.flush_interval_messages,

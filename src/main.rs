@@ -183,11 +183,7 @@ fn conform_cmd(a: insync::cli::ConformArgs) -> Result<u8, String> {
 fn torture_cmd(a: insync::cli::TortureArgs) -> Result<u8, String> {
     use insync::torture::{TortureConfig, nemesis, run};
     let cfg = TortureConfig {
-        acks: match a.acks {
-            insync::core::types::Acks::Zero => 0,
-            insync::core::types::Acks::One => 1,
-            insync::core::types::Acks::All => -1,
-        },
+        acks: a.acks,
         min_isr: a.min_isr,
         unclean: a.unclean,
         flush_every: a.flush_every,

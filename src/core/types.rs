@@ -127,6 +127,24 @@ pub enum Acks {
     All,
 }
 
+impl Acks {
+    /// The `acks` field of a Produce request.
+    pub fn wire(self) -> i16 {
+        match self {
+            Acks::Zero => 0,
+            Acks::One => 1,
+            Acks::All => -1,
+        }
+    }
+
+    /// A Produce request's `acks`, if it is one Kafka accepts.
+    pub fn from_wire(acks: i16) -> Option<Acks> {
+        [Acks::Zero, Acks::One, Acks::All]
+            .into_iter()
+            .find(|a| a.wire() == acks)
+    }
+}
+
 impl fmt::Display for Acks {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {

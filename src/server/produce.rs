@@ -31,12 +31,7 @@ pub async fn produce(
     version: i16,
     shared: &Shared,
 ) -> Option<ProduceResponse> {
-    let acks = match req.acks {
-        0 => Some(Acks::Zero),
-        1 => Some(Acks::One),
-        -1 => Some(Acks::All),
-        _ => None,
-    };
+    let acks = Acks::from_wire(req.acks);
     let mut answers: Vec<(String, Vec<(i32, Answer)>)> = Vec::new();
     {
         let mut broker = shared.lock();

@@ -28,8 +28,7 @@ const TOPIC: &str = "torture";
 
 #[derive(Clone, Debug)]
 pub struct TortureConfig {
-    /// 0, 1 or -1 (all).
-    pub acks: i16,
+    pub acks: crate::core::types::Acks,
     pub min_isr: usize,
     pub unclean: bool,
     pub flush_every: Option<u64>,
@@ -118,7 +117,7 @@ async fn run_async(cfg: &TortureConfig, exe: PathBuf) -> Result<Outcome, String>
     let shared = Arc::new(workload::Shared {
         start: Instant::now(),
         topic: TOPIC.to_string(),
-        acks: cfg.acks,
+        acks: cfg.acks.wire(),
         bootstrap: cluster.bootstrap(),
         history: Mutex::new(Vec::new()),
         budget: AtomicU64::new(cfg.ops),
@@ -143,11 +142,7 @@ async fn run_async(cfg: &TortureConfig, exe: PathBuf) -> Result<Outcome, String>
     let html = cfg.out.join("report.html");
     let title = format!(
         "insync torture: acks={} min.isr={} nemesis={} seed={}",
-        if cfg.acks < 0 {
-            "all".to_string()
-        } else {
-            cfg.acks.to_string()
-        },
+        cfg.acks,
         cfg.min_isr,
         cfg.nemesis
             .iter()
@@ -168,7 +163,7 @@ async fn run_async(cfg: &TortureConfig, exe: PathBuf) -> Result<Outcome, String>
         "out": cfg.out,
         "html_report": html,
         "seed": cfg.seed,
-        "acks": if cfg.acks < 0 { "all".to_string() } else { cfg.acks.to_string() },
+        "acks": cfg.acks.to_string(),
         "min_isr": cfg.min_isr,
         "unclean": cfg.unclean,
         "nemesis": cfg.nemesis.iter().map(|f| f.name()).collect::<Vec<_>>(),
