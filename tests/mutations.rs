@@ -79,10 +79,11 @@ fn electing_outside_the_isr_without_unclean_is_caught() {
 #[test]
 fn skipping_the_min_isr_check_appends_what_kafka_rejects() {
     use insync::core::config::ProtocolConfig;
-    use insync::core::effects::Effects;
-    use insync::core::messages::{Msg, Node, PartitionState};
-    use insync::core::replica::Replica;
-    use insync::core::types::{BrokerSet, ErrorCode};
+    use insync::core::effects::{Effect, Effects};
+    use insync::core::error::ErrorCode;
+    use insync::core::messages::{Msg, Node, PartitionState, ProduceRequest};
+    use insync::core::replica::{Input, Replica};
+    use insync::core::types::BrokerSet;
     use insync::model::record::Rec;
     // The leader of an ISR of 2 with min.insync.replicas=3 takes an acks=all write.
     let run = |mutation| {
@@ -104,14 +105,27 @@ fn skipping_the_min_isr_check_appends_what_kafka_rejects() {
             value: 0,
             idempotent: false,
         };
-        r.on_produce(Node::Client(0), 0, Acks::All, rec, 1, &cfg, &mut fx);
-        let rejected = fx.sends.iter().any(|(_, m)| {
+        let req = ProduceRequest {
+            request: 0,
+            acks: Acks::All,
+            record: rec,
+            leader_epoch: 1,
+        };
+        r.step(
+            Input::Message(Node::Client(0), Msg::Produce(req)),
+            &cfg,
+            &mut fx,
+        );
+        let rejected = fx.into_iter().any(|e| {
             matches!(
-                m,
-                Msg::ProduceResponse {
-                    result: Err(ErrorCode::NotEnoughReplicas),
-                    ..
-                }
+                e,
+                Effect::Send(
+                    _,
+                    Msg::ProduceResponse {
+                        result: Err(ErrorCode::NotEnoughReplicas),
+                        ..
+                    }
+                )
             )
         });
         (rejected, r.log.end_offset())

@@ -4,11 +4,10 @@
 
 use bytes::Bytes;
 use bytes::BytesMut;
+use insync::core::error::ErrorCode;
 use insync::server::batch::encode_batch;
-use insync::server::broker::INVALID_TOPIC_EXCEPTION;
 use insync::server::broker::TopicSettings;
 use insync::server::frame::framed;
-use insync::server::metadata::UNKNOWN_TOPIC_OR_PARTITION;
 use insync::server::runtime::{BrokerOptions, InProcess, start_cluster};
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
@@ -229,9 +228,15 @@ fn metadata_reports_the_cluster_and_auto_creates_topics() {
     assert!(all.cluster_id.as_deref().unwrap().starts_with("insync-"));
     assert!(all.topics.is_empty());
     let unknown = ask_metadata(&mut s, Some(&["nope"]), false);
-    assert_eq!(unknown.topics[0].error_code, UNKNOWN_TOPIC_OR_PARTITION);
+    assert_eq!(
+        unknown.topics[0].error_code,
+        ErrorCode::UnknownTopicOrPartition.code()
+    );
     let invalid = ask_metadata(&mut s, Some(&["no/slashes"]), true);
-    assert_eq!(invalid.topics[0].error_code, INVALID_TOPIC_EXCEPTION);
+    assert_eq!(
+        invalid.topics[0].error_code,
+        ErrorCode::InvalidTopicException.code()
+    );
     let created = ask_metadata(&mut s, Some(&["orders"]), true);
     let t = &created.topics[0];
     assert_eq!(t.error_code, 0);
@@ -331,7 +336,10 @@ fn produced_batches_are_fetched_back_at_their_offsets() {
         1,
         "past the end: OFFSET_OUT_OF_RANGE"
     );
-    assert_eq!(fetch(&mut s, "nope", 0).0, UNKNOWN_TOPIC_OR_PARTITION);
+    assert_eq!(
+        fetch(&mut s, "nope", 0).0,
+        ErrorCode::UnknownTopicOrPartition.code()
+    );
 }
 
 #[test]
@@ -367,7 +375,7 @@ fn bad_batches_and_settings_get_kafkas_error_codes_and_change_nothing() {
     );
     assert_eq!(
         produce(&mut s, "nope", 1, batch(&["x"], -1, -1)).0,
-        UNKNOWN_TOPIC_OR_PARTITION
+        ErrorCode::UnknownTopicOrPartition.code()
     );
     assert_eq!(
         fetch(&mut s, "t", 0),

@@ -85,7 +85,7 @@ fn describe(model: &KafkaModel, state: &KafkaState, action: &Action) -> String {
 
 fn message_name(msg: &KMsg) -> String {
     match msg {
-        Msg::Produce { record, .. } => format!("the produce request for {record}"),
+        Msg::Produce(req) => format!("the produce request for {}", req.record),
         Msg::ProduceResponse { result, .. } => match result {
             Ok(o) => format!("the produce response (offset {o})"),
             Err(e) => format!("the produce response ({e})"),

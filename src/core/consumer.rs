@@ -2,8 +2,9 @@
 //! from the leader it knows. Leaders only serve what is below their HW.
 
 use super::effects::{Effects, Event};
+use super::error::ErrorCode;
 use super::messages::{Msg, Node};
-use super::types::{BrokerId, Epoch, ErrorCode, Offset, Record};
+use super::types::{BrokerId, Epoch, Offset, Record};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Consumer<R> {
@@ -59,12 +60,30 @@ impl<R: Record> Consumer<R> {
         );
     }
 
-    pub fn on_metadata(
-        &mut self,
-        leader: Option<BrokerId>,
-        leader_epoch: Epoch,
-        fx: &mut Effects<R>,
-    ) {
+    /// One message: a fetch answer, a reset connection, or Metadata.
+    pub fn step(&mut self, from: Node, msg: Msg<R>, fx: &mut Effects<R>) {
+        match (from, msg) {
+            (
+                Node::Broker(b),
+                Msg::ConsumerFetchResponse {
+                    request,
+                    offset,
+                    result,
+                },
+            ) => self.on_fetch_response(b, request, offset, result, fx),
+            (Node::Broker(b), Msg::ConnectionReset) => self.on_connection_reset(b, fx),
+            (
+                _,
+                Msg::Metadata {
+                    leader,
+                    leader_epoch,
+                },
+            ) => self.on_metadata(leader, leader_epoch, fx),
+            _ => {}
+        }
+    }
+
+    fn on_metadata(&mut self, leader: Option<BrokerId>, leader_epoch: Epoch, fx: &mut Effects<R>) {
         if leader_epoch >= self.leader_epoch {
             self.leader = leader;
             self.leader_epoch = leader_epoch;
@@ -72,7 +91,7 @@ impl<R: Record> Consumer<R> {
         self.poll(fx);
     }
 
-    pub fn on_fetch_response(
+    fn on_fetch_response(
         &mut self,
         from: BrokerId,
         request: u8,
@@ -102,7 +121,7 @@ impl<R: Record> Consumer<R> {
         self.poll(fx);
     }
 
-    pub fn on_connection_reset(&mut self, from: BrokerId, fx: &mut Effects<R>) {
+    fn on_connection_reset(&mut self, from: BrokerId, fx: &mut Effects<R>) {
         if let Some((_, to, epoch)) = self.in_flight
             && to == from
         {

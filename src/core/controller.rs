@@ -8,6 +8,15 @@ use super::effects::{Effects, ElectionKind, Event};
 use super::messages::{Msg, Node, PartitionState};
 use super::types::{BrokerId, BrokerSet, Epoch, PartitionEpoch};
 
+/// Everything that can happen to the controller: one step handles one input.
+#[derive(Clone, Debug)]
+pub enum Input<R> {
+    /// A broker's registration, AlterPartition, or its session expiring.
+    Message(Node, Msg<R>),
+    /// Elect this candidate (see [`Controller::election_candidates`]).
+    Elect(BrokerId),
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Controller {
     pub replicas: BrokerSet,
@@ -36,6 +45,75 @@ impl Controller {
             fenced: BrokerSet::EMPTY,
             clients,
             broker_epochs: Vec::new(),
+        }
+    }
+
+    /// One step: the input's handler, then the invariants, which hold
+    /// after every step.
+    pub fn step<R>(&mut self, input: Input<R>, cfg: &ProtocolConfig, fx: &mut Effects<R>) {
+        let before = self.state;
+        match input {
+            Input::Message(Node::Broker(b), Msg::SessionExpired) => {
+                self.on_session_expired(b, cfg, fx)
+            }
+            Input::Message(
+                Node::Broker(b),
+                Msg::BrokerRegistration {
+                    clean_shutdown,
+                    broker_epoch,
+                },
+            ) => self.on_broker_registration(b, clean_shutdown, broker_epoch, cfg, fx),
+            Input::Message(
+                Node::Broker(b),
+                Msg::AlterPartition {
+                    leader_epoch,
+                    partition_epoch,
+                    new_isr,
+                },
+            ) => self.on_alter_partition(b, leader_epoch, partition_epoch, new_isr, cfg, fx),
+            Input::Message(..) => {}
+            Input::Elect(b) => self.elect(b, cfg, fx),
+        }
+        assert!(
+            self.state.leader_epoch >= before.leader_epoch
+                && self.state.partition_epoch >= before.partition_epoch,
+            "the controller's epochs went back: {before:?} to {:?}",
+            self.state
+        );
+        self.invariants(cfg);
+    }
+
+    /// What holds after every step. Deliberate protocol bugs (`mutation`)
+    /// may break the rules they are about.
+    pub fn invariants(&self, cfg: &ProtocolConfig) {
+        let s = &self.state;
+        let all = self.replicas;
+        assert!(
+            s.isr.union(s.elr).union(self.fenced).minus(all).is_empty(),
+            "the ISR {}, ELR {} and fenced {} must be replicas {all}",
+            s.isr,
+            s.elr,
+            self.fenced
+        );
+        assert!(
+            s.isr.intersect(s.elr).is_empty(),
+            "a broker in both the ISR {} and the ELR {}",
+            s.isr,
+            s.elr
+        );
+        assert!(
+            cfg.eligible_leader_replicas || !s.isr.is_empty(),
+            "without ELR the ISR never empties"
+        );
+        if let Some(l) = s.leader {
+            assert!(!self.fenced.contains(l), "the leader {l} is fenced");
+            if cfg.mutation.is_none() {
+                assert!(
+                    s.isr.contains(l),
+                    "the leader {l} is not in the ISR {}",
+                    s.isr
+                );
+            }
         }
     }
 
@@ -85,7 +163,7 @@ impl Controller {
 
     /// Makes `broker` leader. Which candidate wins is Kafka's replica order;
     /// the model leaves it open, since any order is some partition's order.
-    pub fn elect<R>(&mut self, broker: BrokerId, cfg: &ProtocolConfig, fx: &mut Effects<R>) {
+    fn elect<R>(&mut self, broker: BrokerId, cfg: &ProtocolConfig, fx: &mut Effects<R>) {
         let (candidates, kind) = self.election_candidates(cfg);
         assert!(
             candidates.contains(broker),
@@ -162,7 +240,7 @@ impl Controller {
     }
 
     /// The broker's heartbeats stopped (`broker.session.timeout.ms`).
-    pub fn on_session_expired<R>(
+    fn on_session_expired<R>(
         &mut self,
         broker: BrokerId,
         cfg: &ProtocolConfig,
@@ -194,7 +272,7 @@ impl Controller {
 
     /// A broker registers after a restart. An unclean shutdown may have lost
     /// its unflushed tail, so with ELR it leaves both the ISR and the ELR.
-    pub fn on_broker_registration<R>(
+    fn on_broker_registration<R>(
         &mut self,
         broker: BrokerId,
         clean_shutdown: bool,
@@ -239,7 +317,7 @@ impl Controller {
     /// AlterPartition from the leader: accepted only from the current
     /// leader, at the current leader and partition epochs, and never adding
     /// a fenced broker.
-    pub fn on_alter_partition<R>(
+    fn on_alter_partition<R>(
         &mut self,
         from: BrokerId,
         leader_epoch: Epoch,
@@ -290,5 +368,39 @@ impl Controller {
             partition_epoch: self.state.partition_epoch,
         });
         fx.send(Node::Broker(from), self.leader_and_isr(from));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alter(isr: BrokerSet, leader_epoch: Epoch, partition_epoch: PartitionEpoch) -> Input<()> {
+        Input::Message(
+            Node::Broker(1),
+            Msg::AlterPartition {
+                leader_epoch,
+                partition_epoch,
+                new_isr: isr,
+            },
+        )
+    }
+
+    #[test]
+    fn a_step_checks_the_controllers_invariants() {
+        let cfg = ProtocolConfig::default();
+        let mut c = Controller::new(BrokerSet::of([1, 2, 3]), Vec::new());
+        let mut fx: Effects<()> = Effects::new();
+        c.step(Input::Elect(1), &cfg, &mut fx);
+        c.step(alter(BrokerSet::of([1, 2]), 1, 1), &cfg, &mut fx);
+        assert_eq!(c.state.isr, BrokerSet::of([1, 2]));
+        assert_eq!(c.state.partition_epoch, 2);
+        // A broken state is caught at the next step, whatever it is.
+        c.state.elr = BrokerSet::of([2]);
+        let nothing = Input::Message(Node::Controller, Msg::SessionExpired);
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            c.step(nothing, &cfg, &mut Effects::<()>::new());
+        }));
+        assert!(caught.is_err(), "a broker in both the ISR and the ELR");
     }
 }

@@ -1,33 +1,85 @@
 //! What a protocol step asks its runtime to do, and what it decided.
 //!
-//! State machines never do I/O: they push messages here, and, when the
-//! runtime asks for them, trace events naming each decision. The model turns
-//! events into a counterexample's story; the server writes them as its trace.
+//! State machines never do I/O. A step pushes everything it decided into
+//! [`Effects`]: log writes, messages, timers to arm or cancel and, when the
+//! runtime asks for them, trace events naming each decision. A runtime
+//! takes them back only as one ordered stream of [`Effect`]s (events, then
+//! log writes, then messages, then timers), so it cannot send an
+//! acknowledgement before it wrote what the acknowledgement is about, as
+//! raft-rs's `Ready` orders persisting before sending.
 
+use super::error::ErrorCode;
+use super::log::Entry;
 use super::messages::{Msg, Node};
-use super::types::{BrokerId, BrokerSet, Epoch, ErrorCode, Offset};
+use super::types::{BrokerId, BrokerSet, Epoch, Offset};
 use std::fmt;
+
+/// A timer the core runs on its runtime's clock. The set of armed timers is
+/// a pure function of the state (`Replica::timers`); a step reports how it
+/// changed as [`Effect::ArmTimer`] and [`Effect::CancelTimer`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Timer {
+    /// `replica.lag.time.max.ms` for an ISR follower that is not caught up
+    /// to the leader's LEO: armed when it falls behind, cancelled when it
+    /// catches up or leaves the ISR (`Partition.getOutOfSyncReplicas`).
+    ReplicaLagTimeMax(BrokerId),
+}
+
+/// A change to the replica's log that the runtime must make in its files
+/// before anything the same step sends leaves.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LogWrite<R> {
+    /// Write this entry after the last one.
+    Append(Entry<R>),
+    /// Remove every entry at or above this offset.
+    Truncate { to: Offset },
+    /// fsync everything below this offset (`log.flush.interval.messages`).
+    Flush { to: Offset },
+}
+
+/// One thing a step asks its runtime to do, in the order it must be done.
+#[derive(Debug)]
+pub enum Effect<R> {
+    /// A decision, for the trace and the story (only when traced).
+    Event(Event<R>),
+    /// A log change (only when the runtime keeps files: `with_writes`).
+    Write(LogWrite<R>),
+    Send(Node, Msg<R>),
+    ArmTimer(Timer),
+    CancelTimer(Timer),
+}
 
 #[derive(Debug)]
 pub struct Effects<R> {
-    pub sends: Vec<(Node, Msg<R>)>,
     events: Option<Vec<Event<R>>>,
+    writes: Option<Vec<LogWrite<R>>>,
+    sends: Vec<(Node, Msg<R>)>,
+    /// `(timer, armed)`: armed, or cancelled.
+    timers: Vec<(Timer, bool)>,
 }
 
 impl<R> Effects<R> {
-    /// Effects without trace events: what the checker uses on its hot path.
+    /// Messages and timers only: what the checker uses on its hot path.
     pub fn new() -> Self {
         Effects {
-            sends: Vec::new(),
             events: None,
+            writes: None,
+            sends: Vec::new(),
+            timers: Vec::new(),
         }
     }
     /// Effects that also record every decision as an [`Event`].
     pub fn traced() -> Self {
         Effects {
-            sends: Vec::new(),
             events: Some(Vec::new()),
+            ..Effects::new()
         }
+    }
+    /// Also reports every log change as a [`LogWrite`], for a runtime
+    /// whose logs live in files.
+    pub fn with_writes(mut self) -> Self {
+        self.writes = Some(Vec::new());
+        self
     }
     pub fn send(&mut self, to: Node, msg: Msg<R>) {
         self.sends.push((to, msg));
@@ -37,6 +89,19 @@ impl<R> Effects<R> {
             events.push(event());
         }
     }
+    /// A log change; `write` runs only when the runtime asked for writes.
+    pub fn write(&mut self, write: impl FnOnce() -> LogWrite<R>) {
+        if let Some(writes) = &mut self.writes {
+            writes.push(write());
+        }
+    }
+    pub fn arm(&mut self, timer: Timer) {
+        self.timers.push((timer, true));
+    }
+    pub fn cancel(&mut self, timer: Timer) {
+        self.timers.push((timer, false));
+    }
+    /// The decisions so far, for a story.
     pub fn events(&self) -> &[Event<R>] {
         self.events.as_deref().unwrap_or(&[])
     }
@@ -48,6 +113,51 @@ impl<R> Effects<R> {
 impl<R> Default for Effects<R> {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// The one way a runtime takes effects back: events, then log writes, then
+/// messages, then timers.
+impl<R> IntoIterator for Effects<R> {
+    type Item = Effect<R>;
+    type IntoIter = Ordered<R>;
+    fn into_iter(self) -> Ordered<R> {
+        Ordered {
+            events: self.events.unwrap_or_default().into_iter(),
+            writes: self.writes.unwrap_or_default().into_iter(),
+            sends: self.sends.into_iter(),
+            timers: self.timers.into_iter(),
+        }
+    }
+}
+
+/// [`Effects`] in the order a runtime must carry them out.
+pub struct Ordered<R> {
+    events: std::vec::IntoIter<Event<R>>,
+    writes: std::vec::IntoIter<LogWrite<R>>,
+    sends: std::vec::IntoIter<(Node, Msg<R>)>,
+    timers: std::vec::IntoIter<(Timer, bool)>,
+}
+
+impl<R> Iterator for Ordered<R> {
+    type Item = Effect<R>;
+    fn next(&mut self) -> Option<Effect<R>> {
+        if let Some(e) = self.events.next() {
+            return Some(Effect::Event(e));
+        }
+        if let Some(w) = self.writes.next() {
+            return Some(Effect::Write(w));
+        }
+        if let Some((to, msg)) = self.sends.next() {
+            return Some(Effect::Send(to, msg));
+        }
+        self.timers.next().map(|(t, armed)| {
+            if armed {
+                Effect::ArmTimer(t)
+            } else {
+                Effect::CancelTimer(t)
+            }
+        })
     }
 }
 

@@ -115,19 +115,6 @@ impl<R: Record> Log<R> {
         self.entries.push(entry);
     }
 
-    /// Swaps entry `index`'s record for the same record held another way:
-    /// the server keeps only a batch's header in memory once its segment
-    /// file holds the bytes. Nothing the protocol sees may change.
-    pub fn replace_record(&mut self, index: usize, record: R) {
-        let e = &mut self.entries[index];
-        assert!(
-            e.record == record,
-            "entry {index} (offset {}) may only be replaced by the same record",
-            e.offset
-        );
-        e.record = record;
-    }
-
     /// Removes every entry at or above `offset`.
     pub fn truncate_to(&mut self, offset: Offset) {
         let keep = self.entries.partition_point(|e| e.offset < offset);

@@ -2,8 +2,9 @@
 //! APIs. Both runtimes carry these: the model as actor messages, the server
 //! by translating them to and from Kafka's wire format.
 
+use super::error::ErrorCode;
 use super::log::Entry;
-use super::types::{Acks, BrokerId, BrokerSet, Epoch, ErrorCode, Offset, PartitionEpoch};
+use super::types::{Acks, BrokerId, BrokerSet, Epoch, Offset, PartitionEpoch};
 
 /// A participant: brokers by id, the controller, and clients by number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -40,6 +41,19 @@ pub struct FetchRequest {
     pub incarnation: u8,
 }
 
+/// A producer's request to append one record (a batch, on the server).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ProduceRequest<R> {
+    /// The client's request number, echoed in the answer.
+    pub request: u8,
+    pub acks: Acks,
+    pub record: R,
+    /// The leader epoch the client's metadata names. Kafka's Produce has no
+    /// such field; the model uses it so a broker that has not yet heard of
+    /// its election waits instead of bouncing the request.
+    pub leader_epoch: Epoch,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum FetchResult<R> {
     /// Entries from the fetch offset on, and the leader's high watermark.
@@ -67,15 +81,7 @@ pub struct FetchResponse<R> {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Msg<R> {
     /// Producer → leader.
-    Produce {
-        request: u8,
-        acks: Acks,
-        record: R,
-        /// The leader epoch the client's metadata names. Kafka's Produce
-        /// has no such field; the model uses it so a broker that has not yet
-        /// heard of its election waits instead of bouncing the request.
-        leader_epoch: Epoch,
-    },
+    Produce(ProduceRequest<R>),
     /// Leader → producer: the record's offset, or an error.
     ProduceResponse {
         request: u8,

@@ -7,6 +7,7 @@ pub mod config;
 pub mod consumer;
 pub mod controller;
 pub mod effects;
+pub mod error;
 pub mod log;
 pub mod messages;
 pub mod producer;

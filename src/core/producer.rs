@@ -2,8 +2,9 @@
 //! the leader it knows, and retries the retriable failures up to `retries`.
 
 use super::effects::{Effects, Event};
-use super::messages::{Msg, Node};
-use super::types::{Acks, BrokerId, Epoch, ErrorCode, Offset, Record};
+use super::error::ErrorCode;
+use super::messages::{Msg, Node, ProduceRequest};
+use super::types::{Acks, BrokerId, Epoch, Offset, Record};
 
 /// How one record ended, from the producer's side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -83,6 +84,34 @@ impl<R: Record> Producer<R> {
         self.send_next(cfg, fx);
     }
 
+    /// One message: Produce answers, a reset connection, or Metadata.
+    pub fn step(&mut self, from: Node, msg: Msg<R>, cfg: &ProducerConfig, fx: &mut Effects<R>) {
+        match (from, msg) {
+            (Node::Broker(b), Msg::ProduceResponse { request, result }) => {
+                self.on_produce_response(b, request, result, cfg, fx)
+            }
+            (Node::Broker(b), Msg::ConnectionReset) => self.on_connection_reset(b, cfg, fx),
+            (
+                _,
+                Msg::Metadata {
+                    leader,
+                    leader_epoch,
+                },
+            ) => self.on_metadata(leader, leader_epoch, cfg, fx),
+            _ => {}
+        }
+    }
+
+    /// Whether `msg` means anything to a producer in this state: a finished
+    /// producer ignores everything.
+    pub fn wants(&self, msg: &Msg<R>) -> bool {
+        !self.is_done()
+            && matches!(
+                msg,
+                Msg::ProduceResponse { .. } | Msg::ConnectionReset | Msg::Metadata { .. }
+            )
+    }
+
     fn send_next(&mut self, cfg: &ProducerConfig, fx: &mut Effects<R>) {
         while self.in_flight.is_none() && !self.is_done() {
             if let Some(after) = self.awaiting_leader_after {
@@ -103,12 +132,12 @@ impl<R: Record> Producer<R> {
             });
             fx.send(
                 Node::Broker(leader),
-                Msg::Produce {
+                Msg::Produce(ProduceRequest {
                     request,
                     acks: cfg.acks,
                     record: record.clone(),
                     leader_epoch: self.leader_epoch,
-                },
+                }),
             );
             if cfg.acks == Acks::Zero {
                 fx.event(|| Event::ProducerAcked {
@@ -133,7 +162,7 @@ impl<R: Record> Producer<R> {
     }
 
     /// A Metadata update from the controller.
-    pub fn on_metadata(
+    fn on_metadata(
         &mut self,
         leader: Option<BrokerId>,
         leader_epoch: Epoch,
@@ -147,7 +176,7 @@ impl<R: Record> Producer<R> {
         self.send_next(cfg, fx);
     }
 
-    pub fn on_produce_response(
+    fn on_produce_response(
         &mut self,
         from: BrokerId,
         request: u8,
@@ -174,12 +203,7 @@ impl<R: Record> Producer<R> {
     }
 
     /// The connection to `from` broke (the broker died): every request on it is lost.
-    pub fn on_connection_reset(
-        &mut self,
-        from: BrokerId,
-        cfg: &ProducerConfig,
-        fx: &mut Effects<R>,
-    ) {
+    fn on_connection_reset(&mut self, from: BrokerId, cfg: &ProducerConfig, fx: &mut Effects<R>) {
         if matches!(self.in_flight, Some(a) if a.to == from) {
             self.attempt_failed(None, cfg, fx);
             self.send_next(cfg, fx);

@@ -6,10 +6,42 @@
 //! the HW passes. As follower it fetches, appends and truncates.
 
 use super::config::{Mutation, ProtocolConfig, Truncation};
-use super::effects::{Effects, Event};
+use super::effects::{Effects, Event, LogWrite, Timer};
+use super::error::ErrorCode;
 use super::log::{Entry, Log};
-use super::messages::{FetchRequest, FetchResponse, FetchResult, Msg, Node, PartitionState};
-use super::types::{Acks, BrokerId, BrokerSet, Epoch, ErrorCode, Offset, Record};
+use super::messages::{
+    FetchRequest, FetchResponse, FetchResult, Msg, Node, PartitionState, ProduceRequest,
+};
+use super::types::{Acks, BrokerId, BrokerSet, Epoch, Offset, Record};
+
+/// Everything that can happen to a replica: one step handles one input.
+#[derive(Clone, Debug)]
+pub enum Input<R> {
+    /// A request or response from another participant.
+    Message(Node, Msg<R>),
+    /// A timer the replica armed ran out. Deliver it only while
+    /// [`Replica::accepts_timeout`] says so; until then it stays armed.
+    Timeout(Timer),
+    /// `replica.fetch.wait.max.ms` passed for `from`'s parked fetch
+    /// (`DelayedFetch` expiry): answer it with no entries and the current
+    /// HW. The model leaves this out (it would only carry a newer HW); the
+    /// server needs it so a follower's request does not wait forever.
+    FetchWaitExpired(BrokerId),
+    /// The process dies (kill -9); with `power_loss` the machine loses its
+    /// page cache too.
+    Crash { power_loss: bool },
+    /// The process starts again on what its log kept.
+    Restart,
+}
+
+/// What a step compares the state after it with.
+struct Before {
+    lag_clocks: BrokerSet,
+    leader_epoch: Epoch,
+    /// The epoch it led in, if it was leader.
+    leading: Option<Epoch>,
+    high_watermark: Offset,
+}
 
 /// The leader's bookkeeping (`Partition` while `isLeader`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -46,13 +78,7 @@ pub enum Parked<R> {
         leader_epoch: u32,
     },
     /// A produce request for an epoch this broker has not heard of yet.
-    Produce {
-        client: Node,
-        request: u8,
-        acks: Acks,
-        record: R,
-        leader_epoch: u32,
-    },
+    Produce(Node, ProduceRequest<R>),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -180,8 +206,11 @@ impl<R: Record> Replica<R> {
         })
     }
 
-    /// A replica that starts with a known leader begins fetching from it.
-    pub fn start(&mut self, fx: &mut Effects<R>) {
+    /// A replica that starts with a known leader begins fetching from it; a
+    /// leader arms its followers' lag timers.
+    pub fn start(&mut self, cfg: &ProtocolConfig, fx: &mut Effects<R>) {
+        let mut before = self.before();
+        before.lag_clocks = BrokerSet::EMPTY; // nothing is armed yet
         // The role a replica starts in was the controller's decision; a
         // trace shows it as the LeaderAndIsr that would have brought it.
         if self.leader.is_some() {
@@ -199,6 +228,165 @@ impl<R: Record> Replica<R> {
             });
         }
         self.start_fetching(fx);
+        self.finish_step(before, None, cfg, fx);
+    }
+
+    /// One step: the input's handler, then the timers it armed or
+    /// cancelled, then the invariants, which hold after every step.
+    pub fn step(&mut self, input: Input<R>, cfg: &ProtocolConfig, fx: &mut Effects<R>) {
+        let before = self.before();
+        let mut fired = None;
+        match input {
+            Input::Message(from, msg) => self.on_message(from, msg, cfg, fx),
+            Input::Timeout(t @ Timer::ReplicaLagTimeMax(f)) => {
+                fired = Some(t);
+                self.on_replica_lag_timeout(f, fx);
+            }
+            Input::FetchWaitExpired(from) => self.expire_fetch(from, fx),
+            Input::Crash { power_loss } => self.crash(power_loss, fx),
+            Input::Restart => self.restart(cfg, fx),
+        }
+        self.finish_step(before, fired, cfg, fx);
+    }
+
+    /// Which handler a message goes to. Anything else is not for a replica.
+    fn on_message(&mut self, from: Node, msg: Msg<R>, cfg: &ProtocolConfig, fx: &mut Effects<R>) {
+        match (from, msg) {
+            (client, Msg::Produce(req)) => self.on_produce(client, req, cfg, fx),
+            (Node::Broker(f), Msg::Fetch(req)) => self.on_fetch(f, req, cfg, fx),
+            (Node::Broker(l), Msg::FetchResponse(resp)) => self.on_fetch_response(l, resp, cfg, fx),
+            (
+                client,
+                Msg::ConsumerFetch {
+                    request,
+                    offset,
+                    leader_epoch,
+                },
+            ) => self.on_consumer_fetch(client, request, offset, leader_epoch, fx),
+            (
+                Node::Controller,
+                Msg::LeaderAndIsr {
+                    state,
+                    broker_epoch,
+                },
+            ) => self.on_leader_and_isr(state, broker_epoch, cfg, fx),
+            _ => {}
+        }
+    }
+
+    fn before(&self) -> Before {
+        Before {
+            lag_clocks: self.lag_clocks(),
+            leader_epoch: self.partition.leader_epoch,
+            leading: self.is_leader().then_some(self.partition.leader_epoch),
+            high_watermark: self.high_watermark,
+        }
+    }
+
+    /// Arms and cancels what the step changed: the armed timers are always
+    /// [`Replica::timers`] of the state. A timer that fired is no longer
+    /// armed, so it is armed again if the state still wants it.
+    fn finish_step(
+        &self,
+        before: Before,
+        fired: Option<Timer>,
+        cfg: &ProtocolConfig,
+        fx: &mut Effects<R>,
+    ) {
+        let mut armed = before.lag_clocks;
+        if let Some(Timer::ReplicaLagTimeMax(f)) = fired {
+            armed.remove(f);
+        }
+        let wanted = self.lag_clocks();
+        for f in armed.minus(wanted).iter() {
+            fx.cancel(Timer::ReplicaLagTimeMax(f));
+        }
+        for f in wanted.minus(armed).iter() {
+            fx.arm(Timer::ReplicaLagTimeMax(f));
+        }
+        assert!(
+            self.partition.leader_epoch >= before.leader_epoch,
+            "broker {}: leader epoch went back from {} to {}",
+            self.id,
+            before.leader_epoch,
+            self.partition.leader_epoch
+        );
+        if before.leading.is_some() && before.leading == self.leading_epoch() {
+            assert!(
+                self.high_watermark >= before.high_watermark,
+                "broker {}: the leader's HW went back from {} to {} in epoch {}",
+                self.id,
+                before.high_watermark,
+                self.high_watermark,
+                self.partition.leader_epoch
+            );
+        }
+        self.invariants(cfg);
+    }
+
+    fn leading_epoch(&self) -> Option<Epoch> {
+        self.is_leader().then_some(self.partition.leader_epoch)
+    }
+
+    /// What holds after every step (TigerBeetle-style: a broken rule stops
+    /// the process instead of serving a state Kafka forbids). Deliberate
+    /// protocol bugs (`mutation`) may break the rules they are about.
+    pub fn invariants(&self, cfg: &ProtocolConfig) {
+        let id = self.id;
+        let leo = self.log.end_offset();
+        assert!(
+            self.high_watermark <= leo,
+            "broker {id}: HW {} past LEO {leo}",
+            self.high_watermark
+        );
+        assert!(
+            self.log.flushed_offset() <= leo,
+            "broker {id}: flushed offset past LEO"
+        );
+        let mut fetches = BrokerSet::EMPTY;
+        for p in &self.parked {
+            if let Parked::Fetch(f, _) = p {
+                assert!(
+                    !fetches.contains(*f),
+                    "broker {id}: two parked fetches from broker {f}"
+                );
+                fetches.insert(*f);
+            }
+        }
+        let Some(l) = &self.leader else {
+            return;
+        };
+        assert_eq!(
+            self.partition.leader,
+            Some(id),
+            "broker {id} leads a partition whose leader it does not know to be itself"
+        );
+        if cfg.mutation.is_none() {
+            assert!(
+                self.partition.isr.contains(id),
+                "broker {id} leads outside its ISR {}",
+                self.partition.isr
+            );
+            if let Some(p) = l.pending_isr {
+                assert!(
+                    p.contains(id),
+                    "broker {id} proposed an ISR {p} without itself"
+                );
+            }
+        }
+        assert!(
+            l.epoch_start_offset <= leo,
+            "broker {id}: epoch start past LEO"
+        );
+        let maximal = self.maximal_isr();
+        let mut last = None;
+        for &(f, end) in &l.follower_end {
+            assert!(
+                last < Some(f) && maximal.contains(f) && end <= leo,
+                "broker {id}: follower {f}'s fetch position {end} is not one a leader with LEO {leo} and ISR {maximal} keeps"
+            );
+            last = Some(f);
+        }
     }
 
     /// The first fetch a follower sends for its current leader, if it has one.
@@ -221,7 +409,7 @@ impl<R: Record> Replica<R> {
     // ----- controller → broker -------------------------------------------
 
     /// LeaderAndIsr: the controller's newest state for the partition.
-    pub fn on_leader_and_isr(
+    fn on_leader_and_isr(
         &mut self,
         state: PartitionState,
         broker_epoch: u8,
@@ -326,13 +514,7 @@ impl<R: Record> Replica<R> {
                         self.on_consumer_fetch(client, request, offset, leader_epoch, fx);
                     }
                 }
-                Parked::Produce {
-                    client,
-                    request,
-                    acks,
-                    record,
-                    leader_epoch,
-                } => self.on_produce(client, request, acks, record, leader_epoch, cfg, fx),
+                Parked::Produce(client, req) => self.on_produce(client, req, cfg, fx),
             }
         }
     }
@@ -342,27 +524,23 @@ impl<R: Record> Replica<R> {
     /// Produce (`appendRecordsToLeader`). `leader_epoch` is the epoch the
     /// client believes in: a request for an epoch this broker has not heard
     /// of waits here for the controller's word instead of bouncing.
-    #[allow(clippy::too_many_arguments)]
-    pub fn on_produce(
+    fn on_produce(
         &mut self,
         client: Node,
-        request: u8,
-        acks: Acks,
-        record: R,
-        leader_epoch: u32,
+        req: ProduceRequest<R>,
         cfg: &ProtocolConfig,
         fx: &mut Effects<R>,
     ) {
-        if leader_epoch > self.partition.leader_epoch {
-            self.parked.push(Parked::Produce {
-                client,
-                request,
-                acks,
-                record,
-                leader_epoch,
-            });
+        if req.leader_epoch > self.partition.leader_epoch {
+            self.parked.push(Parked::Produce(client, req));
             return;
         }
+        let ProduceRequest {
+            request,
+            acks,
+            record,
+            ..
+        } = req;
         let reply = |fx: &mut Effects<R>, result| {
             if acks != Acks::Zero {
                 fx.send(client, Msg::ProduceResponse { request, result });
@@ -413,7 +591,8 @@ impl<R: Record> Replica<R> {
         let epoch = self.partition.leader_epoch;
         let count = record.offset_count();
         let offset = self.log.append(epoch, record.clone());
-        let flushed = self.log.maybe_flush(cfg.flush_interval_messages);
+        fx.write(|| LogWrite::Append(self.log.entries().last().expect("appended").clone()));
+        let flushed = self.flush(cfg, fx);
         self.maybe_advance_high_watermark_quiet(cfg);
         fx.event(|| Event::LeaderAppend {
             broker: self.id,
@@ -573,7 +752,7 @@ impl<R: Record> Replica<R> {
 
     /// A follower's Fetch: divergence check, fetch-position bookkeeping, ISR
     /// expansion, HW advance, then the records (or a wait for some).
-    pub fn on_fetch(
+    fn on_fetch(
         &mut self,
         from: BrokerId,
         req: FetchRequest,
@@ -698,7 +877,7 @@ impl<R: Record> Replica<R> {
     /// model leaves this out (it only carries a newer HW); the server needs
     /// it so a follower's request does not wait forever. A fetch for an
     /// epoch this broker has not heard of keeps waiting for the controller.
-    pub fn expire_fetch(&mut self, from: BrokerId, fx: &mut Effects<R>) {
+    fn expire_fetch(&mut self, from: BrokerId, fx: &mut Effects<R>) {
         let epoch = self.partition.leader_epoch;
         let leader = self.is_leader();
         let Some(i) = self.parked.iter().position(
@@ -725,13 +904,11 @@ impl<R: Record> Replica<R> {
         send_fetch_response(from, req, result, fx);
     }
 
-    /// The followers a leader may drop for lagging (`isFollowerOutOfSync`):
-    /// ISR members not caught up to its LEO, when no ISR change is in flight.
-    pub fn lagging_followers(&self) -> BrokerSet {
-        let Some(l) = &self.leader else {
-            return BrokerSet::EMPTY;
-        };
-        if l.pending_isr.is_some() {
+    /// ISR followers not caught up to the leader's LEO: each has its
+    /// `replica.lag.time.max.ms` clock running, from when it fell behind
+    /// (Kafka's `lastCaughtUpTimeMs`, read by `Replica.isFollowerOutOfSync`).
+    fn lag_clocks(&self) -> BrokerSet {
+        if self.leader.is_none() {
             return BrokerSet::EMPTY;
         }
         let leo = self.log.end_offset();
@@ -744,9 +921,27 @@ impl<R: Record> Replica<R> {
         out
     }
 
+    /// The timers this state wants armed.
+    pub fn timers(&self) -> impl Iterator<Item = Timer> {
+        self.lag_clocks().iter().map(Timer::ReplicaLagTimeMax)
+    }
+
+    /// Whether `timer` running out now would do anything. While an ISR
+    /// change is in flight the leader proposes no other
+    /// (`Partition.maybeShrinkIsr` skips while `partitionState.isInflight`),
+    /// so a lag timer that runs out then stays armed, its clock still
+    /// running, until the controller answers.
+    pub fn accepts_timeout(&self, timer: Timer) -> bool {
+        let Timer::ReplicaLagTimeMax(f) = timer;
+        self.leader
+            .as_ref()
+            .is_some_and(|l| l.pending_isr.is_none())
+            && self.lag_clocks().contains(f)
+    }
+
     /// `replica.lag.time.max.ms` passed for `follower`: propose its removal.
-    pub fn on_replica_lag_timeout(&mut self, follower: BrokerId, fx: &mut Effects<R>) {
-        if !self.lagging_followers().contains(follower) {
+    fn on_replica_lag_timeout(&mut self, follower: BrokerId, fx: &mut Effects<R>) {
+        if !self.accepts_timeout(Timer::ReplicaLagTimeMax(follower)) {
             return;
         }
         let isr = self.partition.isr.without(follower);
@@ -787,7 +982,7 @@ impl<R: Record> Replica<R> {
             && fetch_offset == self.log.end_offset()
     }
 
-    pub fn on_fetch_response(
+    fn on_fetch_response(
         &mut self,
         from: BrokerId,
         resp: FetchResponse<R>,
@@ -805,10 +1000,11 @@ impl<R: Record> Replica<R> {
             } => {
                 let before = self.log.end_offset();
                 for e in entries {
+                    fx.write(|| LogWrite::Append(e.clone()));
                     self.log.append_replicated(e);
                 }
                 let after = self.log.end_offset();
-                let flushed = after > before && self.log.maybe_flush(cfg.flush_interval_messages);
+                let flushed = after > before && self.flush(cfg, fx);
                 let hw = high_watermark.min(after);
                 let hw_changed = hw != self.high_watermark;
                 self.high_watermark = hw;
@@ -847,8 +1043,22 @@ impl<R: Record> Replica<R> {
         self.start_fetching(fx);
     }
 
+    /// `log.flush.interval.messages`: whether this append made the log fsync.
+    fn flush(&mut self, cfg: &ProtocolConfig, fx: &mut Effects<R>) -> bool {
+        let flushed = self.log.maybe_flush(cfg.flush_interval_messages);
+        if flushed {
+            fx.write(|| LogWrite::Flush {
+                to: self.log.flushed_offset(),
+            });
+        }
+        flushed
+    }
+
     fn truncate(&mut self, to: Offset, reason: &'static str, fx: &mut Effects<R>) {
         self.log.truncate_to(to);
+        fx.write(|| LogWrite::Truncate {
+            to: self.log.end_offset(),
+        });
         self.high_watermark = self.high_watermark.min(self.log.end_offset());
         fx.event(|| Event::Truncated {
             broker: self.id,
@@ -860,7 +1070,7 @@ impl<R: Record> Replica<R> {
     // ----- consumer -------------------------------------------------------
 
     /// A consumer fetch: only entries below the HW are visible.
-    pub fn on_consumer_fetch(
+    fn on_consumer_fetch(
         &mut self,
         client: Node,
         request: u8,
@@ -906,19 +1116,17 @@ impl<R: Record> Replica<R> {
 
     // ----- crashes --------------------------------------------------------
 
-    /// The process dies. Returns the clients whose connections it held, as
-    /// they will see the connection reset. A power loss also loses the page
-    /// cache: the log keeps only what was flushed.
-    pub fn crash(&mut self, power_loss: bool, fx: &mut Effects<R>) -> Vec<Node> {
+    /// The process dies: the clients whose requests it held see their
+    /// connections reset. A power loss also loses the page cache: the log
+    /// keeps only what was flushed (what the disk kept, not a write).
+    fn crash(&mut self, power_loss: bool, fx: &mut Effects<R>) {
         let mut clients = Vec::new();
         if let Some(l) = self.leader.take() {
             clients.extend(l.pending_acks.iter().map(|p| p.client));
         }
         for p in std::mem::take(&mut self.parked) {
             match p {
-                Parked::Read { client, .. } | Parked::Produce { client, .. } => {
-                    clients.push(client)
-                }
+                Parked::Read { client, .. } | Parked::Produce(client, _) => clients.push(client),
                 Parked::Fetch(..) => {}
             }
         }
@@ -936,11 +1144,13 @@ impl<R: Record> Replica<R> {
             power_loss,
             end_offset: self.log.end_offset(),
         });
-        clients
+        for client in clients {
+            fx.send(client, Msg::ConnectionReset);
+        }
     }
 
     /// Log recovery on restart, then registration with the controller.
-    pub fn restart(&mut self, cfg: &ProtocolConfig, fx: &mut Effects<R>) {
+    fn restart(&mut self, cfg: &ProtocolConfig, fx: &mut Effects<R>) {
         self.recover_log(cfg, fx);
         fx.event(|| Event::Restarted {
             broker: self.id,

@@ -1,10 +1,13 @@
 //! The leader's produce decisions, one Kafka rule per test.
 
 use super::config::ProtocolConfig;
-use super::effects::Effects;
-use super::messages::{FetchRequest, Msg, Node, PartitionState};
-use super::replica::Replica;
-use super::types::{Acks, BrokerSet, ErrorCode, ProducerSeq, Record};
+use super::effects::{Effect, Effects, LogWrite, Timer};
+use super::error::ErrorCode;
+use super::messages::{
+    FetchRequest, FetchResponse, FetchResult, Msg, Node, PartitionState, ProduceRequest,
+};
+use super::replica::{Input, Replica};
+use super::types::{Acks, BrokerSet, ProducerSeq, Record};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 struct R(u32, bool);
@@ -36,21 +39,35 @@ fn leader(isr: &[u8], min_isr: usize) -> (Replica<R>, ProtocolConfig) {
 }
 
 fn produce(r: &mut Replica<R>, cfg: &ProtocolConfig, acks: Acks, rec: R) -> Vec<(Node, Msg<R>)> {
+    let req = ProduceRequest {
+        request: 0,
+        acks,
+        record: rec,
+        leader_epoch: 1,
+    };
+    step(r, cfg, Input::Message(CLIENT, Msg::Produce(req)))
+}
+
+/// One step, and the messages it sent.
+fn step(r: &mut Replica<R>, cfg: &ProtocolConfig, input: Input<R>) -> Vec<(Node, Msg<R>)> {
     let mut fx = Effects::new();
-    r.on_produce(CLIENT, 0, acks, rec, 1, cfg, &mut fx);
-    fx.sends
+    r.step(input, cfg, &mut fx);
+    fx.into_iter()
+        .filter_map(|e| match e {
+            Effect::Send(to, msg) => Some((to, msg)),
+            _ => None,
+        })
+        .collect()
 }
 
 fn fetch(r: &mut Replica<R>, cfg: &ProtocolConfig, from: u8, offset: u64) -> Vec<(Node, Msg<R>)> {
-    let mut fx = Effects::new();
     let req = FetchRequest {
         leader_epoch: 1,
         fetch_offset: offset,
         last_fetched_epoch: (offset > 0).then_some(1),
         incarnation: 0,
     };
-    r.on_fetch(from, req, cfg, &mut fx);
-    fx.sends
+    step(r, cfg, Input::Message(Node::Broker(from), Msg::Fetch(req)))
 }
 
 fn produce_result(sends: &[(Node, Msg<R>)]) -> Option<Result<u64, ErrorCode>> {
@@ -134,4 +151,151 @@ fn a_non_leader_answers_not_leader_or_follower() {
         produce_result(&sends),
         Some(Err(ErrorCode::NotLeaderOrFollower))
     );
+}
+
+/// The timers a step armed and cancelled, in order.
+fn timers(r: &mut Replica<R>, cfg: &ProtocolConfig, input: Input<R>) -> Vec<(Timer, bool)> {
+    let mut fx = Effects::new();
+    r.step(input, cfg, &mut fx);
+    fx.into_iter()
+        .filter_map(|e| match e {
+            Effect::ArmTimer(t) => Some((t, true)),
+            Effect::CancelTimer(t) => Some((t, false)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn fetch_input(from: u8, offset: u64) -> Input<R> {
+    let req = FetchRequest {
+        leader_epoch: 1,
+        fetch_offset: offset,
+        last_fetched_epoch: (offset > 0).then_some(1),
+        incarnation: 0,
+    };
+    Input::Message(Node::Broker(from), Msg::Fetch(req))
+}
+
+#[test]
+fn lag_timers_run_while_a_follower_is_behind_and_survive_an_isr_change_in_flight() {
+    let (mut r, cfg) = leader(&[1, 2, 3], 1);
+    let mut fx = Effects::new();
+    r.start(&cfg, &mut fx);
+    let lag = Timer::ReplicaLagTimeMax;
+    let armed: Vec<_> = fx
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::ArmTimer(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        armed,
+        [lag(2), lag(3)],
+        "a new leader starts both followers' clocks"
+    );
+    // Broker 2 fetches at the LEO: caught up, its clock stops.
+    assert_eq!(
+        timers(&mut r, &cfg, fetch_input(2, 0)),
+        vec![(lag(2), false)]
+    );
+    // An append leaves it behind again.
+    let req = ProduceRequest {
+        request: 0,
+        acks: Acks::One,
+        record: R(0, false),
+        leader_epoch: 1,
+    };
+    let t = timers(&mut r, &cfg, Input::Message(CLIENT, Msg::Produce(req)));
+    assert_eq!(t, vec![(lag(2), true)]);
+    // Broker 3's timer runs out: the leader proposes dropping it, and its
+    // clock goes on (it is still in the ISR, still behind).
+    assert!(r.accepts_timeout(lag(3)));
+    let sends = step(&mut r, &cfg, Input::Timeout(lag(3)));
+    assert!(
+        sends
+            .iter()
+            .any(|(to, m)| *to == Node::Controller && matches!(m, Msg::AlterPartition { .. }))
+    );
+    // While the change is in flight no timer may fire, and broker 2's keeps running.
+    assert!(!r.accepts_timeout(lag(2)));
+    assert!(!r.accepts_timeout(lag(3)));
+    assert_eq!(r.timers().collect::<Vec<_>>(), vec![lag(2), lag(3)]);
+}
+
+#[test]
+fn a_step_gives_its_events_then_its_log_writes_then_its_messages() {
+    let (mut r, cfg) = leader(&[1], 1);
+    let mut fx = Effects::traced().with_writes();
+    let req = ProduceRequest {
+        request: 0,
+        acks: Acks::One,
+        record: R(0, false),
+        leader_epoch: 1,
+    };
+    let cfg = ProtocolConfig {
+        flush_interval_messages: Some(1),
+        ..cfg
+    };
+    r.step(Input::Message(CLIENT, Msg::Produce(req)), &cfg, &mut fx);
+    let kinds: Vec<&str> = fx
+        .into_iter()
+        .map(|e| match e {
+            Effect::Event(_) => "event",
+            Effect::Write(LogWrite::Append(_)) => "append",
+            Effect::Write(LogWrite::Flush { .. }) => "flush",
+            Effect::Write(LogWrite::Truncate { .. }) => "truncate",
+            Effect::Send(..) => "send",
+            Effect::ArmTimer(_) | Effect::CancelTimer(_) => "timer",
+        })
+        .collect();
+    assert_eq!(kinds, ["event", "append", "flush", "send"]);
+}
+
+#[test]
+fn a_follower_reports_its_truncation_as_a_log_write() {
+    let state = PartitionState {
+        leader: Some(2),
+        leader_epoch: 2,
+        isr: BrokerSet::of([1, 2, 3]),
+        elr: BrokerSet::EMPTY,
+        partition_epoch: 1,
+    };
+    let mut r: Replica<R> = Replica::new(1, BrokerSet::of([1, 2, 3]), state);
+    r.log.append(1, R(0, false));
+    r.log.append(1, R(1, false));
+    let cfg = ProtocolConfig::default();
+    let resp = FetchResponse {
+        leader_epoch: 2,
+        fetch_offset: 2,
+        incarnation: 0,
+        result: FetchResult::Diverging {
+            epoch: 1,
+            end_offset: 1,
+        },
+    };
+    r.fetch_in_flight = true;
+    let mut fx = Effects::new().with_writes();
+    r.step(
+        Input::Message(Node::Broker(2), Msg::FetchResponse(resp)),
+        &cfg,
+        &mut fx,
+    );
+    let writes: Vec<_> = fx
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Write(w) => Some(w),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(writes, vec![LogWrite::Truncate { to: 1 }]);
+    assert_eq!(r.log.end_offset(), 1);
+}
+
+#[test]
+#[should_panic(expected = "past LEO")]
+fn a_step_that_leaves_the_hw_past_the_log_stops() {
+    let (mut r, cfg) = leader(&[1], 1);
+    r.high_watermark = 5;
+    step(&mut r, &cfg, fetch_input(2, 0));
 }

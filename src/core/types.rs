@@ -169,43 +169,6 @@ impl std::str::FromStr for Acks {
     }
 }
 
-/// The Kafka error codes this protocol produces, with Kafka's numbers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-pub enum ErrorCode {
-    OffsetOutOfRange = 1,
-    NotLeaderOrFollower = 6,
-    RequestTimedOut = 7,
-    NotEnoughReplicas = 19,
-    NotEnoughReplicasAfterAppend = 20,
-    OutOfOrderSequenceNumber = 45,
-}
-
-impl ErrorCode {
-    pub fn code(self) -> i16 {
-        self as i16
-    }
-    pub fn name(self) -> &'static str {
-        match self {
-            ErrorCode::OffsetOutOfRange => "OFFSET_OUT_OF_RANGE",
-            ErrorCode::NotLeaderOrFollower => "NOT_LEADER_OR_FOLLOWER",
-            ErrorCode::RequestTimedOut => "REQUEST_TIMED_OUT",
-            ErrorCode::NotEnoughReplicas => "NOT_ENOUGH_REPLICAS",
-            ErrorCode::NotEnoughReplicasAfterAppend => "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
-            ErrorCode::OutOfOrderSequenceNumber => "OUT_OF_ORDER_SEQUENCE_NUMBER",
-        }
-    }
-    /// Whether a producer retries this error (Kafka's `RetriableException`s).
-    pub fn is_retriable(self) -> bool {
-        !matches!(self, ErrorCode::OutOfOrderSequenceNumber)
-    }
-}
-
-impl fmt::Display for ErrorCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({})", self.name(), self.code())
-    }
-}
-
 /// An idempotent producer's identity and sequence number for one batch.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ProducerSeq {

@@ -8,11 +8,11 @@ use super::config::{CrashMode, ModelConfig};
 use super::record::Rec;
 use crate::core::config::ProtocolConfig;
 use crate::core::consumer::Consumer;
-use crate::core::controller::Controller;
-use crate::core::effects::Effects;
+use crate::core::controller::{self, Controller};
+use crate::core::effects::{self, Effect, Effects};
 use crate::core::messages::{Msg, Node};
 use crate::core::producer::{Producer, ProducerConfig};
-use crate::core::replica::Replica;
+use crate::core::replica::{self, Replica};
 use crate::core::types::{Acks, BrokerId, BrokerSet, Offset};
 use smallvec::SmallVec;
 use stateright::actor::{Actor, Id, Out};
@@ -159,7 +159,7 @@ impl KafkaActor {
         match self.node {
             Node::Broker(b) => {
                 let mut replica = Replica::new(b, s.layout.replicas(), initial.state);
-                replica.start(fx);
+                replica.start(&s.protocol, fx);
                 NodeState::Broker(BrokerState {
                     replica,
                     down: false,
@@ -200,13 +200,21 @@ impl KafkaActor {
             (NodeState::Broker(b), Input::Msg(src, msg)) if b.down => {
                 // The port is closed: clients see their connection refused.
                 let reset = match msg {
-                    Msg::Produce { acks, .. } => acks != Acks::Zero,
+                    Msg::Produce(req) => req.acks != Acks::Zero,
                     Msg::ConsumerFetch { .. } => true,
                     _ => false,
                 };
                 if reset {
                     fx.send(src, Msg::ConnectionReset);
                 }
+            }
+            (NodeState::Broker(b), Input::Timer(Timer::ReplicaLagTimeMax(f)))
+                if !b
+                    .replica
+                    .accepts_timeout(effects::Timer::ReplicaLagTimeMax(f)) =>
+            {
+                // The core cannot act on it yet: it stays armed, a no-op step.
+                fx.arm(effects::Timer::ReplicaLagTimeMax(f));
             }
             (NodeState::Broker(_), input) => {
                 let NodeState::Broker(b) = state.to_mut() else {
@@ -221,55 +229,19 @@ impl KafkaActor {
                 controller_step(c, input, &s.protocol, fx);
             }
             (NodeState::Producer(p), Input::Msg(src, msg)) => {
-                let relevant = matches!(
-                    msg,
-                    Msg::ProduceResponse { .. } | Msg::ConnectionReset | Msg::Metadata { .. }
-                );
-                if !relevant || p.is_done() {
+                if !p.wants(&msg) {
                     return;
                 }
                 let NodeState::Producer(p) = state.to_mut() else {
                     unreachable!()
                 };
-                let cfg = &s.producer;
-                match (src, msg) {
-                    (Node::Broker(b), Msg::ProduceResponse { request, result }) => {
-                        p.on_produce_response(b, request, result, cfg, fx)
-                    }
-                    (Node::Broker(b), Msg::ConnectionReset) => p.on_connection_reset(b, cfg, fx),
-                    (
-                        _,
-                        Msg::Metadata {
-                            leader,
-                            leader_epoch,
-                        },
-                    ) => p.on_metadata(leader, leader_epoch, cfg, fx),
-                    _ => {}
-                }
+                p.step(src, msg, &s.producer, fx);
             }
             (NodeState::Consumer(_), Input::Msg(src, msg)) => {
                 let NodeState::Consumer(c) = state.to_mut() else {
                     unreachable!()
                 };
-                match (src, msg) {
-                    (
-                        Node::Broker(b),
-                        Msg::ConsumerFetchResponse {
-                            request,
-                            offset,
-                            result,
-                        },
-                    ) => c.on_fetch_response(b, request, offset, result, fx),
-                    (Node::Broker(b), Msg::ConnectionReset) => c.on_connection_reset(b, fx),
-                    (
-                        _,
-                        Msg::Metadata {
-                            leader,
-                            leader_epoch,
-                        },
-                    ) => c.on_metadata(leader, leader_epoch, fx),
-                    _ => {}
-                }
+                c.step(src, msg, fx);
             }
             (_, _) => {}
         }
@@ -277,56 +249,28 @@ impl KafkaActor {
 
     fn broker_step(&self, b: &mut BrokerState, input: Input, fx: &mut Effects<Rec>) {
         let s = &self.settings;
-        let cfg = &s.protocol;
+        let power_loss = s.cfg.crash_mode == CrashMode::Machine;
+        let input = match input {
+            Input::Msg(src, msg) => replica::Input::Message(src, msg),
+            Input::Timer(Timer::Crash) => replica::Input::Crash { power_loss },
+            Input::Timer(Timer::Restart) => replica::Input::Restart,
+            Input::Timer(Timer::ReplicaLagTimeMax(f)) => {
+                replica::Input::Timeout(effects::Timer::ReplicaLagTimeMax(f))
+            }
+            Input::Choice(_) => return,
+        };
+        let crash = matches!(input, replica::Input::Crash { .. });
+        let restart = matches!(input, replica::Input::Restart);
         let r = &mut b.replica;
-        match input {
-            Input::Msg(src, msg) => match (src, msg) {
-                (
-                    client,
-                    Msg::Produce {
-                        request,
-                        acks,
-                        record,
-                        leader_epoch,
-                    },
-                ) => r.on_produce(client, request, acks, record, leader_epoch, cfg, fx),
-                (Node::Broker(f), Msg::Fetch(req)) => r.on_fetch(f, req, cfg, fx),
-                (Node::Broker(l), Msg::FetchResponse(resp)) => {
-                    r.on_fetch_response(l, resp, cfg, fx)
-                }
-                (
-                    client,
-                    Msg::ConsumerFetch {
-                        request,
-                        offset,
-                        leader_epoch,
-                    },
-                ) => r.on_consumer_fetch(client, request, offset, leader_epoch, fx),
-                (
-                    Node::Controller,
-                    Msg::LeaderAndIsr {
-                        state,
-                        broker_epoch,
-                    },
-                ) => r.on_leader_and_isr(state, broker_epoch, cfg, fx),
-                _ => {}
-            },
-            Input::Timer(Timer::Crash) => {
-                let power_loss = s.cfg.crash_mode == CrashMode::Machine;
-                for client in r.crash(power_loss, fx) {
-                    fx.send(client, Msg::ConnectionReset);
-                }
-                // The controller's heartbeat timeout fires later, as its own step.
-                fx.send(Node::Controller, Msg::SessionExpired);
-                b.down = true;
-                b.crashes += 1;
-            }
-            Input::Timer(Timer::Restart) => {
-                b.down = false;
-                r.restart(cfg, fx);
-            }
-            Input::Timer(Timer::ReplicaLagTimeMax(f)) => r.on_replica_lag_timeout(f, fx),
-            Input::Choice(_) => {}
+        r.step(input, &s.protocol, fx);
+        if crash {
+            // The controller's heartbeat timeout fires later, as its own step.
+            fx.send(Node::Controller, Msg::SessionExpired);
+            b.down = true;
+            b.crashes += 1;
+        }
+        if restart {
+            b.down = false;
         }
         if let Some(_l) = &r.leader {
             let hw = r.high_watermark;
@@ -338,25 +282,14 @@ impl KafkaActor {
         }
     }
 
-    /// The timers a broker state wants armed: a pure function of the state,
-    /// so the armed set never drifts from it.
-    fn broker_timers(&self, b: &BrokerState) -> SmallVec<[Timer; 8]> {
-        let cfg = &self.settings.cfg;
+    /// The fault timers a broker state wants armed: a pure function of the
+    /// state, as the core's own timers are.
+    fn fault_timers(&self, b: &BrokerState) -> SmallVec<[Timer; 2]> {
         let mut t = SmallVec::new();
         if b.down {
             t.push(Timer::Restart);
-            return t;
-        }
-        if cfg.crashes > b.crashes {
+        } else if self.settings.cfg.crashes > b.crashes {
             t.push(Timer::Crash);
-        }
-        if cfg.lag_removals > 0 {
-            t.extend(
-                b.replica
-                    .lagging_followers()
-                    .iter()
-                    .map(Timer::ReplicaLagTimeMax),
-            );
         }
         t
     }
@@ -366,15 +299,16 @@ impl KafkaActor {
         candidates.iter().map(Choice::Elect).collect()
     }
 
-    /// Emits timer and choice changes between two states of this actor.
+    /// Emits the model's own timer and choice changes between two states of
+    /// this actor: crashes and restarts, and the controller's election.
     fn sync(&self, before: Option<&NodeState>, after: &NodeState, o: &mut Out<Self>) {
         match after {
             NodeState::Broker(b) => {
                 let old = match before {
-                    Some(NodeState::Broker(ob)) => self.broker_timers(ob),
+                    Some(NodeState::Broker(ob)) => self.fault_timers(ob),
                     _ => SmallVec::new(),
                 };
-                let new = self.broker_timers(b);
+                let new = self.fault_timers(b);
                 for t in &old {
                     if !new.contains(t) {
                         o.cancel_timer(t.clone());
@@ -400,10 +334,28 @@ impl KafkaActor {
         }
     }
 
+    /// Carries out the core's effects: messages onto the network, its
+    /// timers as actor timers. Log writes need nothing (the state is the
+    /// log) and events feed only the story.
     fn emit(&self, fx: Effects<Rec>, o: &mut Out<Self>) {
         let layout = self.settings.layout;
-        for (to, msg) in fx.sends {
-            o.send(layout.id(to), msg);
+        // Without lag removals, a lag timer could never do anything.
+        let lag = self.settings.cfg.lag_removals > 0;
+        for effect in fx {
+            match effect {
+                Effect::Send(to, msg) => o.send(layout.id(to), msg),
+                Effect::ArmTimer(effects::Timer::ReplicaLagTimeMax(f)) if lag => o.set_timer(
+                    Timer::ReplicaLagTimeMax(f),
+                    stateright::actor::model_timeout(),
+                ),
+                Effect::CancelTimer(effects::Timer::ReplicaLagTimeMax(f)) if lag => {
+                    o.cancel_timer(Timer::ReplicaLagTimeMax(f))
+                }
+                Effect::ArmTimer(_)
+                | Effect::CancelTimer(_)
+                | Effect::Write(_)
+                | Effect::Event(_) => {}
+            }
         }
     }
 }
@@ -414,34 +366,19 @@ fn controller_step(
     cfg: &ProtocolConfig,
     fx: &mut Effects<Rec>,
 ) {
-    match input {
-        Input::Msg(Node::Broker(b), Msg::SessionExpired) => c.core.on_session_expired(b, cfg, fx),
-        Input::Msg(
-            Node::Broker(b),
-            Msg::BrokerRegistration {
-                clean_shutdown,
-                broker_epoch,
-            },
-        ) => c
-            .core
-            .on_broker_registration(b, clean_shutdown, broker_epoch, cfg, fx),
-        Input::Msg(
-            Node::Broker(b),
-            Msg::AlterPartition {
-                leader_epoch,
-                partition_epoch,
-                new_isr,
-            },
-        ) => {
-            let before = c.core.state.isr;
-            c.core
-                .on_alter_partition(b, leader_epoch, partition_epoch, new_isr, cfg, fx);
-            if !before.minus(c.core.state.isr).is_empty() {
-                c.lag_removals += 1;
-            }
-        }
-        Input::Choice(Choice::Elect(b)) => c.core.elect(b, cfg, fx),
-        _ => {}
+    let input = match input {
+        Input::Msg(src, msg) => controller::Input::Message(src, msg),
+        Input::Choice(Choice::Elect(b)) => controller::Input::Elect(b),
+        Input::Timer(_) => return,
+    };
+    let alter = matches!(
+        input,
+        controller::Input::Message(_, Msg::AlterPartition { .. })
+    );
+    let before = c.core.state.isr;
+    c.core.step(input, cfg, fx);
+    if alter && !before.minus(c.core.state.isr).is_empty() {
+        c.lag_removals += 1;
     }
 }
 

@@ -80,8 +80,8 @@ mod tests {
 
 use super::actor::{Layout, PRODUCER};
 use super::config::ModelConfig;
+use crate::core::error::ErrorCode;
 use crate::core::messages::{Msg, Node};
-use crate::core::types::ErrorCode;
 use stateright::actor::Envelope;
 use stateright::semantics::{ConsistencyTester, LinearizabilityTester};
 use std::hash::{Hash, Hasher};
@@ -172,9 +172,9 @@ impl History {
     ) -> Option<History> {
         let c = client(cfg, env.src)?;
         let (thread, op) = match env.msg {
-            Msg::Produce {
-                request, record, ..
-            } if c == PRODUCER => ((c, *request), LogOp::Append(record.value)),
+            Msg::Produce(req) if c == PRODUCER => {
+                ((c, req.request), LogOp::Append(req.record.value))
+            }
             Msg::ConsumerFetch {
                 request, offset, ..
             } => ((c, *request), LogOp::Read(*offset)),

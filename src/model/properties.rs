@@ -124,7 +124,7 @@ impl<'a> View<'a> {
 fn produce_in_flight<S: Snapshot>(state: &S, value: u8) -> bool {
     state
         .messages()
-        .any(|msg| matches!(msg, Msg::Produce { record, .. } if record.value == value))
+        .any(|msg| matches!(msg, Msg::Produce(req) if req.record.value == value))
 }
 
 fn acked_never_lost<S: Snapshot>(_: &ModelConfig, state: &S, v: &View) -> bool {

@@ -9,12 +9,13 @@
 //! `SUPPORTED` are the ones this broker answers, and `ApiVersions` reports
 //! exactly that table.
 
-use super::broker::{Shared, TOPIC_ALREADY_EXISTS};
+use super::broker::Shared;
 use super::fetch::{fetch, follower_fetch};
 use super::metadata::metadata_response;
 use super::offsets::list_offsets;
 use super::produce::produce;
 use super::topics::create_topics;
+use crate::core::error::ErrorCode;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::api_versions_response::ApiVersion;
 use kafka_protocol::messages::find_coordinator_response::Coordinator;
@@ -23,9 +24,6 @@ use kafka_protocol::messages::{
     InitProducerIdResponse, ProducerId, RequestHeader, RequestKind, ResponseHeader, ResponseKind,
 };
 use kafka_protocol::protocol::{Decodable, Encodable};
-
-/// Kafka's UNSUPPORTED_VERSION error code.
-pub const UNSUPPORTED_VERSION: i16 = 35;
 
 /// The APIs answered, with their version ranges; a client is never
 /// offered an API that is not answered.
@@ -39,9 +37,6 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::FindCoordinator, 0, 4),
     (ApiKey::ApiVersions, 0, 3),
 ];
-
-/// Kafka's COORDINATOR_NOT_AVAILABLE error code.
-pub const COORDINATOR_NOT_AVAILABLE: i16 = 15;
 
 fn supported(key: ApiKey) -> Option<(i16, i16)> {
     SUPPORTED
@@ -86,7 +81,7 @@ pub async fn handle(mut body: Bytes, shared: &Shared) -> Reply {
                 key,
                 correlation_id,
                 0,
-                versions_response(UNSUPPORTED_VERSION),
+                versions_response(ErrorCode::UnsupportedVersion.code()),
             );
         }
         return Reply::Close(format!(
@@ -126,8 +121,8 @@ pub async fn handle(mut body: Bytes, shared: &Shared) -> Reply {
                     };
                     if !exists && let Err(e) = shared.create_topic(name, defaults).await {
                         // Another client may have created it meanwhile.
-                        if e.code != TOPIC_ALREADY_EXISTS {
-                            failed.push((name.clone(), e.code));
+                        if e.code != ErrorCode::TopicAlreadyExists {
+                            failed.push((name.clone(), e.code.code()));
                         }
                     }
                 }
@@ -163,7 +158,7 @@ pub async fn handle(mut body: Bytes, shared: &Shared) -> Reply {
             let mut r = InitProducerIdResponse::default();
             if req.transactional_id.is_some() {
                 // No transaction coordinator lives here.
-                r.error_code = COORDINATOR_NOT_AVAILABLE;
+                r.error_code = ErrorCode::CoordinatorNotAvailable.code();
                 r.producer_id = ProducerId(-1);
                 r.producer_epoch = -1;
             } else {
@@ -200,12 +195,12 @@ fn no_coordinator(req: &FindCoordinatorRequest, version: i16) -> FindCoordinator
                 c.key = k.clone();
                 c.node_id = BrokerId(-1);
                 c.port = -1;
-                c.error_code = COORDINATOR_NOT_AVAILABLE;
+                c.error_code = ErrorCode::CoordinatorNotAvailable.code();
                 c
             })
             .collect();
     } else {
-        r.error_code = COORDINATOR_NOT_AVAILABLE;
+        r.error_code = ErrorCode::CoordinatorNotAvailable.code();
         r.node_id = BrokerId(-1);
         r.port = -1;
     }
@@ -376,12 +371,16 @@ mod tests {
                 assert_eq!(
                     errors,
                     vec![
-                        ("g1".to_string(), COORDINATOR_NOT_AVAILABLE),
-                        ("g2".to_string(), COORDINATOR_NOT_AVAILABLE)
+                        ("g1".to_string(), ErrorCode::CoordinatorNotAvailable.code()),
+                        ("g2".to_string(), ErrorCode::CoordinatorNotAvailable.code())
                     ]
                 );
             } else {
-                assert_eq!(resp.error_code, COORDINATOR_NOT_AVAILABLE, "v{v}");
+                assert_eq!(
+                    resp.error_code,
+                    ErrorCode::CoordinatorNotAvailable.code(),
+                    "v{v}"
+                );
             }
         }
     }
@@ -393,7 +392,7 @@ mod tests {
         body[2..4].copy_from_slice(&4i16.to_be_bytes());
         let (id, r) = versions_reply(run(Bytes::from(body)), 0);
         assert_eq!(id, 7);
-        assert_eq!(r.error_code, UNSUPPORTED_VERSION);
+        assert_eq!(r.error_code, ErrorCode::UnsupportedVersion.code());
         assert_eq!(r.api_keys.len(), SUPPORTED.len());
     }
 

@@ -4,12 +4,13 @@
 //! A batch is the server's `Record`: the protocol core sees how many
 //! offsets it takes and which idempotent producer sent it, nothing more.
 
+use crate::core::error::ErrorCode;
 use crate::core::types::{Epoch, Offset, ProducerSeq, Record};
 use bytes::{Bytes, BytesMut};
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// Bytes before the records: base offset through record count.
 pub const HEADER_LEN: usize = 61;
@@ -17,11 +18,6 @@ pub const HEADER_LEN: usize = 61;
 const LENGTH_END: usize = 12;
 const CRC_AT: usize = 17;
 const CRC_FROM: usize = 21;
-
-/// Kafka's CORRUPT_MESSAGE error code, for a batch whose CRC or layout is wrong.
-pub const CORRUPT_MESSAGE: i16 = 2;
-/// Kafka's UNSUPPORTED_FOR_MESSAGE_FORMAT error code, for magic 0 and 1.
-pub const UNSUPPORTED_FOR_MESSAGE_FORMAT: i16 = 43;
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum BatchError {
@@ -48,10 +44,10 @@ pub enum BatchError {
 
 impl BatchError {
     /// The Kafka error code a Produce answers with.
-    pub fn error_code(&self) -> i16 {
+    pub fn error_code(&self) -> ErrorCode {
         match self {
-            BatchError::UnsupportedMagic { .. } => UNSUPPORTED_FOR_MESSAGE_FORMAT,
-            _ => CORRUPT_MESSAGE,
+            BatchError::UnsupportedMagic { .. } => ErrorCode::UnsupportedForMessageFormat,
+            _ => ErrorCode::CorruptMessage,
         }
     }
 }
@@ -84,26 +80,33 @@ impl std::fmt::Display for BatchError {
 /// in memory; after that only its header is, and reads go to the file (the
 /// page cache): a broker's memory then stays flat however long its logs
 /// grow, instead of the kernel zeroing fresh pages for every record.
+///
+/// Every copy of a batch (the log's, a write's, a fetch answer's) shares
+/// where its bytes are, so the storage layer moves them to the file without
+/// touching the core's log: nothing the protocol sees (the header and the
+/// size) changes.
 #[derive(Clone)]
 pub struct Batch {
-    /// The whole batch, or only its first `HEADER_LEN` bytes once stored.
-    bytes: Bytes,
-    stored: Option<Stored>,
+    header: [u8; HEADER_LEN],
+    size: usize,
+    bytes: Arc<Mutex<Place>>,
 }
 
-/// Where a batch's bytes are in its segment file.
-#[derive(Clone)]
-struct Stored {
-    file: Arc<File>,
-    position: u64,
-    len: usize,
+/// Where a batch's bytes are.
+enum Place {
+    Memory(Bytes),
+    /// In its segment file at `position`.
+    File {
+        file: Arc<File>,
+        position: u64,
+    },
 }
 
 /// The header holds the CRC of everything after it, so two batches with the
 /// same header and length are the same batch, wherever their bytes are.
 impl PartialEq for Batch {
     fn eq(&self, other: &Batch) -> bool {
-        self.size() == other.size() && self.bytes[..HEADER_LEN] == other.bytes[..HEADER_LEN]
+        self.size == other.size && self.header == other.header
     }
 }
 
@@ -111,8 +114,8 @@ impl Eq for Batch {}
 
 impl std::hash::Hash for Batch {
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        self.size().hash(h);
-        self.bytes[..HEADER_LEN].hash(h);
+        self.size.hash(h);
+        self.header.hash(h);
     }
 }
 
@@ -210,68 +213,81 @@ impl Batch {
         if i32_at(b, 23) < 0 {
             return Err(BatchError::BadLength { at, length });
         }
-        Ok(Batch {
-            bytes: bytes.slice(at..at + total),
-            stored: None,
-        })
+        Ok(Batch::in_memory(bytes.slice(at..at + total)))
+    }
+
+    fn in_memory(bytes: Bytes) -> Batch {
+        Batch {
+            header: bytes[..HEADER_LEN].try_into().expect("a whole header"),
+            size: bytes.len(),
+            bytes: Arc::new(Mutex::new(Place::Memory(bytes))),
+        }
+    }
+
+    fn place(&self) -> MutexGuard<'_, Place> {
+        // The place is only ever swapped whole: a panicking holder cannot
+        // have left it half written.
+        self.bytes.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// The batch's size in bytes.
     pub fn size(&self) -> usize {
-        self.stored.as_ref().map_or(self.bytes.len(), |s| s.len)
+        self.size
     }
 
     /// Whether only the header is in memory.
     pub fn is_stored(&self) -> bool {
-        self.stored.is_some()
+        matches!(*self.place(), Place::File { .. })
     }
 
-    /// The same batch, now that `file` holds it at `position`: only the
-    /// header stays in memory.
+    /// This batch, now that `file` holds it at `position`: every copy of
+    /// it reads from the file from now on, and its memory is freed.
+    pub fn stored_in(&self, file: Arc<File>, position: u64) {
+        *self.place() = Place::File { file, position };
+    }
+
+    /// The batch at `position` of `file`, as recovery reads it back.
     pub fn stored_at(&self, file: Arc<File>, position: u64) -> Batch {
         Batch {
-            bytes: Bytes::copy_from_slice(&self.bytes[..HEADER_LEN]),
-            stored: Some(Stored {
-                file,
-                position,
-                len: self.size(),
-            }),
+            header: self.header,
+            size: self.size,
+            bytes: Arc::new(Mutex::new(Place::File { file, position })),
         }
     }
 
     /// The batch's bytes, from memory or from its segment file.
     pub fn read(&self) -> io::Result<Bytes> {
-        match &self.stored {
-            None => Ok(self.bytes.clone()),
-            Some(_) => {
-                let mut out = BytesMut::new();
-                self.append_to(&mut out)?;
-                Ok(out.freeze())
-            }
+        if let Place::Memory(b) = &*self.place() {
+            return Ok(b.clone());
         }
+        let mut out = BytesMut::new();
+        self.append_to(&mut out)?;
+        Ok(out.freeze())
     }
 
     /// Appends the batch's bytes to `out`. A stored batch whose file no
     /// longer holds it there (the log was truncated after the batch was
     /// taken from it) is an error, and `out` is left as it was.
     pub fn append_to(&self, out: &mut BytesMut) -> io::Result<()> {
-        let Some(s) = &self.stored else {
-            out.extend_from_slice(&self.bytes);
-            return Ok(());
+        let (file, position) = match &*self.place() {
+            Place::Memory(b) => {
+                out.extend_from_slice(b);
+                return Ok(());
+            }
+            Place::File { file, position } => (file.clone(), *position),
         };
         let start = out.len();
-        out.resize(start + s.len, 0);
-        let read = s.file.read_exact_at(&mut out[start..], s.position);
-        let same = read.is_ok() && out[start..start + HEADER_LEN] == self.bytes[..];
+        out.resize(start + self.size, 0);
+        let read = file.read_exact_at(&mut out[start..], position);
+        let same = read.is_ok() && out[start..start + HEADER_LEN] == self.header[..];
         if !same {
             out.truncate(start);
             return Err(read.err().unwrap_or_else(|| {
                 io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!(
-                        "the segment no longer holds the batch at offset {} (position {})",
+                        "the segment no longer holds the batch at offset {} (position {position})",
                         self.base_offset(),
-                        s.position
                     ),
                 )
             }));
@@ -280,44 +296,40 @@ impl Batch {
     }
 
     pub fn base_offset(&self) -> i64 {
-        i64_at(&self.bytes, 0)
+        i64_at(&self.header, 0)
     }
 
     pub fn partition_leader_epoch(&self) -> i32 {
-        i32_at(&self.bytes, 12)
+        i32_at(&self.header, 12)
     }
 
     /// The same batch placed at `base_offset` by a leader of `leader_epoch`:
     /// the fields a leader assigns, outside the CRC.
     pub fn placed(&self, base_offset: i64, leader_epoch: i32) -> Batch {
-        assert!(
-            self.stored.is_none(),
-            "only a client's batch is placed, never one already in a log"
-        );
-        let mut b = BytesMut::from(&self.bytes[..]);
+        let Place::Memory(bytes) = &*self.place() else {
+            panic!("only a client's batch is placed, never one already in a log")
+        };
+        let mut b = BytesMut::from(&bytes[..]);
         b[0..8].copy_from_slice(&base_offset.to_be_bytes());
         b[12..16].copy_from_slice(&leader_epoch.to_be_bytes());
-        Batch {
-            bytes: b.freeze(),
-            stored: None,
-        }
+        Batch::in_memory(b.freeze())
     }
 
     /// The largest record timestamp in the batch (`maxTimestamp`).
     pub fn max_timestamp(&self) -> i64 {
-        i64_at(&self.bytes, 35)
+        i64_at(&self.header, 35)
     }
 
     fn producer_id(&self) -> i64 {
-        i64_at(&self.bytes, 43)
+        i64_at(&self.header, 43)
     }
 
     pub fn producer_epoch(&self) -> i16 {
-        i16_at(&self.bytes, 51)
+        i16_at(&self.header, 51)
     }
 
     fn base_sequence(&self) -> i32 {
-        i32_at(&self.bytes, 53)
+        i32_at(&self.header, 53)
     }
 }
 
@@ -328,7 +340,7 @@ impl Record for Batch {
 
     fn offset_count(&self) -> u64 {
         // lastOffsetDelta, checked non-negative when parsed.
-        i32_at(&self.bytes, 23) as u64 + 1
+        i32_at(&self.header, 23) as u64 + 1
     }
 
     fn producer_seq(&self) -> Option<ProducerSeq> {
@@ -452,7 +464,7 @@ pub(crate) mod tests {
         flipped[last] ^= 0x40;
         let e = Batch::parse_all(&flipped.freeze()).unwrap_err();
         assert!(matches!(e, BatchError::BadCrc { at: 0, .. }), "{e}");
-        assert_eq!(e.error_code(), CORRUPT_MESSAGE);
+        assert_eq!(e.error_code(), ErrorCode::CorruptMessage);
 
         let e = Batch::parse_all(&good.slice(..good.len() - 1)).unwrap_err();
         assert!(matches!(e, BatchError::Truncated { .. }), "{e}");
@@ -471,7 +483,7 @@ pub(crate) mod tests {
         let mut old = BytesMut::from(&good[..]);
         old[16] = 1;
         let e = Batch::parse_all(&old.freeze()).unwrap_err();
-        assert_eq!(e.error_code(), UNSUPPORTED_FOR_MESSAGE_FORMAT);
+        assert_eq!(e.error_code(), ErrorCode::UnsupportedForMessageFormat);
 
         // A torn second batch fails the whole request.
         let mut two = BytesMut::from(&good[..]);

@@ -5,28 +5,21 @@
 use super::control::serve::TraceSink;
 use super::control::wire::ToController;
 use super::metadata::ClusterView;
-use super::partition::Partition;
+use super::partition::{Partition, storage_failed};
 use super::storage::{PartitionDir, Recovered};
+use super::trace::PartitionTrace;
 use crate::core::config::ProtocolConfig;
+use crate::core::error::ErrorCode;
 use crate::core::messages::{FetchRequest, Msg, Node, PartitionState};
+use crate::core::replica::Replica;
 use crate::core::types::{BrokerId, BrokerSet};
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Instant;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::sync::{Notify, oneshot};
-
-/// Kafka's INVALID_TOPIC_EXCEPTION error code.
-pub const INVALID_TOPIC_EXCEPTION: i16 = 17;
-/// Kafka's TOPIC_ALREADY_EXISTS error code.
-pub const TOPIC_ALREADY_EXISTS: i16 = 36;
-/// Kafka's INVALID_PARTITIONS error code.
-pub const INVALID_PARTITIONS: i16 = 37;
-/// Kafka's INVALID_REPLICATION_FACTOR error code.
-pub const INVALID_REPLICATION_FACTOR: i16 = 38;
-/// Kafka's INVALID_CONFIG error code.
-pub const INVALID_CONFIG: i16 = 40;
 
 /// How a new topic is laid out and which protocol rules its partitions follow.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -41,17 +34,17 @@ pub struct TopicSettings {
 /// Why a topic cannot be created, with Kafka's error code.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TopicError {
-    pub code: i16,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl fmt::Display for TopicError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (error {})", self.message, self.code)
+        write!(f, "{} ({})", self.message, self.code)
     }
 }
 
-fn topic_error(code: i16, message: String) -> TopicError {
+fn topic_error(code: ErrorCode, message: String) -> TopicError {
     TopicError { code, message }
 }
 
@@ -101,7 +94,7 @@ impl Shared {
             Ok(Ok(result)) => result,
             // The request could not be sent (no controller) or went unanswered.
             _ => Err(TopicError {
-                code: crate::core::types::ErrorCode::RequestTimedOut.code(),
+                code: ErrorCode::RequestTimedOut,
                 message: format!("the controller did not answer for topic '{name}'"),
             }),
         }
@@ -129,20 +122,20 @@ impl TopicSettings {
         let err = |code, message| Err(TopicError { code, message });
         if self.partitions < 1 {
             return err(
-                INVALID_PARTITIONS,
+                ErrorCode::InvalidPartitions,
                 format!("{} partitions: a topic needs at least one", self.partitions),
             );
         }
         if self.replication_factor < 1 {
             return err(
-                INVALID_REPLICATION_FACTOR,
+                ErrorCode::InvalidReplicationFactor,
                 "the replication factor must be at least 1".into(),
             );
         }
         let min_isr = self.protocol.min_insync_replicas;
         if min_isr < 1 || min_isr > self.replication_factor {
             return err(
-                INVALID_CONFIG,
+                ErrorCode::InvalidConfig,
                 format!(
                     "min.insync.replicas {min_isr} is impossible with a replication factor of {}: \
                      it must be between 1 and {}",
@@ -151,7 +144,10 @@ impl TopicSettings {
             );
         }
         if self.protocol.flush_interval_messages == Some(0) {
-            return err(INVALID_CONFIG, "flush.messages must be positive".into());
+            return err(
+                ErrorCode::InvalidConfig,
+                "flush.messages must be positive".into(),
+            );
         }
         Ok(())
     }
@@ -294,39 +290,32 @@ impl Broker {
         replicas: BrokerSet,
         protocol: ProtocolConfig,
         state: PartitionState,
-        now: std::time::Instant,
+        now: Instant,
     ) {
         let key = (topic, partition);
         match self.partitions.get_mut(&key) {
             Some(p) => p.on_leader_and_isr(state, protocol, now),
             None => {
-                let p = match (self.recovered.remove(&key), &self.data_dir) {
-                    (Some((files, rec)), _) => Partition::restored(
-                        self.id,
-                        replicas,
-                        state,
-                        protocol,
-                        files,
-                        rec,
-                        self.trace.is_some(),
+                let trace = self.trace.clone().map(|sink| PartitionTrace {
+                    sink,
+                    topic: key.0.clone(),
+                    partition: key.1,
+                    node: format!("broker {}", self.id),
+                });
+                let p = match self.recovered.remove(&key) {
+                    Some(recovered) => Partition::restored(
+                        self.id, replicas, state, protocol, recovered, trace, now,
                     ),
-                    (None, Some(dir)) => {
-                        let path = PartitionDir::path(dir, &key.0, key.1);
-                        let (files, _) = PartitionDir::open(path.clone()).unwrap_or_else(|e| {
-                            storage_failed(&path, &e);
+                    None => {
+                        let files = self.data_dir.as_ref().map(|dir| {
+                            let path = PartitionDir::path(dir, &key.0, key.1);
+                            match PartitionDir::open(path.clone()) {
+                                Ok((files, _)) => files,
+                                Err(e) => storage_failed(&path, &e),
+                            }
                         });
-                        let mut p = Partition::new(
-                            self.id,
-                            replicas,
-                            state,
-                            protocol,
-                            self.trace.is_some(),
-                        );
-                        p.files = Some(files);
-                        p
-                    }
-                    (None, None) => {
-                        Partition::new(self.id, replicas, state, protocol, self.trace.is_some())
+                        let replica = Replica::new(self.id, replicas, state);
+                        Partition::new(replica, protocol, files, trace, now)
                     }
                 };
                 self.partitions.insert(key.clone(), p);
@@ -335,35 +324,10 @@ impl Broker {
         self.drain(&key);
     }
 
-    /// Sends the partition's outbox: AlterPartition to the controller,
-    /// follower fetches to the fetcher.
+    /// Sends what the partition's core addressed elsewhere: AlterPartition
+    /// to the controller, follower fetches to the fetcher.
     fn drain(&mut self, key: &(String, i32)) {
         let p = self.partitions.get_mut(key).expect("hosted");
-        if let (Some(sink), Some(events)) = (&self.trace, &mut p.events)
-            && !events.is_empty()
-        {
-            let mut text = String::new();
-            for mut e in events.drain(..) {
-                e["topic"] = key.0.clone().into();
-                e["partition"] = key.1.into();
-                e["node"] = format!("broker {}", self.id).into();
-                text.push_str(&e.to_string());
-                text.push('\n');
-            }
-            let mut f = sink.lock().unwrap_or_else(|p| p.into_inner());
-            // A trace that cannot be written loses no data: say so once
-            // per failure and go on serving.
-            if let Err(e) = std::io::Write::write_all(&mut *f, text.as_bytes()) {
-                eprintln!("insync broker {}: cannot write the trace: {e}", self.id);
-            }
-        }
-        // The trace first: a broker killed while writing its files then
-        // leaves a trace that covers at least what reached the disk.
-        if let Some(files) = &mut p.files
-            && let Err(e) = files.sync(&mut p.replica.log)
-        {
-            storage_failed(&PartitionDir::path(Path::new("."), &key.0, key.1), &e);
-        }
         for (to, msg) in std::mem::take(&mut p.outbox) {
             match (to, msg) {
                 (
@@ -390,8 +354,7 @@ impl Broker {
                         req,
                     });
                 }
-                // A follower fetch answered after its request expired, or a
-                // message with no runtime meaning here: nobody waits for it.
+                // A message with no runtime meaning here: nobody waits for it.
                 _ => {}
             }
         }
@@ -433,22 +396,12 @@ impl Broker {
     }
 }
 
-/// A log that cannot be written cannot be trusted: stop, as Kafka halts on
-/// a log directory failure, rather than acknowledge what is not stored.
-fn storage_failed(path: &Path, e: &std::io::Error) -> ! {
-    eprintln!(
-        "insync: cannot write {}: {e}; stopping the broker",
-        path.display()
-    );
-    std::process::exit(3)
-}
-
 /// Kafka's `Topic.validate`: 1 to 249 characters of `[a-zA-Z0-9._-]`, and
 /// not `.` or `..`.
 pub fn check_topic_name(name: &str) -> Result<(), TopicError> {
     let bad = |why: &str| {
         Err(topic_error(
-            INVALID_TOPIC_EXCEPTION,
+            ErrorCode::InvalidTopicException,
             format!("topic name '{name}' {why}"),
         ))
     };
@@ -480,7 +433,7 @@ mod tests {
         for bad in ["", ".", "..", "a/b", "é", &"x".repeat(250)] {
             assert_eq!(
                 check_topic_name(bad).unwrap_err().code,
-                INVALID_TOPIC_EXCEPTION,
+                ErrorCode::InvalidTopicException,
                 "{bad:?}"
             );
         }

@@ -6,20 +6,15 @@
 //! with session id 0, which clients take as "no session".
 
 use super::broker::{Broker, Shared};
-use super::metadata::UNKNOWN_TOPIC_OR_PARTITION;
 use super::partition::FollowerAnswer;
 use super::replication::{decode_request, encode_response};
+use crate::core::error::ErrorCode;
+use crate::core::replica::Input;
 use crate::core::types::BrokerId;
-use crate::core::types::ErrorCode;
 use bytes::BytesMut;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{BrokerId as WireBrokerId, FetchRequest, FetchResponse};
 use std::time::Duration;
-
-/// Kafka's INVALID_REQUEST error code.
-pub const INVALID_REQUEST: i16 = 42;
-/// Kafka's KAFKA_STORAGE_ERROR: the log could not be read.
-const KAFKA_STORAGE_ERROR: i16 = 56;
 
 /// A follower's Fetch, on the leader: each partition goes through the
 /// core's `on_fetch`; a parked one waits up to `max_wait_ms` for news, then
@@ -29,7 +24,7 @@ pub async fn follower_fetch(req: &FetchRequest, shared: &Shared) -> FetchRespons
         Ok(b) => b,
         Err(_) => {
             let mut r = FetchResponse::default();
-            r.error_code = INVALID_REQUEST;
+            r.error_code = ErrorCode::InvalidRequest.code();
             return r;
         }
     };
@@ -62,7 +57,7 @@ pub async fn follower_fetch(req: &FetchRequest, shared: &Shared) -> FetchRespons
                         Ok(r) => break r.ok(),
                         Err(_) => {
                             shared.lock().with_partition(name, fp.partition, |p| {
-                                p.expire_follower_fetch(from)
+                                p.step(Input::FetchWaitExpired(from), std::time::Instant::now())
                             });
                             // Answered now, unless the fetch waits for an
                             // epoch this broker has not heard of yet: the
@@ -86,7 +81,7 @@ pub async fn follower_fetch(req: &FetchRequest, shared: &Shared) -> FetchRespons
                     // its way here. The follower retries, as Kafka's does.
                     let mut p = PartitionData::default();
                     p.partition_index = fp.partition;
-                    p.error_code = UNKNOWN_TOPIC_OR_PARTITION;
+                    p.error_code = ErrorCode::UnknownTopicOrPartition.code();
                     p
                 }
             };
@@ -138,7 +133,7 @@ fn read(broker: &Broker, req: &FetchRequest, version: i16) -> (FetchResponse, us
             let name = &topic.topic.0;
             let found = broker.partition(name, fp.partition);
             let read = match (found, u64::try_from(fp.fetch_offset)) {
-                (None, _) => Err(UNKNOWN_TOPIC_OR_PARTITION),
+                (None, _) => Err(ErrorCode::UnknownTopicOrPartition.code()),
                 (Some(_), Err(_)) => Err(ErrorCode::OffsetOutOfRange.code()),
                 (Some(part), Ok(offset)) => {
                     let r = &part.replica;
@@ -181,7 +176,7 @@ fn read(broker: &Broker, req: &FetchRequest, version: i16) -> (FetchResponse, us
                         Some(why) if out.is_empty() => {
                             eprintln!("insync: reading {name}-{}: {why}", fp.partition);
                             errors = true;
-                            p.error_code = KAFKA_STORAGE_ERROR;
+                            p.error_code = ErrorCode::KafkaStorageError.code();
                         }
                         _ => p.records = Some(out.freeze()),
                     }

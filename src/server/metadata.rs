@@ -3,6 +3,7 @@
 //! core's own `PartitionState`, so clients see exactly what the controller
 //! decided (leader, leader epoch, ISR).
 
+use crate::core::error::ErrorCode;
 use crate::core::messages::PartitionState;
 use crate::core::types::{BrokerId, BrokerSet};
 use kafka_protocol::messages::metadata_response::{
@@ -12,11 +13,6 @@ use kafka_protocol::messages::{BrokerId as WireBrokerId, MetadataResponse, Topic
 use kafka_protocol::protocol::StrBytes;
 use std::collections::BTreeMap;
 use uuid::Uuid;
-
-/// Kafka's UNKNOWN_TOPIC_OR_PARTITION error code.
-pub const UNKNOWN_TOPIC_OR_PARTITION: i16 = 3;
-/// Kafka's LEADER_NOT_AVAILABLE error code: the partition is between leaders.
-pub const LEADER_NOT_AVAILABLE: i16 = 5;
 
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct BrokerAddr {
@@ -96,7 +92,7 @@ fn topic(name: &str, t: Option<&TopicView>, version: i16) -> MetadataResponseTop
     let mut w = MetadataResponseTopic::default();
     w.name = Some(TopicName(StrBytes::from_string(name.to_string())));
     let Some(t) = t else {
-        w.error_code = UNKNOWN_TOPIC_OR_PARTITION;
+        w.error_code = ErrorCode::UnknownTopicOrPartition.code();
         return w;
     };
     if version >= 10 {
@@ -113,7 +109,7 @@ fn topic(name: &str, t: Option<&TopicView>, version: i16) -> MetadataResponseTop
                 Some(l) => w.leader_id = wire(l),
                 None => {
                     w.leader_id = WireBrokerId(-1);
-                    w.error_code = LEADER_NOT_AVAILABLE;
+                    w.error_code = ErrorCode::LeaderNotAvailable.code();
                 }
             }
             if version >= 7 {
@@ -199,7 +195,7 @@ mod tests {
             let p1 = &t.partitions[1];
             assert_eq!(
                 (p1.leader_id, p1.error_code),
-                (WireBrokerId(-1), LEADER_NOT_AVAILABLE)
+                (WireBrokerId(-1), ErrorCode::LeaderNotAvailable.code())
             );
             assert_eq!(p0.leader_epoch, if version >= 7 { 3 } else { -1 });
             assert_eq!(
@@ -222,7 +218,10 @@ mod tests {
     fn an_unknown_topic_gets_its_error() {
         let r = metadata_response(&view(), Some(&["nope".to_string()]), 12);
         assert_eq!(r.topics.len(), 1);
-        assert_eq!(r.topics[0].error_code, UNKNOWN_TOPIC_OR_PARTITION);
+        assert_eq!(
+            r.topics[0].error_code,
+            ErrorCode::UnknownTopicOrPartition.code()
+        );
         assert!(r.topics[0].partitions.is_empty());
     }
 }

@@ -22,3 +22,4 @@ pub mod run;
 pub mod runtime;
 pub mod storage;
 pub mod topics;
+pub mod trace;

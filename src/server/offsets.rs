@@ -4,9 +4,8 @@
 
 use super::batch::Batch;
 use super::broker::{Broker, Shared};
-use super::metadata::UNKNOWN_TOPIC_OR_PARTITION;
+use crate::core::error::ErrorCode;
 use crate::core::replica::Replica;
-use crate::core::types::ErrorCode;
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };
@@ -31,7 +30,7 @@ pub fn list_offsets(
             let mut p = ListOffsetsPartitionResponse::default();
             p.partition_index = lp.partition_index;
             let answer = match broker.partition(&topic.name.0, lp.partition_index) {
-                None => Err(UNKNOWN_TOPIC_OR_PARTITION),
+                None => Err(ErrorCode::UnknownTopicOrPartition.code()),
                 Some(part) => lookup(&part.replica, lp.timestamp).map_err(ErrorCode::code),
             };
             match answer {

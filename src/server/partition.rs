@@ -2,6 +2,10 @@
 //! batches, plus the bookkeeping that ties the core's answers back to the
 //! connections waiting for them.
 //!
+//! Every input goes through `step`, which hands it to the core and then
+//! carries out the core's effects in the core's order: trace lines, then
+//! log writes, then messages, then timers.
+//!
 //! The core names a waiting producer by a client number and a request
 //! number, one byte each, because the model keeps them in every state. The
 //! server reads the pair as a 16-bit ticket: one per produce request in
@@ -9,12 +13,17 @@
 
 use super::batch::Batch;
 use super::storage::{HwCheckpoint, PartitionDir, Recovered};
+use super::trace::PartitionTrace;
 use crate::core::config::ProtocolConfig;
-use crate::core::effects::Effects;
-use crate::core::messages::{FetchRequest, FetchResponse, Msg, Node, PartitionState};
-use crate::core::replica::Replica;
-use crate::core::types::{Acks, BrokerId, BrokerSet, ErrorCode, Offset};
+use crate::core::effects::{Effect, Effects, Event, Timer};
+use crate::core::error::ErrorCode;
+use crate::core::messages::{
+    FetchRequest, FetchResponse, Msg, Node, PartitionState, ProduceRequest,
+};
+use crate::core::replica::{Input, Replica};
+use crate::core::types::{Acks, BrokerId, BrokerSet, Offset};
 use std::collections::HashMap;
+use std::path::Path;
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
@@ -41,15 +50,14 @@ pub struct Partition {
     tickets: Tickets,
     /// Followers' fetches waiting for the core's answer, by follower.
     follower_fetches: HashMap<BrokerId, oneshot::Sender<FetchResponse<Batch>>>,
-    /// When each follower last fetched from the leader's LEO
-    /// (`lastCaughtUpTimeMs`), for `replica.lag.time.max.ms`.
-    caught_up: HashMap<BrokerId, Instant>,
+    /// The core's armed `replica.lag.time.max.ms` timers, each with when it
+    /// was armed: when its follower fell behind.
+    lag_timers: HashMap<BrokerId, Instant>,
     /// Messages for other brokers and the controller, for the runtime to send.
     pub outbox: Vec<(Node, Msg<Batch>)>,
-    /// Trace events of the core's decisions, when tracing.
-    pub events: Option<Vec<serde_json::Value>>,
+    trace: Option<PartitionTrace>,
     /// The partition's files, when the broker has a data folder.
-    pub files: Option<PartitionDir>,
+    files: Option<PartitionDir>,
 }
 
 /// How a follower's fetch was answered.
@@ -61,22 +69,17 @@ pub enum FollowerAnswer {
 }
 
 impl Partition {
-    /// A partition whose initial state the controller decided. With
-    /// `trace`, its decisions are kept from the first one on (becoming
-    /// leader or follower included).
+    /// A partition whose initial state the controller decided, its log in
+    /// `files` if the broker keeps files. With `trace`, its decisions are
+    /// traced from the first one on (becoming leader or follower included).
     pub fn new(
-        broker: BrokerId,
-        replicas: BrokerSet,
-        state: PartitionState,
+        replica: Replica<Batch>,
         cfg: ProtocolConfig,
-        trace: bool,
+        files: Option<PartitionDir>,
+        trace: Option<PartitionTrace>,
+        now: Instant,
     ) -> Self {
-        Partition::started(
-            Replica::new(broker, replicas, state),
-            cfg,
-            None,
-            effects(trace),
-        )
+        Partition::started(replica, cfg, files, trace, Effects::new(), now)
     }
 
     /// A partition whose log was read back from disk at startup.
@@ -85,11 +88,11 @@ impl Partition {
         replicas: BrokerSet,
         state: PartitionState,
         cfg: ProtocolConfig,
-        files: PartitionDir,
-        recovered: Recovered,
-        trace: bool,
+        (files, recovered): (PartitionDir, Recovered),
+        trace: Option<PartitionTrace>,
+        now: Instant,
     ) -> Self {
-        let mut fx = effects(trace);
+        let mut recovery = effects(trace.is_some(), true);
         let replica = Replica::restored(
             broker,
             replicas,
@@ -97,37 +100,40 @@ impl Partition {
             recovered.log,
             recovered.high_watermark,
             &cfg,
-            &mut fx,
+            &mut recovery,
         );
-        Partition::started(replica, cfg, Some(files), fx)
+        Partition::started(replica, cfg, Some(files), trace, recovery, now)
     }
 
-    /// Starts the replica (a follower begins fetching) and keeps what the
-    /// core asked to send.
+    /// Carries out what came before the start (recovery), then starts the
+    /// replica: a follower begins fetching, a leader arms its lag timers.
     fn started(
-        mut replica: Replica<Batch>,
+        replica: Replica<Batch>,
         cfg: ProtocolConfig,
         files: Option<PartitionDir>,
-        mut fx: Effects<Batch>,
+        trace: Option<PartitionTrace>,
+        before: Effects<Batch>,
+        now: Instant,
     ) -> Self {
-        replica.start(&mut fx);
-        let traced = fx.is_traced();
         let mut p = Partition {
             replica,
             cfg,
             tickets: Tickets::default(),
             follower_fetches: HashMap::new(),
-            caught_up: HashMap::new(),
+            lag_timers: HashMap::new(),
             outbox: Vec::new(),
-            events: traced.then(Vec::new),
+            trace,
             files,
         };
-        p.route(fx);
+        p.apply(before, now);
+        let mut fx = p.effects();
+        p.replica.start(&p.cfg, &mut fx);
+        p.apply(fx, now);
         p
     }
 
-    /// Appends one batch as the leader, through the core's `on_produce`.
-    pub fn produce(&mut self, batch: Batch, acks: Acks) -> Produced {
+    /// Appends one batch as the leader.
+    pub fn produce(&mut self, batch: Batch, acks: Acks, now: Instant) -> Produced {
         let Some(ticket) = self.tickets.take() else {
             // 65,536 produces in flight on one partition: shed load the way a
             // full purgatory would, with a retriable error.
@@ -136,11 +142,13 @@ impl Partition {
         let (tx, rx) = oneshot::channel();
         self.tickets.waiting.insert(ticket, Some(tx));
         let (client, request) = ticket_parts(ticket);
-        let epoch = self.replica.partition.leader_epoch;
-        let mut fx = self.effects();
-        self.replica
-            .on_produce(client, request, acks, batch, epoch, &self.cfg, &mut fx);
-        self.route(fx);
+        let req = ProduceRequest {
+            request,
+            acks,
+            record: batch,
+            leader_epoch: self.replica.partition.leader_epoch,
+        };
+        self.step(Input::Message(client, Msg::Produce(req)), now);
         if acks == Acks::Zero {
             self.tickets.release(ticket);
             return Produced::Unanswered;
@@ -156,22 +164,24 @@ impl Partition {
     }
 
     fn effects(&self) -> Effects<Batch> {
-        effects(self.events.is_some())
+        effects(self.trace.is_some(), self.files.is_some())
+    }
+
+    /// One input through the core, its effects carried out.
+    pub fn step(&mut self, input: Input<Batch>, now: Instant) {
+        let mut fx = self.effects();
+        self.replica.step(input, &self.cfg, &mut fx);
+        self.apply(fx, now);
     }
 
     /// LeaderAndIsr from the controller.
     pub fn on_leader_and_isr(&mut self, state: PartitionState, cfg: ProtocolConfig, now: Instant) {
-        let was_leader = self.replica.is_leader();
         self.cfg = cfg;
-        let mut fx = self.effects();
-        let incarnation = self.replica.incarnation;
-        self.replica
-            .on_leader_and_isr(state, incarnation, &self.cfg, &mut fx);
-        if self.replica.is_leader() && !was_leader {
-            // A new leader gives every follower a full lag period.
-            self.caught_up = self.replica.replicas.iter().map(|b| (b, now)).collect();
-        }
-        self.route(fx);
+        let msg = Msg::LeaderAndIsr {
+            state,
+            broker_epoch: self.replica.incarnation,
+        };
+        self.step(Input::Message(Node::Controller, msg), now);
     }
 
     /// A follower's Fetch, on the leader.
@@ -181,35 +191,15 @@ impl Partition {
         req: FetchRequest,
         now: Instant,
     ) -> FollowerAnswer {
-        if self.replica.is_leader() && req.fetch_offset >= self.replica.log.end_offset() {
-            self.caught_up.insert(from, now);
-        }
         let (tx, mut rx) = oneshot::channel();
         // A newer fetch from the same follower replaces its parked one, in
         // the core and here.
         self.follower_fetches.insert(from, tx);
-        let mut fx = self.effects();
-        self.replica.on_fetch(from, req, &self.cfg, &mut fx);
-        self.route(fx);
+        self.step(Input::Message(Node::Broker(from), Msg::Fetch(req)), now);
         match rx.try_recv() {
             Ok(r) => FollowerAnswer::Now(r),
             Err(_) => FollowerAnswer::Later(rx),
         }
-    }
-
-    /// The follower's fetch waited `replica.fetch.wait.max.ms`.
-    pub fn expire_follower_fetch(&mut self, from: BrokerId) {
-        let mut fx = self.effects();
-        self.replica.expire_fetch(from, &mut fx);
-        self.route(fx);
-    }
-
-    /// The leader's answer to this follower's fetch.
-    pub fn on_fetch_response(&mut self, leader: BrokerId, resp: FetchResponse<Batch>) {
-        let mut fx = self.effects();
-        self.replica
-            .on_fetch_response(leader, resp, &self.cfg, &mut fx);
-        self.route(fx);
     }
 
     /// The HW checkpoint to write now, if any.
@@ -218,27 +208,45 @@ impl Partition {
         self.files.as_mut()?.high_watermark_due(hw)
     }
 
-    /// Proposes dropping followers that have lagged longer than `lag_max`.
+    /// Fires the lag timers armed longer than `lag_max` ago, where the core
+    /// can act on them; the others keep running.
     pub fn check_lag(&mut self, now: Instant, lag_max: Duration) {
-        for f in self.replica.lagging_followers().iter() {
-            let since = self.caught_up.get(&f).copied().unwrap_or(now);
-            if now.duration_since(since) > lag_max {
-                let mut fx = self.effects();
-                self.replica.on_replica_lag_timeout(f, &mut fx);
-                self.route(fx);
+        let mut due: Vec<BrokerId> = self
+            .lag_timers
+            .iter()
+            .filter(|(_, armed)| now.duration_since(**armed) > lag_max)
+            .map(|(f, _)| *f)
+            .collect();
+        due.sort_unstable();
+        for f in due {
+            let timer = Timer::ReplicaLagTimeMax(f);
+            if self.lag_timers.contains_key(&f) && self.replica.accepts_timeout(timer) {
+                self.lag_timers.remove(&f);
+                self.step(Input::Timeout(timer), now);
             }
         }
     }
 
-    /// Delivers the core's answers to waiting producers and followers, and
-    /// keeps the rest for the runtime.
-    fn route(&mut self, fx: Effects<Batch>) {
-        if let Some(events) = &mut self.events {
-            events.extend(fx.events().iter().map(trace_line));
-        }
-        for (to, msg) in fx.sends {
-            match (to, msg) {
-                (Node::Client(c), Msg::ProduceResponse { request, result }) => {
+    /// Carries out the core's effects, in the order it gives them: trace
+    /// lines first (a broker killed while writing its files then leaves a
+    /// trace covering at least what reached the disk), then the files,
+    /// then answers and messages, then timers.
+    fn apply(&mut self, fx: Effects<Batch>, now: Instant) {
+        let mut events: Vec<Event<Batch>> = Vec::new();
+        for effect in fx {
+            if !events.is_empty() && !matches!(effect, Effect::Event(_)) {
+                self.write_trace(&mut events);
+            }
+            match effect {
+                Effect::Event(e) => events.push(e),
+                Effect::Write(w) => {
+                    if let Some(files) = &mut self.files
+                        && let Err(e) = files.apply(&w)
+                    {
+                        storage_failed(files.dir(), &e);
+                    }
+                }
+                Effect::Send(Node::Client(c), Msg::ProduceResponse { request, result }) => {
                     let ticket = u16::from(c) << 8 | u16::from(request);
                     if let Some(Some(tx)) = self.tickets.waiting.remove(&ticket) {
                         // The receiver may be gone (a timed-out client): the
@@ -247,29 +255,50 @@ impl Partition {
                     }
                     self.tickets.free.push(ticket);
                 }
-                (Node::Broker(f), Msg::FetchResponse(r))
-                    if self.follower_fetches.contains_key(&f) =>
-                {
-                    let tx = self.follower_fetches.remove(&f).expect("checked");
-                    let _ = tx.send(r);
+                Effect::Send(Node::Broker(f), Msg::FetchResponse(r)) => {
+                    // Nobody waits for an answer to a fetch that expired.
+                    if let Some(tx) = self.follower_fetches.remove(&f) {
+                        let _ = tx.send(r);
+                    }
                 }
-                other => self.outbox.push(other),
+                Effect::Send(to, msg) => self.outbox.push((to, msg)),
+                Effect::ArmTimer(Timer::ReplicaLagTimeMax(f)) => {
+                    self.lag_timers.insert(f, now);
+                }
+                Effect::CancelTimer(Timer::ReplicaLagTimeMax(f)) => {
+                    self.lag_timers.remove(&f);
+                }
             }
         }
+        self.write_trace(&mut events);
+    }
+
+    fn write_trace(&self, events: &mut Vec<Event<Batch>>) {
+        if let Some(t) = &self.trace {
+            t.write(events);
+        }
+        events.clear();
     }
 }
 
-fn effects(trace: bool) -> Effects<Batch> {
-    if trace {
+/// A log that cannot be written cannot be trusted: stop, as Kafka halts on
+/// a log directory failure, rather than acknowledge what is not stored.
+pub fn storage_failed(path: &Path, e: &std::io::Error) -> ! {
+    eprintln!(
+        "insync: cannot write {}: {e}; stopping the broker",
+        path.display()
+    );
+    std::process::exit(3)
+}
+
+/// Events only when tracing; log writes only when the log has files.
+fn effects(trace: bool, files: bool) -> Effects<Batch> {
+    let fx = if trace {
         Effects::traced()
     } else {
         Effects::new()
-    }
-}
-
-/// One decision as a trace line: the event's fields and its story text.
-pub fn trace_line(e: &crate::core::effects::Event<Batch>) -> serde_json::Value {
-    serde_json::json!({"event": e, "text": e.to_string(), "ts_us": super::runtime::now_us()})
+    };
+    if files { fx.with_writes() } else { fx }
 }
 
 fn ticket_parts(ticket: u16) -> (Node, u8) {
@@ -316,7 +345,13 @@ mod tests {
             elr: BrokerSet::EMPTY,
             partition_epoch: 0,
         };
-        Partition::new(0, BrokerSet::of([0]), state, cfg, false)
+        Partition::new(
+            Replica::new(0, BrokerSet::of([0]), state),
+            cfg,
+            None,
+            None,
+            Instant::now(),
+        )
     }
 
     fn batch(n: i64) -> Batch {
@@ -327,15 +362,15 @@ mod tests {
     fn a_lone_leader_places_batches_back_to_back() {
         let mut p = single(ProtocolConfig::default());
         assert!(matches!(
-            p.produce(batch(3), Acks::One),
+            p.produce(batch(3), Acks::One, Instant::now()),
             Produced::Now(Ok(0))
         ));
         assert!(matches!(
-            p.produce(batch(2), Acks::All),
+            p.produce(batch(2), Acks::All, Instant::now()),
             Produced::Now(Ok(3))
         ));
         assert!(matches!(
-            p.produce(batch(1), Acks::Zero),
+            p.produce(batch(1), Acks::Zero, Instant::now()),
             Produced::Unanswered
         ));
         let read = p.replica.consumer_read(4).unwrap();
@@ -358,12 +393,12 @@ mod tests {
         };
         let mut p = single(cfg);
         assert!(matches!(
-            p.produce(batch(1), Acks::All),
+            p.produce(batch(1), Acks::All, Instant::now()),
             Produced::Now(Err(ErrorCode::NotEnoughReplicas))
         ));
         assert_eq!(p.replica.log.end_offset(), 0);
         assert!(matches!(
-            p.produce(batch(1), Acks::One),
+            p.produce(batch(1), Acks::One, Instant::now()),
             Produced::Now(Ok(0))
         ));
     }

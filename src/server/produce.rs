@@ -5,18 +5,13 @@
 
 use super::batch::Batch;
 use super::broker::Shared;
-use super::metadata::UNKNOWN_TOPIC_OR_PARTITION;
 use super::partition::{ProduceResult, Produced};
-use crate::core::types::{Acks, ErrorCode};
+use crate::core::error::ErrorCode;
+use crate::core::types::Acks;
 use kafka_protocol::messages::ProduceRequest;
 use kafka_protocol::messages::ProduceResponse;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};
 use std::time::Duration;
-
-/// Kafka's INVALID_REQUIRED_ACKS error code.
-pub const INVALID_REQUIRED_ACKS: i16 = 21;
-/// Kafka's INVALID_RECORD error code: v3+ requests carry one batch per partition.
-pub const INVALID_RECORD: i16 = 87;
 
 /// One partition's answer, in the making.
 enum Answer {
@@ -40,13 +35,15 @@ pub async fn produce(
             let mut parts = Vec::new();
             for p in topic.partition_data {
                 let answer = match (acks, broker.partition(&name, p.index).is_some()) {
-                    (None, _) => Answer::Code(INVALID_REQUIRED_ACKS),
-                    (_, false) => Answer::Code(UNKNOWN_TOPIC_OR_PARTITION),
+                    (None, _) => Answer::Code(ErrorCode::InvalidRequiredAcks.code()),
+                    (_, false) => Answer::Code(ErrorCode::UnknownTopicOrPartition.code()),
                     (Some(acks), true) => match one_batch(p.records) {
                         Err(code) => Answer::Code(code),
                         Ok(batch) => {
                             let produced = broker
-                                .with_partition(&name, p.index, |part| part.produce(batch, acks))
+                                .with_partition(&name, p.index, |part| {
+                                    part.produce(batch, acks, std::time::Instant::now())
+                                })
                                 .expect("checked above");
                             match produced {
                                 Produced::Unanswered => Answer::Code(0),
@@ -107,11 +104,11 @@ pub async fn produce(
 /// The partition's records as exactly one checked batch.
 fn one_batch(records: Option<bytes::Bytes>) -> Result<Batch, i16> {
     let Some(bytes) = records else {
-        return Err(INVALID_RECORD);
+        return Err(ErrorCode::InvalidRecord.code());
     };
-    let mut batches = Batch::parse_all(&bytes).map_err(|e| e.error_code())?;
+    let mut batches = Batch::parse_all(&bytes).map_err(|e| e.error_code().code())?;
     if batches.len() != 1 {
-        return Err(INVALID_RECORD);
+        return Err(ErrorCode::InvalidRecord.code());
     }
     Ok(batches.pop().expect("one batch"))
 }

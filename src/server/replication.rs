@@ -13,9 +13,10 @@
 //! `high_watermark` field, an insync convention between its own brokers.
 
 use super::batch::Batch;
+use crate::core::error::ErrorCode;
 use crate::core::log::Entry;
 use crate::core::messages::{FetchRequest, FetchResponse, FetchResult};
-use crate::core::types::{BrokerId, ErrorCode};
+use crate::core::types::BrokerId;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::fetch_response::{EpochEndOffset, PartitionData};
@@ -129,13 +130,13 @@ pub fn decode_response(
     req: &FetchRequest,
     p: &PartitionData,
 ) -> Result<FetchResponse<Batch>, String> {
-    let result = match p.error_code {
-        0 if p.diverging_epoch.epoch >= 0 => FetchResult::Diverging {
+    let result = match ErrorCode::from_code(p.error_code) {
+        Ok(None) if p.diverging_epoch.epoch >= 0 => FetchResult::Diverging {
             epoch: p.diverging_epoch.epoch as u32,
             end_offset: u64::try_from(p.diverging_epoch.end_offset)
                 .map_err(|_| "a negative diverging end offset")?,
         },
-        0 => {
+        Ok(None) => {
             let bytes = p.records.clone().unwrap_or_default();
             let batches = Batch::parse_all(&bytes).map_err(|e| e.to_string())?;
             let mut entries = Vec::with_capacity(batches.len());
@@ -155,11 +156,12 @@ pub fn decode_response(
                 high_watermark: u64::try_from(p.high_watermark).map_err(|_| "a negative HW")?,
             }
         }
-        1 => FetchResult::OffsetOutOfRange {
+        Ok(Some(ErrorCode::OffsetOutOfRange)) => FetchResult::OffsetOutOfRange {
             leader_end_offset: u64::try_from(p.high_watermark).map_err(|_| "a negative LEO")?,
         },
-        6 => FetchResult::NotLeader,
-        code => return Err(format!("the leader answered error {code}")),
+        Ok(Some(ErrorCode::NotLeaderOrFollower)) => FetchResult::NotLeader,
+        Ok(Some(e)) => return Err(format!("the leader answered {e}")),
+        Err(code) => return Err(format!("the leader answered error {code}")),
     };
     Ok(FetchResponse {
         leader_epoch: req.leader_epoch,

@@ -9,6 +9,8 @@ use super::control::wire::{self, Reader, ToBroker, ToController};
 use super::metadata::BrokerAddr;
 use super::replication::{FOLLOWER_FETCH_VERSION, decode_response, encode_request};
 use crate::client::Connection;
+use crate::core::messages::{Msg, Node};
+use crate::core::replica::Input;
 use crate::core::types::BrokerId;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -272,8 +274,12 @@ async fn follow(opts: &BrokerOptions, shared: &Shared, pool: &Pool, f: FollowerF
         }
         match answer {
             Ok(resp) => {
+                let answer = Msg::FetchResponse(resp);
                 shared.lock().with_partition(&f.topic, f.partition, |p| {
-                    p.on_fetch_response(f.leader, resp)
+                    p.step(
+                        Input::Message(Node::Broker(f.leader), answer),
+                        Instant::now(),
+                    )
                 });
                 shared.changed.notify_waiters();
                 return;
@@ -353,13 +359,6 @@ async fn fetch_once(
         .unwrap_or_else(|p| p.into_inner())
         .insert(key, (f.leader, conn));
     Ok(resp)
-}
-
-/// Wall-clock microseconds for trace lines.
-pub fn now_us() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
 }
 
 /// The fault-injection hook: SIGUSR1 pauses this broker's follower

@@ -2,14 +2,16 @@
 //! the leader stored them, the leader-epoch checkpoint, the HW checkpoint
 //! and the recovery point (what was fsynced).
 //!
-//! The files mirror the core's `Log`; they decide nothing. After every
-//! protocol step the broker calls `sync`, which writes what the core
-//! appended, cuts what it truncated and fsyncs up to the core's flushed
-//! offset (`log.flush.interval.messages`). On start, `open` reads the
-//! segments back, checking every batch's CRC-32C, offsets and epochs, and
-//! cuts a torn or corrupt tail, saying where and why.
+//! The files mirror the core's `Log`; they decide nothing. Every log change
+//! a protocol step makes reaches `apply` as a `LogWrite`, before anything
+//! the step sends: an append is written (and the batch's bytes leave
+//! memory), a truncation cuts the files, a flush fsyncs them and moves the
+//! recovery point (`log.flush.interval.messages`). On start, `open` reads
+//! the segments back, checking every batch's CRC-32C, offsets and epochs,
+//! and cuts a torn or corrupt tail, saying where and why.
 
 use super::batch::Batch;
+use crate::core::effects::LogWrite;
 use crate::core::log::{Entry, Log};
 use crate::core::types::{Epoch, Offset, Record};
 use bytes::Bytes;
@@ -39,7 +41,6 @@ struct Segment {
 #[derive(Clone, Copy, Debug)]
 struct Placed {
     offset: Offset,
-    epoch: Epoch,
     segment: usize,
     position: u64,
 }
@@ -152,6 +153,11 @@ fn write_atomically(path: &Path, contents: &str) -> io::Result<()> {
 }
 
 impl PartitionDir {
+    /// The partition's folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// The folder of `topic`-`partition` under `root`.
     pub fn path(root: &Path, topic: &str, partition: i32) -> PathBuf {
         root.join(format!("{topic}-{partition}"))
@@ -214,7 +220,6 @@ impl PartitionDir {
                                 let len = b.size();
                                 me.index.push(Placed {
                                     offset,
-                                    epoch: e,
                                     segment,
                                     position: at as u64,
                                 });
@@ -263,39 +268,38 @@ impl PartitionDir {
         Ok((me, rec))
     }
 
-    /// Makes the files match the core's log, and leaves in the log only the
-    /// headers of the batches the files now hold.
-    pub fn sync(&mut self, log: &mut Log<Batch>) -> io::Result<()> {
-        let entries = log.entries().len();
-        let mut keep = self.index.len().min(entries);
-        while keep > 0 {
-            let (p, e) = (&self.index[keep - 1], &log.entries()[keep - 1]);
-            if p.offset == e.offset && p.epoch == e.epoch {
-                break;
+    /// Makes one change the core made to its log.
+    pub fn apply(&mut self, write: &LogWrite<Batch>) -> io::Result<()> {
+        match write {
+            LogWrite::Append(e) => {
+                self.append(e)?;
+                if self.epochs.last().is_none_or(|(last, _)| *last != e.epoch) {
+                    self.epochs.push((e.epoch, e.offset));
+                    self.write_epochs()?;
+                }
             }
-            keep -= 1;
-        }
-        if keep < self.index.len() {
-            self.cut(keep)?;
-        }
-        for index in keep..entries {
-            let stored = self.append(&log.entries()[index])?;
-            log.replace_record(index, stored);
-        }
-        let epochs = epoch_starts(log);
-        if epochs != self.epochs {
-            self.epochs = epochs;
-            self.write_epochs()?;
-        }
-        if log.flushed_offset() > self.flushed {
-            for s in &self.segments {
-                s.file.sync_data()?;
+            LogWrite::Truncate { to } => {
+                let keep = self.index.partition_point(|p| p.offset < *to);
+                if keep < self.index.len() {
+                    self.cut(keep)?;
+                }
+                let epochs = self.epochs.len();
+                self.epochs.retain(|(_, start)| start < to);
+                if self.epochs.len() != epochs {
+                    self.write_epochs()?;
+                }
+                if self.flushed > *to {
+                    self.flushed = *to;
+                    write_atomically(&self.dir.join(RECOVERY_FILE), &to.to_string())?;
+                }
             }
-            self.flushed = log.flushed_offset();
-            write_atomically(&self.dir.join(RECOVERY_FILE), &self.flushed.to_string())?;
-        } else if log.flushed_offset() < self.flushed {
-            self.flushed = log.flushed_offset();
-            write_atomically(&self.dir.join(RECOVERY_FILE), &self.flushed.to_string())?;
+            LogWrite::Flush { to } => {
+                for s in &self.segments {
+                    s.file.sync_data()?;
+                }
+                self.flushed = *to;
+                write_atomically(&self.dir.join(RECOVERY_FILE), &to.to_string())?;
+            }
         }
         Ok(())
     }
@@ -329,8 +333,9 @@ impl PartitionDir {
         Ok(())
     }
 
-    /// Writes `e` after the last stored entry; answers its stored batch.
-    fn append(&mut self, e: &Entry<Batch>) -> io::Result<Batch> {
+    /// Writes `e` after the last stored entry; from then on the batch is
+    /// read from the file.
+    fn append(&mut self, e: &Entry<Batch>) -> io::Result<()> {
         let roll = self.segments.last().is_none_or(|s| s.len >= SEGMENT_BYTES);
         if roll {
             let path = self.dir.join(segment_name(e.offset));
@@ -354,13 +359,13 @@ impl PartitionDir {
         let position = s.len;
         self.index.push(Placed {
             offset: e.offset,
-            epoch: e.epoch,
             segment,
             position,
         });
         s.len += bytes.len() as u64;
         debug_assert!(s.base <= e.offset);
-        Ok(e.record.stored_at(s.file.clone(), position))
+        e.record.stored_in(s.file.clone(), position);
+        Ok(())
     }
 
     /// Kafka's leader-epoch-checkpoint: version, count, then "epoch start".
@@ -393,6 +398,24 @@ mod tests {
         Batch::parse_one(&client_batch(n, -1, -1), 0).unwrap()
     }
 
+    /// What the core's writes do to the files: each log change, applied.
+    fn append(log: &mut Log<Batch>, files: &mut PartitionDir, epoch: Epoch, b: Batch) {
+        log.append(epoch, b);
+        let e = log.entries().last().unwrap().clone();
+        files.apply(&LogWrite::Append(e)).unwrap();
+    }
+
+    fn truncate(log: &mut Log<Batch>, files: &mut PartitionDir, to: Offset) {
+        log.truncate_to(to);
+        files.apply(&LogWrite::Truncate { to }).unwrap();
+    }
+
+    fn flush(log: &mut Log<Batch>, files: &mut PartitionDir) {
+        assert!(log.maybe_flush(Some(1)));
+        let to = log.flushed_offset();
+        files.apply(&LogWrite::Flush { to }).unwrap();
+    }
+
     fn temp(name: &str) -> PathBuf {
         let d = std::env::temp_dir().join(format!("insync-storage-{name}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&d);
@@ -405,14 +428,12 @@ mod tests {
         let (mut files, rec) = PartitionDir::open(dir.clone()).unwrap();
         assert_eq!(rec.log.end_offset(), 0);
         let mut log = Log::default();
-        log.append(1, batch(2));
-        log.append(1, batch(3));
-        log.append(2, batch(1));
-        files.sync(&mut log).unwrap();
-        log.truncate_to(2);
-        log.append(3, batch(4));
-        assert!(log.maybe_flush(Some(1)));
-        files.sync(&mut log).unwrap();
+        append(&mut log, &mut files, 1, batch(2));
+        append(&mut log, &mut files, 1, batch(3));
+        append(&mut log, &mut files, 2, batch(1));
+        truncate(&mut log, &mut files, 2);
+        append(&mut log, &mut files, 3, batch(4));
+        flush(&mut log, &mut files);
         files.high_watermark_due(4).unwrap().write().unwrap();
         drop(files);
         let (_, rec) = PartitionDir::open(dir.clone()).unwrap();
@@ -437,7 +458,10 @@ mod tests {
             .iter()
             .map(|e| e.record.read().unwrap())
             .collect();
-        files.sync(&mut log).unwrap();
+        assert!(log.entries().iter().all(|e| !e.record.is_stored()));
+        for e in log.entries() {
+            files.apply(&LogWrite::Append(e.clone())).unwrap();
+        }
         for (e, bytes) in log.entries().iter().zip(&before) {
             assert!(e.record.is_stored(), "{:?} still in memory", e.record);
             assert_eq!(&e.record.read().unwrap(), bytes);
@@ -445,9 +469,8 @@ mod tests {
         // A batch taken from the log before it was truncated and rewritten
         // cannot be read as something else.
         let taken = log.entries()[1].record.clone();
-        log.truncate_to(2);
-        log.append(2, batch(4));
-        files.sync(&mut log).unwrap();
+        truncate(&mut log, &mut files, 2);
+        append(&mut log, &mut files, 2, batch(4));
         let err = taken.read().unwrap_err();
         assert!(err.to_string().contains("no longer holds"), "{err}");
         let (_, rec) = PartitionDir::open(dir.clone()).unwrap();
@@ -462,11 +485,10 @@ mod tests {
         let dir = PartitionDir::path(&root, "t", 0);
         let (mut files, _) = PartitionDir::open(dir.clone()).unwrap();
         let mut log = Log::default();
-        log.append(1, batch(2));
-        log.append(1, batch(3));
-        assert!(log.maybe_flush(Some(1)));
-        log.append(1, batch(1));
-        files.sync(&mut log).unwrap();
+        append(&mut log, &mut files, 1, batch(2));
+        append(&mut log, &mut files, 1, batch(3));
+        flush(&mut log, &mut files);
+        append(&mut log, &mut files, 1, batch(1));
         drop(files);
         let notes = lose_unflushed(&root).unwrap();
         assert_eq!(notes.len(), 1, "{notes:?}");
@@ -484,9 +506,8 @@ mod tests {
         let dir = temp("torn");
         let (mut files, _) = PartitionDir::open(dir.clone()).unwrap();
         let mut log = Log::default();
-        log.append(1, batch(2));
-        log.append(1, batch(2));
-        files.sync(&mut log).unwrap();
+        append(&mut log, &mut files, 1, batch(2));
+        append(&mut log, &mut files, 1, batch(2));
         drop(files);
         let seg = dir.join(segment_name(0));
         let whole = fs::read(&seg).unwrap();

@@ -1,7 +1,8 @@
 //! CreateTopics (v2–7) and the settings a topic may carry: the protocol
 //! switches the model checks, under their Kafka topic-config names.
 
-use super::broker::{INVALID_CONFIG, Shared, TopicError, TopicSettings, check_topic_name};
+use super::broker::{Shared, TopicError, TopicSettings, check_topic_name};
+use crate::core::error::ErrorCode;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
 use kafka_protocol::messages::create_topics_response::CreatableTopicResult;
 use kafka_protocol::messages::{CreateTopicsRequest, CreateTopicsResponse};
@@ -44,7 +45,7 @@ pub async fn create_topics(
                 }
             }
             Err(e) => {
-                t.error_code = e.code;
+                t.error_code = e.code.code();
                 t.error_message = Some(StrBytes::from_string(e.message));
                 if version >= 5 {
                     t.num_partitions = -1;
@@ -107,7 +108,7 @@ pub fn apply_config(s: &mut TopicSettings, key: &str, value: &str) -> Result<(),
 
 fn config_error(message: String) -> TopicError {
     TopicError {
-        code: INVALID_CONFIG,
+        code: ErrorCode::InvalidConfig,
         message,
     }
 }

@@ -5,6 +5,7 @@
 //! effect, info when it may have).
 
 use crate::client::{CallError, Connection};
+use crate::core::error::ErrorCode;
 use crate::server::batch::encode_batch;
 use bytes::Bytes;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
@@ -227,11 +228,17 @@ async fn append(s: &Shared, route: &mut Route, value: &str) -> (&'static str, Op
                 .responses
                 .first()
                 .and_then(|t| t.partition_responses.first());
-            match part.map(|p| (p.error_code, p.base_offset)) {
-                Some((0, offset)) if offset >= 0 => ("ok", Some(offset)),
-                // Refused before any append: NOT_ENOUGH_REPLICAS,
-                // UNKNOWN_TOPIC_OR_PARTITION, LEADER_NOT_AVAILABLE.
-                Some((19 | 3 | 5, _)) => ("fail", None),
+            match part.map(|p| (ErrorCode::from_code(p.error_code), p.base_offset)) {
+                Some((Ok(None), offset)) if offset >= 0 => ("ok", Some(offset)),
+                // Refused before any append.
+                Some((
+                    Ok(Some(
+                        ErrorCode::NotEnoughReplicas
+                        | ErrorCode::UnknownTopicOrPartition
+                        | ErrorCode::LeaderNotAvailable,
+                    )),
+                    _,
+                )) => ("fail", None),
                 // NOT_LEADER_OR_FOLLOWER is not definite: a leader that
                 // loses its leadership answers it to produces it had
                 // already appended and was waiting on, and those records
@@ -335,11 +342,11 @@ async fn poll(
         route.forget();
         return None;
     };
-    match part.error_code {
-        0 => {}
-        // OFFSET_OUT_OF_RANGE: the log no longer reaches the position
-        // (an unclean election cut it); start over, marked as a seek.
-        1 => {
+    match ErrorCode::from_code(part.error_code) {
+        Ok(None) => {}
+        // The log no longer reaches the position (an unclean election cut
+        // it); start over, marked as a seek.
+        Ok(Some(ErrorCode::OffsetOutOfRange)) => {
             *position = 0;
             *seek = true;
             return None;

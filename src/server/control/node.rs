@@ -6,14 +6,13 @@
 
 use super::wire::ToBroker;
 use crate::core::config::ProtocolConfig;
-use crate::core::controller::Controller;
-use crate::core::effects::Effects;
+use crate::core::controller::{Controller, Input};
+use crate::core::effects::{Effect, Effects};
+use crate::core::error::ErrorCode;
 use crate::core::messages::{Msg, Node};
 use crate::core::types::{BrokerId, BrokerSet, Epoch, PartitionEpoch};
 use crate::server::batch::Batch;
-use crate::server::broker::{
-    INVALID_REPLICATION_FACTOR, TOPIC_ALREADY_EXISTS, TopicError, TopicSettings, check_topic_name,
-};
+use crate::server::broker::{TopicError, TopicSettings, check_topic_name};
 use crate::server::metadata::{BrokerAddr, ClusterView, PartitionView, TopicView};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -111,11 +110,11 @@ impl ControllerNode {
         );
         let keys: Vec<_> = self.partitions_of(id);
         for key in keys {
-            let mut fx = self.effects();
-            let p = self.partitions.get_mut(&key).expect("listed");
-            p.core
-                .on_broker_registration(id, clean_shutdown, 0, &p.protocol, &mut fx);
-            self.dispatch(&key, fx);
+            let registration = Msg::BrokerRegistration {
+                clean_shutdown,
+                broker_epoch: 0,
+            };
+            self.step(&key, Input::Message(Node::Broker(id), registration));
         }
         self.settle();
     }
@@ -150,19 +149,12 @@ impl ControllerNode {
             return;
         }
         let key = (topic, partition);
-        let mut fx = self.effects();
-        let Some(p) = self.partitions.get_mut(&key) else {
-            return;
-        };
-        p.core.on_alter_partition(
-            broker,
+        let alter = Msg::AlterPartition {
             leader_epoch,
             partition_epoch,
             new_isr,
-            &p.protocol,
-            &mut fx,
-        );
-        self.dispatch(&key, fx);
+        };
+        self.step(&key, Input::Message(Node::Broker(broker), alter));
         self.settle();
     }
 
@@ -188,10 +180,7 @@ impl ControllerNode {
     fn fence(&mut self, b: BrokerId) {
         self.brokers.get_mut(&b).expect("listed").fenced = true;
         for key in self.partitions_of(b) {
-            let mut fx = self.effects();
-            let p = self.partitions.get_mut(&key).expect("listed");
-            p.core.on_session_expired(b, &p.protocol, &mut fx);
-            self.dispatch(&key, fx);
+            self.step(&key, Input::Message(Node::Broker(b), Msg::SessionExpired));
         }
     }
 
@@ -201,7 +190,7 @@ impl ControllerNode {
         let err = |code, message| Err(TopicError { code, message });
         if self.topic_ids.contains_key(name) {
             return err(
-                TOPIC_ALREADY_EXISTS,
+                ErrorCode::TopicAlreadyExists,
                 format!("topic '{name}' already exists"),
             );
         }
@@ -209,7 +198,7 @@ impl ControllerNode {
         let live: Vec<BrokerId> = self.live().iter().collect();
         if s.replication_factor > live.len() {
             return err(
-                INVALID_REPLICATION_FACTOR,
+                ErrorCode::InvalidReplicationFactor,
                 format!(
                     "replication factor {} with {} live broker(s)",
                     s.replication_factor,
@@ -265,15 +254,13 @@ impl ControllerNode {
             .map(|(k, _)| k.clone())
             .collect();
         for key in leaderless {
-            let mut fx = self.effects();
-            let p = self.partitions.get_mut(&key).expect("listed");
+            let p = &self.partitions[&key];
             let (candidates, _) = p.core.election_candidates(&p.protocol);
             // Kafka's preferred order: the first candidate in the assignment.
             let Some(&winner) = p.assignment.iter().find(|b| candidates.contains(**b)) else {
                 continue;
             };
-            p.core.elect(winner, &p.protocol, &mut fx);
-            self.dispatch(&key, fx);
+            self.step(&key, Input::Elect(winner));
         }
         let view = self.view();
         for m in self.brokers.values().filter(|m| !m.fenced) {
@@ -281,28 +268,41 @@ impl ControllerNode {
         }
     }
 
-    /// Carries the core's LeaderAndIsr messages to their brokers.
-    fn dispatch(&mut self, key: &(String, i32), fx: Effects<Batch>) {
-        if self.trace {
-            for e in fx.events() {
-                let mut line = crate::server::partition::trace_line(e);
-                line["topic"] = key.0.clone().into();
-                line["partition"] = key.1.into();
-                self.events.push(line);
-            }
-        }
+    /// One step of a partition's core, its effects carried out: events into
+    /// the trace, LeaderAndIsr to its broker. A partition not (or no
+    /// longer) known takes nothing.
+    fn step(&mut self, key: &(String, i32), input: Input<Batch>) {
+        let mut fx = self.effects();
+        let Some(p) = self.partitions.get_mut(key) else {
+            return;
+        };
+        p.core.step(input, &p.protocol, &mut fx);
         let p = &self.partitions[key];
-        for (to, msg) in fx.sends {
-            if let (Node::Broker(b), Msg::LeaderAndIsr { state, .. }) = (to, msg)
-                && let Some(m) = self.brokers.get(&b)
-            {
-                let _ = m.link.send(ToBroker::LeaderAndIsr {
-                    topic: key.0.clone(),
-                    partition: key.1,
-                    replicas: p.core.replicas,
-                    protocol: p.protocol.clone(),
-                    state,
-                });
+        for effect in fx {
+            match effect {
+                Effect::Event(e) => {
+                    let mut line = crate::server::trace::trace_line(&e);
+                    line["topic"] = key.0.clone().into();
+                    line["partition"] = key.1.into();
+                    self.events.push(line);
+                }
+                Effect::Send(Node::Broker(b), Msg::LeaderAndIsr { state, .. }) => {
+                    if let Some(m) = self.brokers.get(&b) {
+                        let _ = m.link.send(ToBroker::LeaderAndIsr {
+                            topic: key.0.clone(),
+                            partition: key.1,
+                            replicas: p.core.replicas,
+                            protocol: p.protocol.clone(),
+                            state,
+                        });
+                    }
+                }
+                // Metadata reaches clients through the cluster view; the
+                // controller keeps no log and arms no timer.
+                Effect::Send(..)
+                | Effect::Write(_)
+                | Effect::ArmTimer(_)
+                | Effect::CancelTimer(_) => {}
             }
         }
     }
@@ -339,7 +339,6 @@ impl ControllerNode {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::broker::INVALID_CONFIG;
     use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
     fn addr(id: BrokerId) -> BrokerAddr {
@@ -398,15 +397,15 @@ mod tests {
         assert_eq!(states, 3, "broker 1 hosts all three partitions");
         assert_eq!(
             c.create_topic("t", &settings(3, 2)).unwrap_err().code,
-            TOPIC_ALREADY_EXISTS
+            ErrorCode::TopicAlreadyExists
         );
         assert_eq!(
             c.create_topic("u", &settings(4, 1)).unwrap_err().code,
-            INVALID_REPLICATION_FACTOR
+            ErrorCode::InvalidReplicationFactor
         );
         assert_eq!(
             c.create_topic("u", &settings(2, 3)).unwrap_err().code,
-            INVALID_CONFIG
+            ErrorCode::InvalidConfig
         );
     }
 

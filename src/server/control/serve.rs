@@ -11,7 +11,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc::unbounded_channel;
 
 /// Where the controller writes its trace, if anywhere.
-pub type TraceSink = Option<Arc<Mutex<std::fs::File>>>;
+pub use crate::server::trace::TraceSink;
 
 /// Serves brokers on `listener` until the task is dropped.
 pub async fn serve_controller(

@@ -1,0 +1,149 @@
+//! Kafka's error codes, with Kafka's numbers and names: the one list the
+//! core, the broker, the controller and insync's own clients share
+//! (`org.apache.kafka.common.protocol.Errors`).
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Declared in Kafka's numeric order, so ordering by variant (the model
+/// sorts messages) is ordering by code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ErrorCode {
+    OffsetOutOfRange = 1,
+    /// A batch whose CRC or layout is wrong.
+    CorruptMessage = 2,
+    UnknownTopicOrPartition = 3,
+    LeaderNotAvailable = 5,
+    NotLeaderOrFollower = 6,
+    RequestTimedOut = 7,
+    CoordinatorNotAvailable = 15,
+    InvalidTopicException = 17,
+    NotEnoughReplicas = 19,
+    NotEnoughReplicasAfterAppend = 20,
+    InvalidRequiredAcks = 21,
+    UnsupportedVersion = 35,
+    TopicAlreadyExists = 36,
+    InvalidPartitions = 37,
+    InvalidReplicationFactor = 38,
+    InvalidConfig = 40,
+    InvalidRequest = 42,
+    /// Magic 0 and 1 batches.
+    UnsupportedForMessageFormat = 43,
+    OutOfOrderSequenceNumber = 45,
+    /// The log could not be read or written.
+    KafkaStorageError = 56,
+    /// More than one batch for a partition in one Produce.
+    InvalidRecord = 87,
+}
+
+const ALL: [ErrorCode; 21] = [
+    ErrorCode::OffsetOutOfRange,
+    ErrorCode::CorruptMessage,
+    ErrorCode::UnknownTopicOrPartition,
+    ErrorCode::LeaderNotAvailable,
+    ErrorCode::NotLeaderOrFollower,
+    ErrorCode::RequestTimedOut,
+    ErrorCode::CoordinatorNotAvailable,
+    ErrorCode::InvalidTopicException,
+    ErrorCode::NotEnoughReplicas,
+    ErrorCode::NotEnoughReplicasAfterAppend,
+    ErrorCode::InvalidRequiredAcks,
+    ErrorCode::UnsupportedVersion,
+    ErrorCode::TopicAlreadyExists,
+    ErrorCode::InvalidPartitions,
+    ErrorCode::InvalidReplicationFactor,
+    ErrorCode::InvalidConfig,
+    ErrorCode::InvalidRequest,
+    ErrorCode::UnsupportedForMessageFormat,
+    ErrorCode::OutOfOrderSequenceNumber,
+    ErrorCode::KafkaStorageError,
+    ErrorCode::InvalidRecord,
+];
+
+impl ErrorCode {
+    /// The code on the wire.
+    pub fn code(self) -> i16 {
+        self as i16
+    }
+
+    /// The error a wire code names: `Ok(None)` for 0 (no error), `Err`
+    /// with the code for one this list does not hold.
+    pub fn from_code(code: i16) -> Result<Option<ErrorCode>, i16> {
+        if code == 0 {
+            return Ok(None);
+        }
+        ALL.into_iter()
+            .find(|e| e.code() == code)
+            .map(Some)
+            .ok_or(code)
+    }
+
+    /// Kafka's name for it.
+    pub fn name(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            OffsetOutOfRange => "OFFSET_OUT_OF_RANGE",
+            CorruptMessage => "CORRUPT_MESSAGE",
+            UnknownTopicOrPartition => "UNKNOWN_TOPIC_OR_PARTITION",
+            LeaderNotAvailable => "LEADER_NOT_AVAILABLE",
+            NotLeaderOrFollower => "NOT_LEADER_OR_FOLLOWER",
+            RequestTimedOut => "REQUEST_TIMED_OUT",
+            CoordinatorNotAvailable => "COORDINATOR_NOT_AVAILABLE",
+            InvalidTopicException => "INVALID_TOPIC_EXCEPTION",
+            NotEnoughReplicas => "NOT_ENOUGH_REPLICAS",
+            NotEnoughReplicasAfterAppend => "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
+            InvalidRequiredAcks => "INVALID_REQUIRED_ACKS",
+            UnsupportedVersion => "UNSUPPORTED_VERSION",
+            TopicAlreadyExists => "TOPIC_ALREADY_EXISTS",
+            InvalidPartitions => "INVALID_PARTITIONS",
+            InvalidReplicationFactor => "INVALID_REPLICATION_FACTOR",
+            InvalidConfig => "INVALID_CONFIG",
+            InvalidRequest => "INVALID_REQUEST",
+            UnsupportedForMessageFormat => "UNSUPPORTED_FOR_MESSAGE_FORMAT",
+            OutOfOrderSequenceNumber => "OUT_OF_ORDER_SEQUENCE_NUMBER",
+            KafkaStorageError => "KAFKA_STORAGE_ERROR",
+            InvalidRecord => "INVALID_RECORD",
+        }
+    }
+
+    /// Whether a client retries this error: Kafka's `RetriableException`s
+    /// (`Errors.exception()` of each code).
+    pub fn is_retriable(self) -> bool {
+        use ErrorCode::*;
+        matches!(
+            self,
+            CorruptMessage
+                | UnknownTopicOrPartition
+                | LeaderNotAvailable
+                | NotLeaderOrFollower
+                | RequestTimedOut
+                | CoordinatorNotAvailable
+                | NotEnoughReplicas
+                | NotEnoughReplicasAfterAppend
+                | KafkaStorageError
+        )
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.name(), self.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_reads_back_as_itself() {
+        for e in ALL {
+            assert_eq!(ErrorCode::from_code(e.code()), Ok(Some(e)));
+        }
+        assert!(ALL.windows(2).all(|w| w[0] < w[1]), "in numeric order");
+        assert_eq!(ErrorCode::from_code(0), Ok(None));
+        assert_eq!(ErrorCode::from_code(999), Err(999));
+        assert!(ErrorCode::NotEnoughReplicas.is_retriable());
+        assert!(!ErrorCode::OutOfOrderSequenceNumber.is_retriable());
+    }
+}
