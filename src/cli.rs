@@ -245,7 +245,7 @@ pub struct TopicFlags {
     #[arg(long, default_value_t = 1)]
     pub partitions: i32,
     /// `socket.request.max.bytes`.
-    #[arg(long, default_value_t = crate::server::frame::DEFAULT_MAX_REQUEST_BYTES)]
+    #[arg(long, default_value_t = crate::wire::frame::DEFAULT_MAX_REQUEST_BYTES)]
     pub max_request_bytes: usize,
 }
 

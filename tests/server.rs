@@ -5,10 +5,10 @@
 use bytes::Bytes;
 use bytes::BytesMut;
 use insync::core::error::ErrorCode;
-use insync::server::batch::encode_batch;
-use insync::server::broker::TopicSettings;
-use insync::server::frame::framed;
 use insync::server::runtime::{BrokerOptions, InProcess, start_cluster};
+use insync::server::topic_settings::TopicSettings;
+use insync::wire::batch::encode_batch;
+use insync::wire::frame::framed;
 use kafka_protocol::messages::create_topics_request::{CreatableTopic, CreatableTopicConfig};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::list_offsets_request::{ListOffsetsPartition, ListOffsetsTopic};

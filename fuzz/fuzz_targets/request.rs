@@ -5,7 +5,7 @@
 
 use insync::server::api::handle;
 use insync::server::broker::Shared;
-use insync::server::frame::Frames;
+use insync::wire::frame::Frames;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

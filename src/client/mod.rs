@@ -6,7 +6,7 @@
 //! effect: a request never written is a definite failure, one written but
 //! unanswered is unknown.
 
-use crate::server::frame::framed;
+use crate::wire::frame::framed;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::{RequestHeader, ResponseHeader};
 use kafka_protocol::protocol::{

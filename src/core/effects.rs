@@ -12,6 +12,7 @@ use super::error::ErrorCode;
 use super::log::Entry;
 use super::messages::{Msg, Node};
 use super::types::{BrokerId, BrokerSet, Epoch, Offset};
+use smallvec::SmallVec;
 use std::fmt;
 
 /// A timer the core runs on its runtime's clock. The set of armed timers is
@@ -54,8 +55,9 @@ pub struct Effects<R> {
     events: Option<Vec<Event<R>>>,
     writes: Option<Vec<LogWrite<R>>>,
     sends: Vec<(Node, Msg<R>)>,
-    /// `(timer, armed)`: armed, or cancelled.
-    timers: Vec<(Timer, bool)>,
+    /// `(timer, armed)`: armed, or cancelled. Inline: the checker's hot
+    /// path should not allocate for the few a step changes.
+    timers: SmallVec<[(Timer, bool); 4]>,
 }
 
 impl<R> Effects<R> {
@@ -65,7 +67,7 @@ impl<R> Effects<R> {
             events: None,
             writes: None,
             sends: Vec::new(),
-            timers: Vec::new(),
+            timers: SmallVec::new(),
         }
     }
     /// Effects that also record every decision as an [`Event`].
@@ -101,6 +103,32 @@ impl<R> Effects<R> {
     pub fn cancel(&mut self, timer: Timer) {
         self.timers.push((timer, false));
     }
+    /// Hands every effect to `f`, in the order a runtime must carry them
+    /// out: what iterating gives, without an iterator's bookkeeping (the
+    /// checker's hot path).
+    pub fn apply(self, mut f: impl FnMut(Effect<R>)) {
+        if let Some(events) = self.events {
+            for e in events {
+                f(Effect::Event(e));
+            }
+        }
+        if let Some(writes) = self.writes {
+            for w in writes {
+                f(Effect::Write(w));
+            }
+        }
+        for (to, msg) in self.sends {
+            f(Effect::Send(to, msg));
+        }
+        for (t, armed) in self.timers {
+            f(if armed {
+                Effect::ArmTimer(t)
+            } else {
+                Effect::CancelTimer(t)
+            });
+        }
+    }
+
     /// The decisions so far, for a story.
     pub fn events(&self) -> &[Event<R>] {
         self.events.as_deref().unwrap_or(&[])
@@ -136,7 +164,7 @@ pub struct Ordered<R> {
     events: std::vec::IntoIter<Event<R>>,
     writes: std::vec::IntoIter<LogWrite<R>>,
     sends: std::vec::IntoIter<(Node, Msg<R>)>,
-    timers: std::vec::IntoIter<(Timer, bool)>,
+    timers: smallvec::IntoIter<[(Timer, bool); 4]>,
 }
 
 impl<R> Iterator for Ordered<R> {

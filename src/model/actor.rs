@@ -341,22 +341,17 @@ impl KafkaActor {
         let layout = self.settings.layout;
         // Without lag removals, a lag timer could never do anything.
         let lag = self.settings.cfg.lag_removals > 0;
-        for effect in fx {
-            match effect {
-                Effect::Send(to, msg) => o.send(layout.id(to), msg),
-                Effect::ArmTimer(effects::Timer::ReplicaLagTimeMax(f)) if lag => o.set_timer(
-                    Timer::ReplicaLagTimeMax(f),
-                    stateright::actor::model_timeout(),
-                ),
-                Effect::CancelTimer(effects::Timer::ReplicaLagTimeMax(f)) if lag => {
-                    o.cancel_timer(Timer::ReplicaLagTimeMax(f))
-                }
-                Effect::ArmTimer(_)
-                | Effect::CancelTimer(_)
-                | Effect::Write(_)
-                | Effect::Event(_) => {}
+        fx.apply(|effect| match effect {
+            Effect::Send(to, msg) => o.send(layout.id(to), msg),
+            Effect::ArmTimer(effects::Timer::ReplicaLagTimeMax(f)) if lag => o.set_timer(
+                Timer::ReplicaLagTimeMax(f),
+                stateright::actor::model_timeout(),
+            ),
+            Effect::CancelTimer(effects::Timer::ReplicaLagTimeMax(f)) if lag => {
+                o.cancel_timer(Timer::ReplicaLagTimeMax(f))
             }
-        }
+            Effect::ArmTimer(_) | Effect::CancelTimer(_) | Effect::Write(_) | Effect::Event(_) => {}
+        });
     }
 }
 
@@ -426,10 +421,13 @@ impl KafkaActor {
             Cow::Borrowed(b) => Some(b),
             Cow::Owned(_) => None,
         };
+        // A broker's fault timers change only when it crashes or restarts.
+        let resync = !matches!(**state, NodeState::Broker(_))
+            || matches!(input, Input::Timer(Timer::Crash | Timer::Restart));
         let mut fx = Effects::new();
         self.step(state, input, &mut fx);
         self.emit(fx, o);
-        if matches!(state, Cow::Owned(_)) {
+        if resync && matches!(state, Cow::Owned(_)) {
             self.sync(before, state.as_ref(), o);
         }
     }

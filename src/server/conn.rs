@@ -4,7 +4,7 @@
 
 use super::api::{self, Reply};
 use super::broker::Shared;
-use super::frame::Frames;
+use crate::wire::frame::Frames;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -2,10 +2,10 @@
 //! visible part ends (the high watermark), or the first batch at or after
 //! a timestamp.
 
-use super::batch::Batch;
 use super::broker::{Broker, Shared};
 use crate::core::error::ErrorCode;
 use crate::core::replica::Replica;
+use crate::wire::batch::Batch;
 use kafka_protocol::messages::list_offsets_response::{
     ListOffsetsPartitionResponse, ListOffsetsTopicResponse,
 };

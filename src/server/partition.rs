@@ -11,7 +11,6 @@
 //! server reads the pair as a 16-bit ticket: one per produce request in
 //! flight on this partition.
 
-use super::batch::Batch;
 use super::storage::{HwCheckpoint, PartitionDir, Recovered};
 use super::trace::PartitionTrace;
 use crate::core::config::ProtocolConfig;
@@ -22,6 +21,7 @@ use crate::core::messages::{
 };
 use crate::core::replica::{Input, Replica};
 use crate::core::types::{Acks, BrokerId, BrokerSet, Offset};
+use crate::wire::batch::Batch;
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -335,7 +335,7 @@ impl Tickets {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::batch::tests::client_batch;
+    use crate::wire::batch::tests::client_batch;
 
     fn single(cfg: ProtocolConfig) -> Partition {
         let state = PartitionState {

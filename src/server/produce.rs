@@ -3,11 +3,11 @@
 //! once the HW passes for acks=all, REQUEST_TIMED_OUT when `timeout_ms`
 //! passes first.
 
-use super::batch::Batch;
 use super::broker::Shared;
 use super::partition::{ProduceResult, Produced};
 use crate::core::error::ErrorCode;
 use crate::core::types::Acks;
+use crate::wire::batch::Batch;
 use kafka_protocol::messages::ProduceRequest;
 use kafka_protocol::messages::ProduceResponse;
 use kafka_protocol::messages::produce_response::{PartitionProduceResponse, TopicProduceResponse};

@@ -12,11 +12,11 @@
 //! high-watermark truncation) carries the leader's LEO in the
 //! `high_watermark` field, an insync convention between its own brokers.
 
-use super::batch::Batch;
 use crate::core::error::ErrorCode;
 use crate::core::log::Entry;
 use crate::core::messages::{FetchRequest, FetchResponse, FetchResult};
 use crate::core::types::BrokerId;
+use crate::wire::batch::Batch;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::fetch_response::{EpochEndOffset, PartitionData};

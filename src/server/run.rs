@@ -1,9 +1,10 @@
 //! `insync cluster`, `insync broker` and `insync controller`: check the
 //! settings, bind, print the addresses and serve until Ctrl-C.
 
-use super::broker::TopicSettings;
-use super::control::serve::{TraceSink, serve_controller};
+use super::control::serve::serve_controller;
 use super::runtime::{BrokerOptions, start_broker, start_cluster};
+use super::topic_settings::TopicSettings;
+use super::trace::TraceSink;
 use crate::cli::{BrokerArgs, ClusterArgs, ControllerArgs, TimingFlags, TopicFlags};
 use crate::core::config::ProtocolConfig;
 use std::net::{IpAddr, SocketAddr};

@@ -3,11 +3,12 @@
 //! controller's LeaderAndIsr and cluster view coming back), the follower
 //! fetcher, and a ticker for `replica.lag.time.max.ms` and the trace.
 
-use super::broker::{Broker, FollowerFetch, Outlets, Shared, TopicSettings};
+use super::broker::{Broker, FollowerFetch, Outlets, Shared};
 use super::conn::{ListenConfig, bind, serve};
 use super::control::wire::{self, Reader, ToBroker, ToController};
 use super::metadata::BrokerAddr;
 use super::replication::{FOLLOWER_FETCH_VERSION, decode_response, encode_request};
+use super::topic_settings::TopicSettings;
 use crate::client::Connection;
 use crate::core::messages::{Msg, Node};
 use crate::core::replica::Input;
@@ -313,7 +314,7 @@ async fn fetch_once(
     shared: &Shared,
     pool: &Pool,
     f: &FollowerFetch,
-) -> Result<crate::core::messages::FetchResponse<super::batch::Batch>, String> {
+) -> Result<crate::core::messages::FetchResponse<crate::wire::batch::Batch>, String> {
     let key = (f.topic.clone(), f.partition);
     let cached = pool.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
     let mut conn = match cached {

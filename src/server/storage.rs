@@ -10,10 +10,10 @@
 //! the segments back, checking every batch's CRC-32C, offsets and epochs,
 //! and cuts a torn or corrupt tail, saying where and why.
 
-use super::batch::Batch;
 use crate::core::effects::LogWrite;
 use crate::core::log::{Entry, Log};
 use crate::core::types::{Epoch, Offset, Record};
+use crate::wire::batch::Batch;
 use bytes::Bytes;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -392,7 +392,7 @@ fn epoch_starts(log: &Log<Batch>) -> Vec<(Epoch, Offset)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::batch::tests::client_batch;
+    use crate::wire::batch::tests::client_batch;
 
     fn batch(n: i64) -> Batch {
         Batch::parse_one(&client_batch(n, -1, -1), 0).unwrap()

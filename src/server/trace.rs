@@ -3,7 +3,7 @@
 //! replays them against the specification.
 
 use crate::core::effects::Event;
-use crate::server::batch::Batch;
+use crate::wire::batch::Batch;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 

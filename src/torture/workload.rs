@@ -6,7 +6,7 @@
 
 use crate::client::{CallError, Connection};
 use crate::core::error::ErrorCode;
-use crate::server::batch::encode_batch;
+use crate::wire::batch::encode_batch;
 use bytes::Bytes;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::metadata_request::MetadataRequestTopic;

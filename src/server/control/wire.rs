@@ -7,9 +7,9 @@
 use crate::core::config::ProtocolConfig;
 use crate::core::messages::PartitionState;
 use crate::core::types::{BrokerSet, Epoch, PartitionEpoch};
-use crate::server::broker::{TopicError, TopicSettings};
-use crate::server::frame::{Frames, framed};
 use crate::server::metadata::{BrokerAddr, ClusterView};
+use crate::server::topic_settings::{TopicError, TopicSettings};
+use crate::wire::frame::{Frames, framed};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
