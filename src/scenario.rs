@@ -5,7 +5,8 @@
 use crate::core::config::Truncation;
 use crate::core::types::Acks;
 use crate::model::ModelConfig;
-use crate::model::properties::{KafkaState, properties};
+use crate::model::properties::properties;
+use crate::model::state::KafkaState;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;

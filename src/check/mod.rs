@@ -14,7 +14,7 @@ pub mod trace;
 use crate::model::ModelConfig;
 use crate::model::config::NetworkKind;
 use crate::model::properties::SAFETY;
-use crate::model::properties::{KafkaModel, KafkaState};
+use crate::model::state::{KafkaModel, KafkaState};
 use crate::model::symmetry::representative;
 use crate::scenario::{Expect, Verdict};
 use indicatif::{ProgressBar, ProgressStyle};

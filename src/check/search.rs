@@ -18,7 +18,8 @@ use super::table::ClassIds;
 use super::trace::Trace;
 use crate::model::NetworkKind;
 use crate::model::compact::{Compact, CompactModel};
-use crate::model::properties::{Check, KafkaModel, KafkaState, View, properties};
+use crate::model::properties::{Check, properties};
+use crate::model::state::{KafkaModel, KafkaState, View};
 use crate::model::symmetry;
 use stateright::actor::Network;
 use stateright::{Expectation, Model};
@@ -32,7 +33,7 @@ pub fn fingerprint(state: &KafkaState, symmetry: bool) -> Fingerprint {
     match state.network {
         Network::Ordered(_) => symmetry::fingerprint(state, symmetry),
         // Unordered networks are only searched as stateright states.
-        _ => std::hash::BuildHasher::hash_one(&symmetry::hasher(), state),
+        _ => std::hash::BuildHasher::hash_one(&crate::model::digest::hasher(), state),
     }
 }
 

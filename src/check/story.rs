@@ -5,8 +5,8 @@ use super::trace::Trace;
 use crate::core::effects::{Effects, Event};
 use crate::core::messages::Msg;
 use crate::model::actor::{Input, KMsg, NodeState, Timer};
-use crate::model::properties::{KafkaModel, KafkaState};
 use crate::model::record::Rec;
+use crate::model::state::{KafkaModel, KafkaState};
 use stateright::actor::{Actor, ActorModelAction};
 use std::borrow::Cow;
 

@@ -1,6 +1,6 @@
 //! A path through the model, as the report and the Explorer show it.
 
-use crate::model::properties::{KafkaModel, KafkaState};
+use crate::model::state::{KafkaModel, KafkaState};
 use stateright::Model;
 
 /// The states from an initial one, the actions between them, and the index

@@ -4,7 +4,7 @@
 use super::effects::{Effects, Event};
 use super::error::ErrorCode;
 use super::messages::{Msg, Node};
-use super::types::{BrokerId, Epoch, Offset, Record};
+use super::types::{BrokerId, Epoch, Offset, Record, RenameBrokers};
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Consumer<R> {
@@ -129,5 +129,24 @@ impl<R: Record> Consumer<R> {
             self.awaiting_leader_after = Some(epoch);
             self.poll(fx);
         }
+    }
+}
+
+impl<R> RenameBrokers for Consumer<R> {
+    fn rename_brokers(&mut self, to: &impl Fn(BrokerId) -> BrokerId) {
+        let Consumer {
+            next_offset: _,
+            reads: _,
+            max_reads: _,
+            in_flight,
+            leader,
+            leader_epoch: _,
+            awaiting_leader_after: _,
+            next_request: _,
+        } = self;
+        if let Some((_, b, _)) = in_flight {
+            *b = to(*b);
+        }
+        leader.rename_brokers(to);
     }
 }

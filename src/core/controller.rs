@@ -6,7 +6,7 @@
 use super::config::{Mutation, ProtocolConfig};
 use super::effects::{Effects, ElectionKind, Event};
 use super::messages::{Msg, Node, PartitionState};
-use super::types::{BrokerId, BrokerSet, Epoch, PartitionEpoch};
+use super::types::{BrokerId, BrokerSet, Epoch, PartitionEpoch, RenameBrokers};
 
 /// Everything that can happen to the controller: one step handles one input.
 #[derive(Clone, Debug)]
@@ -368,6 +368,28 @@ impl Controller {
             partition_epoch: self.state.partition_epoch,
         });
         fx.send(Node::Broker(from), self.leader_and_isr(from));
+    }
+}
+
+impl RenameBrokers for Controller {
+    fn rename_brokers(&mut self, to: &impl Fn(BrokerId) -> BrokerId) {
+        let Controller {
+            replicas,
+            state,
+            fenced,
+            clients,
+            broker_epochs,
+        } = self;
+        replicas.rename_brokers(to);
+        state.rename_brokers(to);
+        fenced.rename_brokers(to);
+        for c in clients {
+            c.rename_brokers(to);
+        }
+        for (b, _) in broker_epochs.iter_mut() {
+            *b = to(*b);
+        }
+        broker_epochs.sort();
     }
 }
 

@@ -4,7 +4,7 @@
 
 use super::error::ErrorCode;
 use super::log::Entry;
-use super::types::{Acks, BrokerId, BrokerSet, Epoch, Offset, PartitionEpoch};
+use super::types::{Acks, BrokerId, BrokerSet, Epoch, Offset, PartitionEpoch, RenameBrokers};
 
 /// A participant: brokers by id, the controller, and clients by number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -133,4 +133,78 @@ pub enum Msg<R> {
         clean_shutdown: bool,
         broker_epoch: u8,
     },
+}
+
+impl RenameBrokers for Node {
+    fn rename_brokers(&mut self, to: &impl Fn(BrokerId) -> BrokerId) {
+        match self {
+            Node::Broker(b) => *b = to(*b),
+            Node::Controller | Node::Client(_) => {}
+        }
+    }
+}
+
+impl RenameBrokers for PartitionState {
+    fn rename_brokers(&mut self, to: &impl Fn(BrokerId) -> BrokerId) {
+        let PartitionState {
+            leader,
+            leader_epoch: _,
+            isr,
+            elr,
+            partition_epoch: _,
+        } = self;
+        leader.rename_brokers(to);
+        isr.rename_brokers(to);
+        elr.rename_brokers(to);
+    }
+}
+
+impl<R> Msg<R> {
+    /// Whether the message names a broker in its content (not counting its
+    /// sender and receiver): only then does renaming brokers change it.
+    pub fn names_brokers(&self) -> bool {
+        match self {
+            Msg::LeaderAndIsr { .. } | Msg::Metadata { .. } | Msg::AlterPartition { .. } => true,
+            Msg::Produce(_)
+            | Msg::ProduceResponse { .. }
+            | Msg::Fetch(_)
+            | Msg::FetchResponse(_)
+            | Msg::ConsumerFetch { .. }
+            | Msg::ConsumerFetchResponse { .. }
+            | Msg::ConnectionReset
+            | Msg::SessionExpired
+            | Msg::BrokerRegistration { .. } => false,
+        }
+    }
+}
+
+impl<R> RenameBrokers for Msg<R> {
+    fn rename_brokers(&mut self, to: &impl Fn(BrokerId) -> BrokerId) {
+        match self {
+            Msg::LeaderAndIsr {
+                state,
+                broker_epoch: _,
+            } => state.rename_brokers(to),
+            Msg::Metadata {
+                leader,
+                leader_epoch: _,
+            } => leader.rename_brokers(to),
+            Msg::AlterPartition {
+                leader_epoch: _,
+                partition_epoch: _,
+                new_isr,
+            } => new_isr.rename_brokers(to),
+            // Requests and answers between a client or follower and a
+            // leader carry offsets, epochs and records, never a broker id.
+            Msg::Produce(_)
+            | Msg::ProduceResponse { .. }
+            | Msg::Fetch(_)
+            | Msg::FetchResponse(_)
+            | Msg::ConsumerFetch { .. }
+            | Msg::ConsumerFetchResponse { .. }
+            | Msg::ConnectionReset
+            | Msg::SessionExpired
+            | Msg::BrokerRegistration { .. } => {}
+        }
+    }
 }

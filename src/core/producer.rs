@@ -4,7 +4,7 @@
 use super::effects::{Effects, Event};
 use super::error::ErrorCode;
 use super::messages::{Msg, Node, ProduceRequest};
-use super::types::{Acks, BrokerId, Epoch, Offset, Record};
+use super::types::{Acks, BrokerId, Epoch, Offset, Record, RenameBrokers};
 
 /// How one record ended, from the producer's side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -239,5 +239,29 @@ impl<R: Record> Producer<R> {
             fx.event(|| Event::ProducerGaveUp { record, reason });
             self.finish(Outcome::Failed(error), cfg);
         }
+    }
+}
+
+impl<R> RenameBrokers for Producer<R> {
+    fn rename_brokers(&mut self, to: &impl Fn(BrokerId) -> BrokerId) {
+        let Producer {
+            records: _,
+            outcomes: _,
+            in_flight,
+            retries_left: _,
+            awaiting_leader_after: _,
+            leader,
+            leader_epoch: _,
+            next_request: _,
+        } = self;
+        if let Some(Attempt {
+            request: _,
+            to: b,
+            leader_epoch: _,
+        }) = in_flight
+        {
+            *b = to(*b);
+        }
+        leader.rename_brokers(to);
     }
 }

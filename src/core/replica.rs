@@ -12,7 +12,7 @@ use super::log::{Entry, Log};
 use super::messages::{
     FetchRequest, FetchResponse, FetchResult, Msg, Node, PartitionState, ProduceRequest,
 };
-use super::types::{Acks, BrokerId, BrokerSet, Epoch, Offset, Record};
+use super::types::{Acks, BrokerId, BrokerSet, Epoch, Offset, Record, RenameBrokers};
 
 /// Everything that can happen to a replica: one step handles one input.
 #[derive(Clone, Debug)]
@@ -1164,6 +1164,65 @@ impl<R: Record> Replica<R> {
                 broker_epoch: self.incarnation,
             },
         );
+    }
+}
+
+impl<R> RenameBrokers for Replica<R> {
+    fn rename_brokers(&mut self, to: &impl Fn(BrokerId) -> BrokerId) {
+        let Replica {
+            id,
+            replicas,
+            log: _,
+            high_watermark: _,
+            partition,
+            leader,
+            fetch_in_flight: _,
+            parked,
+            incarnation: _,
+        } = self;
+        *id = to(*id);
+        replicas.rename_brokers(to);
+        partition.rename_brokers(to);
+        if let Some(l) = leader {
+            l.rename_brokers(to);
+        }
+        // Parked requests keep their order: it decides the order of appends
+        // when a new epoch redispatches them.
+        for p in parked {
+            match p {
+                Parked::Fetch(b, _) => *b = to(*b),
+                Parked::Read { client, .. } | Parked::Produce(client, _) => {
+                    client.rename_brokers(to)
+                }
+            }
+        }
+    }
+}
+
+impl RenameBrokers for LeaderState {
+    fn rename_brokers(&mut self, to: &impl Fn(BrokerId) -> BrokerId) {
+        let LeaderState {
+            pending_isr,
+            epoch_start_offset: _,
+            follower_end,
+            pending_acks,
+        } = self;
+        if let Some(p) = pending_isr {
+            p.rename_brokers(to);
+        }
+        for (b, _) in follower_end.iter_mut() {
+            *b = to(*b);
+        }
+        follower_end.sort();
+        for PendingAck {
+            client,
+            request: _,
+            offset: _,
+            end: _,
+        } in pending_acks
+        {
+            client.rename_brokers(to);
+        }
     }
 }
 

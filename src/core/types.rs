@@ -116,6 +116,30 @@ impl fmt::Display for BrokerSet {
     }
 }
 
+/// A value that names brokers, with every name put through `to`. The
+/// model's symmetry reduction renames whole states with it. Each type
+/// implements it beside its definition by destructuring every field, so a
+/// field added later does not compile until someone decides whether it
+/// names a broker.
+pub trait RenameBrokers {
+    fn rename_brokers(&mut self, to: &impl Fn(BrokerId) -> BrokerId);
+}
+
+impl RenameBrokers for BrokerSet {
+    fn rename_brokers(&mut self, to: &impl Fn(BrokerId) -> BrokerId) {
+        *self = self.map(to);
+    }
+}
+
+/// An optional broker: a leader, or none.
+impl RenameBrokers for Option<BrokerId> {
+    fn rename_brokers(&mut self, to: &impl Fn(BrokerId) -> BrokerId) {
+        if let Some(b) = self {
+            *b = to(*b);
+        }
+    }
+}
+
 /// The producer's `acks` setting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Acks {

@@ -3,7 +3,6 @@
 //! They add only what the model needs around the core: crashes and
 //! restarts, fault bounds, and ghost state for the properties.
 
-use super::compact::ELECTION;
 use super::config::{CrashMode, ModelConfig};
 use super::record::Rec;
 use crate::core::config::ProtocolConfig;
@@ -13,7 +12,7 @@ use crate::core::effects::{self, Effect, Effects};
 use crate::core::messages::{Msg, Node};
 use crate::core::producer::{Producer, ProducerConfig};
 use crate::core::replica::{self, Replica};
-use crate::core::types::{Acks, BrokerId, BrokerSet, Offset};
+use crate::core::types::{Acks, BrokerId, BrokerSet, Offset, RenameBrokers};
 use smallvec::SmallVec;
 use stateright::actor::{Actor, Id, Out};
 use std::borrow::Cow;
@@ -27,6 +26,9 @@ pub type KMsg = Msg<Rec>;
 pub struct Layout {
     pub rf: u8,
 }
+
+/// The key the controller offers its election choices under.
+pub const ELECTION: &str = "election";
 
 pub const PRODUCER: u8 = 0;
 pub const CONSUMER: u8 = 1;
@@ -121,6 +123,55 @@ pub enum Input {
     Msg(Node, KMsg),
     Timer(Timer),
     Choice(Choice),
+}
+
+impl RenameBrokers for BrokerState {
+    fn rename_brokers(&mut self, to: &impl Fn(BrokerId) -> BrokerId) {
+        let BrokerState {
+            replica,
+            down: _,
+            crashes: _,
+            exposed: _,
+        } = self;
+        replica.rename_brokers(to);
+    }
+}
+
+impl RenameBrokers for ControllerState {
+    fn rename_brokers(&mut self, to: &impl Fn(BrokerId) -> BrokerId) {
+        let ControllerState {
+            core,
+            lag_removals: _,
+        } = self;
+        core.rename_brokers(to);
+    }
+}
+
+impl RenameBrokers for NodeState {
+    fn rename_brokers(&mut self, to: &impl Fn(BrokerId) -> BrokerId) {
+        match self {
+            NodeState::Broker(b) => b.rename_brokers(to),
+            NodeState::Controller(c) => c.rename_brokers(to),
+            NodeState::Producer(p) => p.rename_brokers(to),
+            NodeState::Consumer(c) => c.rename_brokers(to),
+        }
+    }
+}
+
+impl RenameBrokers for Timer {
+    fn rename_brokers(&mut self, to: &impl Fn(BrokerId) -> BrokerId) {
+        match self {
+            Timer::ReplicaLagTimeMax(b) => *b = to(*b),
+            Timer::Crash | Timer::Restart => {}
+        }
+    }
+}
+
+impl RenameBrokers for Choice {
+    fn rename_brokers(&mut self, to: &impl Fn(BrokerId) -> BrokerId) {
+        let Choice::Elect(b) = self;
+        *b = to(*b);
+    }
 }
 
 #[derive(Clone)]

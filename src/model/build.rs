@@ -3,7 +3,8 @@
 use super::actor::{CONSUMER, KafkaActor, Layout, PRODUCER, Settings};
 use super::config::{ModelConfig, NetworkKind};
 use super::history::History;
-use super::properties::{ACTOR_CONDITIONS, KafkaModel, KafkaState, properties, within_bounds};
+use super::properties::{ACTOR_CONDITIONS, properties};
+use super::state::{KafkaModel, KafkaState, within_bounds};
 use crate::core::messages::Node;
 use stateright::actor::{ActorModel, Network};
 use std::sync::Arc;

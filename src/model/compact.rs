@@ -14,11 +14,11 @@
 //! recording history) is repeated here, and tests check that both walks
 //! reach the same classes with the same fingerprints.
 
-use super::actor::{Choice, KMsg, KafkaActor, NodeState, Timer};
+use super::actor::{Choice, ELECTION, KMsg, KafkaActor, NodeState, Timer};
 use super::config::ModelConfig;
+use super::digest::message_digest;
 use super::history::History;
-use super::properties::{KafkaModel, Snapshot, View, within_bounds_view};
-use super::symmetry::message_digest;
+use super::state::{KafkaModel, Snapshot, View, within_bounds_view};
 use crate::core::types::{BrokerId, BrokerSet};
 use smallvec::SmallVec;
 use stateright::actor::{Actor, Command, Envelope, Id, Out};
@@ -90,9 +90,6 @@ pub fn timers_of(bits: TimerBits) -> impl Iterator<Item = Timer> {
         b => Timer::ReplicaLagTimeMax((b - 1) as BrokerId),
     })
 }
-
-/// The key the controller offers its election choices under.
-pub const ELECTION: &str = "election";
 
 pub fn choice_set(choices: &[Choice]) -> BrokerSet {
     BrokerSet::of(choices.iter().map(|Choice::Elect(b)| *b))
@@ -322,7 +319,7 @@ fn owned(state: Cow<NodeState>) -> Option<NodeState> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::properties::KafkaState;
+    use crate::model::state::KafkaState;
     use crate::model::symmetry::fingerprint;
     use stateright::Model;
     use std::collections::HashMap;

@@ -5,9 +5,11 @@ pub mod actor;
 pub mod build;
 pub mod compact;
 pub mod config;
+pub mod digest;
 pub mod history;
 pub mod properties;
 pub mod record;
+pub mod state;
 pub mod symmetry;
 
 pub use config::{CrashMode, ModelConfig, NetworkKind};

@@ -1,22 +1,12 @@
 //! The properties of DESIGN §3, under exactly those names, plus the
 //! `sometimes` sanity properties that keep every verdict from being vacuous.
 
-use super::actor::KMsg;
-use super::actor::{BrokerState, ControllerState, KafkaActor, NodeState};
 use super::config::ModelConfig;
-use super::history::History;
-use super::record::Rec;
-use crate::core::consumer::Consumer;
-use crate::core::log::Log;
+use super::state::{KafkaModel, KafkaState, Snapshot, View};
 use crate::core::messages::Msg;
-use crate::core::producer::{Outcome, Producer};
+use crate::core::producer::Outcome;
 use crate::core::types::Acks;
-use smallvec::SmallVec;
 use stateright::Expectation;
-use stateright::actor::{ActorModel, ActorModelState, Network};
-
-pub type KafkaModel = ActorModel<KafkaActor, ModelConfig, History>;
-pub type KafkaState = ActorModelState<KafkaActor, History>;
 
 pub const ACKED_NEVER_LOST: &str = "acked_never_lost";
 pub const VISIBLE_NEVER_LOST: &str = "visible_never_lost";
@@ -40,85 +30,6 @@ pub const SAFETY: [&str; 7] = [
     WRITES_AVAILABLE,
     LINEARIZABLE,
 ];
-
-/// What the properties read of a global state, whichever representation
-/// holds it: stateright's `ActorModelState` (the Explorer, random walks,
-/// replays) or the search's compact state.
-pub trait Snapshot {
-    fn nodes(&self) -> impl Iterator<Item = &NodeState>;
-    /// Every message in flight.
-    fn messages(&self) -> impl Iterator<Item = &KMsg>;
-    fn history(&self) -> &History;
-}
-
-impl Snapshot for KafkaState {
-    fn nodes(&self) -> impl Iterator<Item = &NodeState> {
-        self.actor_states.iter().map(|s| &**s)
-    }
-    /// stateright 0.31's `Network::iter_all` never advances within an
-    /// ordered channel (it yields the channel's head forever), so ordered
-    /// channels are walked here directly.
-    fn messages(&self) -> impl Iterator<Item = &KMsg> {
-        let it: Box<dyn Iterator<Item = &KMsg> + '_> = match &self.network {
-            Network::Ordered(channels) => Box::new(channels.values().flatten()),
-            other => Box::new(other.iter_all().map(|env| env.msg)),
-        };
-        it
-    }
-    fn history(&self) -> &History {
-        &self.history
-    }
-}
-
-/// Typed access to one global state.
-pub struct View<'a> {
-    pub brokers: SmallVec<[&'a BrokerState; 8]>,
-    pub controller: &'a ControllerState,
-    pub producer: &'a Producer<Rec>,
-    pub consumer: Option<&'a Consumer<Rec>>,
-}
-
-impl<'a> View<'a> {
-    pub fn of<S: Snapshot>(state: &'a S) -> View<'a> {
-        let mut brokers = SmallVec::new();
-        let mut controller = None;
-        let mut producer = None;
-        let mut consumer = None;
-        for s in state.nodes() {
-            match s {
-                NodeState::Broker(b) => brokers.push(b),
-                NodeState::Controller(c) => controller = Some(c),
-                NodeState::Producer(p) => producer = Some(p),
-                NodeState::Consumer(c) => consumer = Some(c),
-            }
-        }
-        View {
-            brokers,
-            controller: controller.expect("the model has a controller"),
-            producer: producer.expect("the model has a producer"),
-            consumer,
-        }
-    }
-
-    pub fn broker(&self, id: u8) -> &'a BrokerState {
-        self.brokers[id as usize - 1]
-    }
-
-    /// The log of the current leader: the broker the controller elected,
-    /// once it runs and acts as leader of that epoch. Before it learns of
-    /// its election nobody serves the partition, so nothing can be read.
-    pub fn leader_log(&self) -> Option<&'a Log<Rec>> {
-        let p = self.controller.core.state;
-        let b = self.broker(p.leader?);
-        let r = &b.replica;
-        let acting = !b.down && r.is_leader() && r.partition.leader_epoch == p.leader_epoch;
-        acting.then_some(&r.log)
-    }
-
-    pub fn crashes(&self) -> u32 {
-        self.brokers.iter().map(|b| b.crashes as u32).sum()
-    }
-}
 
 /// Whether a Produce for `value` is still on its way to a broker.
 fn produce_in_flight<S: Snapshot>(state: &S, value: u8) -> bool {
@@ -292,13 +203,3 @@ pub const ACTOR_CONDITIONS: [fn(&KafkaModel, &KafkaState) -> bool; 11] = [
     on_actor_state::<9>,
     on_actor_state::<10>,
 ];
-
-/// Keeps the state space finite: at most `crashes` crashes and
-/// `lag_removals` lag removals in one run.
-pub fn within_bounds_view(cfg: &ModelConfig, v: &View) -> bool {
-    v.crashes() <= cfg.crashes as u32 && v.controller.lag_removals <= cfg.lag_removals
-}
-
-pub fn within_bounds(cfg: &ModelConfig, state: &KafkaState) -> bool {
-    within_bounds_view(cfg, &View::of(state))
-}

@@ -4,14 +4,12 @@
 //! built-in symmetry (which permutes every actor) does not apply. This maps
 //! a state to the one whose brokers are renamed into a canonical order.
 
+use super::actor::ELECTION;
 use super::actor::{BrokerState, Choice, ControllerState, KMsg, NodeState, Timer};
-use super::compact::{Compact, ELECTION, TimerBits, choice_set, timer_bit, timers_of};
-use super::properties::{KafkaState, Snapshot};
-use crate::core::consumer::Consumer;
-use crate::core::messages::{Msg, PartitionState};
-use crate::core::producer::Producer;
-use crate::core::replica::{Parked, Replica};
-use crate::core::types::{BrokerId, BrokerSet};
+use super::compact::{Compact, TimerBits, choice_set, timer_bit, timers_of};
+use super::digest::{hasher, message_digest};
+use super::state::{KafkaState, Snapshot};
+use crate::core::types::{BrokerId, BrokerSet, RenameBrokers};
 use smallvec::{SmallVec, smallvec};
 use stateright::actor::{Id, Network, Timers};
 use std::collections::{BTreeMap, VecDeque};
@@ -48,9 +46,6 @@ impl Renaming {
     fn set(&self, s: BrokerSet) -> BrokerSet {
         s.map(|b| self.b(b))
     }
-    fn opt(&self, b: Option<BrokerId>) -> Option<BrokerId> {
-        b.map(|b| self.b(b))
-    }
     /// Actor ids: brokers occupy the first `rf` slots, in id order.
     fn id(&self, id: Id) -> Id {
         let i = usize::from(id);
@@ -60,129 +55,37 @@ impl Renaming {
             id
         }
     }
-    fn partition(&self, p: PartitionState) -> PartitionState {
-        PartitionState {
-            leader: self.opt(p.leader),
-            isr: self.set(p.isr),
-            elr: self.set(p.elr),
-            ..p
-        }
-    }
-    /// The renamed message, for the kinds that name brokers.
-    fn msg_renamed(&self, m: &KMsg) -> Option<KMsg> {
-        Some(match m {
-            Msg::LeaderAndIsr {
-                state,
-                broker_epoch,
-            } => Msg::LeaderAndIsr {
-                state: self.partition(*state),
-                broker_epoch: *broker_epoch,
-            },
-            Msg::Metadata {
-                leader,
-                leader_epoch,
-            } => Msg::Metadata {
-                leader: self.opt(*leader),
-                leader_epoch: *leader_epoch,
-            },
-            Msg::AlterPartition {
-                leader_epoch,
-                partition_epoch,
-                new_isr,
-            } => Msg::AlterPartition {
-                leader_epoch: *leader_epoch,
-                partition_epoch: *partition_epoch,
-                new_isr: self.set(*new_isr),
-            },
-            _ => return None,
-        })
+    /// `v` with its brokers renamed, by the rule beside its type.
+    fn renamed<T: RenameBrokers + Clone>(&self, v: &T) -> T {
+        let mut v = v.clone();
+        v.rename_brokers(&|b| self.b(b));
+        v
     }
     fn msg(&self, m: &KMsg) -> KMsg {
-        self.msg_renamed(m).unwrap_or_else(|| m.clone())
+        self.renamed(m)
     }
     /// The digest of the renamed message; `known` is the original's.
     fn msg_digest(&self, m: &KMsg, known: Option<u64>) -> u64 {
-        match self.msg_renamed(m) {
-            Some(r) if !self.is_identity() => message_digest(&r),
-            _ => known.unwrap_or_else(|| message_digest(m)),
+        if !self.is_identity() && m.names_brokers() {
+            message_digest(&self.renamed(m))
+        } else {
+            known.unwrap_or_else(|| message_digest(m))
         }
     }
     fn timer_bits(&self, bits: TimerBits) -> TimerBits {
-        timers_of(bits).fold(0, |acc, t| acc | timer_bit(&self.timer(&t)))
-    }
-    fn replica(&self, r: &Replica<super::record::Rec>) -> Replica<super::record::Rec> {
-        let mut r = r.clone();
-        r.id = self.b(r.id);
-        r.replicas = self.set(r.replicas);
-        r.partition = self.partition(r.partition);
-        if let Some(l) = &mut r.leader {
-            l.pending_isr = l.pending_isr.map(|s| self.set(s));
-            for (b, _) in &mut l.follower_end {
-                *b = self.b(*b);
-            }
-            l.follower_end.sort();
-        }
-        // Parked requests keep their order: it decides the order of
-        // appends when a new epoch redispatches them.
-        for p in &mut r.parked {
-            if let Parked::Fetch(b, _) = p {
-                *b = self.b(*b);
-            }
-        }
-        r
-    }
-    fn broker(&self, b: &BrokerState) -> BrokerState {
-        BrokerState {
-            replica: self.replica(&b.replica),
-            ..b.clone()
-        }
-    }
-    fn controller(&self, c: &ControllerState) -> ControllerState {
-        let mut c = c.clone();
-        c.core.replicas = self.set(c.core.replicas);
-        c.core.state = self.partition(c.core.state);
-        c.core.fenced = self.set(c.core.fenced);
-        for (b, _) in &mut c.core.broker_epochs {
-            *b = self.b(*b);
-        }
-        c.core.broker_epochs.sort();
-        c
-    }
-    fn producer(&self, p: &Producer<super::record::Rec>) -> Producer<super::record::Rec> {
-        let mut p = p.clone();
-        p.leader = self.opt(p.leader);
-        if let Some(a) = &mut p.in_flight {
-            a.to = self.b(a.to);
-        }
-        p
-    }
-    fn consumer(&self, c: &Consumer<super::record::Rec>) -> Consumer<super::record::Rec> {
-        let mut c = c.clone();
-        c.leader = self.opt(c.leader);
-        if let Some((_, to, _)) = &mut c.in_flight {
-            *to = self.b(*to);
-        }
-        c
+        timers_of(bits).fold(0, |acc, t| acc | timer_bit(&self.renamed(&t)))
     }
     fn node(&self, s: &NodeState) -> NodeState {
-        match s {
-            NodeState::Broker(b) => NodeState::Broker(self.broker(b)),
-            NodeState::Controller(c) => NodeState::Controller(self.controller(c)),
-            NodeState::Producer(p) => NodeState::Producer(self.producer(p)),
-            NodeState::Consumer(c) => NodeState::Consumer(self.consumer(c)),
-        }
+        self.renamed(s)
     }
     fn choices(&self, v: &mut [Choice]) {
-        for Choice::Elect(b) in v.iter_mut() {
-            *b = self.b(*b);
+        for c in v.iter_mut() {
+            c.rename_brokers(&|b| self.b(b));
         }
         v.sort();
     }
     fn timer(&self, t: &Timer) -> Timer {
-        match t {
-            Timer::ReplicaLagTimeMax(b) => Timer::ReplicaLagTimeMax(self.b(*b)),
-            other => other.clone(),
-        }
+        self.renamed(t)
     }
 }
 
@@ -458,17 +361,6 @@ fn content_hash<S: Hashable>(state: &S, ren: &Renaming) -> u64 {
         h.write_u64(ren.msg_digest(m, digest));
     }
     h.finish()
-}
-
-/// Every fingerprint hashes with one fixed-seed hasher, so runs (and state
-/// counts) repeat exactly and the hashes compact states cache stay valid.
-pub fn hasher() -> ahash::RandomState {
-    ahash::RandomState::with_seeds(0x6b61_666b_6121, 0x696e_7379_6e63, 0x6973_7221, 0x6873_7721)
-}
-
-/// A message's digest, as fingerprints fold it in.
-pub fn message_digest(m: &KMsg) -> u64 {
-    hasher().hash_one(m)
 }
 
 /// The hash of `state`, or with `symmetry` of its class: equal for two
