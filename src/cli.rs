@@ -96,7 +96,7 @@ pub struct BrokerArgs {
     pub controller: String,
     /// `default.replication.factor` for auto-created topics.
     #[arg(long, default_value_t = 1)]
-    pub replication_factor: usize,
+    pub replication_factor: u8,
     #[command(flatten)]
     pub topics: TopicFlags,
     #[command(flatten)]
@@ -136,7 +136,7 @@ pub struct TortureArgs {
     pub acks: Acks,
     /// min.insync.replicas of the topic (RF is 3).
     #[arg(long, default_value_t = 2)]
-    pub min_isr: usize,
+    pub min_isr: u8,
     /// unclean.leader.election.enable.
     #[arg(long)]
     pub unclean: bool,
@@ -234,7 +234,7 @@ pub struct ControllerArgs {
 pub struct TopicFlags {
     /// `min.insync.replicas` for new topics.
     #[arg(long = "min-isr", default_value_t = 1)]
-    pub min_isr: usize,
+    pub min_isr: u8,
     /// `unclean.leader.election.enable` for new topics.
     #[arg(long)]
     pub unclean: bool,
@@ -420,28 +420,28 @@ impl ConfigFlags {
         };
         let c = &mut s.config;
         macro_rules! over {
-            ($field:ident, $flag:expr) => {
+            ($($field:ident).+, $flag:expr) => {
                 if let Some(v) = $flag {
-                    c.$field = v;
+                    c.$($field).+ = v;
                 }
             };
         }
-        over!(acks, self.acks);
-        over!(min_insync_replicas, self.min_isr);
-        over!(replication_factor, self.rf);
+        over!(kafka.acks, self.acks);
+        over!(kafka.min_insync_replicas, self.min_isr);
+        over!(kafka.replication_factor, self.rf);
         over!(crashes, self.crashes);
         over!(crash_mode, self.crash_mode);
         over!(lag_removals, self.lag_removals);
         over!(records, self.records);
-        over!(retries, self.retries);
+        over!(kafka.retries, self.retries);
         over!(network, self.network);
         over!(truncation, self.truncation);
         if self.flush_every.is_some() {
-            c.flush_interval_messages = self.flush_every;
+            c.kafka.log_flush_interval_messages = self.flush_every;
         }
-        c.unclean_leader_election |= self.unclean;
-        c.eligible_leader_replicas |= self.elr;
-        c.enable_idempotence |= self.idempotence;
+        c.kafka.unclean_leader_election_enable |= self.unclean;
+        c.kafka.eligible_leader_replicas_enable |= self.elr;
+        c.kafka.enable_idempotence |= self.idempotence;
         c.strict_min_isr |= self.strict_min_isr;
         c.consumer |= self.consumer;
         let overridden = self.acks.is_some()

@@ -182,18 +182,18 @@ pub struct CrossConfig {
 pub fn crosscheck(c: &CrossConfig, exe: &Path) -> Result<(Value, bool), String> {
     let sc = Scenario::load(&c.scenario)?;
     let cfg = sc.config.clone();
-    if cfg.replication_factor != 3 {
+    if cfg.kafka.replication_factor != 3 {
         return Err(format!(
             "{}: the cluster runs RF=3, the scenario has {}",
             c.scenario.display(),
-            cfg.replication_factor
+            cfg.kafka.replication_factor
         ));
     }
     // The brokers run Kafka's current rules: a scenario about another rule
     // has nothing to run against.
     let unsupported = [
         (
-            cfg.eligible_leader_replicas,
+            cfg.kafka.eligible_leader_replicas_enable,
             "eligible leader replicas (ELR)",
         ),
         (cfg.strict_min_isr, "the strict min-ISR HW rule"),
@@ -207,7 +207,7 @@ pub fn crosscheck(c: &CrossConfig, exe: &Path) -> Result<(Value, bool), String> 
             c.scenario.display()
         ));
     }
-    if cfg.acks == Acks::Zero {
+    if cfg.kafka.acks == Acks::Zero {
         return Err(format!(
             "{}: acks=0 has no acknowledgement a client sees, so a run cannot show \
              whether an acknowledged record was lost; cross-check acks=1 or all",
@@ -230,10 +230,7 @@ pub fn crosscheck(c: &CrossConfig, exe: &Path) -> Result<(Value, bool), String> 
     let mut all_agree = true;
     for (w, (kind, walk)) in walks.into_iter().enumerate() {
         let t = TortureConfig {
-            acks: cfg.acks,
-            min_isr: usize::from(cfg.min_insync_replicas),
-            unclean: cfg.unclean_leader_election,
-            flush_every: cfg.flush_interval_messages,
+            kafka: cfg.kafka.clone(),
             nemesis: Vec::new(),
             schedule: walk.faults.clone(),
             ops: c.ops,

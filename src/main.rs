@@ -181,12 +181,17 @@ fn conform_cmd(a: insync::cli::ConformArgs) -> Result<u8, String> {
 }
 
 fn torture_cmd(a: insync::cli::TortureArgs) -> Result<u8, String> {
-    use insync::torture::{TortureConfig, nemesis, run};
+    use insync::core::settings::KafkaSettings;
+    use insync::torture::{BROKERS, TortureConfig, nemesis, run};
     let cfg = TortureConfig {
-        acks: a.acks,
-        min_isr: a.min_isr,
-        unclean: a.unclean,
-        flush_every: a.flush_every,
+        kafka: KafkaSettings {
+            acks: a.acks,
+            replication_factor: BROKERS as u8,
+            min_insync_replicas: a.min_isr,
+            unclean_leader_election_enable: a.unclean,
+            log_flush_interval_messages: a.flush_every,
+            ..KafkaSettings::default()
+        },
         nemesis: nemesis::parse(&a.nemesis)?,
         schedule: Vec::new(),
         ops: a.ops,

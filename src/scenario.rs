@@ -3,7 +3,6 @@
 //! why.
 
 use crate::core::config::Truncation;
-use crate::core::types::Acks;
 use crate::model::ModelConfig;
 use crate::model::properties::properties;
 use crate::model::state::KafkaState;
@@ -38,33 +37,6 @@ impl Expect {
     }
 }
 
-/// `acks` as Kafka writes it: 0, 1, all, or -1.
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-enum AcksValue {
-    Int(i64),
-    Str(String),
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct KafkaSection {
-    acks: Option<AcksValue>,
-    #[serde(rename = "min.insync.replicas")]
-    min_insync_replicas: Option<u8>,
-    #[serde(rename = "replication.factor")]
-    replication_factor: Option<u8>,
-    #[serde(rename = "unclean.leader.election.enable")]
-    unclean: Option<bool>,
-    #[serde(rename = "eligible.leader.replicas.enable")]
-    elr: Option<bool>,
-    #[serde(rename = "enable.idempotence")]
-    idempotence: Option<bool>,
-    #[serde(rename = "log.flush.interval.messages")]
-    flush: Option<u64>,
-    retries: Option<u8>,
-}
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ModelSection {
@@ -82,8 +54,10 @@ struct ModelSection {
 #[serde(deny_unknown_fields)]
 struct ScenarioFile {
     why: String,
+    /// Kafka's settings that differ from the model's defaults; the whole
+    /// is read as one `KafkaSettings`.
     #[serde(default)]
-    kafka: KafkaSection,
+    kafka: toml::Table,
     #[serde(default)]
     model: ModelSection,
     #[serde(default)]
@@ -97,10 +71,6 @@ pub struct Scenario {
     pub why: String,
     pub config: ModelConfig,
     pub expect: Expect,
-}
-
-pub fn parse_acks(v: &str) -> Result<Acks, String> {
-    v.parse()
 }
 
 impl Scenario {
@@ -119,23 +89,9 @@ impl Scenario {
     pub fn parse(text: &str) -> Result<Scenario, String> {
         let file: ScenarioFile = toml::from_str(text).map_err(|e| e.to_string())?;
         let mut c = ModelConfig::default();
-        let k = file.kafka;
-        if let Some(a) = k.acks {
-            c.acks = match a {
-                AcksValue::Int(i) => parse_acks(&i.to_string()),
-                AcksValue::Str(s) => parse_acks(&s),
-            }
-            .map_err(|e| format!("[kafka] acks: {e}"))?;
-        }
-        set(&mut c.min_insync_replicas, k.min_insync_replicas);
-        set(&mut c.replication_factor, k.replication_factor);
-        set(&mut c.unclean_leader_election, k.unclean);
-        set(&mut c.eligible_leader_replicas, k.elr);
-        set(&mut c.enable_idempotence, k.idempotence);
-        set(&mut c.retries, k.retries);
-        if k.flush.is_some() {
-            c.flush_interval_messages = k.flush;
-        }
+        let mut kafka = toml::Table::try_from(&c.kafka).map_err(|e| e.to_string())?;
+        kafka.extend(file.kafka);
+        c.kafka = kafka.try_into().map_err(|e| format!("[kafka] {e}"))?;
         let m = file.model;
         set(&mut c.records, m.records);
         set(&mut c.crashes, m.crashes);
@@ -224,6 +180,7 @@ impl Scenario {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::types::Acks;
 
     #[test]
     fn bad_input_is_named() {
@@ -231,7 +188,7 @@ mod tests {
         assert!(e.contains("acks"), "{e}");
         let e = Scenario::parse("why = \"x\"\n[kafka]\n\"min.insync.replicas\" = 4\n").unwrap_err();
         assert!(
-            e.contains("min.insync.replicas (4) is larger than replication.factor (3)"),
+            e.contains("min.insync.replicas: 4 is larger than replication.factor (3)"),
             "{e}"
         );
         let e = Scenario::parse("why = \"x\"\n[kafka]\nakcs = 1\n").unwrap_err();
@@ -249,10 +206,10 @@ mod tests {
     #[test]
     fn acks_minus_one_means_all() {
         let s = Scenario::parse("why = \"x\"\n[kafka]\nacks = -1\n").unwrap();
-        assert_eq!(s.config.acks, Acks::All);
+        assert_eq!(s.config.kafka.acks, Acks::All);
         let s = Scenario::parse("why = \"x\"\n[kafka]\nacks = \"-1\"\n").unwrap();
-        assert_eq!(s.config.acks, Acks::All);
+        assert_eq!(s.config.kafka.acks, Acks::All);
         let s = Scenario::parse("why = \"x\"\n[kafka]\nacks = 0\n").unwrap();
-        assert_eq!(s.config.acks, Acks::Zero);
+        assert_eq!(s.config.kafka.acks, Acks::Zero);
     }
 }

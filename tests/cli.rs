@@ -34,7 +34,8 @@ fn bad_input_exits_2_naming_file_key_and_reason() {
     let (code, _, err) = insync(&["check", &p, "--quiet"]);
     assert_eq!(code, 2);
     assert!(
-        err.contains("bad-isr.toml") && err.contains("min.insync.replicas (4)"),
+        err.contains("bad-isr.toml")
+            && err.contains("min.insync.replicas: 4 is larger than replication.factor (3)"),
         "{err}"
     );
 

@@ -134,11 +134,14 @@ fn impossible_cluster_settings_are_refused() {
     for (args, says) in [
         (
             &["--min-isr", "4"][..],
-            "min.insync.replicas 4 is impossible",
+            "min.insync.replicas: 4 is larger than replication.factor (3)",
         ),
         (&["--brokers", "0"][..], "--brokers 0"),
         (&["--partitions", "0"][..], "0 partitions"),
-        (&["--flush-every", "0"][..], "--flush-every 0"),
+        (
+            &["--flush-every", "0"][..],
+            "log.flush.interval.messages: must be at least 1",
+        ),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_insync"))
             .args(["cluster", "--base-port", "0"])

@@ -14,10 +14,13 @@ fn the_explorer_runs_to_completion_and_reports_the_acks_1_loss() {
         .port();
     let addr = format!("127.0.0.1:{port}");
     let cfg = ModelConfig {
-        acks: Acks::One,
-        min_insync_replicas: 1,
+        kafka: insync::core::settings::KafkaSettings {
+            acks: Acks::One,
+            min_insync_replicas: 1,
+            retries: 0,
+            ..Default::default()
+        },
         records: 1,
-        retries: 0,
         crash_mode: CrashMode::Process,
         lag_removals: 0,
         ..ModelConfig::default()

@@ -3,6 +3,7 @@
 
 use insync::check::{self, CheckOptions};
 use insync::core::config::Mutation;
+use insync::core::settings::KafkaSettings;
 use insync::core::types::Acks;
 use insync::model::properties::{ACKED_NEVER_LOST, LEADER_IN_ISR};
 use insync::model::{CrashMode, ModelConfig};
@@ -10,10 +11,13 @@ use insync::scenario::{Expect, Verdict};
 
 fn small(acks: Acks, min_isr: u8, lag_removals: u8) -> ModelConfig {
     ModelConfig {
-        acks,
-        min_insync_replicas: min_isr,
+        kafka: KafkaSettings {
+            acks,
+            min_insync_replicas: min_isr,
+            retries: 0,
+            ..KafkaSettings::default()
+        },
         records: 1,
-        retries: 0,
         crashes: 1,
         crash_mode: CrashMode::Process,
         lag_removals,

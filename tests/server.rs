@@ -56,9 +56,10 @@ fn start_traced(
                 listen: any,
                 advertise: None,
                 controller: any,
-                defaults: TopicSettings {
-                    replication_factor: n,
-                    ..TopicSettings::default()
+                defaults: {
+                    let mut d = TopicSettings::default();
+                    d.kafka.replication_factor = n as u8;
+                    d
                 },
                 max_request_bytes,
                 replica_lag: Duration::from_secs(2),

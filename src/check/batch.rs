@@ -70,7 +70,7 @@ fn size_hint(s: &Scenario) -> (bool, u8, bool, u8, u8) {
     (
         c.crash_mode == crate::model::CrashMode::Machine,
         c.lag_removals,
-        c.eligible_leader_replicas,
+        c.kafka.eligible_leader_replicas_enable,
         c.records,
         c.crashes,
     )

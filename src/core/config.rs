@@ -33,7 +33,7 @@ pub enum Mutation {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ProtocolConfig {
     /// `min.insync.replicas`.
-    pub min_insync_replicas: usize,
+    pub min_insync_replicas: u8,
     /// `unclean.leader.election.enable`.
     pub unclean_leader_election: bool,
     /// KIP-966 Eligible Leader Replicas.

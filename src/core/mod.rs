@@ -14,4 +14,5 @@ pub mod producer;
 pub mod replica;
 #[cfg(test)]
 mod replica_tests;
+pub mod settings;
 pub mod types;

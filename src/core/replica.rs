@@ -555,7 +555,7 @@ impl<R: Record> Replica<R> {
             return reply(fx, Err(ErrorCode::NotLeaderOrFollower));
         }
         if acks == Acks::All
-            && self.partition.isr.len() < cfg.min_insync_replicas
+            && self.partition.isr.len() < usize::from(cfg.min_insync_replicas)
             && cfg.mutation != Some(Mutation::SkipMinIsrCheck)
         {
             fx.event(|| Event::ProduceRejected {
@@ -657,7 +657,7 @@ impl<R: Record> Replica<R> {
             if hw < p.end {
                 return true;
             }
-            let result = if maximal >= cfg.min_insync_replicas {
+            let result = if maximal >= usize::from(cfg.min_insync_replicas) {
                 Ok(p.offset)
             } else {
                 Err(ErrorCode::NotEnoughReplicasAfterAppend)
@@ -684,7 +684,7 @@ impl<R: Record> Replica<R> {
     /// member of the maximal ISR. Returns whether it moved.
     fn maybe_advance_high_watermark_quiet(&mut self, cfg: &ProtocolConfig) -> bool {
         let Some(l) = &self.leader else { return false };
-        if cfg.strict_min_isr && self.partition.isr.len() < cfg.min_insync_replicas {
+        if cfg.strict_min_isr && self.partition.isr.len() < usize::from(cfg.min_insync_replicas) {
             return false;
         }
         let mut hw = self.log.end_offset();

@@ -22,7 +22,7 @@ impl Record for R {
 
 const CLIENT: Node = Node::Client(0);
 
-fn leader(isr: &[u8], min_isr: usize) -> (Replica<R>, ProtocolConfig) {
+fn leader(isr: &[u8], min_isr: u8) -> (Replica<R>, ProtocolConfig) {
     let state = PartitionState {
         leader: Some(1),
         leader_epoch: 1,

@@ -198,7 +198,7 @@ impl KafkaActor {
         (0..self.settings.cfg.records)
             .map(|value| Rec {
                 value,
-                idempotent: self.settings.cfg.enable_idempotence,
+                idempotent: self.settings.cfg.kafka.enable_idempotence,
             })
             .collect()
     }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 impl ModelConfig {
     pub fn layout(&self) -> Layout {
         Layout {
-            rf: self.replication_factor,
+            rf: self.kafka.replication_factor,
         }
     }
 

@@ -2,7 +2,7 @@
 
 use crate::core::config::{Mutation, ProtocolConfig, Truncation};
 use crate::core::producer::ProducerConfig;
-use crate::core::types::Acks;
+use crate::core::settings::KafkaSettings;
 use serde::Serialize;
 use std::fmt;
 use std::str::FromStr;
@@ -78,26 +78,13 @@ impl fmt::Display for NetworkKind {
 /// names in TOML and JSON.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 pub struct ModelConfig {
-    #[serde(serialize_with = "ser_display")]
-    pub acks: Acks,
-    #[serde(rename = "min.insync.replicas")]
-    pub min_insync_replicas: u8,
-    #[serde(rename = "replication.factor")]
-    pub replication_factor: u8,
-    #[serde(rename = "unclean.leader.election.enable")]
-    pub unclean_leader_election: bool,
-    /// KIP-966 Eligible Leader Replicas.
-    #[serde(rename = "eligible.leader.replicas.enable")]
-    pub eligible_leader_replicas: bool,
+    /// Kafka's settings, under Kafka's names.
+    #[serde(flatten)]
+    pub kafka: KafkaSettings,
     /// The Kafka 4.x rule: the HW stays put while |ISR| < min.insync.replicas.
     pub strict_min_isr: bool,
     pub truncation: Truncation,
     /// `log.flush.interval.messages`; `None` never fsyncs.
-    #[serde(rename = "log.flush.interval.messages")]
-    pub flush_interval_messages: Option<u64>,
-    #[serde(rename = "enable.idempotence")]
-    pub enable_idempotence: bool,
-    pub retries: u8,
     /// How many records the producer sends.
     pub records: u8,
     /// How many broker crashes one run may have (f).
@@ -113,26 +100,15 @@ pub struct ModelConfig {
     pub mutation: Option<Mutation>,
 }
 
-fn ser_display<T: fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(v)
-}
-
 impl Default for ModelConfig {
     /// The seed's canonical case: RF=3, acks=all, min.insync.replicas=2,
     /// 2 records, one power loss, 2 lag removals. One retry suffices with
     /// one crash: the only retriable failure it causes is the lost leader.
     fn default() -> Self {
         ModelConfig {
-            acks: Acks::All,
-            min_insync_replicas: 2,
-            replication_factor: 3,
-            unclean_leader_election: false,
-            eligible_leader_replicas: false,
+            kafka: KafkaSettings::default(),
             strict_min_isr: false,
             truncation: Truncation::LeaderEpoch,
-            flush_interval_messages: None,
-            enable_idempotence: false,
-            retries: 1,
             records: 2,
             crashes: 1,
             crash_mode: CrashMode::Machine,
@@ -144,27 +120,20 @@ impl Default for ModelConfig {
     }
 }
 
-/// The largest replication factor the model accepts.
+/// The largest replication factor the model accepts (Kafka's is larger).
 pub const MAX_REPLICATION_FACTOR: u8 = 7;
 /// The largest record count the model accepts.
 pub const MAX_RECORDS: u8 = 50;
 
 impl ModelConfig {
-    /// Rejects configurations Kafka would reject, and bounds the model cannot hold.
+    /// Rejects configurations Kafka would reject (`KafkaSettings::validate`),
+    /// and bounds the model cannot hold.
     pub fn validate(&self) -> Result<(), String> {
-        if self.replication_factor == 0 || self.replication_factor > MAX_REPLICATION_FACTOR {
+        self.kafka.validate().map_err(|e| e.to_string())?;
+        let rf = self.kafka.replication_factor;
+        if rf > MAX_REPLICATION_FACTOR {
             return Err(format!(
-                "replication.factor must be between 1 and {MAX_REPLICATION_FACTOR}, not {}",
-                self.replication_factor
-            ));
-        }
-        if self.min_insync_replicas == 0 {
-            return Err("min.insync.replicas must be at least 1".into());
-        }
-        if self.min_insync_replicas > self.replication_factor {
-            return Err(format!(
-                "min.insync.replicas ({}) is larger than replication.factor ({}): no write with acks=all could ever succeed",
-                self.min_insync_replicas, self.replication_factor
+                "replication.factor: the model holds at most {MAX_REPLICATION_FACTOR} replicas, not {rf}"
             ));
         }
         if self.records == 0 || self.records > MAX_RECORDS {
@@ -173,10 +142,7 @@ impl ModelConfig {
                 self.records
             ));
         }
-        if self.flush_interval_messages == Some(0) {
-            return Err("log.flush.interval.messages must be at least 1".into());
-        }
-        if self.crashes > 20 || self.lag_removals > 20 || self.retries > 20 {
+        if self.crashes > 20 || self.lag_removals > 20 || self.kafka.retries > 20 {
             return Err("crashes, lag_removals and retries must each be at most 20".into());
         }
         Ok(())
@@ -184,40 +150,38 @@ impl ModelConfig {
 
     pub fn protocol(&self) -> ProtocolConfig {
         ProtocolConfig {
-            min_insync_replicas: self.min_insync_replicas as usize,
-            unclean_leader_election: self.unclean_leader_election,
-            eligible_leader_replicas: self.eligible_leader_replicas,
             strict_min_isr: self.strict_min_isr,
             truncation: self.truncation,
-            flush_interval_messages: self.flush_interval_messages,
             mutation: self.mutation,
+            ..self.kafka.protocol()
         }
     }
 
     pub fn producer(&self) -> ProducerConfig {
         ProducerConfig {
-            acks: self.acks,
-            retries: self.retries,
+            acks: self.kafka.acks,
+            retries: self.kafka.retries,
         }
     }
 
     /// One line naming what matters, for tables and progress bars.
     pub fn summary(&self) -> String {
+        let k = &self.kafka;
         let mut s = format!(
             "acks={} min.isr={} rf={} crashes={} ({}) lag_removals={} records={} retries={}",
-            self.acks,
-            self.min_insync_replicas,
-            self.replication_factor,
+            k.acks,
+            k.min_insync_replicas,
+            k.replication_factor,
             self.crashes,
             self.crash_mode,
             self.lag_removals,
             self.records,
-            self.retries
+            k.retries
         );
-        if self.unclean_leader_election {
+        if k.unclean_leader_election_enable {
             s.push_str(" unclean");
         }
-        if self.eligible_leader_replicas {
+        if k.eligible_leader_replicas_enable {
             s.push_str(" elr");
         }
         if self.strict_min_isr {
@@ -226,10 +190,10 @@ impl ModelConfig {
         if self.truncation == Truncation::HighWatermark {
             s.push_str(" truncation=high-watermark");
         }
-        if let Some(n) = self.flush_interval_messages {
+        if let Some(n) = k.log_flush_interval_messages {
             s.push_str(&format!(" flush-every={n}"));
         }
-        if self.enable_idempotence {
+        if k.enable_idempotence {
             s.push_str(" idempotence");
         }
         if self.network != NetworkKind::Ordered {

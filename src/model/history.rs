@@ -154,7 +154,7 @@ impl Hash for History {
 
 fn client(cfg: &ModelConfig, id: stateright::actor::Id) -> Option<u8> {
     match (Layout {
-        rf: cfg.replication_factor,
+        rf: cfg.kafka.replication_factor,
     })
     .node(id)
     {

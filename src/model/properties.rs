@@ -116,7 +116,7 @@ fn linearizable<S: Snapshot>(_: &ModelConfig, state: &S, _: &View) -> bool {
 
 fn sometimes_acked<S: Snapshot>(cfg: &ModelConfig, _: &S, v: &View) -> bool {
     let p = v.producer;
-    match cfg.acks {
+    match cfg.kafka.acks {
         Acks::Zero => p.outcomes.contains(&Outcome::Sent),
         _ => p.outcomes.iter().any(|o| matches!(o, Outcome::Acked(_))),
     }

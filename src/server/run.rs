@@ -6,31 +6,28 @@ use super::runtime::{BrokerOptions, start_broker, start_cluster};
 use super::topic_settings::TopicSettings;
 use super::trace::TraceSink;
 use crate::cli::{BrokerArgs, ClusterArgs, ControllerArgs, TimingFlags, TopicFlags};
-use crate::core::config::ProtocolConfig;
+use crate::core::settings::KafkaSettings;
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The settings new topics start from, or why they are impossible.
-pub fn topic_settings(t: &TopicFlags, replication_factor: usize) -> Result<TopicSettings, String> {
-    if t.flush_every == Some(0) {
-        return Err("--flush-every 0: give a positive number of records".into());
-    }
+pub fn topic_settings(t: &TopicFlags, replication_factor: u8) -> Result<TopicSettings, String> {
     let s = TopicSettings {
         partitions: t.partitions,
-        replication_factor,
-        protocol: ProtocolConfig {
+        kafka: KafkaSettings {
+            replication_factor,
             min_insync_replicas: t.min_isr,
-            unclean_leader_election: t.unclean,
-            flush_interval_messages: t.flush_every,
-            ..ProtocolConfig::default()
+            unclean_leader_election_enable: t.unclean,
+            log_flush_interval_messages: t.flush_every,
+            ..KafkaSettings::default()
         },
     };
     s.check().map_err(|e| {
         format!(
-            "impossible topic settings (--min-isr, --partitions, --brokers or \
-             --replication-factor): {}",
+            "impossible topic settings (--min-isr, --partitions, --brokers, \
+             --replication-factor or --flush-every): {}",
             e.message
         )
     })?;
@@ -107,7 +104,7 @@ pub fn run_cluster(a: &ClusterArgs) -> Result<(), String> {
     if !(1..=32).contains(&a.brokers) {
         return Err(format!("--brokers {}: give 1 to 32", a.brokers));
     }
-    let defaults = topic_settings(&a.topics, a.brokers)?;
+    let defaults = topic_settings(&a.topics, a.brokers as u8)?;
     check_timing(&a.timing)?;
     let ip: IpAddr = a
         .host

@@ -3,6 +3,7 @@
 
 use crate::core::config::ProtocolConfig;
 use crate::core::error::ErrorCode;
+use crate::core::settings::KafkaSettings;
 use std::fmt;
 
 /// How a new topic is laid out and which protocol rules its partitions follow.
@@ -10,9 +11,10 @@ use std::fmt;
 pub struct TopicSettings {
     /// `num.partitions`.
     pub partitions: i32,
-    /// `replication.factor` (`default.replication.factor`).
-    pub replication_factor: usize,
-    pub protocol: ProtocolConfig,
+    /// The topic's `replication.factor`, `min.insync.replicas`,
+    /// `unclean.leader.election.enable` and `flush.messages`; a producer's
+    /// settings come with each of its requests instead.
+    pub kafka: KafkaSettings,
 }
 
 /// Why a topic cannot be created, with Kafka's error code.
@@ -33,6 +35,11 @@ fn topic_error(code: ErrorCode, message: String) -> TopicError {
 }
 
 impl TopicSettings {
+    /// The rules its partitions follow.
+    pub fn protocol(&self) -> ProtocolConfig {
+        self.kafka.protocol()
+    }
+
     /// Whether a topic could ever have these settings, whatever the
     /// cluster: the CLI checks its defaults with it, the controller every
     /// request (and then that enough brokers are live).
@@ -44,29 +51,10 @@ impl TopicSettings {
                 format!("{} partitions: a topic needs at least one", self.partitions),
             );
         }
-        if self.replication_factor < 1 {
-            return err(
-                ErrorCode::InvalidReplicationFactor,
-                "the replication factor must be at least 1".into(),
-            );
-        }
-        let min_isr = self.protocol.min_insync_replicas;
-        if min_isr < 1 || min_isr > self.replication_factor {
-            return err(
-                ErrorCode::InvalidConfig,
-                format!(
-                    "min.insync.replicas {min_isr} is impossible with a replication factor of {}: \
-                     it must be between 1 and {}",
-                    self.replication_factor, self.replication_factor
-                ),
-            );
-        }
-        if self.protocol.flush_interval_messages == Some(0) {
-            return err(
-                ErrorCode::InvalidConfig,
-                "flush.messages must be positive".into(),
-            );
-        }
+        self.kafka.validate().map_err(|e| TopicError {
+            code: e.error_code(),
+            message: e.to_string(),
+        })?;
         Ok(())
     }
 }
@@ -75,8 +63,11 @@ impl Default for TopicSettings {
     fn default() -> Self {
         TopicSettings {
             partitions: 1,
-            replication_factor: 1,
-            protocol: ProtocolConfig::default(),
+            kafka: KafkaSettings {
+                replication_factor: 1,
+                min_insync_replicas: 1,
+                ..KafkaSettings::default()
+            },
         }
     }
 }

@@ -37,7 +37,7 @@ pub async fn create_topics(
             Ok(s) => {
                 if version >= 5 {
                     t.num_partitions = s.partitions;
-                    t.replication_factor = s.replication_factor as i16;
+                    t.replication_factor = i16::from(s.kafka.replication_factor);
                 }
                 if version >= 7
                     && let Some(v) = shared.lock().view.topics.get(&name)
@@ -66,7 +66,8 @@ fn settings(topic: &CreatableTopic, defaults: &TopicSettings) -> Result<TopicSet
         s.partitions = topic.num_partitions;
     }
     if topic.replication_factor != -1 {
-        s.replication_factor = usize::try_from(topic.replication_factor).unwrap_or(0);
+        // Out of range reads as 0, which validation refuses with the reason.
+        s.kafka.replication_factor = u8::try_from(topic.replication_factor).unwrap_or(0);
     }
     if !topic.assignments.is_empty() {
         return Err(config_error(
@@ -85,17 +86,14 @@ fn settings(topic: &CreatableTopic, defaults: &TopicSettings) -> Result<TopicSet
 pub fn apply_config(s: &mut TopicSettings, key: &str, value: &str) -> Result<(), TopicError> {
     let bad = || config_error(format!("{key}={value:?} is not a valid value"));
     match key {
-        "min.insync.replicas" => {
-            s.protocol.min_insync_replicas =
-                value.parse().ok().filter(|&n| n >= 1).ok_or_else(bad)?
-        }
+        "min.insync.replicas" => s.kafka.min_insync_replicas = value.parse().map_err(|_| bad())?,
         "unclean.leader.election.enable" => {
-            s.protocol.unclean_leader_election = value.parse().map_err(|_| bad())?
+            s.kafka.unclean_leader_election_enable = value.parse().map_err(|_| bad())?
         }
         "flush.messages" => {
-            let n: u64 = value.parse().ok().filter(|&n| n >= 1).ok_or_else(bad)?;
+            let n: u64 = value.parse().map_err(|_| bad())?;
             // Kafka's default (Long.MAX_VALUE) means "never fsync".
-            s.protocol.flush_interval_messages = (n < i64::MAX as u64).then_some(n);
+            s.kafka.log_flush_interval_messages = (n < i64::MAX as u64).then_some(n);
         }
         _ => {
             return Err(config_error(format!(

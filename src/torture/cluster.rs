@@ -4,6 +4,7 @@
 //! broker can be killed, paused, cut off or power-cycled alone.
 
 use super::proxy::Proxy;
+use crate::core::settings::KafkaSettings;
 use std::fs::OpenOptions;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -16,9 +17,9 @@ use tokio::process::{Child, Command};
 #[derive(Clone, Debug)]
 pub struct BrokerFlags {
     pub brokers: usize,
-    pub min_isr: usize,
-    pub unclean: bool,
-    pub flush_every: Option<u64>,
+    /// min.insync.replicas, unclean.leader.election.enable and
+    /// log.flush.interval.messages for the brokers' topics.
+    pub kafka: KafkaSettings,
     pub session_timeout_ms: u64,
     pub replica_lag_ms: u64,
     pub fetch_wait_ms: u64,
@@ -141,7 +142,7 @@ impl Cluster {
             .args(["--advertise", &b.front.addr.to_string()])
             .args(["--controller", &b.control.addr.to_string()])
             .args(["--replication-factor", &f.brokers.to_string()])
-            .args(["--min-isr", &f.min_isr.to_string()])
+            .args(["--min-isr", &f.kafka.min_insync_replicas.to_string()])
             .args(["--session-timeout-ms", &f.session_timeout_ms.to_string()])
             .args(["--replica-lag-ms", &f.replica_lag_ms.to_string()])
             .args(["--fetch-wait-ms", &f.fetch_wait_ms.to_string()])
@@ -152,10 +153,10 @@ impl Cluster {
                 self.dir
                     .join(format!("traces/broker-{i}.jsonl.{}", self.restarts(i))),
             );
-        if f.unclean {
+        if f.kafka.unclean_leader_election_enable {
             cmd.arg("--unclean");
         }
-        if let Some(n) = f.flush_every {
+        if let Some(n) = f.kafka.log_flush_interval_messages {
             cmd.args(["--flush-every", &n.to_string()]);
         }
         let log = self.dir.join(format!("logs/broker-{i}.log"));

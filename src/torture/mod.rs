@@ -12,6 +12,7 @@ pub mod nemesis;
 pub mod proxy;
 pub mod workload;
 
+use crate::core::settings::KafkaSettings;
 use crate::lincheck::history;
 use crate::lincheck::report::Report;
 use cluster::{BrokerFlags, Cluster};
@@ -23,15 +24,16 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-const BROKERS: usize = 3;
+/// The cluster's brokers, and so every topic's replication factor.
+pub const BROKERS: usize = 3;
 const TOPIC: &str = "torture";
 
 #[derive(Clone, Debug)]
 pub struct TortureConfig {
-    pub acks: crate::core::types::Acks,
-    pub min_isr: usize,
-    pub unclean: bool,
-    pub flush_every: Option<u64>,
+    /// acks, min.insync.replicas, unclean.leader.election.enable and
+    /// log.flush.interval.messages; the replication factor is the
+    /// cluster's, [`BROKERS`].
+    pub kafka: KafkaSettings,
     pub nemesis: Vec<Fault>,
     /// Faults to inject in this order instead of drawing them from the
     /// seed (a model walk's, for `insync crosscheck`); then no more.
@@ -86,12 +88,13 @@ fn write_lines(path: &Path, lines: &[Value]) -> Result<(), String> {
 }
 
 pub fn run(cfg: &TortureConfig, exe: PathBuf) -> Result<Outcome, String> {
-    if cfg.min_isr == 0 || cfg.min_isr > BROKERS {
+    if usize::from(cfg.kafka.replication_factor) != BROKERS {
         return Err(format!(
-            "--min-isr {}: give 1 to {BROKERS} (the replication factor)",
-            cfg.min_isr
+            "the cluster runs replication.factor {BROKERS}, not {}",
+            cfg.kafka.replication_factor
         ));
     }
+    cfg.kafka.validate().map_err(|e| e.to_string())?;
     if cfg.clients == 0 {
         return Err("--clients 0: give at least 1".into());
     }
@@ -106,9 +109,7 @@ pub fn run(cfg: &TortureConfig, exe: PathBuf) -> Result<Outcome, String> {
 async fn run_async(cfg: &TortureConfig, exe: PathBuf) -> Result<Outcome, String> {
     let flags = BrokerFlags {
         brokers: BROKERS,
-        min_isr: cfg.min_isr,
-        unclean: cfg.unclean,
-        flush_every: cfg.flush_every,
+        kafka: cfg.kafka.clone(),
         session_timeout_ms: 2000,
         replica_lag_ms: 5000,
         fetch_wait_ms: 200,
@@ -117,7 +118,7 @@ async fn run_async(cfg: &TortureConfig, exe: PathBuf) -> Result<Outcome, String>
     let shared = Arc::new(workload::Shared {
         start: Instant::now(),
         topic: TOPIC.to_string(),
-        acks: cfg.acks.wire(),
+        acks: cfg.kafka.acks.wire(),
         bootstrap: cluster.bootstrap(),
         history: Mutex::new(Vec::new()),
         budget: AtomicU64::new(cfg.ops),
@@ -142,8 +143,8 @@ async fn run_async(cfg: &TortureConfig, exe: PathBuf) -> Result<Outcome, String>
     let html = cfg.out.join("report.html");
     let title = format!(
         "insync torture: acks={} min.isr={} nemesis={} seed={}",
-        cfg.acks,
-        cfg.min_isr,
+        cfg.kafka.acks,
+        cfg.kafka.min_insync_replicas,
         cfg.nemesis
             .iter()
             .map(|f| f.name())
@@ -163,9 +164,9 @@ async fn run_async(cfg: &TortureConfig, exe: PathBuf) -> Result<Outcome, String>
         "out": cfg.out,
         "html_report": html,
         "seed": cfg.seed,
-        "acks": cfg.acks.to_string(),
-        "min_isr": cfg.min_isr,
-        "unclean": cfg.unclean,
+        "acks": cfg.kafka.acks.to_string(),
+        "min_isr": cfg.kafka.min_insync_replicas,
+        "unclean": cfg.kafka.unclean_leader_election_enable,
         "nemesis": cfg.nemesis.iter().map(|f| f.name()).collect::<Vec<_>>(),
         "appends": {"ok": count("append", "ok"), "fail": count("append", "fail"), "info": count("append", "info")},
         "polls": count("poll", "ok"),

@@ -196,12 +196,13 @@ impl ControllerNode {
         }
         s.check()?;
         let live: Vec<BrokerId> = self.live().iter().collect();
-        if s.replication_factor > live.len() {
+        let rf = usize::from(s.kafka.replication_factor);
+        if rf > live.len() {
             return err(
                 ErrorCode::InvalidReplicationFactor,
                 format!(
                     "replication factor {} with {} live broker(s)",
-                    s.replication_factor,
+                    rf,
                     live.len()
                 ),
             );
@@ -209,16 +210,15 @@ impl ControllerNode {
         self.topic_ids.insert(name.to_string(), Uuid::new_v4());
         for index in 0..s.partitions {
             let start = index as usize % live.len();
-            let assignment: Vec<BrokerId> = (0..s.replication_factor)
-                .map(|i| live[(start + i) % live.len()])
-                .collect();
+            let assignment: Vec<BrokerId> =
+                (0..rf).map(|i| live[(start + i) % live.len()]).collect();
             let mut core = Controller::new(BrokerSet::of(assignment.iter().copied()), Vec::new());
             core.fenced = core.replicas.minus(self.live());
             self.partitions.insert(
                 (name.to_string(), index),
                 Placed {
                     assignment,
-                    protocol: s.protocol.clone(),
+                    protocol: s.protocol(),
                     core,
                 },
             );
@@ -361,13 +361,13 @@ mod tests {
         (c, rxs, now)
     }
 
-    fn settings(rf: usize, min_isr: usize) -> TopicSettings {
+    fn settings(rf: u8, min_isr: u8) -> TopicSettings {
         TopicSettings {
             partitions: 3,
-            replication_factor: rf,
-            protocol: ProtocolConfig {
+            kafka: crate::core::settings::KafkaSettings {
+                replication_factor: rf,
                 min_insync_replicas: min_isr,
-                ..ProtocolConfig::default()
+                ..Default::default()
             },
         }
     }
