@@ -211,7 +211,7 @@ fn conform_exits_by_what_the_traces_show() {
     let append = line(
         "broker 0",
         3,
-        r#"{"type":"LeaderAppend","broker":0,"epoch":1,"offset":0,"record":{"records":1},"high_watermark":0}"#,
+        r#"{"type":"LeaderAppend","broker":0,"epoch":1,"offset":0,"record":{"records":1},"high_watermark":0,"flushed":false}"#,
     );
     std::fs::write(dir.join("broker-0.jsonl"), format!("{lead}\n{append}\n")).unwrap();
     let d = dir.to_str().unwrap();

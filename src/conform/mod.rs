@@ -15,9 +15,37 @@
 
 mod rules;
 
+use crate::core::effects::Event;
+use crate::core::types::ProducerSeq;
 pub use rules::{Ghost, Violation};
-use serde_json::Value;
+use serde::Deserialize;
 use std::path::{Path, PathBuf};
+
+/// A traced batch as a trace line shows it (`wire::batch::Batch`'s
+/// serialization): where it was placed and how many offsets it takes.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct TracedBatch {
+    #[serde(default)]
+    pub base_offset: i64,
+    pub records: u64,
+    #[serde(default)]
+    pub producer: Option<ProducerSeq>,
+}
+
+/// A decision as a trace holds it: the core's own event type.
+pub type TracedEvent = Event<TracedBatch>;
+
+/// One line of a trace file.
+#[derive(Deserialize)]
+struct Line {
+    event: TracedEvent,
+    #[serde(default)]
+    text: String,
+    ts_us: u64,
+    node: String,
+    topic: String,
+    partition: i64,
+}
 
 /// One traced decision, and where it was read.
 #[derive(Clone, Debug)]
@@ -30,7 +58,7 @@ pub struct Step {
     pub node: String,
     pub topic: String,
     pub partition: i64,
-    pub event: Value,
+    pub event: TracedEvent,
     pub text: String,
 }
 
@@ -84,39 +112,21 @@ pub fn load(dir: &Path) -> Result<Vec<Step>, TraceError> {
             // A node killed mid-write leaves its last line torn, without a
             // newline: that is the end of its trace, not a malformed one.
             let torn = i + 1 == lines.len() && !text.ends_with('\n');
-            let v: Value = match serde_json::from_str(line) {
-                Ok(v) => v,
+            let l: Line = match serde_json::from_str(line) {
+                Ok(l) => l,
                 Err(_) if torn => break,
                 Err(e) => return Err(err(&file, i + 1, e.to_string())),
             };
-            let field = |name: &str| {
-                v.get(name)
-                    .ok_or_else(|| err(&file, i + 1, format!("no \"{name}\" field")))
-            };
-            let string = |name: &str| {
-                field(name)?
-                    .as_str()
-                    .map(str::to_string)
-                    .ok_or_else(|| err(&file, i + 1, format!("\"{name}\" is not a string")))
-            };
-            let event = field("event")?.clone();
-            if event.get("type").and_then(Value::as_str).is_none() {
-                return Err(err(&file, i + 1, "the event has no \"type\"".into()));
-            }
             steps.push(Step {
                 file: file.clone(),
                 line: i + 1,
                 life: life_of(&file),
-                ts_us: field("ts_us")?
-                    .as_u64()
-                    .ok_or_else(|| err(&file, i + 1, "\"ts_us\" is not a number".into()))?,
-                node: string("node")?,
-                topic: string("topic")?,
-                partition: field("partition")?
-                    .as_i64()
-                    .ok_or_else(|| err(&file, i + 1, "\"partition\" is not a number".into()))?,
-                event,
-                text: string("text").unwrap_or_default(),
+                ts_us: l.ts_us,
+                node: l.node,
+                topic: l.topic,
+                partition: l.partition,
+                event: l.event,
+                text: l.text,
             });
         }
     }

@@ -1,7 +1,9 @@
 //! The ghost of one partition and the rules each traced step must pass.
 //! Rule names are stable: a report names the one that failed.
 
-use super::Step;
+use super::{Step, TracedEvent};
+use crate::core::effects::{ElectionKind, Event};
+use crate::core::types::BrokerSet;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -77,17 +79,9 @@ pub struct Ghost {
     brokers: BTreeMap<u64, BrokerGhost>,
 }
 
-fn num(e: &Value, field: &str) -> Result<u64, String> {
-    e.get(field)
-        .and_then(Value::as_u64)
-        .ok_or_else(|| format!("the event has no number \"{field}\""))
-}
-
-fn set(e: &Value, field: &str) -> Result<BTreeSet<u64>, String> {
-    e.get(field)
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_u64).collect())
-        .ok_or_else(|| format!("the event has no list \"{field}\""))
+/// A set of brokers as the ghost keeps it.
+fn ids(s: BrokerSet) -> BTreeSet<u64> {
+    s.iter().map(u64::from).collect()
 }
 
 type Check = Result<(), (&'static str, String)>;
@@ -113,7 +107,7 @@ impl Ghost {
                 rule,
                 detail,
                 event: if s.text.is_empty() {
-                    s.event.to_string()
+                    serde_json::to_string(&s.event).unwrap_or_default()
                 } else {
                     s.text.clone()
                 },
@@ -122,48 +116,57 @@ impl Ghost {
         })
     }
 
-    fn controller_step(&mut self, e: &Value) -> Check {
-        let bad = |m: String| ("well-formed-event", m);
-        let kind = e["type"].as_str().unwrap_or("");
+    fn controller_step(&mut self, e: &TracedEvent) -> Check {
         let c = self.controller.get_or_insert_with(ControllerGhost::default);
-        match kind {
-            "LeaderElected" => {
-                let broker = num(e, "broker").map_err(bad)?;
-                let epoch = num(e, "epoch").map_err(bad)?;
+        match e {
+            Event::LeaderElected {
+                broker,
+                epoch,
+                kind,
+                isr,
+            } => {
+                let (broker, epoch) = (u64::from(*broker), u64::from(*epoch));
                 require(epoch > c.epoch, "leader-epoch-increases", || {
                     format!("epoch {epoch} after epoch {}", c.epoch)
                 })?;
                 // The first election has no ISR before it: every replica is in.
                 let first = c.epoch == 0 && c.isr.is_empty();
-                match e["kind"].as_str().unwrap_or("") {
-                    "Clean" => require(
+                match kind {
+                    ElectionKind::Clean => require(
                         first || c.isr.contains(&broker),
                         "clean-election-from-isr",
                         || format!("broker {broker} elected cleanly, ISR {:?}", c.isr),
                     )?,
-                    "Elr" => require(c.elr.contains(&broker), "elr-election-from-elr", || {
-                        format!("broker {broker} elected from the ELR {:?}", c.elr)
-                    })?,
+                    ElectionKind::Elr => {
+                        require(c.elr.contains(&broker), "elr-election-from-elr", || {
+                            format!("broker {broker} elected from the ELR {:?}", c.elr)
+                        })?
+                    }
                     // Allowed only with unclean.leader.election.enable; the
                     // trace does not carry the setting, the lincheck does
                     // see what it costs.
-                    _ => {}
+                    ElectionKind::Unclean => {}
                 }
                 c.leader = Some(broker);
                 c.epoch = epoch;
-                c.isr = set(e, "isr").map_err(bad)?;
+                c.isr = ids(*isr);
                 self.elected.insert((broker, epoch));
             }
-            "BrokerFenced" => {
-                c.isr = set(e, "isr").map_err(bad)?;
-                c.elr = set(e, "elr").map_err(bad)?;
-                if e["leader_lost"].as_bool() == Some(true) {
+            Event::BrokerFenced {
+                isr,
+                elr,
+                leader_lost,
+                ..
+            } => {
+                c.isr = ids(*isr);
+                c.elr = ids(*elr);
+                if *leader_lost {
                     c.leader = None;
                 }
             }
-            "BrokerRegistered" | "IsrChanged" => {
-                c.isr = set(e, "isr").map_err(bad)?;
-                c.elr = set(e, "elr").map_err(bad)?;
+            Event::BrokerRegistered { isr, elr, .. } | Event::IsrChanged { isr, elr, .. } => {
+                c.isr = ids(*isr);
+                c.elr = ids(*elr);
             }
             _ => {}
         }
@@ -171,17 +174,15 @@ impl Ghost {
     }
 
     fn broker_step(&mut self, s: &Step) -> Check {
-        let bad = |m: String| ("well-formed-event", m);
-        let e = &s.event;
         let id = s
             .node
             .strip_prefix("broker ")
             .and_then(|n| n.parse::<u64>().ok())
             .ok_or_else(|| {
-                bad(format!(
-                    "node {:?} is neither controller nor broker N",
-                    s.node
-                ))
+                (
+                    "well-formed-event",
+                    format!("node {:?} is neither controller nor broker N", s.node),
+                )
             })?;
         let me = self.brokers.entry(id).or_insert_with(|| BrokerGhost {
             life: s.life,
@@ -195,12 +196,14 @@ impl Ghost {
             me.leader_epoch = None;
             me.follower_ends.clear();
         }
-        let kind = e["type"].as_str().unwrap_or("");
-        match kind {
-            "LeaderAppend" => {
-                let epoch = num(e, "epoch").map_err(bad)?;
-                let offset = num(e, "offset").map_err(bad)?;
-                let count = e["record"]["records"].as_u64().unwrap_or(1);
+        match &s.event {
+            Event::LeaderAppend {
+                epoch,
+                offset,
+                record,
+                ..
+            } => {
+                let (epoch, offset) = (u64::from(*epoch), *offset);
                 reveal_end(me, offset)?;
                 require(me.leader_epoch == Some(epoch), "append-by-leader", || {
                     format!(
@@ -216,13 +219,16 @@ impl Ghost {
                     "epochs-never-decrease",
                     || format!("epoch {epoch} after {:?}", me.log.last()),
                 )?;
-                me.push(epoch, count);
+                me.push(epoch, record.records);
             }
-            "FollowerAppend" => {
-                let leader = num(e, "leader").map_err(bad)?;
-                let from = num(e, "from").map_err(bad)?;
-                let to = num(e, "to").map_err(bad)?;
-                let hw = num(e, "high_watermark").map_err(bad)?;
+            Event::FollowerAppend {
+                leader,
+                from,
+                to,
+                high_watermark,
+                ..
+            } => {
+                let (leader, from, to, hw) = (u64::from(*leader), *from, *to, *high_watermark);
                 reveal_end(me, from)?;
                 require(from == me.log_end, "fetch-from-log-end", || {
                     format!("appends from {from}, log end {}", me.log_end)
@@ -263,20 +269,22 @@ impl Ghost {
                 })?;
                 me.high_watermark = hw;
             }
-            "FollowerHighWatermark" => {
-                let hw = num(e, "high_watermark").map_err(bad)?;
+            Event::FollowerHighWatermark { high_watermark, .. } => {
+                let hw = *high_watermark;
                 require(!me.end_known || hw <= me.log_end, "hw-within-log", || {
                     format!("HW {hw}, log end {}", me.log_end)
                 })?;
                 me.high_watermark = hw;
             }
-            "FetchRecorded" => {
-                let follower = num(e, "follower").map_err(bad)?;
-                let at = num(e, "fetch_offset").map_err(bad)?;
-                me.follower_ends.insert(follower, at);
+            Event::FetchRecorded {
+                follower,
+                fetch_offset,
+                ..
+            } => {
+                me.follower_ends.insert(u64::from(*follower), *fetch_offset);
             }
-            "HighWatermarkAdvanced" => {
-                let hw = num(e, "high_watermark").map_err(bad)?;
+            Event::HighWatermarkAdvanced { high_watermark, .. } => {
+                let hw = *high_watermark;
                 require(me.leader_epoch.is_some(), "hw-by-leader", || {
                     format!("broker {id} is not a leader")
                 })?;
@@ -294,8 +302,8 @@ impl Ghost {
                 }
                 me.high_watermark = hw;
             }
-            "Truncated" => {
-                let to = num(e, "to").map_err(bad)?;
+            Event::Truncated { to, .. } => {
+                let to = *to;
                 if me.end_known {
                     require(to <= me.log_end, "truncate-within-log", || {
                         format!("to {to}, log end {}", me.log_end)
@@ -305,8 +313,13 @@ impl Ghost {
                 }
                 me.set_end(to);
             }
-            "BecameLeader" => {
-                let epoch = num(e, "epoch").map_err(bad)?;
+            Event::BecameLeader {
+                epoch,
+                isr,
+                high_watermark,
+                ..
+            } => {
+                let epoch = u64::from(*epoch);
                 require(
                     self.elected.contains(&(id, epoch)),
                     "leader-was-elected",
@@ -318,12 +331,12 @@ impl Ghost {
                 )?;
                 let me = self.brokers.get_mut(&id).expect("entered above");
                 me.leader_epoch = Some(epoch);
-                me.isr = set(e, "isr").map_err(bad)?;
+                me.isr = ids(*isr);
                 me.follower_ends.clear();
-                me.high_watermark = num(e, "high_watermark").map_err(bad)?;
+                me.high_watermark = *high_watermark;
             }
-            "BecameFollower" => me.leader_epoch = None,
-            "IsrUpdated" => me.isr = set(e, "isr").map_err(bad)?,
+            Event::BecameFollower { .. } => me.leader_epoch = None,
+            Event::IsrUpdated { isr, .. } => me.isr = ids(*isr),
             _ => {}
         }
         Ok(())

@@ -1,6 +1,7 @@
 //! Each rule refuses a step that breaks it, and a lawful run passes.
 
 use super::*;
+use serde_json::Value;
 
 /// Steps from `(node, life, event)` triples, in that order.
 fn steps(events: &[(&str, usize, Value)]) -> Vec<Step> {
@@ -15,7 +16,8 @@ fn steps(events: &[(&str, usize, Value)]) -> Vec<Step> {
             node: node.to_string(),
             topic: "t".into(),
             partition: 0,
-            event: event.clone(),
+            event: serde_json::from_value(event.clone())
+                .unwrap_or_else(|e| panic!("a well-formed event: {e}: {event}")),
             text: String::new(),
         })
         .collect()
@@ -42,12 +44,12 @@ fn lawful() -> Vec<(&'static str, usize, Value)> {
         (
             "broker 0",
             0,
-            json!({"type":"LeaderAppend","broker":0,"epoch":1,"offset":0,"record":{"records":2},"high_watermark":0}),
+            json!({"type":"LeaderAppend","broker":0,"epoch":1,"offset":0,"record":{"records":2},"high_watermark":0,"flushed":false}),
         ),
         (
             "broker 1",
             0,
-            json!({"type":"FollowerAppend","broker":1,"leader":0,"from":0,"to":2,"high_watermark":0}),
+            json!({"type":"FollowerAppend","broker":1,"leader":0,"from":0,"to":2,"high_watermark":0,"flushed":false}),
         ),
         (
             "broker 0",
@@ -77,7 +79,7 @@ fn lawful() -> Vec<(&'static str, usize, Value)> {
         (
             "broker 1",
             0,
-            json!({"type":"LeaderAppend","broker":1,"epoch":2,"offset":2,"record":{"records":1},"high_watermark":0}),
+            json!({"type":"LeaderAppend","broker":1,"epoch":2,"offset":2,"record":{"records":1},"high_watermark":0,"flushed":false}),
         ),
         // Broker 0 comes back (a new life) having lost its unflushed tail.
         (
@@ -93,7 +95,7 @@ fn lawful() -> Vec<(&'static str, usize, Value)> {
         (
             "broker 0",
             1,
-            json!({"type":"FollowerAppend","broker":0,"leader":1,"from":1,"to":3,"high_watermark":2}),
+            json!({"type":"FollowerAppend","broker":0,"leader":1,"from":1,"to":3,"high_watermark":2,"flushed":false}),
         ),
     ]
 }
@@ -125,7 +127,7 @@ fn each_rule_refuses_the_step_that_breaks_it() {
                 (
                     "broker 1",
                     0,
-                    json!({"type":"LeaderAppend","broker":1,"epoch":1,"offset":0,"record":{"records":2},"high_watermark":0}),
+                    json!({"type":"LeaderAppend","broker":1,"epoch":1,"offset":0,"record":{"records":2},"high_watermark":0,"flushed":false}),
                 ),
             ),
             "append-by-leader",
@@ -137,7 +139,7 @@ fn each_rule_refuses_the_step_that_breaks_it() {
                 (
                     "broker 0",
                     0,
-                    json!({"type":"LeaderAppend","broker":0,"epoch":1,"offset":1,"record":{"records":2},"high_watermark":0}),
+                    json!({"type":"LeaderAppend","broker":0,"epoch":1,"offset":1,"record":{"records":2},"high_watermark":0,"flushed":false}),
                 ),
             ),
             "append-at-log-end",
@@ -197,7 +199,7 @@ fn each_rule_refuses_the_step_that_breaks_it() {
                 (
                     "broker 1",
                     0,
-                    json!({"type":"FollowerAppend","broker":1,"leader":0,"from":0,"to":3,"high_watermark":0}),
+                    json!({"type":"FollowerAppend","broker":1,"leader":0,"from":0,"to":3,"high_watermark":0,"flushed":false}),
                 ),
             ),
             "copy-of-leader",
@@ -244,12 +246,21 @@ fn a_malformed_line_names_its_file_and_line() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join("broker-0.jsonl"),
-        "{\"event\":{\"type\":\"BecameFollower\"},\"node\":\"broker 0\",\"topic\":\"t\",\"partition\":0,\"ts_us\":1}\nnot json\n",
+        "{\"event\":{\"type\":\"BecameFollower\",\"broker\":0,\"leader\":null,\"epoch\":0},\"node\":\"broker 0\",\"topic\":\"t\",\"partition\":0,\"ts_us\":1}\nnot json\n",
     )
     .unwrap();
     let e = load(&dir).unwrap_err();
     assert_eq!(e.line, 2);
     assert!(e.to_string().contains("broker-0.jsonl:2"), "{e}");
+    // An event is read as the core's own type: a missing field is named.
+    std::fs::write(
+        dir.join("broker-0.jsonl"),
+        "{\"event\":{\"type\":\"BecameFollower\",\"broker\":0,\"leader\":null},\"node\":\"broker 0\",\"topic\":\"t\",\"partition\":0,\"ts_us\":1}\n",
+    )
+    .unwrap();
+    let e = load(&dir).unwrap_err();
+    assert_eq!(e.line, 1);
+    assert!(e.to_string().contains("missing field `epoch`"), "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -344,7 +344,7 @@ impl Controller {
         if let Some(reason) = reject {
             fx.event(|| Event::AlterPartitionRejected {
                 leader: from,
-                reason,
+                reason: reason.into(),
             });
             // The leader learns the current state and may try again.
             fx.send(Node::Broker(from), self.leader_and_isr(from));

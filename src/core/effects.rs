@@ -189,7 +189,7 @@ impl<R> Iterator for Ordered<R> {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ElectionKind {
     /// From the live members of the ISR.
     Clean,
@@ -199,9 +199,14 @@ pub enum ElectionKind {
     Unclean,
 }
 
+/// The reason a decision names: fixed text when the core makes it, owned
+/// when a trace is read back.
+pub type Why = std::borrow::Cow<'static, str>;
+
 /// One protocol decision, named after the Kafka behaviour it is.
-/// In a trace, an event is `{"type": "LeaderAppend", ...fields}`.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+/// In a trace, an event is `{"type": "LeaderAppend", ...fields}`, and
+/// `insync conform` reads it back as this same type.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "type")]
 pub enum Event<R> {
     LeaderAppend {
@@ -251,12 +256,12 @@ pub enum Event<R> {
     Truncated {
         broker: BrokerId,
         to: Offset,
-        reason: &'static str,
+        reason: Why,
     },
     IsrChangeProposed {
         leader: BrokerId,
         isr: BrokerSet,
-        why: &'static str,
+        why: Why,
     },
     BecameLeader {
         broker: BrokerId,
@@ -307,7 +312,7 @@ pub enum Event<R> {
     },
     AlterPartitionRejected {
         leader: BrokerId,
-        reason: &'static str,
+        reason: Why,
     },
     ProducerSent {
         record: R,

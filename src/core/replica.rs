@@ -851,7 +851,7 @@ impl<R: Record> Replica<R> {
         fx.event(|| Event::IsrChangeProposed {
             leader: self.id,
             isr,
-            why: "a follower caught up",
+            why: "a follower caught up".into(),
         });
         fx.send(
             Node::Controller,
@@ -949,7 +949,7 @@ impl<R: Record> Replica<R> {
         fx.event(|| Event::IsrChangeProposed {
             leader: self.id,
             isr,
-            why: "replica.lag.time.max.ms passed for a follower",
+            why: "replica.lag.time.max.ms passed for a follower".into(),
         });
         fx.send(
             Node::Controller,
@@ -1063,7 +1063,7 @@ impl<R: Record> Replica<R> {
         fx.event(|| Event::Truncated {
             broker: self.id,
             to: self.log.end_offset(),
-            reason,
+            reason: reason.into(),
         });
     }
 
