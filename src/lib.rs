@@ -4,7 +4,6 @@
 pub mod alloc;
 pub mod bench;
 pub mod check;
-pub mod cli;
 pub mod client;
 pub mod conform;
 pub mod core;

@@ -1,6 +1,8 @@
 use clap::Parser;
 use insync::check::{self, CheckOptions};
-use insync::cli::{BenchArgs, CheckArgs, Cli, Command, ExploreArgs, Format, MatrixArgs};
+mod cli;
+
+use cli::{BenchArgs, CheckArgs, Cli, Command, ExploreArgs, Format, MatrixArgs};
 use insync::matrix;
 use insync::model::properties::SAFETY;
 use std::io::IsTerminal;
@@ -31,9 +33,9 @@ fn main() -> ExitCode {
         Some(Command::Check(a)) => check_cmd(a),
         Some(Command::Explore(a)) => explore_cmd(a),
         Some(Command::Bench(a)) => bench_cmd(a),
-        Some(Command::Cluster(a)) => insync::server::run::run_cluster(&a).map(|()| OK),
-        Some(Command::Broker(a)) => insync::server::run::run_broker(&a).map(|()| OK),
-        Some(Command::Controller(a)) => insync::server::run::run_controller(&a).map(|()| OK),
+        Some(Command::Cluster(a)) => cli::serve::cluster(&a).map(|()| OK),
+        Some(Command::Broker(a)) => cli::serve::broker(&a).map(|()| OK),
+        Some(Command::Controller(a)) => cli::serve::controller(&a).map(|()| OK),
         Some(Command::Lincheck(a)) => lincheck_cmd(a),
         Some(Command::BenchLincheck(a)) => bench_lincheck_cmd(a),
         Some(Command::Torture(a)) => torture_cmd(a),
@@ -82,7 +84,7 @@ fn check_cmd(a: CheckArgs) -> Result<u8, String> {
     Ok(if report.matches() { OK } else { MISMATCH })
 }
 
-fn crosscheck_cmd(a: insync::cli::CrosscheckArgs) -> Result<u8, String> {
+fn crosscheck_cmd(a: cli::CrosscheckArgs) -> Result<u8, String> {
     use insync::crosscheck::{CrossConfig, crosscheck};
     let exe = std::env::current_exe().map_err(|e| format!("cannot find insync itself: {e}"))?;
     let c = CrossConfig {
@@ -140,7 +142,7 @@ fn crosscheck_cmd(a: insync::cli::CrosscheckArgs) -> Result<u8, String> {
     Ok(if agree { OK } else { MISMATCH })
 }
 
-fn conform_cmd(a: insync::cli::ConformArgs) -> Result<u8, String> {
+fn conform_cmd(a: cli::ConformArgs) -> Result<u8, String> {
     let steps = insync::conform::load(&a.traces).map_err(|e| e.to_string())?;
     let out = insync::conform::check(&steps);
     match a.format {
@@ -180,7 +182,7 @@ fn conform_cmd(a: insync::cli::ConformArgs) -> Result<u8, String> {
     })
 }
 
-fn torture_cmd(a: insync::cli::TortureArgs) -> Result<u8, String> {
+fn torture_cmd(a: cli::TortureArgs) -> Result<u8, String> {
     use insync::core::settings::KafkaSettings;
     use insync::torture::{BROKERS, TortureConfig, nemesis, run};
     let cfg = TortureConfig {
@@ -236,7 +238,7 @@ fn torture_cmd(a: insync::cli::TortureArgs) -> Result<u8, String> {
     Ok(if outcome.passed() { OK } else { MISMATCH })
 }
 
-fn lincheck_cmd(a: insync::cli::LincheckArgs) -> Result<u8, String> {
+fn lincheck_cmd(a: cli::LincheckArgs) -> Result<u8, String> {
     use insync::lincheck::{history, report::Report};
     let text =
         std::fs::read_to_string(&a.history).map_err(|e| format!("{}: {e}", a.history.display()))?;
@@ -327,7 +329,7 @@ fn bench_cmd(a: BenchArgs) -> Result<u8, String> {
     Ok(OK)
 }
 
-fn bench_lincheck_cmd(a: insync::cli::BenchLincheckArgs) -> Result<u8, String> {
+fn bench_lincheck_cmd(a: cli::BenchLincheckArgs) -> Result<u8, String> {
     if a.runs == 0 {
         return Err("--runs must be at least 1".into());
     }

@@ -1,10 +1,12 @@
 //! The command line: `insync check`, `insync matrix`, `insync explore`,
 //! `insync bench` and `insync cluster`.
 
-use crate::core::types::Acks;
-use crate::model::{CrashMode, ModelConfig, NetworkKind};
-use crate::scenario::{Scenario, parse_truncation};
+pub mod serve;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use insync::core::types::Acks;
+use insync::model::{CrashMode, ModelConfig, NetworkKind};
+use insync::scenario::{Scenario, parse_truncation};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -245,7 +247,7 @@ pub struct TopicFlags {
     #[arg(long, default_value_t = 1)]
     pub partitions: i32,
     /// `socket.request.max.bytes`.
-    #[arg(long, default_value_t = crate::wire::frame::DEFAULT_MAX_REQUEST_BYTES)]
+    #[arg(long, default_value_t = insync::wire::frame::DEFAULT_MAX_REQUEST_BYTES)]
     pub max_request_bytes: usize,
 }
 
@@ -346,7 +348,7 @@ pub struct ConfigFlags {
     pub flush_every: Option<u64>,
     /// leader-epoch, or high-watermark (the KIP-101 bug).
     #[arg(long, value_parser = |s: &str| parse_truncation(s))]
-    pub truncation: Option<crate::core::config::Truncation>,
+    pub truncation: Option<insync::core::config::Truncation>,
     /// Records the producer sends.
     #[arg(long)]
     pub records: Option<u8>,
