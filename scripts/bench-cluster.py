@@ -21,7 +21,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-INSYNC = os.path.join(ROOT, "target", "release", "insync")
+# INSYNC_BIN runs another build (a before/after comparison in one session).
+INSYNC = os.environ.get("INSYNC_BIN", os.path.join(ROOT, "target", "release", "insync"))
 LATENCY = os.path.join(ROOT, "tests", "clients", "bench_produce.py")
 
 

@@ -838,7 +838,7 @@ impl<R: Record> Replica<R> {
     fn maybe_expand_isr(&mut self, follower: BrokerId, fetch_offset: Offset, fx: &mut Effects<R>) {
         let maximal = self.maximal_isr();
         let hw = self.high_watermark;
-        let l = self.leader.as_mut().expect("leader");
+        let l = self.leader.as_ref().expect("leader");
         if maximal.contains(follower)
             || l.pending_isr.is_some()
             || fetch_offset < hw
@@ -847,11 +847,21 @@ impl<R: Record> Replica<R> {
             return;
         }
         let isr = self.partition.isr.with(follower);
-        l.pending_isr = Some(isr);
+        self.propose_isr(isr, "a follower caught up", fx);
+    }
+
+    /// AlterPartition (`Partition.prepareIsrExpand`/`prepareIsrShrink`, then
+    /// `submitAlterPartition`): the leader proposes `isr` and keeps it as
+    /// pending until the controller answers; the HW counts the union.
+    fn propose_isr(&mut self, isr: BrokerSet, why: &'static str, fx: &mut Effects<R>) {
+        self.leader
+            .as_mut()
+            .expect("only a leader proposes")
+            .pending_isr = Some(isr);
         fx.event(|| Event::IsrChangeProposed {
             leader: self.id,
             isr,
-            why: "a follower caught up".into(),
+            why: why.into(),
         });
         fx.send(
             Node::Controller,
@@ -945,20 +955,7 @@ impl<R: Record> Replica<R> {
             return;
         }
         let isr = self.partition.isr.without(follower);
-        self.leader.as_mut().expect("leader").pending_isr = Some(isr);
-        fx.event(|| Event::IsrChangeProposed {
-            leader: self.id,
-            isr,
-            why: "replica.lag.time.max.ms passed for a follower".into(),
-        });
-        fx.send(
-            Node::Controller,
-            Msg::AlterPartition {
-                leader_epoch: self.partition.leader_epoch,
-                partition_epoch: self.partition.partition_epoch,
-                new_isr: isr,
-            },
-        );
+        self.propose_isr(isr, "replica.lag.time.max.ms passed for a follower", fx);
     }
 
     // ----- follower fetch, follower side ---------------------------------
