@@ -53,6 +53,10 @@ pub struct PartitionDir {
     flushed: Offset,
     high_watermark: Offset,
     epochs: Vec<(Epoch, Offset)>,
+    /// A segment file was created or removed since the last flush: the
+    /// folder's own entry must reach the disk too, or a power loss could
+    /// lose a file the recovery point counts as fsynced.
+    folder_changed: bool,
 }
 
 /// A HW checkpoint, written away from the broker's lock: its fsync may
@@ -184,6 +188,7 @@ impl PartitionDir {
             flushed: 0,
             high_watermark: 0,
             epochs: Vec::new(),
+            folder_changed: false,
         };
         let mut broken = false;
         for base in bases {
@@ -297,6 +302,10 @@ impl PartitionDir {
                 for s in &self.segments {
                     s.file.sync_data()?;
                 }
+                if self.folder_changed {
+                    File::open(&self.dir)?.sync_all()?;
+                    self.folder_changed = false;
+                }
                 self.flushed = *to;
                 write_atomically(&self.dir.join(RECOVERY_FILE), &to.to_string())?;
             }
@@ -322,6 +331,7 @@ impl PartitionDir {
         self.index.truncate(keep);
         for s in self.segments.drain(at.segment + 1..) {
             fs::remove_file(&s.path)?;
+            self.folder_changed = true;
         }
         let s = &mut self.segments[at.segment];
         s.file.set_len(at.position)?;
@@ -329,6 +339,7 @@ impl PartitionDir {
         if at.position == 0 && at.segment > 0 {
             let s = self.segments.pop().expect("present");
             fs::remove_file(&s.path)?;
+            self.folder_changed = true;
         }
         Ok(())
     }
@@ -345,6 +356,7 @@ impl PartitionDir {
                 .read(true)
                 .write(true)
                 .open(&path)?;
+            self.folder_changed = true;
             self.segments.push(Segment {
                 base: e.offset,
                 path,
