@@ -4,16 +4,18 @@
 
 use super::control::wire::ToController;
 use super::metadata::ClusterView;
-use super::partition::{Partition, storage_failed};
+use super::partition::{Appended, Partition, ProduceResult, storage_failed, ticket_of};
 use super::storage::{PartitionDir, Recovered};
 use super::topic_settings::{TopicError, TopicSettings};
 use super::trace::PartitionTrace;
 use super::trace::TraceSink;
 use crate::core::config::ProtocolConfig;
 use crate::core::error::ErrorCode;
-use crate::core::messages::{FetchRequest, Msg, Node, PartitionState};
+use crate::core::messages::{FetchRequest, FetchResponse, Msg, Node, PartitionState};
 use crate::core::replica::Replica;
+use crate::core::types::Acks;
 use crate::core::types::{BrokerId, BrokerSet};
+use crate::wire::batch::Batch;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -87,6 +89,27 @@ impl Shared {
     }
 }
 
+/// A partition by topic and index.
+type PartitionKey = (String, i32);
+
+/// How a produce was answered.
+#[derive(Debug)]
+pub enum Produced {
+    /// acks=0: nothing is sent back.
+    Unanswered,
+    Now(ProduceResult),
+    /// acks=all: the answer comes once the HW passes the batch.
+    Later(oneshot::Receiver<ProduceResult>),
+}
+
+/// How a follower's fetch was answered.
+#[derive(Debug)]
+pub enum FollowerAnswer {
+    Now(FetchResponse<Batch>),
+    /// Parked until there is news, or until the fetch expires.
+    Later(oneshot::Receiver<FetchResponse<Batch>>),
+}
+
 /// A follower's fetch for the runtime to send to the leader.
 #[derive(Debug, Clone)]
 pub struct FollowerFetch {
@@ -111,6 +134,13 @@ pub struct Broker {
     /// The cluster as the controller last described it.
     pub view: ClusterView,
     partitions: HashMap<(String, i32), Partition>,
+    /// Produce requests waiting for their answer, by partition and ticket.
+    /// A client that stops waiting drops the receiver; the entry stays
+    /// until the core answers the ticket.
+    produce_waiters: HashMap<(PartitionKey, u16), oneshot::Sender<ProduceResult>>,
+    /// Followers' fetches waiting for the core's answer, by partition and
+    /// follower: a newer fetch replaces the older, in the core and here.
+    fetch_waiters: HashMap<(PartitionKey, BrokerId), oneshot::Sender<FetchResponse<Batch>>>,
     next_producer_id: i64,
     outlets: Outlets,
     creates: HashMap<u64, oneshot::Sender<Result<(), TopicError>>>,
@@ -133,6 +163,8 @@ impl Broker {
             defaults,
             view: ClusterView::default(),
             partitions: HashMap::new(),
+            produce_waiters: HashMap::new(),
+            fetch_waiters: HashMap::new(),
             // Producer ids must not repeat across brokers and restarts:
             // this broker's own block, started from the clock.
             next_producer_id: (i64::from(id) << 48)
@@ -181,6 +213,51 @@ impl Broker {
 
     pub fn has_topic(&self, name: &str) -> bool {
         self.view.topics.contains_key(name)
+    }
+
+    /// Appends a batch to a hosted partition; `None` if not hosted.
+    pub fn produce(
+        &mut self,
+        topic: &str,
+        index: i32,
+        batch: Batch,
+        acks: Acks,
+        now: Instant,
+    ) -> Option<Produced> {
+        let key = (topic.to_string(), index);
+        let appended = self.partitions.get_mut(&key)?.produce(batch, acks, now);
+        let produced = match appended {
+            Appended::Unanswered => Produced::Unanswered,
+            Appended::Now(r) => Produced::Now(r),
+            Appended::Waiting(ticket) => {
+                let (tx, rx) = oneshot::channel();
+                self.produce_waiters.insert((key.clone(), ticket), tx);
+                Produced::Later(rx)
+            }
+        };
+        self.drain(&key);
+        Some(produced)
+    }
+
+    /// A follower's Fetch for a hosted partition; `None` if not hosted.
+    pub fn follower_fetch(
+        &mut self,
+        topic: &str,
+        index: i32,
+        from: BrokerId,
+        req: FetchRequest,
+        now: Instant,
+    ) -> Option<FollowerAnswer> {
+        let key = (topic.to_string(), index);
+        let p = self.partitions.get_mut(&key)?;
+        let (tx, mut rx) = oneshot::channel();
+        self.fetch_waiters.insert((key.clone(), from), tx);
+        p.on_follower_fetch(from, req, now);
+        self.drain(&key);
+        Some(match rx.try_recv() {
+            Ok(r) => FollowerAnswer::Now(r),
+            Err(_) => FollowerAnswer::Later(rx),
+        })
     }
 
     /// Runs `f` on a hosted partition, then sends what the core asked to send.
@@ -254,6 +331,19 @@ impl Broker {
         let p = self.partitions.get_mut(key).expect("hosted");
         for (to, msg) in std::mem::take(&mut p.outbox) {
             match (to, msg) {
+                (Node::Client(c), Msg::ProduceResponse { request, result }) => {
+                    let ticket = ticket_of(c, request);
+                    if let Some(tx) = self.produce_waiters.remove(&(key.clone(), ticket)) {
+                        // The receiver may be gone (a timed-out client).
+                        let _ = tx.send(result);
+                    }
+                }
+                (Node::Broker(f), Msg::FetchResponse(r)) => {
+                    // Nobody waits for an answer to a fetch that expired.
+                    if let Some(tx) = self.fetch_waiters.remove(&(key.clone(), f)) {
+                        let _ = tx.send(r);
+                    }
+                }
                 (
                     Node::Controller,
                     Msg::AlterPartition {

@@ -5,8 +5,7 @@
 //! Fetch sessions (KIP-227) are not kept: every answer is a full response
 //! with session id 0, which clients take as "no session".
 
-use super::broker::{Broker, Shared};
-use super::partition::FollowerAnswer;
+use super::broker::{Broker, FollowerAnswer, Shared};
 use super::replication::{decode_request, encode_response};
 use crate::core::error::ErrorCode;
 use crate::core::replica::Input;
@@ -46,9 +45,9 @@ pub async fn follower_fetch(req: &FetchRequest, shared: &Shared) -> FetchRespons
                 }
             };
             let now = std::time::Instant::now();
-            let answer = shared.lock().with_partition(name, fp.partition, |p| {
-                p.on_follower_fetch(from, core_req, now)
-            });
+            let answer = shared
+                .lock()
+                .follower_fetch(name, fp.partition, from, core_req, now);
             let resp = match answer {
                 None => None,
                 Some(FollowerAnswer::Now(resp)) => Some(resp),

@@ -3,8 +3,9 @@
 //! negotiation (`api`), one file per Kafka API (`metadata`, `produce`,
 //! `fetch`, `offsets`, `topics`), what topics may be (`topic_settings`),
 //! partitions on the core's `Replica` carrying out its effects
-//! (`partition`, `storage`, `trace`) and the broker state (`broker`). With
-//! tokio: the listener (`conn`), the follower fetcher and controller link
+//! (`partition`, `storage`, `trace`: no tokio, handed `now`). With tokio:
+//! the broker state routing answers to waiting requests (`broker`), the
+//! listener (`conn`), the follower fetcher and controller link
 //! (`runtime`), the controller process (`control`) and `insync cluster`
 //! (`run`).
 

@@ -1,6 +1,7 @@
 //! One partition on one broker: the protocol core's `Replica` of record
-//! batches, plus the bookkeeping that ties the core's answers back to the
-//! connections waiting for them.
+//! batches, its files and its trace. Sans IO on the network side: it is
+//! handed `now`, and what the core addresses to others (answers to waiting
+//! requests included) collects in `outbox` for the broker to route.
 //!
 //! Every input goes through `step`, which hands it to the core and then
 //! carries out the core's effects in the core's order: trace lines, then
@@ -16,31 +17,28 @@ use super::trace::PartitionTrace;
 use crate::core::config::ProtocolConfig;
 use crate::core::effects::{Effect, Effects, Event, Timer};
 use crate::core::error::ErrorCode;
-use crate::core::messages::{
-    FetchRequest, FetchResponse, Msg, Node, PartitionState, ProduceRequest,
-};
+use crate::core::messages::{FetchRequest, Msg, Node, PartitionState, ProduceRequest};
 use crate::core::replica::{Input, Replica};
 use crate::core::types::{Acks, BrokerId, BrokerSet, Offset};
 use crate::wire::batch::Batch;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
 
 /// The answer to one produce: the batch's base offset, or an error.
 pub type ProduceResult = Result<Offset, ErrorCode>;
 
 /// How a produce was answered.
-#[derive(Debug)]
-pub enum Produced {
+#[derive(Debug, PartialEq, Eq)]
+pub enum Appended {
     /// acks=0: nothing is sent back.
     Unanswered,
     Now(ProduceResult),
-    /// acks=all: the answer comes once the HW passes the batch. A client
-    /// that stops waiting drops the receiver; its ticket stays taken until
-    /// the core answers, so that answer cannot reach a later request that
-    /// reused the number.
-    Later(oneshot::Receiver<ProduceResult>),
+    /// acks=all: the answer comes once the HW passes the batch, as a
+    /// `ProduceResponse` to this ticket in the outbox. The ticket stays
+    /// taken until then, so the answer cannot reach a later request that
+    /// reused the number, even when its client stopped waiting.
+    Waiting(u16),
 }
 
 #[derive(Debug)]
@@ -48,24 +46,16 @@ pub struct Partition {
     pub replica: Replica<Batch>,
     pub cfg: ProtocolConfig,
     tickets: Tickets,
-    /// Followers' fetches waiting for the core's answer, by follower.
-    follower_fetches: HashMap<BrokerId, oneshot::Sender<FetchResponse<Batch>>>,
     /// The core's armed `replica.lag.time.max.ms` timers, each with when it
     /// was armed: when its follower fell behind.
     lag_timers: HashMap<BrokerId, Instant>,
-    /// Messages for other brokers and the controller, for the runtime to send.
+    /// What the core addressed to others, in order: answers to produces
+    /// (by ticket) and follower fetches, AlterPartition, follower fetches
+    /// of its own. The broker routes them.
     pub outbox: Vec<(Node, Msg<Batch>)>,
     trace: Option<PartitionTrace>,
     /// The partition's files, when the broker has a data folder.
     files: Option<PartitionDir>,
-}
-
-/// How a follower's fetch was answered.
-#[derive(Debug)]
-pub enum FollowerAnswer {
-    Now(FetchResponse<Batch>),
-    /// Parked until there is news, or until the fetch expires.
-    Later(oneshot::Receiver<FetchResponse<Batch>>),
 }
 
 impl Partition {
@@ -119,7 +109,6 @@ impl Partition {
             replica,
             cfg,
             tickets: Tickets::default(),
-            follower_fetches: HashMap::new(),
             lag_timers: HashMap::new(),
             outbox: Vec::new(),
             trace,
@@ -133,14 +122,12 @@ impl Partition {
     }
 
     /// Appends one batch as the leader.
-    pub fn produce(&mut self, batch: Batch, acks: Acks, now: Instant) -> Produced {
+    pub fn produce(&mut self, batch: Batch, acks: Acks, now: Instant) -> Appended {
         let Some(ticket) = self.tickets.take() else {
             // 65,536 produces in flight on one partition: shed load the way a
             // full purgatory would, with a retriable error.
-            return Produced::Now(Err(ErrorCode::RequestTimedOut));
+            return Appended::Now(Err(ErrorCode::RequestTimedOut));
         };
-        let (tx, rx) = oneshot::channel();
-        self.tickets.waiting.insert(ticket, Some(tx));
         let (client, request) = ticket_parts(ticket);
         let req = ProduceRequest {
             request,
@@ -150,16 +137,15 @@ impl Partition {
         };
         self.step(Input::Message(client, Msg::Produce(req)), now);
         if acks == Acks::Zero {
-            self.tickets.release(ticket);
-            return Produced::Unanswered;
+            self.tickets.free(ticket);
+            return Appended::Unanswered;
         }
-        let mut rx = rx;
-        match rx.try_recv() {
-            Ok(result) => Produced::Now(result),
-            Err(oneshot::error::TryRecvError::Empty) => Produced::Later(rx),
-            Err(oneshot::error::TryRecvError::Closed) => {
-                unreachable!("a waiting ticket's sender is held until it is answered")
-            }
+        let answered = self.outbox.iter().position(|(to, m)| {
+            *to == client && matches!(m, Msg::ProduceResponse { request: r, .. } if *r == request)
+        });
+        match answered.map(|i| self.outbox.remove(i)) {
+            Some((_, Msg::ProduceResponse { result, .. })) => Appended::Now(result),
+            _ => Appended::Waiting(ticket),
         }
     }
 
@@ -184,22 +170,10 @@ impl Partition {
         self.step(Input::Message(Node::Controller, msg), now);
     }
 
-    /// A follower's Fetch, on the leader.
-    pub fn on_follower_fetch(
-        &mut self,
-        from: BrokerId,
-        req: FetchRequest,
-        now: Instant,
-    ) -> FollowerAnswer {
-        let (tx, mut rx) = oneshot::channel();
-        // A newer fetch from the same follower replaces its parked one, in
-        // the core and here.
-        self.follower_fetches.insert(from, tx);
+    /// A follower's Fetch, on the leader. Its answer, now or once there is
+    /// news, goes to the outbox.
+    pub fn on_follower_fetch(&mut self, from: BrokerId, req: FetchRequest, now: Instant) {
         self.step(Input::Message(Node::Broker(from), Msg::Fetch(req)), now);
-        match rx.try_recv() {
-            Ok(r) => FollowerAnswer::Now(r),
-            Err(_) => FollowerAnswer::Later(rx),
-        }
     }
 
     /// The HW checkpoint to write now, if any.
@@ -246,22 +220,13 @@ impl Partition {
                         storage_failed(files.dir(), &e);
                     }
                 }
-                Effect::Send(Node::Client(c), Msg::ProduceResponse { request, result }) => {
-                    let ticket = u16::from(c) << 8 | u16::from(request);
-                    if let Some(Some(tx)) = self.tickets.waiting.remove(&ticket) {
-                        // The receiver may be gone (a timed-out client): the
-                        // answer has nowhere to go, and the ticket is free.
-                        let _ = tx.send(result);
+                Effect::Send(to, msg) => {
+                    if let (Node::Client(c), Msg::ProduceResponse { request, .. }) = (to, &msg) {
+                        // Answered: the ticket may serve a new request.
+                        self.tickets.free(ticket_of(c, *request));
                     }
-                    self.tickets.free.push(ticket);
+                    self.outbox.push((to, msg));
                 }
-                Effect::Send(Node::Broker(f), Msg::FetchResponse(r)) => {
-                    // Nobody waits for an answer to a fetch that expired.
-                    if let Some(tx) = self.follower_fetches.remove(&f) {
-                        let _ = tx.send(r);
-                    }
-                }
-                Effect::Send(to, msg) => self.outbox.push((to, msg)),
                 Effect::ArmTimer(Timer::ReplicaLagTimeMax(f)) => {
                     self.lag_timers.insert(f, now);
                 }
@@ -305,28 +270,37 @@ fn ticket_parts(ticket: u16) -> (Node, u8) {
     (Node::Client((ticket >> 8) as u8), (ticket & 0xff) as u8)
 }
 
+/// The ticket a core answer to `client`'s `request` is for.
+pub fn ticket_of(client: u8, request: u8) -> u16 {
+    u16::from(client) << 8 | u16::from(request)
+}
+
 #[derive(Debug, Default)]
 struct Tickets {
     /// Tickets never handed out start here.
     next: u32,
     free: Vec<u16>,
-    /// Taken tickets; `None` once the sender was handed back.
-    waiting: HashMap<u16, Option<oneshot::Sender<ProduceResult>>>,
+    /// Taken tickets, until their answer.
+    taken: HashSet<u16>,
 }
 
 impl Tickets {
     fn take(&mut self) -> Option<u16> {
-        if let Some(t) = self.free.pop() {
-            return Some(t);
-        }
-        let t = u16::try_from(self.next).ok()?;
-        self.next += 1;
+        let t = match self.free.pop() {
+            Some(t) => t,
+            None => {
+                let t = u16::try_from(self.next).ok()?;
+                self.next += 1;
+                t
+            }
+        };
+        self.taken.insert(t);
         Some(t)
     }
 
-    /// Frees a ticket the core will never answer (acks=0).
-    fn release(&mut self, ticket: u16) {
-        if self.waiting.remove(&ticket).is_some() {
+    /// A ticket whose request is answered, or never will be (acks=0).
+    fn free(&mut self, ticket: u16) {
+        if self.taken.remove(&ticket) {
             self.free.push(ticket);
         }
     }
@@ -363,15 +337,15 @@ mod tests {
         let mut p = single(ProtocolConfig::default());
         assert!(matches!(
             p.produce(batch(3), Acks::One, Instant::now()),
-            Produced::Now(Ok(0))
+            Appended::Now(Ok(0))
         ));
         assert!(matches!(
             p.produce(batch(2), Acks::All, Instant::now()),
-            Produced::Now(Ok(3))
+            Appended::Now(Ok(3))
         ));
         assert!(matches!(
             p.produce(batch(1), Acks::Zero, Instant::now()),
-            Produced::Unanswered
+            Appended::Unanswered
         ));
         let read = p.replica.consumer_read(4).unwrap();
         assert_eq!(read.len(), 2, "the batch holding offset 4, then the next");
@@ -382,7 +356,7 @@ mod tests {
         );
         assert_eq!(p.replica.consumer_read(6).unwrap().len(), 0);
         assert_eq!(p.replica.consumer_read(7), Err(ErrorCode::OffsetOutOfRange));
-        assert!(p.tickets.waiting.is_empty(), "every ticket came back");
+        assert!(p.tickets.taken.is_empty(), "every ticket came back");
     }
 
     #[test]
@@ -394,23 +368,56 @@ mod tests {
         let mut p = single(cfg);
         assert!(matches!(
             p.produce(batch(1), Acks::All, Instant::now()),
-            Produced::Now(Err(ErrorCode::NotEnoughReplicas))
+            Appended::Now(Err(ErrorCode::NotEnoughReplicas))
         ));
         assert_eq!(p.replica.log.end_offset(), 0);
         assert!(matches!(
             p.produce(batch(1), Acks::One, Instant::now()),
-            Produced::Now(Ok(0))
+            Appended::Now(Ok(0))
         ));
+    }
+
+    #[test]
+    fn an_acks_all_answer_waits_in_the_outbox_for_its_ticket() {
+        let state = PartitionState {
+            leader: Some(0),
+            leader_epoch: 0,
+            isr: BrokerSet::of([0, 1]),
+            elr: BrokerSet::EMPTY,
+            partition_epoch: 0,
+        };
+        let mut p = Partition::new(
+            Replica::new(0, BrokerSet::of([0, 1]), state),
+            ProtocolConfig::default(),
+            None,
+            None,
+            Instant::now(),
+        );
+        let Appended::Waiting(ticket) = p.produce(batch(2), Acks::All, Instant::now()) else {
+            panic!("broker 1 has not fetched the batch yet")
+        };
+        assert!(p.tickets.taken.contains(&ticket));
+        p.outbox.clear();
+        let req = FetchRequest {
+            leader_epoch: 0,
+            fetch_offset: 2,
+            last_fetched_epoch: Some(0),
+            incarnation: 0,
+        };
+        p.on_follower_fetch(1, req, Instant::now());
+        let (to, request) = ticket_parts(ticket);
+        assert!(p.outbox.iter().any(|(n, m)| *n == to
+            && matches!(m, Msg::ProduceResponse { request: r, result: Ok(0) } if *r == request)));
+        assert!(p.tickets.taken.is_empty(), "answered, the ticket is free");
     }
 
     #[test]
     fn tickets_are_reused_only_once_answered() {
         let mut t = Tickets::default();
         let a = t.take().unwrap();
-        t.waiting.insert(a, None);
         let b = t.take().unwrap();
         assert_ne!(a, b);
-        t.release(a);
+        t.free(a);
         assert_eq!(t.take(), Some(a));
         t.next = u32::from(u16::MAX) + 1;
         assert_eq!(t.take(), None, "all 65,536 tickets taken");

@@ -3,8 +3,9 @@
 //! once the HW passes for acks=all, REQUEST_TIMED_OUT when `timeout_ms`
 //! passes first.
 
+use super::broker::Produced;
 use super::broker::Shared;
-use super::partition::{ProduceResult, Produced};
+use super::partition::ProduceResult;
 use crate::core::error::ErrorCode;
 use crate::core::types::Acks;
 use crate::wire::batch::Batch;
@@ -40,10 +41,9 @@ pub async fn produce(
                     (Some(acks), true) => match one_batch(p.records) {
                         Err(code) => Answer::Code(code),
                         Ok(batch) => {
+                            let now = std::time::Instant::now();
                             let produced = broker
-                                .with_partition(&name, p.index, |part| {
-                                    part.produce(batch, acks, std::time::Instant::now())
-                                })
+                                .produce(&name, p.index, batch, acks, now)
                                 .expect("checked above");
                             match produced {
                                 Produced::Unanswered => Answer::Code(0),
