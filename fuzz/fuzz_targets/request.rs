@@ -4,7 +4,7 @@
 #![no_main]
 
 use insync::server::api::handle;
-use insync::server::broker::Shared;
+use insync::server::shared::Shared;
 use insync::wire::frame::Frames;
 use libfuzzer_sys::fuzz_target;
 

@@ -9,11 +9,11 @@
 //! `SUPPORTED` are the ones this broker answers, and `ApiVersions` reports
 //! exactly that table.
 
-use super::broker::Shared;
 use super::fetch::{fetch, follower_fetch};
 use super::metadata::metadata_response;
 use super::offsets::list_offsets;
 use super::produce::produce;
+use super::shared::Shared;
 use super::topics::create_topics;
 use crate::core::error::ErrorCode;
 use bytes::{Bytes, BytesMut};

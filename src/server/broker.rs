@@ -1,6 +1,8 @@
 //! One broker's state: its partitions, the cluster as Metadata reports it,
-//! and the topic settings it creates partitions with. No I/O: the listener
-//! locks it for each request and runs the protocol core through it.
+//! and the topic settings it creates partitions with. Sans IO: it is handed
+//! `now`, and what it decides for others (answers to waiting requests,
+//! messages to the controller, follower fetches) collects as `Output`s for
+//! the runtime (`shared`) to carry out.
 
 use super::control::wire::ToController;
 use super::metadata::ClusterView;
@@ -10,7 +12,6 @@ use super::topic_settings::{TopicError, TopicSettings};
 use super::trace::PartitionTrace;
 use super::trace::TraceSink;
 use crate::core::config::ProtocolConfig;
-use crate::core::error::ErrorCode;
 use crate::core::messages::{FetchRequest, FetchResponse, Msg, Node, PartitionState};
 use crate::core::replica::Replica;
 use crate::core::types::Acks;
@@ -18,96 +19,35 @@ use crate::core::types::{BrokerId, BrokerSet};
 use crate::wire::batch::Batch;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
 use std::time::Instant;
-use tokio::sync::mpsc::UnboundedSender;
-use tokio::sync::{Notify, oneshot};
-
-/// The broker as every connection of it sees it.
-#[derive(Debug)]
-pub struct Shared {
-    broker: Mutex<Broker>,
-    /// Woken whenever a log or high watermark may have moved, so that
-    /// waiting fetches look again.
-    pub changed: Notify,
-    /// A fault-injection hook for tests: while set, this broker neither
-    /// sends follower fetches nor takes in their answers, yet stays alive
-    /// for the controller. Toggled by SIGUSR1.
-    pub fetching_paused: std::sync::atomic::AtomicBool,
-}
-
-impl Shared {
-    pub fn new(broker: Broker) -> Self {
-        Shared {
-            broker: Mutex::new(broker),
-            changed: Notify::new(),
-            fetching_paused: Default::default(),
-        }
-    }
-
-    /// A broker 0 with no controller behind it: its messages go nowhere and
-    /// topic requests time out. For tests of request handling alone.
-    pub fn detached() -> Self {
-        let (control, _) = tokio::sync::mpsc::unbounded_channel();
-        let (fetches, _) = tokio::sync::mpsc::unbounded_channel();
-        Shared::new(Broker::new(
-            0,
-            TopicSettings::default(),
-            Outlets { control, fetches },
-            None,
-        ))
-    }
-
-    /// Asks the controller to create a topic and waits for its answer.
-    pub async fn create_topic(
-        &self,
-        name: &str,
-        settings: TopicSettings,
-    ) -> Result<(), TopicError> {
-        let rx = self.lock().request_topic(name, settings);
-        match tokio::time::timeout(std::time::Duration::from_secs(30), rx).await {
-            Ok(Ok(result)) => result,
-            // The request could not be sent (no controller) or went unanswered.
-            _ => Err(TopicError {
-                code: ErrorCode::RequestTimedOut,
-                message: format!("the controller did not answer for topic '{name}'"),
-            }),
-        }
-    }
-
-    /// The broker, for one request's synchronous part.
-    pub fn lock(&self) -> MutexGuard<'_, Broker> {
-        match self.broker.lock() {
-            Ok(b) => b,
-            // A protocol assertion failed while the state was held: the
-            // state may break Kafka's rules, so stop rather than serve it.
-            Err(_) => {
-                eprintln!("insync: a protocol invariant broke; stopping the broker");
-                std::process::abort()
-            }
-        }
-    }
-}
 
 /// A partition by topic and index.
-type PartitionKey = (String, i32);
+pub type PartitionKey = (String, i32);
 
-/// How a produce was answered.
+/// What the broker asks its runtime to do, in the order it decided it.
 #[derive(Debug)]
-pub enum Produced {
-    /// acks=0: nothing is sent back.
-    Unanswered,
-    Now(ProduceResult),
-    /// acks=all: the answer comes once the HW passes the batch.
-    Later(oneshot::Receiver<ProduceResult>),
-}
-
-/// How a follower's fetch was answered.
-#[derive(Debug)]
-pub enum FollowerAnswer {
-    Now(FetchResponse<Batch>),
-    /// Parked until there is news, or until the fetch expires.
-    Later(oneshot::Receiver<FetchResponse<Batch>>),
+pub enum Output {
+    /// To the controller: AlterPartition, CreateTopic.
+    Controller(ToController),
+    /// A follower fetch of this broker's, for the fetcher to send.
+    Fetch(FollowerFetch),
+    /// The answer to the produce waiting on `ticket` of `partition`.
+    Produced {
+        partition: PartitionKey,
+        ticket: u16,
+        result: ProduceResult,
+    },
+    /// The answer to `follower`'s fetch of `partition`.
+    Fetched {
+        partition: PartitionKey,
+        follower: BrokerId,
+        response: FetchResponse<Batch>,
+    },
+    /// The controller's answer to topic request `request`.
+    TopicCreated {
+        request: u64,
+        result: Result<(), TopicError>,
+    },
 }
 
 /// A follower's fetch for the runtime to send to the leader.
@@ -119,13 +59,6 @@ pub struct FollowerFetch {
     pub req: FetchRequest,
 }
 
-/// Where the broker's messages go: the controller link and the fetcher.
-#[derive(Debug)]
-pub struct Outlets {
-    pub control: UnboundedSender<ToController>,
-    pub fetches: UnboundedSender<FollowerFetch>,
-}
-
 #[derive(Debug)]
 pub struct Broker {
     pub id: BrokerId,
@@ -134,17 +67,10 @@ pub struct Broker {
     /// The cluster as the controller last described it.
     pub view: ClusterView,
     partitions: HashMap<(String, i32), Partition>,
-    /// Produce requests waiting for their answer, by partition and ticket.
-    /// A client that stops waiting drops the receiver; the entry stays
-    /// until the core answers the ticket.
-    produce_waiters: HashMap<(PartitionKey, u16), oneshot::Sender<ProduceResult>>,
-    /// Followers' fetches waiting for the core's answer, by partition and
-    /// follower: a newer fetch replaces the older, in the core and here.
-    fetch_waiters: HashMap<(PartitionKey, BrokerId), oneshot::Sender<FetchResponse<Batch>>>,
     next_producer_id: i64,
-    outlets: Outlets,
-    creates: HashMap<u64, oneshot::Sender<Result<(), TopicError>>>,
     next_request: u64,
+    /// What the runtime is to do, oldest first.
+    outbox: Vec<Output>,
     /// Where `--trace` lines go. They are written as each step's decisions
     /// are made, so a broker killed mid-run leaves a trace that ends where
     /// it died (the conformance check needs every step that happened).
@@ -157,14 +83,12 @@ pub struct Broker {
 }
 
 impl Broker {
-    pub fn new(id: BrokerId, defaults: TopicSettings, outlets: Outlets, trace: TraceSink) -> Self {
+    pub fn new(id: BrokerId, defaults: TopicSettings, trace: TraceSink) -> Self {
         Broker {
             id,
             defaults,
             view: ClusterView::default(),
             partitions: HashMap::new(),
-            produce_waiters: HashMap::new(),
-            fetch_waiters: HashMap::new(),
             // Producer ids must not repeat across brokers and restarts:
             // this broker's own block, started from the clock.
             next_producer_id: (i64::from(id) << 48)
@@ -172,9 +96,8 @@ impl Broker {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_millis() as i64)
                     & ((1 << 48) - 1)),
-            outlets,
-            creates: HashMap::new(),
             next_request: 0,
+            outbox: Vec::new(),
             trace,
             data_dir: None,
             recovered: HashMap::new(),
@@ -215,31 +138,28 @@ impl Broker {
         self.view.topics.contains_key(name)
     }
 
+    /// What the runtime is to do now, oldest first.
+    pub fn take_outputs(&mut self) -> Vec<Output> {
+        std::mem::take(&mut self.outbox)
+    }
+
     /// Appends a batch to a hosted partition; `None` if not hosted.
-    pub fn produce(
+    pub fn append(
         &mut self,
         topic: &str,
         index: i32,
         batch: Batch,
         acks: Acks,
         now: Instant,
-    ) -> Option<Produced> {
+    ) -> Option<Appended> {
         let key = (topic.to_string(), index);
         let appended = self.partitions.get_mut(&key)?.produce(batch, acks, now);
-        let produced = match appended {
-            Appended::Unanswered => Produced::Unanswered,
-            Appended::Now(r) => Produced::Now(r),
-            Appended::Waiting(ticket) => {
-                let (tx, rx) = oneshot::channel();
-                self.produce_waiters.insert((key.clone(), ticket), tx);
-                Produced::Later(rx)
-            }
-        };
         self.drain(&key);
-        Some(produced)
+        Some(appended)
     }
 
-    /// A follower's Fetch for a hosted partition; `None` if not hosted.
+    /// A follower's Fetch for a hosted partition (`None` if not hosted):
+    /// its answer if there is one now, or `None` while it waits for news.
     pub fn follower_fetch(
         &mut self,
         topic: &str,
@@ -247,16 +167,18 @@ impl Broker {
         from: BrokerId,
         req: FetchRequest,
         now: Instant,
-    ) -> Option<FollowerAnswer> {
+    ) -> Option<Option<FetchResponse<Batch>>> {
         let key = (topic.to_string(), index);
-        let p = self.partitions.get_mut(&key)?;
-        let (tx, mut rx) = oneshot::channel();
-        self.fetch_waiters.insert((key.clone(), from), tx);
-        p.on_follower_fetch(from, req, now);
+        self.partitions
+            .get_mut(&key)?
+            .on_follower_fetch(from, req, now);
         self.drain(&key);
-        Some(match rx.try_recv() {
-            Ok(r) => FollowerAnswer::Now(r),
-            Err(_) => FollowerAnswer::Later(rx),
+        let answered = self.outbox.iter().position(|o| {
+            matches!(o, Output::Fetched { partition, follower, .. } if *partition == key && *follower == from)
+        });
+        Some(match answered.map(|i| self.outbox.remove(i)) {
+            Some(Output::Fetched { response, .. }) => Some(response),
+            _ => None,
         })
     }
 
@@ -325,25 +247,22 @@ impl Broker {
         self.drain(&key);
     }
 
-    /// Sends what the partition's core addressed elsewhere: AlterPartition
-    /// to the controller, follower fetches to the fetcher.
+    /// Turns what the partition's core addressed elsewhere into outputs:
+    /// answers to waiting requests, AlterPartition, follower fetches.
     fn drain(&mut self, key: &(String, i32)) {
         let p = self.partitions.get_mut(key).expect("hosted");
         for (to, msg) in std::mem::take(&mut p.outbox) {
-            match (to, msg) {
-                (Node::Client(c), Msg::ProduceResponse { request, result }) => {
-                    let ticket = ticket_of(c, request);
-                    if let Some(tx) = self.produce_waiters.remove(&(key.clone(), ticket)) {
-                        // The receiver may be gone (a timed-out client).
-                        let _ = tx.send(result);
-                    }
-                }
-                (Node::Broker(f), Msg::FetchResponse(r)) => {
-                    // Nobody waits for an answer to a fetch that expired.
-                    if let Some(tx) = self.fetch_waiters.remove(&(key.clone(), f)) {
-                        let _ = tx.send(r);
-                    }
-                }
+            let out = match (to, msg) {
+                (Node::Client(c), Msg::ProduceResponse { request, result }) => Output::Produced {
+                    partition: key.clone(),
+                    ticket: ticket_of(c, request),
+                    result,
+                },
+                (Node::Broker(f), Msg::FetchResponse(response)) => Output::Fetched {
+                    partition: key.clone(),
+                    follower: f,
+                    response,
+                },
                 (
                     Node::Controller,
                     Msg::AlterPartition {
@@ -351,55 +270,43 @@ impl Broker {
                         partition_epoch,
                         new_isr,
                     },
-                ) => {
-                    let _ = self.outlets.control.send(ToController::AlterPartition {
-                        topic: key.0.clone(),
-                        partition: key.1,
-                        leader_epoch,
-                        partition_epoch,
-                        new_isr,
-                    });
-                }
-                (Node::Broker(leader), Msg::Fetch(req)) => {
-                    let _ = self.outlets.fetches.send(FollowerFetch {
-                        topic: key.0.clone(),
-                        partition: key.1,
-                        leader,
-                        req,
-                    });
-                }
+                ) => Output::Controller(ToController::AlterPartition {
+                    topic: key.0.clone(),
+                    partition: key.1,
+                    leader_epoch,
+                    partition_epoch,
+                    new_isr,
+                }),
+                (Node::Broker(leader), Msg::Fetch(req)) => Output::Fetch(FollowerFetch {
+                    topic: key.0.clone(),
+                    partition: key.1,
+                    leader,
+                    req,
+                }),
                 // A message with no runtime meaning here: nobody waits for it.
-                _ => {}
-            }
+                _ => continue,
+            };
+            self.outbox.push(out);
         }
     }
 
-    /// Asks the controller for a topic; the answer arrives on the receiver.
-    pub fn request_topic(
-        &mut self,
-        name: &str,
-        settings: TopicSettings,
-    ) -> oneshot::Receiver<Result<(), TopicError>> {
-        let (tx, rx) = oneshot::channel();
+    /// Asks the controller for a topic; the answer comes back as
+    /// `Output::TopicCreated` with the request number returned.
+    pub fn request_topic(&mut self, name: &str, settings: TopicSettings) -> u64 {
         let request = self.next_request;
         self.next_request += 1;
-        let sent = self.outlets.control.send(ToController::CreateTopic {
-            request,
-            name: name.to_string(),
-            settings,
-        });
-        if sent.is_ok() {
-            self.creates.insert(request, tx);
-        }
-        // Otherwise `tx` is dropped here and the caller hears at once.
-        rx
+        self.outbox
+            .push(Output::Controller(ToController::CreateTopic {
+                request,
+                name: name.to_string(),
+                settings,
+            }));
+        request
     }
 
     /// The controller's answer to a topic request.
     pub fn on_topic_created(&mut self, request: u64, result: Result<(), TopicError>) {
-        if let Some(tx) = self.creates.remove(&request) {
-            let _ = tx.send(result);
-        }
+        self.outbox.push(Output::TopicCreated { request, result });
     }
 
     /// InitProducerId for an idempotent producer: a fresh id, epoch 0.

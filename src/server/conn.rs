@@ -3,7 +3,7 @@
 //! closed alone; every other connection keeps being served.
 
 use super::api::{self, Reply};
-use super::broker::Shared;
+use super::shared::Shared;
 use crate::wire::frame::Frames;
 use std::net::SocketAddr;
 use std::sync::Arc;

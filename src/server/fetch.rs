@@ -5,8 +5,9 @@
 //! Fetch sessions (KIP-227) are not kept: every answer is a full response
 //! with session id 0, which clients take as "no session".
 
-use super::broker::{Broker, FollowerAnswer, Shared};
+use super::broker::Broker;
 use super::replication::{decode_request, encode_response};
+use super::shared::{FollowerAnswer, Shared};
 use crate::core::error::ErrorCode;
 use crate::core::replica::Input;
 use crate::core::types::BrokerId;

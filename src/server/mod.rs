@@ -1,13 +1,16 @@
 //! The broker that serves real Kafka clients (issue 3), on the model's
-//! protocol core and the wire format (`crate::wire`). Dispatch and version
-//! negotiation (`api`), one file per Kafka API (`metadata`, `produce`,
-//! `fetch`, `offsets`, `topics`), what topics may be (`topic_settings`),
-//! partitions on the core's `Replica` carrying out its effects
-//! (`partition`, `storage`, `trace`: no tokio, handed `now`). With tokio:
-//! the broker state routing answers to waiting requests (`broker`), the
-//! listener (`conn`), the follower fetcher and controller link
-//! (`runtime`), the controller process (`control`) and `insync cluster`
-//! (`run`).
+//! protocol core and the wire format (`crate::wire`).
+//!
+//! Sans IO, handed `now`: the broker state (`broker`) and its partitions
+//! on the core's `Replica` (`partition`, `storage`, `trace`), what topics
+//! may be (`topic_settings`), the cluster view (`metadata`) and follower
+//! replication's wire mapping (`replication`).
+//!
+//! With tokio, on top: the lock and the routing of the broker's outputs
+//! (`shared`), dispatch and version negotiation (`api`) with one file per
+//! Kafka API (`produce`, `fetch`, `offsets`, `topics`), the listener
+//! (`conn`), the follower fetcher, controller link and timers (`runtime`),
+//! the controller process (`control`) and serving until Ctrl-C (`run`).
 
 pub mod api;
 pub mod broker;
@@ -21,6 +24,7 @@ pub mod produce;
 pub mod replication;
 pub mod run;
 pub mod runtime;
+pub mod shared;
 pub mod storage;
 pub mod topic_settings;
 pub mod topics;

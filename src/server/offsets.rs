@@ -2,7 +2,8 @@
 //! visible part ends (the high watermark), or the first batch at or after
 //! a timestamp.
 
-use super::broker::{Broker, Shared};
+use super::broker::Broker;
+use super::shared::Shared;
 use crate::core::error::ErrorCode;
 use crate::core::replica::Replica;
 use crate::wire::batch::Batch;

@@ -194,9 +194,18 @@ impl Partition {
         due.sort_unstable();
         for f in due {
             let timer = Timer::ReplicaLagTimeMax(f);
-            if self.lag_timers.contains_key(&f) && self.replica.accepts_timeout(timer) {
-                self.lag_timers.remove(&f);
-                self.step(Input::Timeout(timer), now);
+            if !self.replica.accepts_timeout(timer) {
+                continue;
+            }
+            let Some(since) = self.lag_timers.remove(&f) else {
+                continue;
+            };
+            self.step(Input::Timeout(timer), now);
+            // The core arms the clock again while the follower stays behind
+            // (the controller may refuse the change): it still runs from when
+            // the follower fell behind, as Kafka's `lastCaughtUpTimeMs` does.
+            if let Some(armed) = self.lag_timers.get_mut(&f) {
+                *armed = since;
             }
         }
     }

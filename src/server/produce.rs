@@ -3,9 +3,9 @@
 //! once the HW passes for acks=all, REQUEST_TIMED_OUT when `timeout_ms`
 //! passes first.
 
-use super::broker::Produced;
-use super::broker::Shared;
 use super::partition::ProduceResult;
+use super::shared::Produced;
+use super::shared::Shared;
 use crate::core::error::ErrorCode;
 use crate::core::types::Acks;
 use crate::wire::batch::Batch;

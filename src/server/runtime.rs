@@ -3,11 +3,12 @@
 //! controller's LeaderAndIsr and cluster view coming back), the follower
 //! fetcher, and a ticker for `replica.lag.time.max.ms` and the trace.
 
-use super::broker::{Broker, FollowerFetch, Outlets, Shared};
+use super::broker::{Broker, FollowerFetch};
 use super::conn::{ListenConfig, bind, serve};
 use super::control::wire::{self, Reader, ToBroker, ToController};
 use super::metadata::BrokerAddr;
 use super::replication::{FOLLOWER_FETCH_VERSION, decode_response, encode_request};
+use super::shared::{Outlets, Shared};
 use super::topic_settings::TopicSettings;
 use crate::client::Connection;
 use crate::core::messages::{Msg, Node};
@@ -125,22 +126,17 @@ pub async fn start_broker(opts: BrokerOptions) -> std::io::Result<(SocketAddr, A
     };
     let (control_tx, control_rx) = unbounded_channel();
     let (fetch_tx, fetch_rx) = unbounded_channel();
-    let broker = Broker::new(
-        opts.id,
-        opts.defaults.clone(),
-        Outlets {
-            control: control_tx,
-            fetches: fetch_tx,
-        },
-        trace,
-    );
-    let mut broker = broker;
+    let mut broker = Broker::new(opts.id, opts.defaults.clone(), trace);
     if let Some(dir) = &opts.data_dir {
         for note in broker.open_data_dir(dir)? {
             eprintln!("insync broker {}: recovery: {note}", opts.id);
         }
     }
-    let shared = Arc::new(Shared::new(broker));
+    let outlets = Outlets {
+        control: control_tx,
+        fetches: fetch_tx,
+    };
+    let shared = Arc::new(Shared::new(broker, outlets));
     let reached = opts.advertise.unwrap_or(addr);
     let me = BrokerAddr {
         id: opts.id,

@@ -1,7 +1,7 @@
 //! CreateTopics (v2–7) and the settings a topic may carry: the protocol
 //! switches the model checks, under their Kafka topic-config names.
 
-use super::broker::Shared;
+use super::shared::Shared;
 use super::topic_settings::{TopicError, TopicSettings, check_topic_name};
 use crate::core::error::ErrorCode;
 use kafka_protocol::messages::create_topics_request::CreatableTopic;
