@@ -133,9 +133,6 @@ impl<R> Effects<R> {
     pub fn events(&self) -> &[Event<R>] {
         self.events.as_deref().unwrap_or(&[])
     }
-    pub fn is_traced(&self) -> bool {
-        self.events.is_some()
-    }
 }
 
 impl<R> Default for Effects<R> {
