@@ -104,8 +104,8 @@ impl<R> Effects<R> {
         self.timers.push((timer, false));
     }
     /// Hands every effect to `f`, in the order a runtime must carry them
-    /// out: what iterating gives, without an iterator's bookkeeping (the
-    /// checker's hot path).
+    /// out: events, then log writes, then messages, then timers. The one
+    /// place that order is written.
     pub fn apply(self, mut f: impl FnMut(Effect<R>)) {
         if let Some(events) = self.events {
             for e in events {
@@ -141,48 +141,15 @@ impl<R> Default for Effects<R> {
     }
 }
 
-/// The one way a runtime takes effects back: events, then log writes, then
-/// messages, then timers.
+/// The same order as [`Effects::apply`], collected: for runtimes off the
+/// checker's hot path and for tests.
 impl<R> IntoIterator for Effects<R> {
     type Item = Effect<R>;
-    type IntoIter = Ordered<R>;
-    fn into_iter(self) -> Ordered<R> {
-        Ordered {
-            events: self.events.unwrap_or_default().into_iter(),
-            writes: self.writes.unwrap_or_default().into_iter(),
-            sends: self.sends.into_iter(),
-            timers: self.timers.into_iter(),
-        }
-    }
-}
-
-/// [`Effects`] in the order a runtime must carry them out.
-pub struct Ordered<R> {
-    events: std::vec::IntoIter<Event<R>>,
-    writes: std::vec::IntoIter<LogWrite<R>>,
-    sends: std::vec::IntoIter<(Node, Msg<R>)>,
-    timers: smallvec::IntoIter<[(Timer, bool); 4]>,
-}
-
-impl<R> Iterator for Ordered<R> {
-    type Item = Effect<R>;
-    fn next(&mut self) -> Option<Effect<R>> {
-        if let Some(e) = self.events.next() {
-            return Some(Effect::Event(e));
-        }
-        if let Some(w) = self.writes.next() {
-            return Some(Effect::Write(w));
-        }
-        if let Some((to, msg)) = self.sends.next() {
-            return Some(Effect::Send(to, msg));
-        }
-        self.timers.next().map(|(t, armed)| {
-            if armed {
-                Effect::ArmTimer(t)
-            } else {
-                Effect::CancelTimer(t)
-            }
-        })
+    type IntoIter = std::vec::IntoIter<Effect<R>>;
+    fn into_iter(self) -> Self::IntoIter {
+        let mut all = Vec::new();
+        self.apply(|e| all.push(e));
+        all.into_iter()
     }
 }
 

@@ -4,10 +4,9 @@
 
 use super::control::serve::serve_controller;
 use super::runtime::{BrokerOptions, start_broker, start_cluster};
-use super::trace::TraceSink;
+use super::trace::{TraceSink, open_sink};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A whole cluster on one machine.
@@ -32,12 +31,10 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 }
 
 fn trace_sink(path: Option<&Path>) -> Result<TraceSink, String> {
-    path.map(|p| {
-        std::fs::File::create(p)
-            .map(|f| Arc::new(Mutex::new(f)))
-            .map_err(|e| format!("cannot write the trace {}: {e}", p.display()))
+    open_sink(path).map_err(|e| {
+        let p = path.unwrap_or(Path::new("")).display();
+        format!("cannot write the trace {p}: {e}")
     })
-    .transpose()
 }
 
 async fn until_ctrl_c() {

@@ -10,6 +10,7 @@ use super::metadata::BrokerAddr;
 use super::replication::{FOLLOWER_FETCH_VERSION, decode_response, encode_request};
 use super::shared::{Outlets, Shared};
 use super::topic_settings::TopicSettings;
+use super::trace::open_sink;
 use crate::client::Connection;
 use crate::core::messages::{Msg, Node};
 use crate::core::replica::Input;
@@ -77,13 +78,13 @@ pub async fn start_cluster(
         .await
         .map_err(|e| format!("cannot listen on {controller}: {e}"))?;
     let controller = listener.local_addr().map_err(|e| e.to_string())?;
-    let trace = match trace_dir {
-        Some(d) => Some(Arc::new(Mutex::new(
-            std::fs::File::create(d.join("controller.jsonl"))
-                .map_err(|e| format!("cannot write the trace in {}: {e}", d.display()))?,
-        ))),
-        None => None,
-    };
+    let path = trace_dir.map(|d| d.join("controller.jsonl"));
+    let trace = open_sink(path.as_deref()).map_err(|e| {
+        format!(
+            "cannot write the trace {}: {e}",
+            path.unwrap_or_default().display()
+        )
+    })?;
     tokio::spawn(super::control::serve::serve_controller(
         listener,
         session_timeout,
@@ -120,10 +121,7 @@ pub async fn start_cluster(
 /// bound address (the port may have been 0) and the broker's state.
 pub async fn start_broker(opts: BrokerOptions) -> std::io::Result<(SocketAddr, Arc<Shared>)> {
     let (listener, addr) = bind(opts.listen).await?;
-    let trace = match &opts.trace {
-        Some(path) => Some(Arc::new(Mutex::new(std::fs::File::create(path)?))),
-        None => None,
-    };
+    let trace = open_sink(opts.trace.as_deref())?;
     let (control_tx, control_rx) = unbounded_channel();
     let (fetch_tx, fetch_rx) = unbounded_channel();
     let mut broker = Broker::new(opts.id, opts.defaults.clone(), trace);

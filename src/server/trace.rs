@@ -10,6 +10,12 @@ use std::sync::{Arc, Mutex};
 /// Where a process's trace lines go, if it traces.
 pub type TraceSink = Option<Arc<Mutex<std::fs::File>>>;
 
+/// A trace file at `path`, or no trace.
+pub fn open_sink(path: Option<&std::path::Path>) -> std::io::Result<TraceSink> {
+    path.map(|p| std::fs::File::create(p).map(|f| Arc::new(Mutex::new(f))))
+        .transpose()
+}
+
 /// Microseconds on the machine's clock: every process of a cluster on one
 /// machine stamps its lines on the same clock.
 pub fn now_us() -> u64 {
