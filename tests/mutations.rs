@@ -5,7 +5,7 @@ use insync::check::{self, CheckOptions};
 use insync::core::config::Mutation;
 use insync::core::settings::KafkaSettings;
 use insync::core::types::Acks;
-use insync::model::properties::{ACKED_NEVER_LOST, LEADER_IN_ISR};
+use insync::model::properties::{ACKED_NEVER_LOST, LEADER_IN_ISR, REPLICAS_AGREE};
 use insync::model::{CrashMode, ModelConfig};
 use insync::scenario::{Expect, Verdict};
 
@@ -78,6 +78,29 @@ fn electing_outside_the_isr_without_unclean_is_caught() {
         ..small(Acks::All, 1, 1)
     };
     assert_eq!(verdict(&cfg, ACKED_NEVER_LOST), Verdict::Violated);
+}
+
+/// Issue 16: two process crashes at RF=2 are enough for a restarted
+/// follower to send a fetch that reaches the re-elected leader before its
+/// LeaderAndIsr does; answering it unchecked puts a record of epoch 2 after
+/// the follower's own record of epoch 1.
+#[test]
+fn answering_a_fetch_before_checking_it_makes_replicas_disagree() {
+    let cfg = ModelConfig {
+        kafka: KafkaSettings {
+            acks: Acks::All,
+            replication_factor: 2,
+            min_insync_replicas: 1,
+            retries: 1,
+            ..KafkaSettings::default()
+        },
+        records: 2,
+        crashes: 2,
+        crash_mode: CrashMode::Process,
+        lag_removals: 0,
+        ..ModelConfig::default()
+    };
+    assert_caught(cfg, Mutation::AnswerFetchBeforeCheckingIt, REPLICAS_AGREE);
 }
 
 #[test]

@@ -27,6 +27,9 @@ pub enum Mutation {
     HighWatermarkPastLaggingIsr,
     /// acks=all appends even when |ISR| < min.insync.replicas.
     SkipMinIsrCheck,
+    /// A follower fetch that waited for its epoch is answered with records
+    /// when that epoch begins, without the divergence check (issue 16).
+    AnswerFetchBeforeCheckingIt,
 }
 
 /// Broker-side configuration that changes protocol decisions.

@@ -68,8 +68,17 @@ pub struct PendingAck {
 /// A request the replica holds until it can answer (Kafka's purgatory).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Parked<R> {
-    /// A follower fetch with nothing new to return yet (`DelayedFetch`).
-    Fetch(BrokerId, FetchRequest),
+    /// A follower fetch naming a leader epoch this broker has not heard of.
+    /// Kafka answers it UNKNOWN_LEADER_EPOCH (`Partition.checkCurrentLeaderEpoch`)
+    /// and the follower's `AbstractFetcherThread` sends it again after a
+    /// backoff; here it waits for the LeaderAndIsr instead, and is then
+    /// handled from the start, as that retry would be: nothing about it has
+    /// been checked yet.
+    FetchForUnknownEpoch(BrokerId, FetchRequest),
+    /// A follower fetch that passed every check of [`Replica::on_fetch`] for
+    /// the current epoch and has nothing new to return yet (`DelayedFetch`):
+    /// it only waits for new entries.
+    DelayedFetch(BrokerId, FetchRequest),
     /// A consumer fetch at or above the HW.
     Read {
         client: Node,
@@ -345,12 +354,28 @@ impl<R: Record> Replica<R> {
         );
         let mut fetches = BrokerSet::EMPTY;
         for p in &self.parked {
-            if let Parked::Fetch(f, _) = p {
+            let (f, req, checked) = match p {
+                Parked::FetchForUnknownEpoch(f, req) => (f, req, false),
+                Parked::DelayedFetch(f, req) => (f, req, true),
+                _ => continue,
+            };
+            assert!(
+                !fetches.contains(*f),
+                "broker {id}: two parked fetches from broker {f}"
+            );
+            fetches.insert(*f);
+            if checked {
                 assert!(
-                    !fetches.contains(*f),
-                    "broker {id}: two parked fetches from broker {f}"
+                    self.is_leader() && req.leader_epoch == self.partition.leader_epoch,
+                    "broker {id}: a delayed fetch from broker {f} outlived epoch {}",
+                    req.leader_epoch
                 );
-                fetches.insert(*f);
+            } else {
+                assert!(
+                    req.leader_epoch > self.partition.leader_epoch,
+                    "broker {id}: a fetch from broker {f} for known epoch {} was never checked",
+                    req.leader_epoch
+                );
             }
         }
         let Some(l) = &self.leader else {
@@ -497,10 +522,17 @@ impl<R: Record> Replica<R> {
         let parked = std::mem::take(&mut self.parked);
         for p in parked {
             match p {
-                Parked::Fetch(from, req) if req.leader_epoch > epoch => {
-                    self.parked.push(Parked::Fetch(from, req));
+                Parked::FetchForUnknownEpoch(from, req) if req.leader_epoch > epoch => {
+                    self.parked.push(Parked::FetchForUnknownEpoch(from, req));
                 }
-                Parked::Fetch(from, req) => self.on_fetch(from, req, cfg, fx),
+                // Its epoch has come: the retry Kafka's follower would send.
+                Parked::FetchForUnknownEpoch(from, req) => self.on_fetch(from, req, cfg, fx),
+                // A new epoch ends it with NOT_LEADER/FENCED_LEADER_EPOCH
+                // (`DelayedFetch.tryComplete`); an ISR change in the same
+                // epoch has it handled again, standing for the fetch the
+                // follower sends once `replica.fetch.wait.max.ms` expires,
+                // which the model leaves out.
+                Parked::DelayedFetch(from, req) => self.on_fetch(from, req, cfg, fx),
                 Parked::Read {
                     client,
                     request,
@@ -726,14 +758,26 @@ impl<R: Record> Replica<R> {
         let parked = std::mem::take(&mut self.parked);
         for p in parked {
             match p {
-                Parked::Fetch(from, req)
+                // Only a fetch that passed `on_fetch` may be answered with
+                // records: one still waiting for its epoch has not been
+                // checked for divergence (issue 16) even if that epoch has
+                // just begun; `redispatch_parked` takes it through `on_fetch`.
+                Parked::DelayedFetch(from, req)
                     if self.is_leader() && req.leader_epoch == self.partition.leader_epoch =>
                 {
                     if self.fetch_has_news(&req) {
                         self.respond_records(from, req, fx);
                     } else {
-                        self.parked.push(Parked::Fetch(from, req));
+                        self.parked.push(Parked::DelayedFetch(from, req));
                     }
+                }
+                Parked::FetchForUnknownEpoch(from, req)
+                    if cfg.mutation == Some(Mutation::AnswerFetchBeforeCheckingIt)
+                        && self.is_leader()
+                        && req.leader_epoch == self.partition.leader_epoch
+                        && self.fetch_has_news(&req) =>
+                {
+                    self.respond_records(from, req, fx);
                 }
                 Parked::Read {
                     client,
@@ -760,10 +804,11 @@ impl<R: Record> Replica<R> {
         fx: &mut Effects<R>,
     ) {
         // A follower may only replace its own earlier fetch.
-        self.parked
-            .retain(|p| !matches!(p, Parked::Fetch(b, _) if *b == from));
+        self.parked.retain(|p| {
+            !matches!(p, Parked::FetchForUnknownEpoch(b, _) | Parked::DelayedFetch(b, _) if *b == from)
+        });
         if req.leader_epoch > self.partition.leader_epoch {
-            self.parked.push(Parked::Fetch(from, req));
+            self.parked.push(Parked::FetchForUnknownEpoch(from, req));
             return;
         }
         if !self.is_leader() || req.leader_epoch != self.partition.leader_epoch {
@@ -828,7 +873,7 @@ impl<R: Record> Replica<R> {
         if self.fetch_has_news(&req) {
             self.respond_records(from, req, fx);
         } else {
-            self.parked.push(Parked::Fetch(from, req));
+            self.parked.push(Parked::DelayedFetch(from, req));
         }
         self.after_high_watermark_or_log_change(cfg, fx);
     }
@@ -891,11 +936,11 @@ impl<R: Record> Replica<R> {
         let epoch = self.partition.leader_epoch;
         let leader = self.is_leader();
         let Some(i) = self.parked.iter().position(
-            |p| matches!(p, Parked::Fetch(b, req) if *b == from && leader && req.leader_epoch == epoch),
+            |p| matches!(p, Parked::DelayedFetch(b, req) if *b == from && leader && req.leader_epoch == epoch),
         ) else {
             return;
         };
-        let Parked::Fetch(_, req) = self.parked.remove(i) else {
+        let Parked::DelayedFetch(_, req) = self.parked.remove(i) else {
             unreachable!("matched a parked fetch")
         };
         let result = FetchResult::Records {
@@ -1124,7 +1169,7 @@ impl<R: Record> Replica<R> {
         for p in std::mem::take(&mut self.parked) {
             match p {
                 Parked::Read { client, .. } | Parked::Produce(client, _) => clients.push(client),
-                Parked::Fetch(..) => {}
+                Parked::FetchForUnknownEpoch(..) | Parked::DelayedFetch(..) => {}
             }
         }
         clients.sort();
@@ -1187,7 +1232,7 @@ impl<R> RenameBrokers for Replica<R> {
         // when a new epoch redispatches them.
         for p in parked {
             match p {
-                Parked::Fetch(b, _) => *b = to(*b),
+                Parked::FetchForUnknownEpoch(b, _) | Parked::DelayedFetch(b, _) => *b = to(*b),
                 Parked::Read { client, .. } | Parked::Produce(client, _) => {
                     client.rename_brokers(to)
                 }

@@ -299,3 +299,66 @@ fn a_step_that_leaves_the_hw_past_the_log_stops() {
     r.high_watermark = 5;
     step(&mut r, &cfg, fetch_input(2, 0));
 }
+
+/// Issue 16: a fetch that arrives before the LeaderAndIsr it names is
+/// validated like any other once that LeaderAndIsr comes. Here broker 1's
+/// log ends in epoch 1, which broker 2's log (both entries in epoch 2) has
+/// never held, so the answer is a diverging epoch ending at offset 0
+/// (`Partition.fetchRecords` → `validateFetchOffsetAndMaybeGetDivergingEpoch`),
+/// never records from offset 1 that would sit after broker 1's own offset 0.
+#[test]
+fn a_fetch_waiting_for_its_epoch_is_checked_for_divergence_when_the_epoch_comes() {
+    let epoch_2 = PartitionState {
+        leader: Some(3),
+        leader_epoch: 2,
+        isr: BrokerSet::of([2, 3]),
+        elr: BrokerSet::EMPTY,
+        partition_epoch: 2,
+    };
+    let mut r: Replica<R> = Replica::new(2, BrokerSet::of([1, 2, 3]), epoch_2);
+    r.log.append(2, R(0, false));
+    r.log.append(2, R(1, false));
+    let cfg = ProtocolConfig {
+        min_insync_replicas: 2,
+        ..ProtocolConfig::default()
+    };
+    let early = FetchRequest {
+        leader_epoch: 3,
+        fetch_offset: 1,
+        last_fetched_epoch: Some(1),
+        incarnation: 1,
+    };
+    let sends = step(
+        &mut r,
+        &cfg,
+        Input::Message(Node::Broker(1), Msg::Fetch(early)),
+    );
+    assert!(sends.is_empty(), "epoch 3 is not known yet: {sends:?}");
+    let epoch_3 = PartitionState {
+        leader: Some(2),
+        leader_epoch: 3,
+        isr: BrokerSet::of([2]),
+        elr: BrokerSet::EMPTY,
+        partition_epoch: 3,
+    };
+    let msg = Msg::LeaderAndIsr {
+        state: epoch_3,
+        broker_epoch: 0,
+    };
+    let sends = step(&mut r, &cfg, Input::Message(Node::Controller, msg));
+    let answers: Vec<_> = sends
+        .iter()
+        .filter_map(|(to, m)| match m {
+            Msg::FetchResponse(resp) if *to == Node::Broker(1) => Some(&resp.result),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        answers,
+        [&FetchResult::Diverging {
+            epoch: 1,
+            end_offset: 0
+        }]
+    );
+    assert_eq!(r.partition.isr, BrokerSet::of([2]), "no ISR expansion");
+}

@@ -391,7 +391,7 @@ mod tests {
 
     #[test]
     fn layouts_agree_on_small_scenarios() {
-        assert_eq!(layouts_agree("seed-acksall-isr3-process"), 64_889);
+        assert_eq!(layouts_agree("seed-acksall-isr3-process"), 62_409);
         assert!(layouts_agree("retries-with-idempotence") > 1000);
     }
 
