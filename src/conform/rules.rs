@@ -229,23 +229,48 @@ impl Ghost {
                 ..
             } => {
                 let (leader, from, to, hw) = (u64::from(*leader), *from, *to, *high_watermark);
+                // Past this, a restarted log's epochs are the ghost's guess.
+                let traced_end = me.log_end;
                 reveal_end(me, from)?;
                 require(from == me.log_end, "fetch-from-log-end", || {
                     format!("appends from {from}, log end {}", me.log_end)
                 })?;
-                let held: Vec<Option<u64>> = {
-                    let l = self.brokers.get(&leader);
-                    (from..to)
-                        .map(|o| {
-                            l.and_then(|l| {
-                                l.log
-                                    .get(o as usize)
-                                    .copied()
-                                    .or_else(|| l.ever.get(&o).and_then(|s| s.last().copied()))
-                            })
+                let l = self.brokers.get(&leader);
+                let held: Vec<Option<u64>> = (from..to)
+                    .map(|o| {
+                        l.and_then(|l| {
+                            l.log
+                                .get(o as usize)
+                                .copied()
+                                .or_else(|| l.ever.get(&o).and_then(|s| s.last().copied()))
                         })
-                        .collect()
-                };
+                    })
+                    .collect();
+                // Log matching, which KIP-320's diverging-epoch check exists
+                // for: a follower extends its log only where it ends in an
+                // epoch its leader held at that offset.
+                if let (Some(l), Some(mine)) = (l, from.checked_sub(1).filter(|o| *o < traced_end))
+                {
+                    let mine_epoch = self.brokers[&id].log.get(mine as usize).copied();
+                    let theirs: BTreeSet<u64> = l
+                        .log
+                        .get(mine as usize)
+                        .copied()
+                        .into_iter()
+                        .chain(l.ever.get(&mine).into_iter().flatten().copied())
+                        .collect();
+                    if let Some(e) = mine_epoch {
+                        require(
+                            theirs.is_empty() || theirs.contains(&e),
+                            "extends-matching-log",
+                            || {
+                                format!(
+                                    "broker {id} holds epoch {e} at offset {mine} and appends after it from broker {leader}, which held epochs {theirs:?} there"
+                                )
+                            },
+                        )?;
+                    }
+                }
                 let me = self.brokers.get_mut(&id).expect("entered above");
                 if let Some(missing) = held.iter().position(Option::is_none) {
                     return Err((

@@ -305,3 +305,73 @@ fn a_torn_last_line_ends_the_trace_instead_of_failing_it() {
     assert_eq!(load(&dir).unwrap().len(), 1);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Issue 16's divergence as a trace: broker 0 keeps its epoch-1 record at
+/// offset 0, which broker 1 never held, and appends broker 1's offset 1
+/// after it. Truncating first, as the diverging-epoch answer makes it, passes.
+#[test]
+fn a_follower_may_only_extend_a_log_that_matches_its_leaders() {
+    use serde_json::json;
+    let run = |truncate_first: bool| {
+        let mut v = vec![
+            (
+                "controller",
+                0,
+                json!({"type":"LeaderElected","broker":0,"epoch":1,"kind":"Clean","isr":[0,1]}),
+            ),
+            (
+                "broker 0",
+                0,
+                json!({"type":"BecameLeader","broker":0,"epoch":1,"isr":[0,1],"high_watermark":0}),
+            ),
+            (
+                "broker 0",
+                0,
+                json!({"type":"LeaderAppend","broker":0,"epoch":1,"offset":0,"record":{"records":1},"high_watermark":0,"flushed":false}),
+            ),
+            (
+                "controller",
+                0,
+                json!({"type":"BrokerFenced","broker":0,"isr":[1],"elr":[],"leader_lost":true}),
+            ),
+            (
+                "controller",
+                0,
+                json!({"type":"LeaderElected","broker":1,"epoch":2,"kind":"Clean","isr":[1]}),
+            ),
+            (
+                "broker 1",
+                0,
+                json!({"type":"BecameLeader","broker":1,"epoch":2,"isr":[1],"high_watermark":0}),
+            ),
+            (
+                "broker 1",
+                0,
+                json!({"type":"LeaderAppend","broker":1,"epoch":2,"offset":0,"record":{"records":2},"high_watermark":0,"flushed":false}),
+            ),
+            (
+                "broker 0",
+                0,
+                json!({"type":"BecameFollower","broker":0,"leader":1,"epoch":2}),
+            ),
+        ];
+        let from = if truncate_first {
+            v.push((
+                "broker 0",
+                0,
+                json!({"type":"Truncated","broker":0,"to":0,"reason":"diverged"}),
+            ));
+            0
+        } else {
+            1
+        };
+        v.push((
+            "broker 0",
+            0,
+            json!({"type":"FollowerAppend","broker":0,"leader":1,"from":from,"to":2,"high_watermark":0,"flushed":false}),
+        ));
+        rule_broken(v)
+    };
+    assert_eq!(run(false), Some("extends-matching-log"));
+    assert_eq!(run(true), None);
+}
