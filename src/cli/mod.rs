@@ -75,7 +75,9 @@ pub struct ClusterArgs {
     #[arg(long)]
     pub trace_dir: Option<PathBuf>,
     /// Keep each broker's partitions under DIR/broker-N (segment files and
-    /// checkpoints). Without it, logs live in memory only.
+    /// checkpoints) and the controller's metadata log under DIR/controller;
+    /// a restart on the same folder resumes. Without it, everything lives
+    /// in memory only.
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
 }
@@ -229,6 +231,11 @@ pub struct ControllerArgs {
     /// Write the controller's decisions as JSON lines to this file.
     #[arg(long)]
     pub trace: Option<PathBuf>,
+    /// Keep the metadata log here (brokers, topics with their configs,
+    /// leaders, epochs, ISR and ELR); a restart resumes from it. Without
+    /// it, a restarted controller starts an empty cluster.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
 }
 
 /// Settings of the topics a broker creates, under their Kafka names.

@@ -156,5 +156,6 @@ pub fn controller(a: &ControllerArgs) -> Result<(), String> {
         listen,
         Duration::from_millis(a.session_timeout_ms),
         a.trace.as_deref(),
+        a.data_dir.as_deref(),
     )
 }

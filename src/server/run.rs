@@ -2,7 +2,7 @@
 //! broker, or the controller alone. The command line (in the binary) turns
 //! its flags into these options and checks them first.
 
-use super::control::serve::serve_controller;
+use super::control::serve::{Plane, serve_controller};
 use super::runtime::{BrokerOptions, start_broker, start_cluster};
 use super::trace::{TraceSink, open_sink};
 use std::net::SocketAddr;
@@ -37,8 +37,22 @@ fn trace_sink(path: Option<&Path>) -> Result<TraceSink, String> {
     })
 }
 
+/// Ctrl-C or SIGTERM (what `kill` and service managers send) stops the
+/// process. What it wrote is in the files already, and the metadata log is
+/// fsynced, so a stop loses nothing a restart needs.
 async fn until_ctrl_c() {
-    let _ = tokio::signal::ctrl_c().await;
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
     eprintln!("insync: stopping");
 }
 
@@ -85,8 +99,10 @@ pub fn run_controller(
     listen: SocketAddr,
     session_timeout: Duration,
     trace: Option<&Path>,
+    data_dir: Option<&Path>,
 ) -> Result<(), String> {
     let trace = trace_sink(trace)?;
+    let plane = Plane::open(session_timeout, trace.is_some(), data_dir)?;
     runtime()?.block_on(async {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
@@ -94,7 +110,7 @@ pub fn run_controller(
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         println!("controller: {addr}");
         tokio::select! {
-            r = serve_controller(listener, session_timeout, trace) => r.map_err(|e| format!("the listener failed: {e}")),
+            r = serve_controller(listener, plane, session_timeout, trace) => r.map_err(|e| format!("the listener failed: {e}")),
             _ = until_ctrl_c() => Ok(()),
         }
     })

@@ -5,6 +5,7 @@
 
 use super::broker::{Broker, FollowerFetch};
 use super::conn::{ListenConfig, bind, serve};
+use super::control::serve::Plane;
 use super::control::wire::{self, Reader, ToBroker, ToController};
 use super::metadata::BrokerAddr;
 use super::replication::{FOLLOWER_FETCH_VERSION, decode_response, encode_request};
@@ -85,8 +86,11 @@ pub async fn start_cluster(
             path.unwrap_or_default().display()
         )
     })?;
+    let controller_dir = template.data_dir.as_ref().map(|d| d.join("controller"));
+    let plane = Plane::open(session_timeout, trace.is_some(), controller_dir.as_deref())?;
     tokio::spawn(super::control::serve::serve_controller(
         listener,
+        plane,
         session_timeout,
         trace,
     ));
@@ -148,7 +152,14 @@ pub async fn start_broker(opts: BrokerOptions) -> std::io::Result<(SocketAddr, A
             shared: shared.clone(),
         },
     ));
-    tokio::spawn(control_link(opts.clone(), me, shared.clone(), control_rx));
+    let incarnation = uuid::Uuid::new_v4();
+    tokio::spawn(control_link(
+        opts.clone(),
+        me,
+        incarnation,
+        shared.clone(),
+        control_rx,
+    ));
     tokio::spawn(fetcher(opts.clone(), shared.clone(), fetch_rx));
     tokio::spawn(ticker(opts.clone(), shared.clone()));
     tokio::spawn(pause_on_sigusr1(opts.id, shared.clone()));
@@ -160,12 +171,13 @@ pub async fn start_broker(opts: BrokerOptions) -> std::io::Result<(SocketAddr, A
 async fn control_link(
     opts: BrokerOptions,
     me: BrokerAddr,
+    incarnation: uuid::Uuid,
     shared: Arc<Shared>,
     mut outgoing: UnboundedReceiver<ToController>,
 ) {
     let mut warned = false;
     loop {
-        match control_session(&opts, &me, &shared, &mut outgoing).await {
+        match control_session(&opts, &me, incarnation, &shared, &mut outgoing).await {
             Ok(()) => return,
             Err(why) => {
                 if !warned {
@@ -184,6 +196,7 @@ async fn control_link(
 async fn control_session(
     opts: &BrokerOptions,
     me: &BrokerAddr,
+    incarnation: uuid::Uuid,
     shared: &Shared,
     outgoing: &mut UnboundedReceiver<ToController>,
 ) -> Result<(), String> {
@@ -195,6 +208,7 @@ async fn control_session(
     let mut reader = Reader::new(read);
     let register = ToController::Register {
         broker: me.clone(),
+        incarnation,
         clean_shutdown: false,
     };
     wire::send(&mut write, &register)

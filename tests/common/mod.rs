@@ -48,6 +48,16 @@ impl Proc {
         let _ = self.child.wait();
     }
 
+    /// SIGTERM, as an operator's stop, waiting until the process is gone.
+    pub fn terminate(&mut self) {
+        self.signal("-TERM");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.child.try_wait().ok().flatten().is_none() {
+            assert!(Instant::now() < deadline, "SIGTERM did not stop it");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn signal(&self, sig: &str) {
         let ok = Command::new("kill")
             .args([sig, &self.child.id().to_string()])
@@ -58,10 +68,26 @@ impl Proc {
     }
 }
 
+fn spawn_controller(data: &std::path::Path, listen: &str) -> Proc {
+    let dir = data.join("controller");
+    Proc::spawn(&[
+        "controller",
+        "--listen",
+        listen,
+        "--session-timeout-ms",
+        SESSION_MS,
+        "--data-dir",
+        dir.to_str().unwrap(),
+    ])
+}
+
 impl Drop for Procs {
     fn drop(&mut self) {
         for b in self.brokers.iter_mut().flatten() {
             b.kill();
+        }
+        if let Some(c) = &mut self.controller {
+            c.kill();
         }
         let _ = std::fs::remove_dir_all(&self.data);
     }
@@ -85,7 +111,7 @@ pub fn serial() -> std::sync::MutexGuard<'static, ()> {
 
 /// A controller and brokers, each its own process.
 pub struct Procs {
-    pub controller: Proc,
+    pub controller: Option<Proc>,
     pub controller_addr: String,
     pub brokers: Vec<Option<Proc>>,
     pub broker_args: Vec<String>,
@@ -96,13 +122,14 @@ pub struct Procs {
 impl Procs {
     /// `n` brokers with `extra` broker flags, auto-created topics at RF = n.
     pub fn start(n: usize, extra: &[&str]) -> Procs {
-        let controller = Proc::spawn(&[
-            "controller",
-            "--listen",
-            "127.0.0.1:0",
-            "--session-timeout-ms",
-            SESSION_MS,
-        ]);
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let data = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
+            "procs-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&data);
+        let controller = spawn_controller(&data, "127.0.0.1:0");
         let controller_addr = controller.after("controller: ");
         let mut broker_args: Vec<String> = vec![
             "--controller".into(),
@@ -113,15 +140,8 @@ impl Procs {
             SESSION_MS.into(),
         ];
         broker_args.extend(extra.iter().map(|s| s.to_string()));
-        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let data = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
-            "procs-{}-{}",
-            std::process::id(),
-            NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-        ));
-        let _ = std::fs::remove_dir_all(&data);
         let mut p = Procs {
-            controller,
+            controller: Some(controller),
             controller_addr,
             brokers: Vec::new(),
             broker_args,
@@ -153,6 +173,34 @@ impl Procs {
         ];
         args.extend(self.broker_args.iter().map(String::as_str));
         Proc::spawn(&args)
+    }
+
+    /// Stops the controller: SIGKILL, or SIGTERM when `clean`.
+    pub fn stop_controller(&mut self, clean: bool) {
+        let mut c = self.controller.take().expect("running");
+        if clean {
+            c.terminate();
+        } else {
+            c.kill();
+        }
+    }
+
+    /// Starts the controller again on its folder and address.
+    pub fn restart_controller(&mut self) {
+        assert!(self.controller.is_none(), "the controller is running");
+        let c = spawn_controller(&self.data, &self.controller_addr);
+        assert_eq!(c.after("controller: "), self.controller_addr);
+        self.controller = Some(c);
+    }
+
+    /// Stops broker `id`: SIGKILL, or SIGTERM when `clean`.
+    pub fn stop(&mut self, id: usize, clean: bool) {
+        let mut b = self.brokers[id].take().expect("running");
+        if clean {
+            b.terminate();
+        } else {
+            b.kill();
+        }
     }
 
     pub fn restart(&mut self, id: usize) {
@@ -234,6 +282,17 @@ pub fn kcat(args: &[&str]) -> Output {
 
 /// Produces one record with kcat; returns kcat's stderr when it failed.
 pub fn kcat_produce(bootstrap: &str, topic: &str, acks: &str, value: &str) -> Result<(), String> {
+    kcat_produce_all(bootstrap, topic, acks, &[value.to_string()])
+}
+
+/// Produces `values` in one kcat run; returns kcat's stderr when any
+/// failed.
+pub fn kcat_produce_all(
+    bootstrap: &str,
+    topic: &str,
+    acks: &str,
+    values: &[String],
+) -> Result<(), String> {
     let mut p = Command::new("kcat")
         .args(["-b", bootstrap, "-t", topic, "-p", "0", "-P", "-X"])
         .arg(format!("acks={acks}"))
@@ -242,7 +301,8 @@ pub fn kcat_produce(bootstrap: &str, topic: &str, acks: &str, value: &str) -> Re
         .stderr(Stdio::piped())
         .spawn()
         .expect("kcat is installed (scripts/install-clients)");
-    std::io::Write::write_all(p.stdin.as_mut().unwrap(), format!("{value}\n").as_bytes()).unwrap();
+    let input: String = values.iter().map(|v| format!("{v}\n")).collect();
+    std::io::Write::write_all(p.stdin.as_mut().unwrap(), input.as_bytes()).unwrap();
     let out = p.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     if out.status.success() && !err.contains("ERROR") {

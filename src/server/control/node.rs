@@ -3,13 +3,19 @@
 //! which decides fencing, ISR changes and elections exactly as the model
 //! checks them. This file only places replicas, picks the preferred
 //! candidate of an election and carries the core's messages to brokers.
+//!
+//! Every decision also becomes a metadata record (`records.rs`). What a
+//! step decided is handed out as one [`Ready`]: its records, which the
+//! runtime makes durable first, then its messages to brokers. A restarted
+//! controller replays the records and resumes where it stopped.
 
+use super::records::{BrokerImage, MetadataImage, MetadataRecord, PartitionImage, TopicImage};
 use super::wire::ToBroker;
 use crate::core::config::ProtocolConfig;
 use crate::core::controller::{Controller, Input};
 use crate::core::effects::{Effect, Effects};
 use crate::core::error::ErrorCode;
-use crate::core::messages::{Msg, Node};
+use crate::core::messages::{Msg, Node, PartitionState};
 use crate::core::types::{BrokerId, BrokerSet, Epoch, PartitionEpoch};
 use crate::server::metadata::{BrokerAddr, ClusterView, PartitionView, TopicView};
 use crate::server::topic_settings::{TopicError, TopicSettings, check_topic_name};
@@ -26,8 +32,14 @@ pub type ConnId = u64;
 #[derive(Debug)]
 struct Member {
     addr: BrokerAddr,
-    conn: ConnId,
-    link: UnboundedSender<ToBroker>,
+    /// The broker process's life (KRaft's `incarnationId`).
+    incarnation: Uuid,
+    /// The offset of its `RegisterBrokerRecord`, as in KRaft.
+    broker_epoch: u64,
+    /// The connection it speaks on; none after a controller restart until
+    /// it reconnects.
+    conn: Option<ConnId>,
+    link: Option<UnboundedSender<ToBroker>>,
     last_heartbeat: Instant,
     fenced: bool,
 }
@@ -41,28 +53,277 @@ struct Placed {
 }
 
 #[derive(Debug)]
+struct TopicMeta {
+    id: Uuid,
+    settings: TopicSettings,
+}
+
+/// What one operation decided: records to make durable, then messages to
+/// send. [`Ready::deliver`] is the only way to send them, after the
+/// records are safe.
+#[derive(Debug, Default)]
+pub struct Ready {
+    pub records: Vec<(u64, MetadataRecord)>,
+    sends: Vec<(UnboundedSender<ToBroker>, ToBroker)>,
+}
+
+impl Ready {
+    /// Sends the messages; call once `records` are durable.
+    pub fn deliver(self) {
+        for (link, msg) in self.sends {
+            let _ = link.send(msg);
+        }
+    }
+}
+
+#[derive(Debug)]
 pub struct ControllerNode {
     cluster_id: String,
     /// `broker.session.timeout.ms`.
     session_timeout: Duration,
     brokers: BTreeMap<BrokerId, Member>,
     partitions: BTreeMap<(String, i32), Placed>,
-    topic_ids: BTreeMap<String, Uuid>,
+    topics: BTreeMap<String, TopicMeta>,
+    /// The offset the next metadata record takes.
+    next_offset: u64,
+    ready: Ready,
     /// Every core decision, for `--trace`.
     pub events: Vec<serde_json::Value>,
     trace: bool,
 }
 
 impl ControllerNode {
+    /// A controller with an empty metadata log.
     pub fn new(session_timeout: Duration, trace: bool) -> Self {
+        let mut n = Self::empty(session_timeout, trace);
+        n.cluster_id = format!("insync-{}", Uuid::new_v4().simple());
+        n.record(MetadataRecord::Cluster {
+            id: n.cluster_id.clone(),
+        });
+        n
+    }
+
+    fn empty(session_timeout: Duration, trace: bool) -> Self {
         ControllerNode {
-            cluster_id: format!("insync-{}", Uuid::new_v4().simple()),
+            cluster_id: String::new(),
             session_timeout,
             brokers: BTreeMap::new(),
             partitions: BTreeMap::new(),
-            topic_ids: BTreeMap::new(),
+            topics: BTreeMap::new(),
+            next_offset: 0,
+            ready: Ready::default(),
             events: Vec::new(),
             trace,
+        }
+    }
+
+    /// A controller that resumes from its metadata log: the snapshot's
+    /// image, then every record after it. Brokers count as alive from `now`
+    /// until their session times out, as after a KRaft controller
+    /// failover; their connections are theirs to make again.
+    pub fn restore(
+        session_timeout: Duration,
+        trace: bool,
+        image: Option<MetadataImage>,
+        records: Vec<(u64, MetadataRecord)>,
+        next_offset: u64,
+        now: Instant,
+    ) -> Result<Self, String> {
+        if image.is_none() && records.is_empty() && next_offset == 0 {
+            return Ok(Self::new(session_timeout, trace));
+        }
+        let mut n = Self::empty(session_timeout, trace);
+        if let Some(image) = image {
+            n.load_image(image, now)?;
+        }
+        for (offset, record) in records {
+            n.replay(offset, record, now)
+                .map_err(|e| format!("metadata record {offset}: {e}"))?;
+        }
+        n.next_offset = next_offset;
+        for p in n.partitions.values() {
+            p.core.invariants(&p.protocol);
+        }
+        Ok(n)
+    }
+
+    /// Applies one record read back from the log.
+    fn replay(&mut self, offset: u64, record: MetadataRecord, now: Instant) -> Result<(), String> {
+        match record {
+            MetadataRecord::Cluster { id } => self.cluster_id = id,
+            MetadataRecord::RegisterBroker {
+                broker,
+                incarnation,
+            } => {
+                let id = broker.id;
+                self.brokers.insert(
+                    id,
+                    Member {
+                        addr: broker,
+                        incarnation,
+                        broker_epoch: offset,
+                        conn: None,
+                        link: None,
+                        last_heartbeat: now,
+                        fenced: false,
+                    },
+                );
+                self.refresh_fenced(id);
+            }
+            MetadataRecord::FenceBroker { broker } => {
+                self.brokers
+                    .get_mut(&broker)
+                    .ok_or_else(|| format!("fences broker {broker}, never registered"))?
+                    .fenced = true;
+                self.refresh_fenced(broker);
+            }
+            MetadataRecord::Topic { name, id, settings } => {
+                self.topics.insert(name, TopicMeta { id, settings });
+            }
+            MetadataRecord::Partition {
+                topic,
+                partition,
+                assignment,
+                state,
+            } => {
+                let settings = &self
+                    .topics
+                    .get(&topic)
+                    .ok_or_else(|| format!("a partition of unknown topic '{topic}'"))?
+                    .settings;
+                let replicas = BrokerSet::of(assignment.iter().copied());
+                let mut core = Controller::new(replicas, Vec::new());
+                core.state = state;
+                core.fenced = replicas.minus(self.live());
+                self.partitions.insert(
+                    (topic, partition),
+                    Placed {
+                        assignment,
+                        protocol: settings.protocol(),
+                        core,
+                    },
+                );
+            }
+            MetadataRecord::PartitionChange {
+                topic,
+                partition,
+                state,
+            } => {
+                self.partitions
+                    .get_mut(&(topic.clone(), partition))
+                    .ok_or_else(|| format!("a change to unknown partition {topic}-{partition}"))?
+                    .core
+                    .state = state;
+            }
+        }
+        Ok(())
+    }
+
+    /// Each partition's core keeps which of its replicas are fenced.
+    fn refresh_fenced(&mut self, broker: BrokerId) {
+        let fenced = self.brokers.get(&broker).is_none_or(|m| m.fenced);
+        for p in self.partitions.values_mut() {
+            if p.core.replicas.contains(broker) {
+                if fenced {
+                    p.core.fenced.insert(broker);
+                } else {
+                    p.core.fenced.remove(broker);
+                }
+            }
+        }
+    }
+
+    fn load_image(&mut self, image: MetadataImage, now: Instant) -> Result<(), String> {
+        self.cluster_id = image.cluster_id;
+        for b in image.brokers {
+            self.brokers.insert(
+                b.addr.id,
+                Member {
+                    addr: b.addr,
+                    incarnation: b.incarnation,
+                    broker_epoch: b.broker_epoch,
+                    conn: None,
+                    link: None,
+                    last_heartbeat: now,
+                    fenced: b.fenced,
+                },
+            );
+        }
+        for t in image.topics {
+            self.topics.insert(
+                t.name,
+                TopicMeta {
+                    id: t.id,
+                    settings: t.settings,
+                },
+            );
+        }
+        for p in image.partitions {
+            self.replay(
+                0,
+                MetadataRecord::Partition {
+                    topic: p.topic,
+                    partition: p.partition,
+                    assignment: p.assignment,
+                    state: p.state,
+                },
+                now,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Everything the records so far decided, for a snapshot.
+    pub fn image(&self) -> MetadataImage {
+        MetadataImage {
+            cluster_id: self.cluster_id.clone(),
+            brokers: self
+                .brokers
+                .values()
+                .map(|m| BrokerImage {
+                    addr: m.addr.clone(),
+                    broker_epoch: m.broker_epoch,
+                    incarnation: m.incarnation,
+                    fenced: m.fenced,
+                })
+                .collect(),
+            topics: self
+                .topics
+                .iter()
+                .map(|(name, t)| TopicImage {
+                    name: name.clone(),
+                    id: t.id,
+                    settings: t.settings.clone(),
+                })
+                .collect(),
+            partitions: self
+                .partitions
+                .iter()
+                .map(|((topic, partition), p)| PartitionImage {
+                    topic: topic.clone(),
+                    partition: *partition,
+                    assignment: p.assignment.clone(),
+                    state: p.core.state,
+                })
+                .collect(),
+        }
+    }
+
+    /// What the operations since the last call decided.
+    pub fn take_ready(&mut self) -> Ready {
+        std::mem::take(&mut self.ready)
+    }
+
+    fn record(&mut self, record: MetadataRecord) -> u64 {
+        let offset = self.next_offset;
+        self.next_offset += 1;
+        self.ready.records.push((offset, record));
+        offset
+    }
+
+    fn send(&mut self, broker: BrokerId, msg: ToBroker) {
+        if let Some(link) = self.brokers.get(&broker).and_then(|m| m.link.clone()) {
+            self.ready.sends.push((link, msg));
         }
     }
 
@@ -75,41 +336,62 @@ impl ControllerNode {
     }
 
     fn is_current(&self, broker: BrokerId, conn: ConnId) -> bool {
-        self.brokers.get(&broker).is_some_and(|m| m.conn == conn)
+        self.brokers
+            .get(&broker)
+            .is_some_and(|m| m.conn == Some(conn))
     }
 
-    /// BrokerRegistration: a broker (re)starts.
+    /// BrokerRegistration: a broker connects. The same process connecting
+    /// again (after the controller or the link restarted) keeps its
+    /// registration and is told its partitions' state again; a new process
+    /// (a new incarnation) is a new life with a new broker epoch.
     pub fn register(
         &mut self,
         addr: BrokerAddr,
+        incarnation: Uuid,
         clean_shutdown: bool,
         conn: ConnId,
         link: UnboundedSender<ToBroker>,
         now: Instant,
     ) {
         let id = addr.id;
-        if self
-            .brokers
-            .get(&id)
-            .is_some_and(|m| !m.fenced && m.conn != conn)
+        if let Some(m) = self.brokers.get_mut(&id)
+            && !m.fenced
+            && m.incarnation == incarnation
+            && m.addr == addr
         {
+            m.conn = Some(conn);
+            m.link = Some(link);
+            m.last_heartbeat = now;
+            for key in self.partitions_of(id) {
+                self.send_state(&key, id);
+            }
+            self.settle();
+            return;
+        }
+        if self.brokers.get(&id).is_some_and(|m| !m.fenced) {
             // A new incarnation while the old one still counts as alive: as
             // KRaft does, fence the old one first, so the partitions it led
             // or sat in the ISR of move on before the new life registers.
             self.fence(id);
         }
+        let broker_epoch = self.record(MetadataRecord::RegisterBroker {
+            broker: addr.clone(),
+            incarnation,
+        });
         self.brokers.insert(
             id,
             Member {
                 addr,
-                conn,
-                link,
+                incarnation,
+                broker_epoch,
+                conn: Some(conn),
+                link: Some(link),
                 last_heartbeat: now,
                 fenced: false,
             },
         );
-        let keys: Vec<_> = self.partitions_of(id);
-        for key in keys {
+        for key in self.partitions_of(id) {
             let registration = Msg::BrokerRegistration {
                 clean_shutdown,
                 broker_epoch: 0,
@@ -127,9 +409,11 @@ impl ControllerNode {
         }
         let m = self.brokers.get_mut(&broker).expect("current");
         m.last_heartbeat = now;
-        if m.fenced {
-            let (addr, link) = (m.addr.clone(), m.link.clone());
-            self.register(addr, true, conn, link, now);
+        if m.fenced
+            && let Some(link) = m.link.clone()
+        {
+            let (addr, incarnation) = (m.addr.clone(), m.incarnation);
+            self.register(addr, incarnation, true, conn, link, now);
         }
     }
 
@@ -178,6 +462,7 @@ impl ControllerNode {
     }
 
     fn fence(&mut self, b: BrokerId) {
+        self.record(MetadataRecord::FenceBroker { broker: b });
         self.brokers.get_mut(&b).expect("listed").fenced = true;
         for key in self.partitions_of(b) {
             self.step(&key, Input::Message(Node::Broker(b), Msg::SessionExpired));
@@ -188,7 +473,7 @@ impl ControllerNode {
     pub fn create_topic(&mut self, name: &str, s: &TopicSettings) -> Result<(), TopicError> {
         check_topic_name(name)?;
         let err = |code, message| Err(TopicError { code, message });
-        if self.topic_ids.contains_key(name) {
+        if self.topics.contains_key(name) {
             return err(
                 ErrorCode::TopicAlreadyExists,
                 format!("topic '{name}' already exists"),
@@ -207,13 +492,31 @@ impl ControllerNode {
                 ),
             );
         }
-        self.topic_ids.insert(name.to_string(), Uuid::new_v4());
+        let id = Uuid::new_v4();
+        self.record(MetadataRecord::Topic {
+            name: name.to_string(),
+            id,
+            settings: s.clone(),
+        });
+        self.topics.insert(
+            name.to_string(),
+            TopicMeta {
+                id,
+                settings: s.clone(),
+            },
+        );
         for index in 0..s.partitions {
             let start = index as usize % live.len();
             let assignment: Vec<BrokerId> =
                 (0..rf).map(|i| live[(start + i) % live.len()]).collect();
             let mut core = Controller::new(BrokerSet::of(assignment.iter().copied()), Vec::new());
             core.fenced = core.replicas.minus(self.live());
+            self.record(MetadataRecord::Partition {
+                topic: name.to_string(),
+                partition: index,
+                assignment: assignment.clone(),
+                state: core.state,
+            });
             self.partitions.insert(
                 (name.to_string(), index),
                 Placed {
@@ -263,21 +566,43 @@ impl ControllerNode {
             self.step(&key, Input::Elect(winner));
         }
         let view = self.view();
-        for m in self.brokers.values().filter(|m| !m.fenced) {
-            let _ = m.link.send(ToBroker::Cluster(view.clone()));
+        let live: Vec<BrokerId> = self.live().iter().collect();
+        for b in live {
+            self.send(b, ToBroker::Cluster(view.clone()));
         }
     }
 
-    /// One step of a partition's core, its effects carried out: events into
-    /// the trace, LeaderAndIsr to its broker. A partition not (or no
-    /// longer) known takes nothing.
+    /// Tells `broker` the partition's current state.
+    fn send_state(&mut self, key: &(String, i32), broker: BrokerId) {
+        let p = &self.partitions[key];
+        let msg = ToBroker::LeaderAndIsr {
+            topic: key.0.clone(),
+            partition: key.1,
+            replicas: p.core.replicas,
+            protocol: p.protocol.clone(),
+            state: p.core.state,
+        };
+        self.send(broker, msg);
+    }
+
+    /// One step of a partition's core, its effects carried out: a record
+    /// of the new state, events into the trace, LeaderAndIsr to its
+    /// brokers. A partition not (or no longer) known takes nothing.
     fn step(&mut self, key: &(String, i32), input: Input<Batch>) {
         let mut fx = self.effects();
         let Some(p) = self.partitions.get_mut(key) else {
             return;
         };
+        let before: PartitionState = p.core.state;
         p.core.step(input, &p.protocol, &mut fx);
-        let p = &self.partitions[key];
+        let after = p.core.state;
+        if after != before {
+            self.record(MetadataRecord::PartitionChange {
+                topic: key.0.clone(),
+                partition: key.1,
+                state: after,
+            });
+        }
         for effect in fx {
             match effect {
                 Effect::Event(e) => {
@@ -286,19 +611,12 @@ impl ControllerNode {
                     line["partition"] = key.1.into();
                     self.events.push(line);
                 }
-                Effect::Send(Node::Broker(b), Msg::LeaderAndIsr { state, .. }) => {
-                    if let Some(m) = self.brokers.get(&b) {
-                        let _ = m.link.send(ToBroker::LeaderAndIsr {
-                            topic: key.0.clone(),
-                            partition: key.1,
-                            replicas: p.core.replicas,
-                            protocol: p.protocol.clone(),
-                            state,
-                        });
-                    }
+                Effect::Send(Node::Broker(b), Msg::LeaderAndIsr { .. }) => {
+                    self.send_state(key, b);
                 }
                 // Metadata reaches clients through the cluster view; the
-                // controller keeps no log and arms no timer.
+                // controller's own log is the metadata records above, and
+                // it arms no timer.
                 Effect::Send(..)
                 | Effect::Write(_)
                 | Effect::ArmTimer(_)
@@ -314,7 +632,7 @@ impl ControllerNode {
         let mut topics = BTreeMap::new();
         for ((name, _), p) in &self.partitions {
             let t = topics.entry(name.clone()).or_insert_with(|| TopicView {
-                id: self.topic_ids[name],
+                id: self.topics[name].id,
                 partitions: Vec::new(),
             });
             t.partitions.push(PartitionView {
@@ -349,13 +667,18 @@ mod tests {
         }
     }
 
+    /// Broker `b`'s process in its `n`th life.
+    fn life(b: BrokerId, n: u8) -> Uuid {
+        Uuid::from_u128(u128::from(b) << 8 | u128::from(n))
+    }
+
     fn cluster(n: u8) -> (ControllerNode, Vec<UnboundedReceiver<ToBroker>>, Instant) {
         let mut c = ControllerNode::new(Duration::from_secs(1), false);
         let now = Instant::now();
         let mut rxs = Vec::new();
         for b in 0..n {
             let (tx, rx) = unbounded_channel();
-            c.register(addr(b), false, u64::from(b), tx, now);
+            c.register(addr(b), life(b, 0), false, u64::from(b), tx, now);
             rxs.push(rx);
         }
         (c, rxs, now)
@@ -376,6 +699,7 @@ mod tests {
     fn topics_are_placed_round_robin_with_the_first_replica_leading() {
         let (mut c, mut rxs, _) = cluster(3);
         c.create_topic("t", &settings(3, 2)).unwrap();
+        c.take_ready().deliver();
         let v = c.view();
         let leaders: Vec<_> = v.topics["t"]
             .partitions
@@ -414,7 +738,7 @@ mod tests {
         let (mut c, _rxs, now) = cluster(3);
         c.create_topic("t", &settings(3, 2)).unwrap();
         let (tx, _rx) = unbounded_channel();
-        c.register(addr(0), false, 100, tx, now);
+        c.register(addr(0), life(0, 1), false, 100, tx, now);
         let p0 = c.view().topics["t"].partitions[0].state;
         assert_eq!(p0.leader, Some(1), "its old life lost the leadership");
         assert_eq!(p0.isr, BrokerSet::of([1, 2]), "and its ISR seat");
@@ -436,5 +760,141 @@ mod tests {
         assert_eq!(p0.leader, Some(1), "the next replica in the assignment");
         assert_eq!(p0.leader_epoch, 2);
         assert_eq!(p0.isr, BrokerSet::of([1, 2]));
+    }
+
+    /// The server's brokers all register with broker epoch 0 in the core
+    /// (its epochs are the model's incarnations), so only the rest counts.
+    fn assert_same_core(restored: &Controller, live: &Controller) {
+        assert_eq!(
+            (restored.replicas, restored.state, restored.fenced),
+            (live.replicas, live.state, live.fenced)
+        );
+        for b in live.replicas.iter() {
+            assert_eq!(restored.broker_epoch(b), live.broker_epoch(b));
+        }
+    }
+
+    /// Every operation's records, replayed into a new controller, give the
+    /// same brokers, topics, settings, leaders, epochs, ISR, ELR and fencing.
+    fn assert_restores(c: &mut ControllerNode, log: &mut Vec<(u64, MetadataRecord)>) {
+        log.extend(c.take_ready().records);
+        let offsets: Vec<u64> = log.iter().map(|(o, _)| *o).collect();
+        assert_eq!(offsets, (0..log.len() as u64).collect::<Vec<_>>());
+        let r = ControllerNode::restore(
+            Duration::from_secs(1),
+            false,
+            None,
+            log.clone(),
+            log.len() as u64,
+            Instant::now(),
+        )
+        .expect("replays");
+        assert_eq!(r.image(), c.image());
+        assert_eq!(r.view(), c.view());
+        for (key, p) in &c.partitions {
+            assert_same_core(&r.partitions[key].core, &p.core);
+            assert_eq!(r.partitions[key].protocol, p.protocol, "{key:?}");
+        }
+        // And through a snapshot of the image.
+        let s = ControllerNode::restore(
+            Duration::from_secs(1),
+            false,
+            Some(c.image()),
+            Vec::new(),
+            log.len() as u64,
+            Instant::now(),
+        )
+        .expect("loads");
+        assert_eq!(s.image(), c.image());
+        for (key, p) in &c.partitions {
+            assert_same_core(&s.partitions[key].core, &p.core);
+        }
+        assert_eq!(s.next_offset, c.next_offset);
+    }
+
+    #[test]
+    fn a_restored_controller_resumes_every_decision() {
+        let (mut c, _rxs, start) = cluster(3);
+        let mut log = Vec::new();
+        assert_restores(&mut c, &mut log);
+        let mut s = settings(3, 2);
+        s.kafka.unclean_leader_election_enable = true;
+        c.create_topic("t", &s).unwrap();
+        assert_restores(&mut c, &mut log);
+        // Broker 0 falls silent: fenced, its partitions move.
+        let later = start + Duration::from_millis(1500);
+        c.heartbeat(1, 1, later);
+        c.heartbeat(2, 2, later);
+        c.tick(later);
+        assert_restores(&mut c, &mut log);
+        // Broker 1, now leading partition 0, shrinks its ISR to itself.
+        let p0 = c.view().topics["t"].partitions[0].state;
+        assert_eq!(p0.leader, Some(1));
+        c.alter_partition(
+            1,
+            1,
+            "t".into(),
+            0,
+            p0.leader_epoch,
+            p0.partition_epoch,
+            BrokerSet::of([1]),
+        );
+        assert_eq!(
+            c.view().topics["t"].partitions[0].state.isr,
+            BrokerSet::of([1])
+        );
+        assert_restores(&mut c, &mut log);
+        // Broker 0 comes back as a new process.
+        let (tx, _rx) = unbounded_channel();
+        c.register(addr(0), life(0, 1), false, 10, tx, later);
+        assert_restores(&mut c, &mut log);
+        assert!(
+            c.brokers[&0].broker_epoch > 0,
+            "a new life, a new broker epoch"
+        );
+    }
+
+    #[test]
+    fn a_broker_reconnecting_after_a_controller_restart_keeps_its_registration() {
+        let (mut c, _rxs, now) = cluster(3);
+        c.create_topic("t", &settings(3, 2)).unwrap();
+        let records = c.take_ready().records;
+        let n = records.len() as u64;
+        let mut r =
+            ControllerNode::restore(Duration::from_secs(1), false, None, records, n, now).unwrap();
+        let before = r.image();
+        let (tx, mut rx) = unbounded_channel();
+        r.register(addr(0), life(0, 0), false, 7, tx, now);
+        let ready = r.take_ready();
+        assert!(
+            ready.records.is_empty(),
+            "nothing changed: {:?}",
+            ready.records
+        );
+        ready.deliver();
+        assert_eq!(r.image(), before);
+        let told: Vec<ToBroker> = std::iter::from_fn(|| rx.try_recv().ok()).collect();
+        let states = told
+            .iter()
+            .filter(|m| matches!(m, ToBroker::LeaderAndIsr { .. }))
+            .count();
+        assert_eq!(states, 3, "it hears every partition's state again");
+        // The same id from another process is a new life: the old one is
+        // fenced first.
+        let (tx, _rx) = unbounded_channel();
+        r.register(addr(1), life(1, 1), false, 8, tx, now);
+        let kinds: Vec<_> = r
+            .take_ready()
+            .records
+            .into_iter()
+            .map(|(_, rec)| match rec {
+                MetadataRecord::FenceBroker { .. } => "fence",
+                MetadataRecord::RegisterBroker { .. } => "register",
+                MetadataRecord::PartitionChange { .. } => "change",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(kinds.first(), Some(&"fence"), "{kinds:?}");
+        assert!(kinds.contains(&"register"), "{kinds:?}");
     }
 }

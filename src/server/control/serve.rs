@@ -1,9 +1,13 @@
-//! The controller process's I/O: one task per broker connection, and a
-//! ticker that fences brokers whose heartbeats stopped.
+//! The controller process's I/O: the metadata log on disk, one task per
+//! broker connection, and a ticker that fences brokers whose heartbeats
+//! stopped.
 
+use super::metadata_log::MetadataLog;
 use super::node::{ConnId, ControllerNode};
+use super::records::{MetadataImage, MetadataRecord};
 use super::wire::{self, Reader, ToBroker, ToController};
 use std::io::Write;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,16 +17,90 @@ use tokio::sync::mpsc::unbounded_channel;
 /// Where the controller writes its trace, if anywhere.
 pub use crate::server::trace::TraceSink;
 
+/// Records in the log before a snapshot replaces them.
+const SNAPSHOT_EVERY: usize = 1000;
+
+/// The controller's state and, with a data directory, its metadata log.
+#[derive(Debug)]
+pub struct Plane {
+    node: ControllerNode,
+    log: Option<MetadataLog>,
+}
+
+impl Plane {
+    /// A controller resumed from `data_dir`'s metadata log (or started
+    /// afresh there), or one that keeps its metadata in memory only.
+    pub fn open(
+        session_timeout: Duration,
+        trace: bool,
+        data_dir: Option<&Path>,
+    ) -> Result<Plane, String> {
+        let Some(dir) = data_dir else {
+            let mut node = ControllerNode::new(session_timeout, trace);
+            node.take_ready(); // nowhere to keep the records
+            return Ok(Plane { node, log: None });
+        };
+        let (log, recovered) =
+            MetadataLog::open::<MetadataImage, MetadataRecord>(dir, SNAPSHOT_EVERY)
+                .map_err(|e| format!("cannot read the metadata log in {}: {e}", dir.display()))?;
+        for note in &recovered.notes {
+            eprintln!("insync controller: recovery: {note}");
+        }
+        let replayed = recovered.records.len();
+        let node = ControllerNode::restore(
+            session_timeout,
+            trace,
+            recovered.snapshot,
+            recovered.records,
+            recovered.next_offset,
+            Instant::now(),
+        )
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+        if recovered.next_offset > 0 {
+            eprintln!(
+                "insync controller: resumed from {} ({} record(s) after the snapshot)",
+                dir.display(),
+                replayed
+            );
+        }
+        let mut plane = Plane {
+            node,
+            log: Some(log),
+        };
+        plane.commit();
+        Ok(plane)
+    }
+
+    /// Makes what the node decided durable, then tells the brokers: no
+    /// broker hears of a decision a crash could take back. A controller
+    /// that cannot write its log stops, as a KRaft controller does.
+    fn commit(&mut self) {
+        let ready = self.node.take_ready();
+        if let Some(log) = &mut self.log {
+            let written = log.append(&ready.records).and_then(|()| {
+                if log.wants_snapshot() {
+                    log.snapshot(&self.node.image())
+                } else {
+                    Ok(())
+                }
+            });
+            if let Err(e) = written {
+                eprintln!("insync controller: cannot write the metadata log: {e}; stopping");
+                std::process::exit(3);
+            }
+        }
+        ready.deliver();
+    }
+}
+
 /// Serves brokers on `listener` until the task is dropped.
 pub async fn serve_controller(
     listener: TcpListener,
+    plane: Plane,
     session_timeout: Duration,
     trace: TraceSink,
 ) -> std::io::Result<()> {
-    let node = Arc::new(Mutex::new(ControllerNode::new(
-        session_timeout,
-        trace.is_some(),
-    )));
+    let node = Arc::new(Mutex::new(plane));
     let ticker = {
         let node = node.clone();
         let trace = trace.clone();
@@ -31,8 +109,8 @@ pub async fn serve_controller(
             loop {
                 every.tick().await;
                 let mut n = lock(&node);
-                n.tick(Instant::now());
-                flush_trace(&mut n, &trace);
+                n.node.tick(Instant::now());
+                finish(&mut n, &trace);
             }
         })
     };
@@ -55,7 +133,7 @@ pub async fn serve_controller(
     result
 }
 
-fn lock(node: &Mutex<ControllerNode>) -> std::sync::MutexGuard<'_, ControllerNode> {
+fn lock(node: &Mutex<Plane>) -> std::sync::MutexGuard<'_, Plane> {
     match node.lock() {
         Ok(n) => n,
         Err(_) => {
@@ -65,7 +143,11 @@ fn lock(node: &Mutex<ControllerNode>) -> std::sync::MutexGuard<'_, ControllerNod
     }
 }
 
-fn flush_trace(node: &mut ControllerNode, trace: &TraceSink) {
+/// After each operation: the records made durable, the messages sent,
+/// the trace written.
+fn finish(plane: &mut Plane, trace: &TraceSink) {
+    plane.commit();
+    let node = &mut plane.node;
     if let Some(file) = trace
         && !node.events.is_empty()
     {
@@ -80,7 +162,7 @@ fn flush_trace(node: &mut ControllerNode, trace: &TraceSink) {
 async fn broker_connection(
     stream: TcpStream,
     conn: ConnId,
-    node: &Mutex<ControllerNode>,
+    node: &Mutex<Plane>,
     trace: &TraceSink,
 ) -> Result<(), String> {
     stream.set_nodelay(true).map_err(|e| e.to_string())?;
@@ -97,6 +179,7 @@ async fn broker_connection(
     let first: Option<ToController> = reader.next().await?;
     let Some(ToController::Register {
         broker,
+        incarnation,
         clean_shutdown,
     }) = first
     else {
@@ -106,8 +189,10 @@ async fn broker_connection(
     let id = broker.id;
     {
         let mut n = lock(node);
-        n.register(broker, clean_shutdown, conn, tx.clone(), Instant::now());
-        flush_trace(&mut n, trace);
+        let now = Instant::now();
+        n.node
+            .register(broker, incarnation, clean_shutdown, conn, tx.clone(), now);
+        finish(&mut n, trace);
     }
     let result = loop {
         let msg: ToController = match reader.next().await {
@@ -120,14 +205,14 @@ async fn broker_connection(
             ToController::Register { .. } => {
                 break Err(format!("broker {id} registered twice on one connection"));
             }
-            ToController::Heartbeat => n.heartbeat(id, conn, Instant::now()),
+            ToController::Heartbeat => n.node.heartbeat(id, conn, Instant::now()),
             ToController::AlterPartition {
                 topic,
                 partition,
                 leader_epoch,
                 partition_epoch,
                 new_isr,
-            } => n.alter_partition(
+            } => n.node.alter_partition(
                 id,
                 conn,
                 topic,
@@ -141,11 +226,13 @@ async fn broker_connection(
                 name,
                 settings,
             } => {
-                let result = n.create_topic(&name, &settings);
+                let result = n.node.create_topic(&name, &settings);
+                // The answer waits for the topic's records to be durable.
+                finish(&mut n, trace);
                 let _ = tx.send(ToBroker::TopicCreated { request, result });
             }
         }
-        flush_trace(&mut n, trace);
+        finish(&mut n, trace);
     };
     drop(tx);
     writer.abort();

@@ -23,6 +23,9 @@ pub enum ToController {
     /// clients reach it.
     Register {
         broker: BrokerAddr,
+        /// This broker process's life (KRaft's `incarnationId`): the same
+        /// on every reconnection, new after a restart.
+        incarnation: uuid::Uuid,
         clean_shutdown: bool,
     },
     Heartbeat,

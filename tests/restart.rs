@@ -1,0 +1,167 @@
+//! Whole-cluster and controller restarts, each node its own process: what
+//! was acknowledged, the topics and their configs, and the controller's
+//! decisions (leaders, epochs, ISR) all come back.
+
+mod common;
+
+use common::{Procs, kcat_produce, kcat_produce_all, kcat_read, leader_and_isr, run_script};
+
+fn values(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}{i}")).collect()
+}
+
+fn read_values(c: &Procs, topic: &str) -> Vec<String> {
+    kcat_read(&c.bootstrap(), topic)
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect()
+}
+
+/// Stops every process (SIGTERM when `clean`, else SIGKILL), brokers
+/// first, and starts them all again on the same folders.
+fn restart_everything(c: &mut Procs, clean: bool) {
+    for b in 0..c.brokers.len() {
+        c.stop(b, clean);
+    }
+    c.stop_controller(clean);
+    c.restart_controller();
+    for b in 0..c.brokers.len() {
+        c.restart(b);
+    }
+}
+
+/// The issue-12 scenario: the ISR shrinks to the leader, acks=all writes go
+/// on (min.insync.replicas=1) or are refused (2), then everything stops and
+/// starts again. The only ISR member must lead again with all it had.
+fn whole_cluster_restart_after_the_isr_shrank_to_one(min_isr: &str, clean: bool) {
+    let _one_at_a_time = common::serial();
+    let mut c = Procs::start(3, &["--min-isr", min_isr, "--replica-lag-ms", "1500"]);
+    c.metadata("kept");
+    let first = values("a", 100);
+    kcat_produce_all(&c.bootstrap(), "kept", "all", &first).expect("all three in sync");
+    let (leader, isr) = leader_and_isr(&c.metadata("kept"), "kept").unwrap();
+    assert_eq!(isr, 3);
+    for f in [(leader + 1) % 3, (leader + 2) % 3] {
+        c.brokers[f].as_ref().unwrap().signal("-USR1");
+    }
+    // Followers fall behind only when there is something to fetch.
+    kcat_produce(&c.bootstrap(), "kept", "1", "behind").expect("acks=1: the leader alone");
+    c.wait_for(
+        |m| leader_and_isr(m, "kept") == Some((leader, 1)),
+        "the ISR shrinks to the leader",
+    );
+    let second = values("b", 100);
+    let written = kcat_produce_all(&c.bootstrap(), "kept", "all", &second);
+    let mut acked = first.clone();
+    acked.push("behind".into());
+    if min_isr == "1" {
+        written.expect("min.insync.replicas=1: the leader alone takes acks=all writes");
+        acked.extend(second);
+    } else {
+        let err = written.unwrap_err();
+        assert!(err.contains("Not enough in-sync replicas"), "{err}");
+    }
+    restart_everything(&mut c, clean);
+    let meta = c.wait_for(
+        |m| leader_and_isr(m, "kept").is_some_and(|(_, isr)| isr == 3),
+        "the topic is back and every replica rejoins the ISR",
+    );
+    assert_eq!(
+        leader_and_isr(&meta, "kept").map(|(l, _)| l),
+        Some(leader),
+        "only the last ISR member may lead (a clean election)"
+    );
+    assert_eq!(
+        read_values(&c, "kept"),
+        acked,
+        "every acknowledged record, in order"
+    );
+    kcat_produce(&c.bootstrap(), "kept", "all", "after").expect("and it takes writes");
+}
+
+#[test]
+#[ignore = "needs kcat: scripts/install-clients"]
+fn sigterm_whole_cluster_restart_at_min_isr_1_loses_nothing_acknowledged() {
+    whole_cluster_restart_after_the_isr_shrank_to_one("1", true);
+}
+
+#[test]
+#[ignore = "needs kcat: scripts/install-clients"]
+fn sigkill_whole_cluster_restart_at_min_isr_1_loses_nothing_acknowledged() {
+    whole_cluster_restart_after_the_isr_shrank_to_one("1", false);
+}
+
+#[test]
+#[ignore = "needs kcat: scripts/install-clients"]
+fn sigkill_whole_cluster_restart_at_min_isr_2_loses_nothing_acknowledged() {
+    whole_cluster_restart_after_the_isr_shrank_to_one("2", false);
+}
+
+#[test]
+#[ignore = "needs kcat and confluent-kafka: scripts/install-clients"]
+fn topic_configs_survive_a_whole_cluster_restart() {
+    let _one_at_a_time = common::serial();
+    // The brokers' default is min.insync.replicas=1; the topic asks for 3.
+    let mut c = Procs::start(3, &["--min-isr", "1"]);
+    let created = run_script(
+        "create_topic.py",
+        &[&c.bootstrap(), "strict", "1", "3", "min.insync.replicas=3"],
+    );
+    assert_eq!(created["created"], true, "{created}");
+    kcat_produce(&c.bootstrap(), "strict", "all", "in-sync").expect("all three in sync");
+    restart_everything(&mut c, true);
+    let meta = c.wait_for(
+        |m| leader_and_isr(m, "strict").is_some_and(|(_, isr)| isr == 3),
+        "the topic is back with its three replicas in sync",
+    );
+    let (leader, _) = leader_and_isr(&meta, "strict").unwrap();
+    c.stop((leader + 1) % 3, false);
+    c.wait_for(
+        |m| leader_and_isr(m, "strict").is_some_and(|(_, isr)| isr == 2),
+        "the ISR shrinks",
+    );
+    let err = kcat_produce(&c.bootstrap(), "strict", "all", "refused").unwrap_err();
+    assert!(
+        err.contains("Not enough in-sync replicas"),
+        "min.insync.replicas=3 survived the restart: {err}"
+    );
+    assert_eq!(read_values(&c, "strict"), vec!["in-sync"]);
+}
+
+#[test]
+#[ignore = "needs kcat: scripts/install-clients"]
+fn the_controller_killed_while_brokers_run_resumes_its_decisions() {
+    let _one_at_a_time = common::serial();
+    let mut c = Procs::start(3, &["--min-isr", "1", "--replica-lag-ms", "1500"]);
+    c.metadata("steady");
+    kcat_produce_all(&c.bootstrap(), "steady", "all", &values("a", 10)).expect("in sync");
+    let (leader, _) = leader_and_isr(&c.metadata("steady"), "steady").unwrap();
+    let paused = (leader + 1) % 3;
+    c.brokers[paused].as_ref().unwrap().signal("-USR1");
+    kcat_produce(&c.bootstrap(), "steady", "all", "behind").expect("the ISR takes it");
+    c.wait_for(
+        |m| leader_and_isr(m, "steady") == Some((leader, 2)),
+        "the ISR drops the paused follower",
+    );
+    c.stop_controller(false);
+    c.restart_controller();
+    // The brokers reconnect as the same processes: nobody is fenced, and
+    // the partition keeps its leader and its shrunk ISR.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let meta = c.wait_for(|m| m.contains(" 3 brokers:"), "every broker reconnects");
+    assert_eq!(
+        leader_and_isr(&meta, "steady"),
+        Some((leader, 2)),
+        "no election and no ISR change undid what was decided:\n{meta}"
+    );
+    kcat_produce_all(&c.bootstrap(), "steady", "all", &values("b", 10)).expect("writes go on");
+    c.brokers[paused].as_ref().unwrap().signal("-USR1");
+    c.wait_for(
+        |m| leader_and_isr(m, "steady") == Some((leader, 3)),
+        "the follower catches up and the restarted controller lets it back in",
+    );
+    let mut all = values("a", 10);
+    all.push("behind".into());
+    all.extend(values("b", 10));
+    assert_eq!(read_values(&c, "steady"), all);
+}
