@@ -115,3 +115,49 @@ fn an_unknown_fault_is_refused_before_anything_starts() {
     assert!(err.contains("unknown fault \"meteor\""), "{err}");
     assert!(!out.join("history.jsonl").exists());
 }
+
+#[test]
+fn acks_all_min_isr_2_through_controller_kills_and_whole_cluster_restarts_has_no_anomaly() {
+    let _one = common::serial();
+    let out = common::scratch("torture-restarts");
+    let (code, r) = torture(
+        &[
+            "--acks",
+            "all",
+            "--min-isr",
+            "2",
+            "--nemesis",
+            "controller-kill,restart-all",
+            "--ops",
+            "600",
+            "--seed",
+            "11",
+        ],
+        &out,
+    );
+    assert_eq!(kinds(&r), Vec::<String>::new(), "{r:#}");
+    assert_eq!(r["report"]["valid"], true, "{r:#}");
+    assert_eq!(r["trace"]["conforms"], true, "{r:#}");
+    assert_eq!(code, 0);
+    let log = std::fs::read_to_string(out.join("nemesis.jsonl")).unwrap();
+    for fault in ["controller-kill", "restart-all"] {
+        assert!(
+            log.contains(&format!("\"fault\":\"{fault}\"")),
+            "{fault} struck: {log}"
+        );
+    }
+    let ok = r["appends"]["ok"].as_u64().unwrap();
+    assert!(ok > 100, "too few appends acknowledged to mean much: {r:#}");
+    assert!(r["records_read_back"].as_u64().unwrap() >= ok, "{r:#}");
+    let lives = std::fs::read_dir(out.join("traces"))
+        .unwrap()
+        .filter(|e| {
+            let name = e.as_ref().unwrap().file_name();
+            name.to_string_lossy().starts_with("controller.jsonl.")
+        })
+        .count();
+    assert!(
+        lives >= 2,
+        "the controller restarted: {lives} trace file(s)"
+    );
+}

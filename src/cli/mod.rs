@@ -148,7 +148,9 @@ pub struct TortureArgs {
     #[arg(long)]
     pub flush_every: Option<u64>,
     /// Faults, comma-separated: kill, pause, partition, power, stale-kill
-    /// (pause the followers' fetching, then kill the leader); none for none.
+    /// (pause the followers' fetching, then kill the leader), stale-power,
+    /// controller-kill, restart-all (every node killed and restarted);
+    /// none for none.
     #[arg(long, default_value = "kill,pause,partition,stale-kill")]
     pub nemesis: String,
     /// Appends in all.

@@ -77,7 +77,9 @@ impl std::fmt::Display for TraceError {
 }
 
 /// `broker-N.jsonl.K` is broker N's life K (torture runs); `broker-N.jsonl`
-/// and `controller.jsonl` have one life.
+/// and `controller.jsonl` have one life. A controller's lives
+/// (`controller.jsonl.K`) share one ghost: its metadata log makes it one
+/// continuing controller, so its epochs must go on increasing.
 fn life_of(path: &Path) -> usize {
     path.extension()
         .and_then(|e| e.to_str())

@@ -38,7 +38,10 @@ pub struct Cluster {
     exe: PathBuf,
     dir: PathBuf,
     flags: BrokerFlags,
-    controller: Child,
+    controller: Option<Child>,
+    /// Where the controller listens, the same in every life, so the
+    /// brokers' control proxies reach each one.
+    controller_addr: SocketAddr,
     brokers: Vec<Broker>,
 }
 
@@ -88,13 +91,13 @@ impl Cluster {
         for sub in ["data", "traces", "logs"] {
             std::fs::create_dir_all(dir.join(sub)).map_err(|e| e.to_string())?;
         }
-        let mut cmd = Command::new(&exe);
-        cmd.args(["controller", "--listen", "127.0.0.1:0"])
-            .arg("--session-timeout-ms")
-            .arg(flags.session_timeout_ms.to_string())
-            .arg("--trace")
-            .arg(dir.join("traces/controller.jsonl"));
-        let (controller, controller_addr) = spawn(cmd, &dir.join("logs/controller.log")).await?;
+        let (controller, controller_addr) = controller_command(
+            &exe,
+            dir,
+            &flags,
+            "127.0.0.1:0".parse().expect("an address"),
+        )
+        .await?;
         let mut brokers = Vec::new();
         for _ in 0..flags.brokers {
             // The front proxy's target is set once the broker has a port.
@@ -115,13 +118,38 @@ impl Cluster {
             exe,
             dir: dir.to_path_buf(),
             flags,
-            controller,
+            controller: Some(controller),
+            controller_addr,
             brokers,
         };
         for i in 0..c.brokers.len() {
             c.start_broker(i).await?;
         }
         Ok(c)
+    }
+
+    /// SIGKILL the controller.
+    pub async fn kill_controller(&mut self) {
+        if let Some(mut c) = self.controller.take() {
+            let _ = c.kill().await;
+        }
+    }
+
+    /// Starts the controller again on its metadata log and address.
+    pub async fn start_controller(&mut self) -> Result<(), String> {
+        if self.controller.is_some() {
+            return Ok(());
+        }
+        let (c, addr) =
+            controller_command(&self.exe, &self.dir, &self.flags, self.controller_addr).await?;
+        if addr != self.controller_addr {
+            return Err(format!(
+                "the controller came back on {addr}, not {}",
+                self.controller_addr
+            ));
+        }
+        self.controller = Some(c);
+        Ok(())
     }
 
     /// Where clients start: every broker's front proxy.
@@ -230,8 +258,10 @@ impl Cluster {
         self.brokers[i].control.block(on);
     }
 
-    /// Undoes every fault: resumes, reconnects and restarts every broker.
+    /// Undoes every fault: restarts the controller, resumes, reconnects
+    /// and restarts every broker.
     pub async fn heal(&mut self) -> Result<(), String> {
+        self.start_controller().await?;
         for i in 0..self.brokers.len() {
             self.isolate(i, false);
             self.pause(i, false)?;
@@ -247,6 +277,28 @@ impl Cluster {
             let _ = self.pause(i, false);
             self.kill(i).await;
         }
-        let _ = self.controller.kill().await;
+        self.kill_controller().await;
     }
+}
+
+/// Starts a controller on `listen` with its metadata log under `data/` and
+/// a trace file of its own for each life.
+async fn controller_command(
+    exe: &Path,
+    dir: &Path,
+    flags: &BrokerFlags,
+    listen: SocketAddr,
+) -> Result<(Child, SocketAddr), String> {
+    let life = (0..)
+        .find(|n| !dir.join(format!("traces/controller.jsonl.{n}")).exists())
+        .unwrap_or(0);
+    let mut cmd = Command::new(exe);
+    cmd.args(["controller", "--listen", &listen.to_string()])
+        .arg("--session-timeout-ms")
+        .arg(flags.session_timeout_ms.to_string())
+        .arg("--data-dir")
+        .arg(dir.join("data/controller"))
+        .arg("--trace")
+        .arg(dir.join(format!("traces/controller.jsonl.{life}")));
+    spawn(cmd, &dir.join("logs/controller.log")).await
 }

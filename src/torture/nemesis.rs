@@ -23,16 +23,24 @@ pub enum Fault {
     /// them from the ISR, then cut the leader's power: what it alone held,
     /// unflushed, is gone, though acks=all acknowledged it.
     StalePower,
+    /// SIGKILL the controller while the brokers run, restart it on its
+    /// metadata log: no decision it made may be undone.
+    ControllerKill,
+    /// SIGKILL every broker and the controller, start them all again on
+    /// their folders.
+    RestartAll,
 }
 
 impl Fault {
-    pub const ALL: [(&'static str, Fault); 6] = [
+    pub const ALL: [(&'static str, Fault); 8] = [
         ("kill", Fault::Kill),
         ("pause", Fault::Pause),
         ("partition", Fault::Partition),
         ("power", Fault::Power),
         ("stale-kill", Fault::StaleKill),
         ("stale-power", Fault::StalePower),
+        ("controller-kill", Fault::ControllerKill),
+        ("restart-all", Fault::RestartAll),
     ];
 
     pub fn name(self) -> &'static str {
@@ -129,6 +137,22 @@ pub async fn strike(
             notes.extend(cut.into_iter().map(|c| json!(c)));
             tokio::time::sleep(hold).await;
             cluster.start_broker(target).await?;
+        }
+        Fault::ControllerKill => {
+            cluster.kill_controller().await;
+            tokio::time::sleep(hold).await;
+            cluster.start_controller().await?;
+        }
+        Fault::RestartAll => {
+            for b in 0..brokers {
+                cluster.kill(b).await;
+            }
+            cluster.kill_controller().await;
+            tokio::time::sleep(hold).await;
+            cluster.start_controller().await?;
+            for b in 0..brokers {
+                cluster.start_broker(b).await?;
+            }
         }
         Fault::StaleKill | Fault::StalePower => {
             for &o in &others {
