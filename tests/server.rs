@@ -67,6 +67,7 @@ fn start_traced(
                 fetch_wait: Duration::from_millis(200),
                 trace: None,
                 data_dir: None,
+                group_initial_delay: Duration::from_millis(100),
             };
             let c = start_cluster(
                 any,

@@ -272,6 +272,10 @@ pub struct TimingFlags {
     /// `replica.fetch.wait.max.ms`.
     #[arg(long, default_value_t = 500)]
     pub fetch_wait_ms: u64,
+    /// `group.initial.rebalance.delay.ms`: a new consumer group waits this
+    /// long for more members before its first assignment.
+    #[arg(long, default_value_t = 3000)]
+    pub group_initial_rebalance_delay_ms: u64,
 }
 
 #[derive(Args, Debug)]

@@ -72,6 +72,7 @@ fn broker_options(p: BrokerParts) -> BrokerOptions {
         replica_lag: Duration::from_millis(p.timing.replica_lag_ms),
         heartbeat: Duration::from_millis(p.timing.session_timeout_ms / 4),
         fetch_wait: Duration::from_millis(p.timing.fetch_wait_ms),
+        group_initial_delay: Duration::from_millis(p.timing.group_initial_rebalance_delay_ms),
         trace: p.trace,
         data_dir: p.data_dir,
     }

@@ -16,11 +16,19 @@ pub enum ErrorCode {
     LeaderNotAvailable = 5,
     NotLeaderOrFollower = 6,
     RequestTimedOut = 7,
+    CoordinatorLoadInProgress = 14,
     CoordinatorNotAvailable = 15,
+    NotCoordinator = 16,
     InvalidTopicException = 17,
     NotEnoughReplicas = 19,
     NotEnoughReplicasAfterAppend = 20,
     InvalidRequiredAcks = 21,
+    IllegalGeneration = 22,
+    InconsistentGroupProtocol = 23,
+    InvalidGroupId = 24,
+    UnknownMemberId = 25,
+    InvalidSessionTimeout = 26,
+    RebalanceInProgress = 27,
     UnsupportedVersion = 35,
     TopicAlreadyExists = 36,
     InvalidPartitions = 37,
@@ -32,22 +40,32 @@ pub enum ErrorCode {
     OutOfOrderSequenceNumber = 45,
     /// The log could not be read or written.
     KafkaStorageError = 56,
+    /// KIP-394: join again with the member id this answer carries.
+    MemberIdRequired = 79,
     /// More than one batch for a partition in one Produce.
     InvalidRecord = 87,
 }
 
-const ALL: [ErrorCode; 21] = [
+const ALL: [ErrorCode; 30] = [
     ErrorCode::OffsetOutOfRange,
     ErrorCode::CorruptMessage,
     ErrorCode::UnknownTopicOrPartition,
     ErrorCode::LeaderNotAvailable,
     ErrorCode::NotLeaderOrFollower,
     ErrorCode::RequestTimedOut,
+    ErrorCode::CoordinatorLoadInProgress,
     ErrorCode::CoordinatorNotAvailable,
+    ErrorCode::NotCoordinator,
     ErrorCode::InvalidTopicException,
     ErrorCode::NotEnoughReplicas,
     ErrorCode::NotEnoughReplicasAfterAppend,
     ErrorCode::InvalidRequiredAcks,
+    ErrorCode::IllegalGeneration,
+    ErrorCode::InconsistentGroupProtocol,
+    ErrorCode::InvalidGroupId,
+    ErrorCode::UnknownMemberId,
+    ErrorCode::InvalidSessionTimeout,
+    ErrorCode::RebalanceInProgress,
     ErrorCode::UnsupportedVersion,
     ErrorCode::TopicAlreadyExists,
     ErrorCode::InvalidPartitions,
@@ -57,6 +75,7 @@ const ALL: [ErrorCode; 21] = [
     ErrorCode::UnsupportedForMessageFormat,
     ErrorCode::OutOfOrderSequenceNumber,
     ErrorCode::KafkaStorageError,
+    ErrorCode::MemberIdRequired,
     ErrorCode::InvalidRecord,
 ];
 
@@ -88,11 +107,19 @@ impl ErrorCode {
             LeaderNotAvailable => "LEADER_NOT_AVAILABLE",
             NotLeaderOrFollower => "NOT_LEADER_OR_FOLLOWER",
             RequestTimedOut => "REQUEST_TIMED_OUT",
+            CoordinatorLoadInProgress => "COORDINATOR_LOAD_IN_PROGRESS",
             CoordinatorNotAvailable => "COORDINATOR_NOT_AVAILABLE",
+            NotCoordinator => "NOT_COORDINATOR",
             InvalidTopicException => "INVALID_TOPIC_EXCEPTION",
             NotEnoughReplicas => "NOT_ENOUGH_REPLICAS",
             NotEnoughReplicasAfterAppend => "NOT_ENOUGH_REPLICAS_AFTER_APPEND",
             InvalidRequiredAcks => "INVALID_REQUIRED_ACKS",
+            IllegalGeneration => "ILLEGAL_GENERATION",
+            InconsistentGroupProtocol => "INCONSISTENT_GROUP_PROTOCOL",
+            InvalidGroupId => "INVALID_GROUP_ID",
+            UnknownMemberId => "UNKNOWN_MEMBER_ID",
+            InvalidSessionTimeout => "INVALID_SESSION_TIMEOUT",
+            RebalanceInProgress => "REBALANCE_IN_PROGRESS",
             UnsupportedVersion => "UNSUPPORTED_VERSION",
             TopicAlreadyExists => "TOPIC_ALREADY_EXISTS",
             InvalidPartitions => "INVALID_PARTITIONS",
@@ -102,6 +129,7 @@ impl ErrorCode {
             UnsupportedForMessageFormat => "UNSUPPORTED_FOR_MESSAGE_FORMAT",
             OutOfOrderSequenceNumber => "OUT_OF_ORDER_SEQUENCE_NUMBER",
             KafkaStorageError => "KAFKA_STORAGE_ERROR",
+            MemberIdRequired => "MEMBER_ID_REQUIRED",
             InvalidRecord => "INVALID_RECORD",
         }
     }
@@ -117,7 +145,9 @@ impl ErrorCode {
                 | LeaderNotAvailable
                 | NotLeaderOrFollower
                 | RequestTimedOut
+                | CoordinatorLoadInProgress
                 | CoordinatorNotAvailable
+                | NotCoordinator
                 | NotEnoughReplicas
                 | NotEnoughReplicasAfterAppend
                 | KafkaStorageError

@@ -1,15 +1,15 @@
 //! One request frame in, one response frame (or a reason to close) out:
 //! header parsing, version negotiation and dispatch, with no I/O.
 //!
-//! Consumer groups are out of scope: FindCoordinator always answers
-//! COORDINATOR_NOT_AVAILABLE, which clients that assign partitions
-//! themselves poll and ignore.
+//! Consumer groups (the classic protocol) are answered by `group::serve`.
 //!
 //! What a client may send is decided here once: the versions in
 //! `SUPPORTED` are the ones this broker answers, and `ApiVersions` reports
 //! exactly that table.
 
 use super::fetch::{fetch, follower_fetch};
+use super::group::plane::GroupPlane;
+use super::group::serve as group;
 use super::metadata::metadata_response;
 use super::offsets::list_offsets;
 use super::produce::produce;
@@ -18,10 +18,9 @@ use super::topics::create_topics;
 use crate::core::error::ErrorCode;
 use bytes::{Bytes, BytesMut};
 use kafka_protocol::messages::api_versions_response::ApiVersion;
-use kafka_protocol::messages::find_coordinator_response::Coordinator;
 use kafka_protocol::messages::{
-    ApiKey, ApiVersionsResponse, BrokerId, FindCoordinatorRequest, FindCoordinatorResponse,
-    InitProducerIdResponse, ProducerId, RequestHeader, RequestKind, ResponseHeader, ResponseKind,
+    ApiKey, ApiVersionsResponse, InitProducerIdResponse, ProducerId, RequestHeader, RequestKind,
+    ResponseHeader, ResponseKind,
 };
 use kafka_protocol::protocol::{Decodable, Encodable};
 
@@ -35,6 +34,12 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::InitProducerId, 0, 4),
     (ApiKey::CreateTopics, 2, 7),
     (ApiKey::FindCoordinator, 0, 4),
+    (ApiKey::JoinGroup, 0, 7),
+    (ApiKey::SyncGroup, 0, 5),
+    (ApiKey::Heartbeat, 0, 4),
+    (ApiKey::LeaveGroup, 0, 4),
+    (ApiKey::OffsetCommit, 0, 8),
+    (ApiKey::OffsetFetch, 0, 7),
     (ApiKey::ApiVersions, 0, 3),
 ];
 
@@ -57,7 +62,7 @@ pub enum Reply {
 }
 
 /// Handles one request frame's body on this broker.
-pub async fn handle(mut body: Bytes, shared: &Shared) -> Reply {
+pub async fn handle(mut body: Bytes, shared: &Shared, groups: &GroupPlane) -> Reply {
     if body.len() < 8 {
         return Reply::Close(format!(
             "a request of {} bytes has no room for its header",
@@ -176,35 +181,41 @@ pub async fn handle(mut body: Bytes, shared: &Shared) -> Reply {
             key,
             header.correlation_id,
             version,
-            no_coordinator(&req, version),
+            group::find_coordinator(&req, version, shared).await,
+        ),
+        RequestKind::JoinGroup(req) => {
+            let client = header.client_id.as_deref().unwrap_or("").to_string();
+            let r = group::join_group(req, version, &client, shared, groups).await;
+            respond(key, header.correlation_id, version, r)
+        }
+        RequestKind::SyncGroup(req) => {
+            let r = group::sync_group(req, version, shared, groups).await;
+            respond(key, header.correlation_id, version, r)
+        }
+        RequestKind::Heartbeat(req) => respond(
+            key,
+            header.correlation_id,
+            version,
+            group::heartbeat(&req, shared, groups),
+        ),
+        RequestKind::LeaveGroup(req) => respond(
+            key,
+            header.correlation_id,
+            version,
+            group::leave_group(&req, version, shared, groups),
+        ),
+        RequestKind::OffsetCommit(req) => {
+            let r = group::offset_commit(req, shared, groups).await;
+            respond(key, header.correlation_id, version, r)
+        }
+        RequestKind::OffsetFetch(req) => respond(
+            key,
+            header.correlation_id,
+            version,
+            group::offset_fetch(&req, version, shared, groups),
         ),
         other => Reply::Close(format!("{other:?} is not served by this broker")),
     }
-}
-
-/// COORDINATOR_NOT_AVAILABLE for every key asked, in the fields the
-/// version has (one key up to v3, a list from v4).
-fn no_coordinator(req: &FindCoordinatorRequest, version: i16) -> FindCoordinatorResponse {
-    let mut r = FindCoordinatorResponse::default();
-    if version >= 4 {
-        r.coordinators = req
-            .coordinator_keys
-            .iter()
-            .map(|k| {
-                let mut c = Coordinator::default();
-                c.key = k.clone();
-                c.node_id = BrokerId(-1);
-                c.port = -1;
-                c.error_code = ErrorCode::CoordinatorNotAvailable.code();
-                c
-            })
-            .collect();
-    } else {
-        r.error_code = ErrorCode::CoordinatorNotAvailable.code();
-        r.node_id = BrokerId(-1);
-        r.port = -1;
-    }
-    r
 }
 
 fn versions_response(error_code: i16) -> ApiVersionsResponse {
@@ -273,6 +284,7 @@ impl Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kafka_protocol::messages::FindCoordinatorResponse;
     use kafka_protocol::protocol::HeaderVersion;
 
     /// Handles one frame on a fresh lone broker.
@@ -281,7 +293,11 @@ mod tests {
             .enable_all()
             .build()
             .expect("a runtime")
-            .block_on(handle(body, &Shared::detached()))
+            .block_on(handle(
+                body,
+                &Shared::detached(),
+                &GroupPlane::new(std::time::Duration::ZERO),
+            ))
     }
     use kafka_protocol::messages::ApiVersionsRequest;
     use kafka_protocol::protocol::{StrBytes, encode_request_header_into_buffer};
@@ -335,7 +351,9 @@ mod tests {
     }
 
     #[test]
-    fn find_coordinator_says_not_available_at_every_version() {
+    fn find_coordinator_without_a_controller_says_not_available_at_every_version() {
+        // No controller: `__consumer_offsets` cannot be created, so there
+        // is no coordinator to name.
         use kafka_protocol::messages::FindCoordinatorRequest;
         for v in 0..=4 {
             let mut buf = BytesMut::new();

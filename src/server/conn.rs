@@ -3,6 +3,7 @@
 //! closed alone; every other connection keeps being served.
 
 use super::api::{self, Reply};
+use super::group::plane::GroupPlane;
 use super::shared::Shared;
 use crate::wire::frame::Frames;
 use std::net::SocketAddr;
@@ -17,6 +18,8 @@ pub struct ListenConfig {
     pub max_request_bytes: usize,
     /// The broker every connection works on.
     pub shared: Arc<Shared>,
+    /// The consumer groups it coordinates.
+    pub groups: Arc<GroupPlane>,
 }
 
 /// Serves every connection `listener` accepts, until the task is dropped.
@@ -58,7 +61,7 @@ async fn connection(mut stream: TcpStream, cfg: &ListenConfig) -> Result<(), Str
         while let Some(body) = frames.next_frame().map_err(|e| e.to_string())? {
             // One request at a time per connection, as Kafka mutes a
             // connection until its request is answered: answers keep order.
-            match api::handle(body, &cfg.shared).await {
+            match api::handle(body, &cfg.shared, &cfg.groups).await {
                 Reply::Respond(resp) => {
                     out.clear();
                     resp.encode_into(&mut out)?;

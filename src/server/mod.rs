@@ -8,7 +8,8 @@
 //!
 //! With tokio, on top: the lock and the routing of the broker's outputs
 //! (`shared`), dispatch and version negotiation (`api`) with one file per
-//! Kafka API (`produce`, `fetch`, `offsets`, `topics`), the listener
+//! Kafka API (`produce`, `fetch`, `offsets`, `topics`), consumer groups
+//! (`group`: a sans-IO coordinator, offsets in `__consumer_offsets`), the listener
 //! (`conn`), the follower fetcher, controller link and timers (`runtime`),
 //! the controller process (`control`) and serving until Ctrl-C (`run`).
 
@@ -17,6 +18,7 @@ pub mod broker;
 pub mod conn;
 pub mod control;
 pub mod fetch;
+pub mod group;
 pub mod metadata;
 pub mod offsets;
 pub mod partition;

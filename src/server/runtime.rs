@@ -7,6 +7,7 @@ use super::broker::{Broker, FollowerFetch};
 use super::conn::{ListenConfig, bind, serve};
 use super::control::serve::Plane;
 use super::control::wire::{self, Reader, ToBroker, ToController};
+use super::group::plane::GroupPlane;
 use super::metadata::BrokerAddr;
 use super::replication::{FOLLOWER_FETCH_VERSION, decode_response, encode_request};
 use super::shared::{Outlets, Shared};
@@ -48,6 +49,8 @@ pub struct BrokerOptions {
     pub trace: Option<PathBuf>,
     /// Where the partitions' files live; `None` keeps logs in memory.
     pub data_dir: Option<PathBuf>,
+    /// `group.initial.rebalance.delay.ms`.
+    pub group_initial_delay: Duration,
 }
 
 /// A controller and its brokers running in this process.
@@ -145,13 +148,16 @@ pub async fn start_broker(opts: BrokerOptions) -> std::io::Result<(SocketAddr, A
         host: reached.ip().to_string(),
         port: reached.port(),
     };
+    let groups = Arc::new(GroupPlane::new(opts.group_initial_delay));
     tokio::spawn(serve(
         listener,
         ListenConfig {
             max_request_bytes: opts.max_request_bytes,
             shared: shared.clone(),
+            groups: groups.clone(),
         },
     ));
+    tokio::spawn(group_ticker(groups));
     let incarnation = uuid::Uuid::new_v4();
     tokio::spawn(control_link(
         opts.clone(),
@@ -383,6 +389,18 @@ async fn pause_on_sigusr1(id: BrokerId, shared: Arc<Shared>) {
             "insync broker {id}: follower fetching {}",
             if now { "paused" } else { "resumed" }
         );
+    }
+}
+
+/// Expires group members whose sessions ran out and rebalances past
+/// their deadline.
+async fn group_ticker(groups: Arc<GroupPlane>) {
+    let mut every = tokio::time::interval(TICK);
+    loop {
+        every.tick().await;
+        let mut g = groups.lock();
+        g.groups.tick(Instant::now());
+        g.route();
     }
 }
 

@@ -47,6 +47,7 @@ impl Plane {
             eprintln!("insync controller: recovery: {note}");
         }
         let replayed = recovered.records.len();
+        let from_snapshot = recovered.snapshot.is_some();
         let node = ControllerNode::restore(
             session_timeout,
             trace,
@@ -58,9 +59,9 @@ impl Plane {
         .map_err(|e| format!("{}: {e}", dir.display()))?;
         if recovered.next_offset > 0 {
             eprintln!(
-                "insync controller: resumed from {} ({} record(s) after the snapshot)",
+                "insync controller: resumed from {}: {}{replayed} record(s) replayed",
                 dir.display(),
-                replayed
+                if from_snapshot { "a snapshot, then " } else { "" },
             );
         }
         let mut plane = Plane {
