@@ -43,8 +43,16 @@ fn kcat_group_read(c: &Procs, group: &str, topic: &str) -> Vec<String> {
         .collect()
 }
 
-/// Runs tests/clients/group_consume.py to its end; the values it read.
-fn group_consume(library: &str, c: &Procs, topic: &str, group: &str, count: usize) -> Vec<String> {
+/// Runs tests/clients/group_consume.py to its end (`extra`: SLOW_MS and
+/// UNTIL); the values it read.
+fn group_consume(
+    library: &str,
+    c: &Procs,
+    topic: &str,
+    group: &str,
+    count: usize,
+    extra: &[&str],
+) -> Vec<String> {
     let out = Command::new(python())
         .arg(script("group_consume.py"))
         .args([
@@ -55,6 +63,7 @@ fn group_consume(library: &str, c: &Procs, topic: &str, group: &str, count: usiz
             &count.to_string(),
             "40",
         ])
+        .args(extra)
         .output()
         .expect("the client script runs");
     assert!(
@@ -117,7 +126,7 @@ fn confluent_kafka_and_kafka_python_consume_as_group_members_and_resume() {
     for library in ["confluent", "kafka-python"] {
         let group = format!("group-{library}");
         assert_eq!(
-            group_consume(library, &c, "g-py", &group, 6),
+            group_consume(library, &c, "g-py", &group, 6, &[]),
             values("a", 6),
             "{library} reads the topic as a group member"
         );
@@ -126,7 +135,7 @@ fn confluent_kafka_and_kafka_python_consume_as_group_members_and_resume() {
     for library in ["confluent", "kafka-python"] {
         let group = format!("group-{library}");
         assert_eq!(
-            group_consume(library, &c, "g-py", &group, 2),
+            group_consume(library, &c, "g-py", &group, 2, &[]),
             values("b", 2),
             "{library} resumes from its group's committed offset"
         );
@@ -181,28 +190,7 @@ fn a_member_killed_mid_stream_hands_its_partition_over_and_nothing_is_skipped() 
     // and starts from the first's last commit (the record it was killed
     // on at most comes again: at least once, never skipped).
     let last = all.last().unwrap().clone();
-    let out = Command::new(python())
-        .arg(script("group_consume.py"))
-        .args([
-            "confluent",
-            &c.bootstrap(),
-            "g-kill",
-            "movers",
-            "1000",
-            "40",
-            "0",
-            &last,
-        ])
-        .output()
-        .expect("the client script runs");
-    let summary: Value = serde_json::from_str(
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .last()
-            .unwrap_or(""),
-    )
-    .expect("a JSON summary");
-    let read_second: Vec<String> = serde_json::from_value(summary["read"].clone()).unwrap();
+    let read_second = group_consume("confluent", &c, "g-kill", "movers", 1000, &["0", &last]);
     let start = all
         .iter()
         .position(|v| Some(v) == read_second.first())

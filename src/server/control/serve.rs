@@ -61,7 +61,11 @@ impl Plane {
             eprintln!(
                 "insync controller: resumed from {}: {}{replayed} record(s) replayed",
                 dir.display(),
-                if from_snapshot { "a snapshot, then " } else { "" },
+                if from_snapshot {
+                    "a snapshot, then "
+                } else {
+                    ""
+                },
             );
         }
         let mut plane = Plane {

@@ -105,7 +105,8 @@ pub struct Groups {
     next_member: u64,
 }
 
-fn join_error(member_id: &str, error: ErrorCode) -> JoinAnswer {
+/// A JoinGroup refused with `error`.
+pub fn join_error(member_id: &str, error: ErrorCode) -> JoinAnswer {
     JoinAnswer {
         error: Some(error),
         generation: -1,
@@ -117,7 +118,8 @@ fn join_error(member_id: &str, error: ErrorCode) -> JoinAnswer {
     }
 }
 
-fn sync_error(error: ErrorCode) -> SyncAnswer {
+/// A SyncGroup refused with `error`.
+pub fn sync_error(error: ErrorCode) -> SyncAnswer {
     SyncAnswer {
         error: Some(error),
         protocol_type: None,

@@ -40,6 +40,30 @@ impl GroupPlane {
     pub fn lock(&self) -> MutexGuard<'_, PlaneState> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// Puts a JoinGroup or SyncGroup to the coordinator (`f`, handed a
+    /// ticket) and waits up to `limit` for its answer if it has none yet.
+    /// `None`: this broker stopped coordinating, or the wait ran out.
+    pub async fn ask(
+        &self,
+        limit: Duration,
+        f: impl FnOnce(&mut Groups, Ticket) -> Option<Answer>,
+    ) -> Option<Answer> {
+        let (answer, rx) = {
+            let mut g = self.lock();
+            let (ticket, rx) = g.ticket();
+            let answer = f(&mut g.groups, ticket);
+            if answer.is_some() {
+                g.forget(ticket);
+            }
+            g.route();
+            (answer, rx)
+        };
+        match answer {
+            Some(a) => Some(a),
+            None => tokio::time::timeout(limit, rx).await.ok()?.ok(),
+        }
+    }
 }
 
 impl PlaneState {

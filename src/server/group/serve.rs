@@ -4,7 +4,7 @@
 //! `__consumer_offsets` partition 0 (one partition: Kafka hashes groups
 //! over 50, which changes where, not how).
 
-use super::coordinator::{Answer, Join, JoinAnswer, SyncAnswer};
+use super::coordinator::{Answer, Join, JoinAnswer, SyncAnswer, join_error, sync_error};
 use super::offsets::{Committed, OFFSETS_TOPIC};
 use super::plane::GroupPlane;
 use crate::core::error::ErrorCode;
@@ -172,18 +172,6 @@ fn join_response(a: JoinAnswer, version: i16) -> JoinGroupResponse {
     r
 }
 
-fn error_join(member_id: &str, e: ErrorCode) -> JoinAnswer {
-    JoinAnswer {
-        error: Some(e),
-        generation: -1,
-        protocol_type: None,
-        protocol: None,
-        leader: String::new(),
-        member_id: member_id.to_string(),
-        members: Vec::new(),
-    }
-}
-
 fn ms(v: i32) -> Duration {
     Duration::from_millis(u64::try_from(v).unwrap_or(0))
 }
@@ -197,7 +185,7 @@ pub async fn join_group(
 ) -> JoinGroupResponse {
     let member_id = req.member_id.to_string();
     if let Err(e) = coordinating(shared, plane) {
-        return join_response(error_join(&member_id, e), version);
+        return join_response(join_error(&member_id, e), version);
     }
     let rebalance_timeout = if version >= 1 {
         ms(req.rebalance_timeout_ms)
@@ -219,22 +207,16 @@ pub async fn join_group(
         rebalance_timeout,
         require_known_member_id: version >= 4,
     };
-    let (answer, rx) = {
-        let mut g = plane.lock();
-        let (ticket, rx) = g.ticket();
-        let answer = g.groups.join(ticket, join, Instant::now());
-        if answer.is_some() {
-            g.forget(ticket);
-        }
-        g.route();
-        (answer, rx)
-    };
-    let answer = match answer {
-        Some(a) => a,
-        None => match tokio::time::timeout(rebalance_timeout + Duration::from_secs(5), rx).await {
-            Ok(Ok(Answer::Join(a))) => a,
-            _ => error_join(&member_id, ErrorCode::NotCoordinator),
-        },
+    let limit = rebalance_timeout + Duration::from_secs(5);
+    let now = Instant::now();
+    let answer = match plane
+        .ask(limit, |g, ticket| {
+            g.join(ticket, join, now).map(Answer::Join)
+        })
+        .await
+    {
+        Some(Answer::Join(a)) => a,
+        _ => join_error(&member_id, ErrorCode::NotCoordinator),
     };
     join_response(answer, version)
 }
@@ -256,43 +238,25 @@ pub async fn sync_group(
     shared: &Shared,
     plane: &GroupPlane,
 ) -> SyncGroupResponse {
-    let fail = |e: ErrorCode| SyncAnswer {
-        error: Some(e),
-        protocol_type: None,
-        protocol: None,
-        assignment: Bytes::new(),
-    };
     if let Err(e) = coordinating(shared, plane) {
-        return sync_response(fail(e), version);
+        return sync_response(sync_error(e), version);
     }
     let assignments = req
         .assignments
         .iter()
         .map(|a| (a.member_id.to_string(), a.assignment.clone()))
         .collect();
-    let (answer, rx) = {
-        let mut g = plane.lock();
-        let (ticket, rx) = g.ticket();
-        let answer = g.groups.sync(
-            ticket,
-            &req.group_id.0,
-            &req.member_id,
-            req.generation_id,
-            assignments,
-            Instant::now(),
-        );
-        if answer.is_some() {
-            g.forget(ticket);
-        }
-        g.route();
-        (answer, rx)
-    };
-    let answer = match answer {
-        Some(a) => a,
-        None => match tokio::time::timeout(Duration::from_secs(300), rx).await {
-            Ok(Ok(Answer::Sync(a))) => a,
-            _ => fail(ErrorCode::NotCoordinator),
-        },
+    let now = Instant::now();
+    let (group, member) = (req.group_id.0.to_string(), req.member_id.to_string());
+    let answer = match plane
+        .ask(Duration::from_secs(300), |g, ticket| {
+            g.sync(ticket, &group, &member, req.generation_id, assignments, now)
+                .map(Answer::Sync)
+        })
+        .await
+    {
+        Some(Answer::Sync(a)) => a,
+        _ => sync_error(ErrorCode::NotCoordinator),
     };
     sync_response(answer, version)
 }
