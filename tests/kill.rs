@@ -195,3 +195,78 @@ fn a_killed_broker_recovers_its_log_from_disk() {
     let read = kcat_read(&c.bootstrap(), "kept");
     assert_eq!(read.last(), Some(&(3, "d".to_string())));
 }
+
+/// A full disk, as a file-size limit stands for it (the same failed write):
+/// the broker stops and says which file it could not write, nothing
+/// unwritten was acknowledged, and a restart recovers every acknowledged
+/// record, the torn tail cut.
+#[test]
+#[ignore = "needs kcat: scripts/install-clients"]
+fn a_full_disk_stops_the_broker_and_loses_nothing_acknowledged() {
+    let _one_at_a_time = common::serial();
+    let mut c = Procs::start(1, &[]);
+    c.metadata("full");
+    c.kill(0);
+    // Broker 0 again, its files limited to 256 KiB.
+    let dir = c.data.join("broker-0");
+    let mut args: Vec<String> = vec![
+        "broker".into(),
+        "--id".into(),
+        "0".into(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--data-dir".into(),
+        dir.to_str().unwrap().into(),
+    ];
+    args.extend(c.broker_args.iter().cloned());
+    let mut limited = Command::new("bash")
+        .arg("-c")
+        .arg("ulimit -f 256 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_insync"))
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(limited.stdout.as_mut().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    let addr = first.trim().strip_prefix("broker 0: ").unwrap().to_string();
+    let mut acked = Vec::new();
+    let value = "x".repeat(4000);
+    for i in 0..200 {
+        let v = format!("{i:04}-{value}");
+        if kcat_produce(&addr, "full", "1", &v).is_err() {
+            break;
+        }
+        acked.push(v);
+    }
+    let out = limited.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "it stops: {err}");
+    assert!(
+        err.contains("cannot write")
+            && err.contains("File too large")
+            && err.contains("stopping the broker"),
+        "and says why: {err}"
+    );
+    assert!(
+        acked.len() > 10 && acked.len() < 200,
+        "the limit was reached mid-stream: {} acknowledged",
+        acked.len()
+    );
+    c.restart(0);
+    c.wait_for(
+        |m| leader_and_isr(m, "full").is_some_and(|(l, _)| l == 0),
+        "the broker leads again",
+    );
+    let values: Vec<String> = kcat_read(&c.bootstrap(), "full")
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(values, acked, "every acknowledged record, nothing else");
+    kcat_produce(&c.bootstrap(), "full", "1", "after").expect("and it takes writes");
+}

@@ -169,6 +169,7 @@ pub async fn start_broker(opts: BrokerOptions) -> std::io::Result<(SocketAddr, A
     tokio::spawn(fetcher(opts.clone(), shared.clone(), fetch_rx));
     tokio::spawn(ticker(opts.clone(), shared.clone()));
     tokio::spawn(pause_on_sigusr1(opts.id, shared.clone()));
+    tokio::spawn(survive_file_size_limit());
     Ok((addr, shared))
 }
 
@@ -374,6 +375,17 @@ async fn fetch_once(
         .unwrap_or_else(|p| p.into_inner())
         .insert(key, (f.leader, conn));
     Ok(resp)
+}
+
+/// A file-size limit (`ulimit -f`) reached sends SIGXFSZ, which kills by
+/// default. Handled, the write fails with EFBIG instead, and the broker
+/// stops saying which file it could not write, as on a full disk.
+async fn survive_file_size_limit() {
+    use tokio::signal::unix::{SignalKind, signal};
+    const SIGXFSZ: i32 = 25;
+    if let Ok(mut s) = signal(SignalKind::from_raw(SIGXFSZ)) {
+        while s.recv().await.is_some() {}
+    }
 }
 
 /// The fault-injection hook: SIGUSR1 pauses this broker's follower
