@@ -5,6 +5,7 @@
 
 use super::proxy::Proxy;
 use crate::core::settings::KafkaSettings;
+use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -43,6 +44,17 @@ pub struct Cluster {
     /// brokers' control proxies reach each one.
     controller_addr: SocketAddr,
     brokers: Vec<Broker>,
+    /// The largest resident set each node reached in any of its lives, kB.
+    peaks: BTreeMap<String, u64>,
+}
+
+/// A process's peak resident set (`VmHWM`), in kB, while it runs (Linux).
+fn peak_rss_kb(child: &Child) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id()?)).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 /// Starts `cmd` with stderr appended to `log` and waits for its first line
@@ -121,6 +133,7 @@ impl Cluster {
             controller: Some(controller),
             controller_addr,
             brokers,
+            peaks: BTreeMap::new(),
         };
         for i in 0..c.brokers.len() {
             c.start_broker(i).await?;
@@ -131,6 +144,7 @@ impl Cluster {
     /// SIGKILL the controller.
     pub async fn kill_controller(&mut self) {
         if let Some(mut c) = self.controller.take() {
+            self.note_peak("controller".into(), &c);
             let _ = c.kill().await;
         }
     }
@@ -226,6 +240,7 @@ impl Cluster {
     /// SIGKILL: the process dies with whatever the page cache holds.
     pub async fn kill(&mut self, i: usize) {
         if let Some(mut c) = self.brokers[i].child.take() {
+            self.note_peak(format!("broker-{i}"), &c);
             let _ = c.kill().await;
         }
         self.brokers[i].paused = false;
@@ -272,12 +287,21 @@ impl Cluster {
         Ok(())
     }
 
-    pub async fn stop(mut self) {
+    fn note_peak(&mut self, name: String, child: &Child) {
+        if let Some(kb) = peak_rss_kb(child) {
+            let peak = self.peaks.entry(name).or_insert(0);
+            *peak = (*peak).max(kb);
+        }
+    }
+
+    /// Stops every node; answers each one's peak resident set, kB.
+    pub async fn stop(mut self) -> BTreeMap<String, u64> {
         for i in 0..self.brokers.len() {
             let _ = self.pause(i, false);
             self.kill(i).await;
         }
         self.kill_controller().await;
+        self.peaks
     }
 }
 

@@ -78,6 +78,21 @@ fn prepare(out: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// What the files under `dir` take, in bytes.
+fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
 fn write_lines(path: &Path, lines: &[Value]) -> Result<(), String> {
     let mut text = String::new();
     for l in lines {
@@ -127,7 +142,9 @@ async fn run_async(cfg: &TortureConfig, exe: PathBuf) -> Result<Outcome, String>
         pace: Duration::from_secs_f64(producers(cfg) as f64 / cfg.rate.max(0.001)),
     });
     let result = drive(cfg, &mut cluster, &shared).await;
-    cluster.stop().await;
+    let peak_rss_kb = cluster.stop().await;
+    let seconds = shared.start.elapsed().as_secs_f64();
+    let disk_bytes = dir_bytes(&cfg.out.join("data"));
     let (faults, (reader, survivors)) = result?;
 
     let mut ops = std::mem::take(&mut *shared.history.lock().unwrap_or_else(|p| p.into_inner()));
@@ -171,6 +188,9 @@ async fn run_async(cfg: &TortureConfig, exe: PathBuf) -> Result<Outcome, String>
         "appends": {"ok": count("append", "ok"), "fail": count("append", "fail"), "info": count("append", "info")},
         "polls": count("poll", "ok"),
         "faults": faults.len(),
+        "seconds": seconds,
+        "peak_rss_kb": peak_rss_kb,
+        "disk_bytes": disk_bytes,
         "records_read_back": survivors,
         "acked_missing_at_end": acked_missing(&ops, reader),
         "report": report.to_json(),
