@@ -6,6 +6,7 @@
 use crate::core::error::ErrorCode;
 use crate::core::messages::PartitionState;
 use crate::core::types::{BrokerId, BrokerSet};
+use crate::server::group::offsets::OFFSETS_TOPIC;
 use kafka_protocol::messages::metadata_response::{
     MetadataResponseBroker, MetadataResponsePartition, MetadataResponseTopic,
 };
@@ -97,6 +98,11 @@ fn topic(name: &str, t: Option<&TopicView>, version: i16) -> MetadataResponseTop
     };
     if version >= 10 {
         w.topic_id = t.id;
+    }
+    // Kafka's one internal topic here: clients leave it out of pattern
+    // subscriptions and listings.
+    if version >= 1 {
+        w.is_internal = name == OFFSETS_TOPIC;
     }
     w.partitions = t
         .partitions
@@ -223,5 +229,26 @@ mod tests {
             ErrorCode::UnknownTopicOrPartition.code()
         );
         assert!(r.topics[0].partitions.is_empty());
+    }
+
+    #[test]
+    fn consumer_offsets_is_reported_internal() {
+        let mut v = view();
+        let t = v.topics.values().next().unwrap().clone();
+        v.topics.insert(OFFSETS_TOPIC.to_string(), t);
+        let r = metadata_response(&v, None, 12);
+        let internal: Vec<(String, bool)> = r
+            .topics
+            .iter()
+            .map(|t| (t.name.as_ref().unwrap().0.to_string(), t.is_internal))
+            .collect();
+        assert!(
+            internal.contains(&(OFFSETS_TOPIC.to_string(), true)),
+            "{internal:?}"
+        );
+        assert!(
+            internal.iter().filter(|(_, i)| !*i).count() == 1,
+            "{internal:?}"
+        );
     }
 }
