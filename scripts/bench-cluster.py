@@ -6,11 +6,14 @@
 Starts a 3-broker cluster (RF=3) and a 1-broker cluster (RF=1) from
 target/release/insync, each with a fresh data directory. Throughput: `kcat -P -l` sends N records of 100
 bytes to partition 0, at acks 0, 1 and all on RF=3 and at acks=all on RF=1,
-R runs each, median taken. Latency: confluent-kafka (a Python client,
-slower than kcat) first sends as fast as it can to find its own maximum,
-then sends paced at half of that and times each record from produce() to
-its delivery report. Prints one JSON object with the ratios the issue asks
-for: each acks setting against acks=0, and acks=all RF=3 against RF=1."""
+R repetitions (default 7), every setting once per repetition, the order
+reversed every other time; each figure with its median, extremes and range
+as a share of the median. The RF=3/RF=1 ratio is taken within each
+repetition (the two run back to back), so drift of the machine cancels.
+Latency: confluent-kafka (a Python client, slower than kcat) first sends as
+fast as it can to find its own maximum, then sends paced at half of that
+and times each record from produce() to its delivery report, three times
+per setting. Prints one JSON object."""
 import argparse
 import json
 import os
@@ -72,11 +75,23 @@ def kcat_seconds(bootstrap, topic, acks, path, records, verify=True):
     return seconds
 
 
+def spread(xs):
+    """Median, extremes and the range as a share of the median."""
+    m = statistics.median(xs)
+
+    def r(x):
+        return round(x, 3) if m < 100 else round(x)
+
+    return {"median": r(m), "min": r(min(xs)), "max": r(max(xs)),
+            "range_pct_of_median": round(100 * (max(xs) - min(xs)) / m, 1)}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--records", type=int, default=1_000_000)
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--latency-seconds", type=float, default=3.0)
+    ap.add_argument("--latency-runs", type=int, default=3)
     a = ap.parse_args()
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
         for i in range(a.records):
@@ -93,29 +108,40 @@ def main():
             kcat_seconds(b, name, "1", path, a.records, verify=False)
         out = {"records": a.records, "record_bytes": 100, "runs": a.runs, "client": "kcat -P -l",
                "machine_cores": os.cpu_count(), "throughput": {}, "latency_at_half_load": {}}
+        runs = {name: [] for name, _, _ in cases}
         for r in range(a.runs):
-            for name, b, acks in cases:
+            # Every setting once per repetition, the order turned around
+            # each time, so drift of the shared machine falls on all alike;
+            # RF=3 and RF=1 at acks=all run back to back, and their ratio is
+            # taken within each repetition.
+            order = cases if r % 2 == 0 else list(reversed(cases))
+            for name, b, acks in order:
                 s = kcat_seconds(b, name, acks, path, a.records)
-                out["throughput"].setdefault(name, []).append(a.records / s)
-        med = {k: statistics.median(v) for k, v in out["throughput"].items()}
-        out["throughput"] = {k: {"median_records_per_s": round(m),
-                                 "runs": [round(x) for x in out["throughput"][k]]}
-                             for k, m in med.items()}
+                runs[name].append(a.records / s)
+        out["throughput"] = {k: {**spread(v), "runs": [round(x) for x in v]} for k, v in runs.items()}
+        med = {k: statistics.median(v) for k, v in runs.items()}
         out["ratio_to_acks0"] = {k: round(med[k] / med["rf3_acks0"], 3)
                                  for k in ("rf3_acks1", "rf3_acksall")}
-        out["ratio_rf3_acksall_to_rf1_acksall"] = round(med["rf3_acksall"] / med["rf1_acksall"], 3)
+        paired = [x / y for x, y in zip(runs["rf3_acksall"], runs["rf1_acksall"])]
+        out["ratio_rf3_acksall_to_rf1_acksall"] = {**spread(paired),
+                                                   "runs": [round(x, 3) for x in paired]}
         for name, b, acks in cases[:3]:
-            top = subprocess.run([sys.executable, LATENCY, b, name + "-max", acks, "200000"],
-                                 check=True, capture_output=True, text=True)
-            rate = json.loads(top.stdout)["records_per_s"] / 2
-            n = int(rate * a.latency_seconds)
-            res = subprocess.run([sys.executable, LATENCY, b, name + "-lat", acks, str(n), str(rate)],
-                                 check=True, capture_output=True, text=True)
-            r = json.loads(res.stdout)
-            out["latency_at_half_load"][name] = {"client_max_records_per_s": round(rate * 2),
-                                                 "paced_records_per_s": r["records_per_s"],
-                                                 "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"],
-                                                 "failed": r["failed"]}
+            p50s, p99s, rates = [], [], []
+            for _ in range(a.latency_runs):
+                top = subprocess.run([sys.executable, LATENCY, b, name + "-max", acks, "200000"],
+                                     check=True, capture_output=True, text=True)
+                rate = json.loads(top.stdout)["records_per_s"] / 2
+                n = int(rate * a.latency_seconds)
+                res = subprocess.run([sys.executable, LATENCY, b, name + "-lat", acks, str(n), str(rate)],
+                                     check=True, capture_output=True, text=True)
+                r = json.loads(res.stdout)
+                assert r["failed"] == 0, r
+                p50s.append(r["p50_ms"])
+                p99s.append(r["p99_ms"])
+                rates.append(r["records_per_s"])
+            out["latency_at_half_load"][name] = {"paced_records_per_s": round(statistics.median(rates)),
+                                                 "p50_ms": spread(p50s), "p99_ms": spread(p99s),
+                                                 "p99_runs_ms": p99s}
         out["peak_rss_mb"] = {"rf3_cluster": peak_rss_mb(rf3), "rf1_cluster": peak_rss_mb(rf1)}
         print(json.dumps(out, indent=2))
     finally:
