@@ -3,8 +3,8 @@
     cargo build --release && scripts/install-clients
     target/clients-venv/bin/python scripts/bench-cluster.py [--records N] [--runs R]
 
-Starts a 3-broker cluster (RF=3) and a 1-broker cluster (RF=1) from
-target/release/insync, each with a fresh data directory. Throughput: `kcat -P -l` sends N records of 100
+Each repetition starts a fresh 3-broker cluster (RF=3) and 1-broker cluster
+(RF=1) from target/release/insync on empty data directories. Throughput: `kcat -P -l` sends N records of 100
 bytes to partition 0, at acks 0, 1 and all on RF=3 and at acks=all on RF=1,
 R repetitions (default 7), every setting once per repetition, the order
 reversed every other time; each figure with its median, extremes and range
@@ -17,6 +17,7 @@ per setting. Prints one JSON object."""
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -86,9 +87,33 @@ def spread(xs):
             "range_pct_of_median": round(100 * (max(xs) - min(xs)) / m, 1)}
 
 
+class Clusters:
+    """A fresh RF=3 and RF=1 cluster, each on an empty data directory, and
+    a topic per setting created outside the timing."""
+
+    def __init__(self, root, warmup_path):
+        self.dir = tempfile.mkdtemp(prefix="run-", dir=root)
+        self.rf3, b3 = start(3, os.path.join(self.dir, "rf3"))
+        self.rf1, b1 = start(1, os.path.join(self.dir, "rf1"))
+        self.cases = [("rf3_acks0", b3, "0"), ("rf3_acks1", b3, "1"), ("rf3_acksall", b3, "all"),
+                      ("rf1_acksall", b1, "all")]
+        for name, b, _ in self.cases:
+            kcat_seconds(b, name, "1", warmup_path, 1000, verify=False)
+
+    def stop(self):
+        rss = {"rf3_cluster": peak_rss_mb(self.rf3), "rf1_cluster": peak_rss_mb(self.rf1)}
+        for p in (self.rf3, self.rf1):
+            p.terminate()
+            p.wait()
+        # Deleted before the kernel writes them back: the next repetition
+        # starts without a backlog of dirty pages to throttle it.
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return rss
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--records", type=int, default=1_000_000)
+    ap.add_argument("--records", type=int, default=2_000_000)
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--latency-seconds", type=float, default=3.0)
     ap.add_argument("--latency-runs", type=int, default=3)
@@ -97,27 +122,31 @@ def main():
         for i in range(a.records):
             f.write("%099d\n" % i)
         path = f.name
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+        for i in range(1000):
+            f.write("%099d\n" % i)
+        warmup = f.name
     data = tempfile.TemporaryDirectory(prefix="insync-bench-")
-    rf3, b3 = start(3, os.path.join(data.name, "rf3"))
-    rf1, b1 = start(1, os.path.join(data.name, "rf1"))
+    out = {"records": a.records, "record_bytes": 100, "runs": a.runs, "client": "kcat -P -l",
+           "machine_cores": os.cpu_count(), "throughput": {}, "latency_at_half_load": {},
+           "peak_rss_mb": {}}
     try:
-        cases = [("rf3_acks0", b3, "0"), ("rf3_acks1", b3, "1"), ("rf3_acksall", b3, "all"),
-                 ("rf1_acksall", b1, "all")]
-        # Warm-up creates the topics and connections outside the timing.
-        for name, b, acks in cases:
-            kcat_seconds(b, name, "1", path, a.records, verify=False)
-        out = {"records": a.records, "record_bytes": 100, "runs": a.runs, "client": "kcat -P -l",
-               "machine_cores": os.cpu_count(), "throughput": {}, "latency_at_half_load": {}}
-        runs = {name: [] for name, _, _ in cases}
+        runs = {}
         for r in range(a.runs):
-            # Every setting once per repetition, the order turned around
-            # each time, so drift of the shared machine falls on all alike;
-            # RF=3 and RF=1 at acks=all run back to back, and their ratio is
-            # taken within each repetition.
-            order = cases if r % 2 == 0 else list(reversed(cases))
+            # Fresh clusters each repetition: logs that pile up gigabytes
+            # run into the kernel's dirty-page throttling, which made later
+            # repetitions slower than earlier ones.
+            c = Clusters(data.name, warmup)
+            # Every setting once, the order turned around each time, so
+            # drift of the shared machine falls on all alike; RF=3 and RF=1
+            # at acks=all run back to back, and their ratio is taken within
+            # each repetition.
+            order = c.cases if r % 2 == 0 else list(reversed(c.cases))
             for name, b, acks in order:
                 s = kcat_seconds(b, name, acks, path, a.records)
-                runs[name].append(a.records / s)
+                runs.setdefault(name, []).append(a.records / s)
+            for k, v in c.stop().items():
+                out["peak_rss_mb"][k] = max(out["peak_rss_mb"].get(k) or 0, v or 0)
         out["throughput"] = {k: {**spread(v), "runs": [round(x) for x in v]} for k, v in runs.items()}
         med = {k: statistics.median(v) for k, v in runs.items()}
         out["ratio_to_acks0"] = {k: round(med[k] / med["rf3_acks0"], 3)
@@ -125,30 +154,31 @@ def main():
         paired = [x / y for x, y in zip(runs["rf3_acksall"], runs["rf1_acksall"])]
         out["ratio_rf3_acksall_to_rf1_acksall"] = {**spread(paired),
                                                    "runs": [round(x, 3) for x in paired]}
-        for name, b, acks in cases[:3]:
-            p50s, p99s, rates = [], [], []
-            for _ in range(a.latency_runs):
-                top = subprocess.run([sys.executable, LATENCY, b, name + "-max", acks, "200000"],
-                                     check=True, capture_output=True, text=True)
-                rate = json.loads(top.stdout)["records_per_s"] / 2
-                n = int(rate * a.latency_seconds)
-                res = subprocess.run([sys.executable, LATENCY, b, name + "-lat", acks, str(n), str(rate)],
-                                     check=True, capture_output=True, text=True)
-                r = json.loads(res.stdout)
-                assert r["failed"] == 0, r
-                p50s.append(r["p50_ms"])
-                p99s.append(r["p99_ms"])
-                rates.append(r["records_per_s"])
-            out["latency_at_half_load"][name] = {"paced_records_per_s": round(statistics.median(rates)),
-                                                 "p50_ms": spread(p50s), "p99_ms": spread(p99s),
-                                                 "p99_runs_ms": p99s}
-        out["peak_rss_mb"] = {"rf3_cluster": peak_rss_mb(rf3), "rf1_cluster": peak_rss_mb(rf1)}
+        c = Clusters(data.name, warmup)
+        try:
+            for name, b, acks in c.cases[:3]:
+                p50s, p99s, rates = [], [], []
+                for _ in range(a.latency_runs):
+                    top = subprocess.run([sys.executable, LATENCY, b, name + "-max", acks, "200000"],
+                                         check=True, capture_output=True, text=True)
+                    rate = json.loads(top.stdout)["records_per_s"] / 2
+                    n = int(rate * a.latency_seconds)
+                    res = subprocess.run([sys.executable, LATENCY, b, name + "-lat", acks, str(n),
+                                          str(rate)], check=True, capture_output=True, text=True)
+                    r = json.loads(res.stdout)
+                    assert r["failed"] == 0, r
+                    p50s.append(r["p50_ms"])
+                    p99s.append(r["p99_ms"])
+                    rates.append(r["records_per_s"])
+                out["latency_at_half_load"][name] = {
+                    "paced_records_per_s": round(statistics.median(rates)),
+                    "p50_ms": spread(p50s), "p99_ms": spread(p99s), "p99_runs_ms": p99s}
+        finally:
+            c.stop()
         print(json.dumps(out, indent=2))
     finally:
-        for p in (rf3, rf1):
-            p.terminate()
-            p.wait()
         os.unlink(path)
+        os.unlink(warmup)
         data.cleanup()
 
 
