@@ -110,6 +110,27 @@ impl KafkaSettings {
         if self.log_flush_interval_messages == Some(0) {
             return err("log.flush.interval.messages", "must be at least 1".into());
         }
+        // Kafka's producer refuses an idempotent producer set up to lose
+        // its guarantee (`ProducerConfig.postProcessAndValidateIdempotenceConfigs`,
+        // when enable.idempotence is set explicitly, as it is here).
+        if self.enable_idempotence && self.retries == 0 {
+            return err(
+                "enable.idempotence",
+                "needs retries above 0: Kafka's producer refuses it (\"Must set retries \
+                 to non-zero when using the idempotent producer\")"
+                    .into(),
+            );
+        }
+        if self.enable_idempotence && self.acks != Acks::All {
+            return err(
+                "enable.idempotence",
+                format!(
+                    "needs acks=all, not acks={}: Kafka's producer refuses it (\"Must set acks \
+                     to all in order to use the idempotent producer\")",
+                    self.acks
+                ),
+            );
+        }
         Ok(())
     }
 
@@ -170,6 +191,17 @@ mod tests {
         );
         let e = bad(|s| s.replication_factor = 0);
         assert_eq!(e.error_code(), ErrorCode::InvalidReplicationFactor);
+        let e = bad(|s| {
+            s.enable_idempotence = true;
+            s.acks = Acks::One;
+        });
+        assert_eq!(e.key, "enable.idempotence");
+        assert!(e.reason.contains("acks=all"), "{e}");
+        let e = bad(|s| {
+            s.enable_idempotence = true;
+            s.retries = 0;
+        });
+        assert!(e.reason.contains("retries"), "{e}");
         let e = bad(|s| s.log_flush_interval_messages = Some(0));
         assert_eq!(e.key, "log.flush.interval.messages");
     }
