@@ -585,7 +585,7 @@ impl Groups {
         self.answers.extend(out);
     }
 
-    /// The state of `group`, for tests and DescribeGroups.
+    /// The state, generation and member count of `group`.
     pub fn state(&self, group: &str) -> Option<(State, i32, usize)> {
         self.groups
             .get(group)

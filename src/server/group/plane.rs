@@ -68,7 +68,7 @@ impl GroupPlane {
 
 impl PlaneState {
     /// A ticket for a request that may have to wait, and where its answer comes.
-    pub fn ticket(&mut self) -> (Ticket, oneshot::Receiver<Answer>) {
+    fn ticket(&mut self) -> (Ticket, oneshot::Receiver<Answer>) {
         self.next_ticket += 1;
         let (tx, rx) = oneshot::channel();
         self.waiters.insert(self.next_ticket, tx);
@@ -76,7 +76,7 @@ impl PlaneState {
     }
 
     /// A request answered at once needs no waiter.
-    pub fn forget(&mut self, ticket: Ticket) {
+    fn forget(&mut self, ticket: Ticket) {
         self.waiters.remove(&ticket);
     }
 
