@@ -10,6 +10,7 @@
 use super::fetch::{fetch, follower_fetch};
 use super::group::plane::GroupPlane;
 use super::group::serve as group;
+use super::late_records::LateRecords;
 use super::metadata::metadata_response;
 use super::offsets::list_offsets;
 use super::produce::produce;
@@ -146,12 +147,22 @@ pub async fn handle(mut body: Bytes, shared: &Shared, groups: &GroupPlane) -> Re
             None => Reply::Nothing,
         },
         RequestKind::Fetch(req) => {
-            let r = if req.replica_id.0 >= 0 {
-                follower_fetch(&req, shared).await
-            } else {
-                fetch(&req, version, shared).await
-            };
-            respond(key, header.correlation_id, version, r)
+            if req.replica_id.0 >= 0 {
+                let (r, late) = follower_fetch(&req, shared).await;
+                return Reply::Respond(Box::new(Response {
+                    key,
+                    version,
+                    correlation_id: header.correlation_id,
+                    body: r.into(),
+                    late,
+                }));
+            }
+            respond(
+                key,
+                header.correlation_id,
+                version,
+                fetch(&req, version, shared).await,
+            )
         }
         RequestKind::ListOffsets(req) => respond(
             key,
@@ -240,6 +251,7 @@ fn respond(key: ApiKey, correlation_id: i32, version: i16, body: impl Into<Respo
         version,
         correlation_id,
         body: body.into(),
+        late: LateRecords::default(),
     }))
 }
 
@@ -252,6 +264,8 @@ pub struct Response {
     pub version: i16,
     pub correlation_id: i32,
     pub body: ResponseKind,
+    /// Record bytes written into `body`'s placeholders as it is encoded.
+    pub late: LateRecords,
 }
 
 impl Response {
@@ -260,13 +274,40 @@ impl Response {
     /// then be answered correctly.
     pub fn encode_into(&self, out: &mut BytesMut) -> Result<(), String> {
         let start = out.len();
+        self.encode_plain(&self.body, out)?;
+        if self.late.is_empty() {
+            return Ok(());
+        }
+        // Fetch v12 is the first flexible version: COMPACT_RECORDS.
+        if self.late.splice(out, start, self.version >= 12).is_ok() {
+            return Ok(());
+        }
+        let ResponseKind::Fetch(fetch) = &self.body else {
+            return Err(format!("{:?} holds no records to write", self.key));
+        };
+        let mut fetch = fetch.clone();
+        let filled = self.late.materialize();
+        for p in fetch
+            .responses
+            .iter_mut()
+            .flat_map(|t| t.partitions.iter_mut())
+        {
+            if let Some((_, records)) = filled.iter().find(|(m, _)| p.records.as_ref() == Some(m)) {
+                p.records = Some(records.clone());
+            }
+        }
+        self.encode_plain(&ResponseKind::Fetch(fetch), out)
+    }
+
+    fn encode_plain(&self, body: &ResponseKind, out: &mut BytesMut) -> Result<(), String> {
+        let start = out.len();
         out.extend_from_slice(&[0; 4]);
         let mut header = ResponseHeader::default();
         header.correlation_id = self.correlation_id;
         // ApiVersions answers its header at v0 whatever the version.
         header
             .encode(out, self.key.response_header_version(self.version))
-            .and_then(|()| self.body.encode(out, self.version))
+            .and_then(|()| body.encode(out, self.version))
             .map_err(|e| format!("cannot encode the {:?} response: {e}", self.key))?;
         let len = u32::try_from(out.len() - start - 4).map_err(|_| "a response over 4 GiB")?;
         out[start..start + 4].copy_from_slice(&len.to_be_bytes());

@@ -6,6 +6,7 @@
 //! with session id 0, which clients take as "no session".
 
 use super::broker::Broker;
+use super::late_records::LateRecords;
 use super::replication::{decode_request, encode_response};
 use super::shared::{FollowerAnswer, Shared};
 use crate::core::error::ErrorCode;
@@ -18,14 +19,16 @@ use std::time::Duration;
 
 /// A follower's Fetch, on the leader: each partition goes through the
 /// core's `on_fetch`; a parked one waits up to `max_wait_ms` for news, then
-/// expires with the current HW.
-pub async fn follower_fetch(req: &FetchRequest, shared: &Shared) -> FetchResponse {
+/// expires with the current HW. The records are held in the returned
+/// `LateRecords`, to be written as the response is.
+pub async fn follower_fetch(req: &FetchRequest, shared: &Shared) -> (FetchResponse, LateRecords) {
+    let mut late = LateRecords::default();
     let from = match BrokerId::try_from(req.replica_id.0) {
         Ok(b) => b,
         Err(_) => {
             let mut r = FetchResponse::default();
             r.error_code = ErrorCode::InvalidRequest.code();
-            return r;
+            return (r, late);
         }
     };
     let wait = Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0));
@@ -74,7 +77,7 @@ pub async fn follower_fetch(req: &FetchRequest, shared: &Shared) -> FetchRespons
             let p = match resp {
                 Some(resp) => {
                     let limit = usize::try_from(fp.partition_max_bytes).unwrap_or(0);
-                    encode_response(fp.partition, &resp, limit)
+                    encode_response(fp.partition, &resp, limit, &mut late)
                 }
                 None => {
                     // Not hosted (yet): the controller's word may still be on
@@ -89,7 +92,7 @@ pub async fn follower_fetch(req: &FetchRequest, shared: &Shared) -> FetchRespons
         }
         r.responses.push(t);
     }
-    r
+    (r, late)
 }
 
 /// Answers a consumer's Fetch once `min_bytes` are visible, any partition

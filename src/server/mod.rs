@@ -4,7 +4,8 @@
 //! Sans IO, handed `now`: the broker state (`broker`) and its partitions
 //! on the core's `Replica` (`partition`, `storage`, `trace`), what topics
 //! may be (`topic_settings`), the cluster view (`metadata`) and follower
-//! replication's wire mapping (`replication`).
+//! replication's wire mapping (`replication`), and fetch answers whose
+//! records are read from the log as the response is written (`late_records`).
 //!
 //! With tokio, on top: the lock and the routing of the broker's outputs
 //! (`shared`), dispatch and version negotiation (`api`) with one file per
@@ -19,6 +20,7 @@ pub mod conn;
 pub mod control;
 pub mod fetch;
 pub mod group;
+pub mod late_records;
 pub mod metadata;
 pub mod offsets;
 pub mod partition;

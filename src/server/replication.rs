@@ -12,12 +12,13 @@
 //! high-watermark truncation) carries the leader's LEO in the
 //! `high_watermark` field, an insync convention between its own brokers.
 
+use super::late_records::LateRecords;
 use crate::core::error::ErrorCode;
 use crate::core::log::Entry;
 use crate::core::messages::{FetchRequest, FetchResponse, FetchResult};
 use crate::core::types::BrokerId;
 use crate::wire::batch::Batch;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
 use kafka_protocol::messages::fetch_response::{EpochEndOffset, PartitionData};
 use kafka_protocol::messages::{BrokerId as WireBrokerId, FetchRequest as WireFetch, TopicName};
@@ -75,7 +76,15 @@ pub fn decode_request(p: &FetchPartition) -> Result<FetchRequest, ErrorCode> {
 /// At most `max_bytes` of records go back (but always a first batch, as
 /// KIP-74 has it): the follower's next fetch starts where these end, and
 /// the leader learns its position from that fetch, not from this answer.
-pub fn encode_response(index: i32, resp: &FetchResponse<Batch>, max_bytes: usize) -> PartitionData {
+/// The records themselves are held in `late` and read when the response
+/// is written, outside the broker's lock: a batch the log truncated
+/// meanwhile cannot be read any more, and the answer ends before it.
+pub fn encode_response(
+    index: i32,
+    resp: &FetchResponse<Batch>,
+    max_bytes: usize,
+    late: &mut LateRecords,
+) -> PartitionData {
     let mut p = PartitionData::default();
     p.partition_index = index;
     p.log_start_offset = 0;
@@ -86,25 +95,8 @@ pub fn encode_response(index: i32, resp: &FetchResponse<Batch>, max_bytes: usize
         } => {
             p.high_watermark = *high_watermark as i64;
             p.last_stable_offset = *high_watermark as i64;
-            // Read outside the broker's lock: a batch the log truncated
-            // meanwhile cannot be read any more, and the answer ends before
-            // it. The follower's next fetch starts where this one ends.
-            p.records = Some(match entries.as_slice() {
-                [one] => one.record.read().unwrap_or_default(),
-                _ => {
-                    let total: usize = entries.iter().map(|e| e.record.size()).sum();
-                    let mut out = BytesMut::with_capacity(total.min(max_bytes.max(1)));
-                    for e in entries {
-                        if !out.is_empty() && out.len() + e.record.size() > max_bytes {
-                            break;
-                        }
-                        if e.record.append_to(&mut out).is_err() {
-                            break;
-                        }
-                    }
-                    out.freeze()
-                }
-            });
+            let batches = entries.iter().map(|e| e.record.clone()).collect();
+            p.records = Some(late.hold(batches, max_bytes));
         }
         FetchResult::Diverging { epoch, end_offset } => {
             let mut d = EpochEndOffset::default();
