@@ -11,6 +11,7 @@ pub mod crosscheck;
 pub mod lincheck;
 pub mod matrix;
 pub mod model;
+pub mod releases;
 pub mod scenario;
 pub mod server;
 pub mod torture;

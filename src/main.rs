@@ -32,6 +32,14 @@ fn main() -> ExitCode {
         Some(Command::Matrix(a)) => matrix_cmd(a),
         Some(Command::Check(a)) => check_cmd(a),
         Some(Command::Explore(a)) => explore_cmd(a),
+        Some(Command::Releases(a)) => {
+            match a.format {
+                Format::Text => print!("{}", insync::releases::to_text()),
+                Format::Markdown => print!("{}", insync::releases::to_markdown()),
+                Format::Json => println!("{:#}", insync::releases::to_json()),
+            }
+            Ok(OK)
+        }
         Some(Command::Bench(a)) => bench_cmd(a),
         Some(Command::Cluster(a)) => cli::serve::cluster(&a).map(|()| OK),
         Some(Command::Broker(a)) => cli::serve::broker(&a).map(|()| OK),

@@ -4,6 +4,7 @@
 
 use crate::core::config::Truncation;
 use crate::model::ModelConfig;
+use crate::model::config::Named;
 use crate::model::properties::properties;
 use crate::model::state::KafkaState;
 use serde::{Deserialize, Serialize};
@@ -71,6 +72,8 @@ pub struct Scenario {
     pub why: String,
     pub config: ModelConfig,
     pub expect: Expect,
+    /// The release-dependent settings the file names.
+    pub named: Named,
 }
 
 impl Scenario {
@@ -87,7 +90,25 @@ impl Scenario {
     }
 
     pub fn parse(text: &str) -> Result<Scenario, String> {
-        let file: ScenarioFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let mut file: ScenarioFile = toml::from_str(text).map_err(|e| e.to_string())?;
+        let version = match file.kafka.remove("version") {
+            None => None,
+            Some(toml::Value::String(v)) => {
+                Some(v.parse().map_err(|e| format!("[kafka] version: {e}"))?)
+            }
+            Some(other) => {
+                return Err(format!(
+                    "[kafka] version: a Kafka version is a string such as \"4.1\", not {other}"
+                ));
+            }
+        };
+        let named = Named {
+            acks: file.kafka.contains_key("acks"),
+            enable_idempotence: file.kafka.contains_key("enable.idempotence"),
+            eligible_leader_replicas: file.kafka.contains_key("eligible.leader.replicas.enable"),
+            strict_min_isr: file.model.strict_min_isr.is_some(),
+            truncation: file.model.truncation.is_some(),
+        };
         let mut c = ModelConfig::default();
         let mut kafka = toml::Table::try_from(&c.kafka).map_err(|e| e.to_string())?;
         kafka.extend(file.kafka);
@@ -107,6 +128,10 @@ impl Scenario {
         if let Some(v) = m.truncation {
             c.truncation = parse_truncation(&v).map_err(|e| format!("[model] truncation: {e}"))?;
         }
+        if let Some(v) = version {
+            c.apply_release(v, named)
+                .map_err(|e| format!("[kafka] version: {e}"))?;
+        }
         c.validate()?;
         let expect = Expect(file.expect);
         check_expect_names(&c, &expect)?;
@@ -116,6 +141,7 @@ impl Scenario {
             why: file.why,
             config: c,
             expect,
+            named,
         })
     }
 }
@@ -173,6 +199,7 @@ impl Scenario {
             why: String::new(),
             config,
             expect: Expect::default(),
+            named: Named::default(),
         }
     }
 }

@@ -267,3 +267,165 @@ fn bench_lincheck_reports_targets_and_the_stateright_baseline() {
     let (code, _, _) = insync(&["bench-lincheck", "--runs", "0"]);
     assert_eq!(code, 2);
 }
+
+/// The effective settings `check --format json` reports for `args`.
+fn effective(args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["check", "--quiet", "--format", "json"];
+    all.extend_from_slice(args);
+    let (code, out, err) = insync(&all);
+    assert!(code == 0 || code == 1, "{err}");
+    serde_json::from_str::<serde_json::Value>(&out).unwrap()["config"].clone()
+}
+
+#[test]
+fn a_kafka_version_fills_what_is_not_named_with_that_releases_rules() {
+    let small = scenario("small-versioned.toml", SMALL);
+    let pick = |c: &serde_json::Value| {
+        (
+            c["kafka.version"].as_str().unwrap_or("none").to_string(),
+            c["acks"].as_str().unwrap().to_string(),
+            c["enable.idempotence"].as_bool().unwrap(),
+            c["strict_min_isr"].as_bool().unwrap(),
+            c["eligible.leader.replicas.enable"].as_bool().unwrap(),
+        )
+    };
+    let base = [
+        "--rf",
+        "2",
+        "--min-isr",
+        "1",
+        "--records",
+        "1",
+        "--crash-mode",
+        "process",
+        "--lag-removals",
+        "0",
+    ];
+    let with = |extra: &[&str]| {
+        let mut a = base.to_vec();
+        a.extend_from_slice(extra);
+        pick(&effective(&a))
+    };
+    // 2.8: acks=1 by default, nothing else.
+    assert_eq!(
+        with(&["--kafka-version", "2.8"]),
+        ("2.8".into(), "1".into(), false, false, false)
+    );
+    // 3.0.0 has acks=all by default but not yet idempotence (KAFKA-13598).
+    assert_eq!(
+        with(&["--kafka-version", "3.0"]),
+        ("3.0".into(), "all".into(), false, false, false)
+    );
+    assert_eq!(
+        with(&["--kafka-version", "3.6"]),
+        ("3.6".into(), "all".into(), true, false, false)
+    );
+    assert_eq!(
+        with(&["--kafka-version", "3.7"]),
+        ("3.7".into(), "all".into(), true, true, false)
+    );
+    // 4.0 has ELR only when asked for; 4.1 formats new clusters with it.
+    assert_eq!(
+        with(&["--kafka-version", "4.0"]),
+        ("4.0".into(), "all".into(), true, true, false)
+    );
+    assert_eq!(
+        with(&["--kafka-version", "4.1"]),
+        ("4.1".into(), "all".into(), true, true, true)
+    );
+    // A cluster upgraded to 4.1 keeps ELR off; named settings win.
+    assert_eq!(
+        with(&[
+            "--kafka-version",
+            "4.1",
+            "--elr=false",
+            "--strict-min-isr=false"
+        ]),
+        ("4.1".into(), "all".into(), true, false, false)
+    );
+    // acks=1 quietly turns the default idempotence off, as Kafka's producer does.
+    assert_eq!(
+        with(&["--kafka-version", "4.1", "--acks", "1"]),
+        ("4.1".into(), "1".into(), false, true, true)
+    );
+    assert!(!with(&["--kafka-version", "4.1", "--retries", "0"]).2);
+    // Without a version nothing but the given settings applies.
+    assert_eq!(
+        with(&[]),
+        ("none".into(), "all".into(), false, false, false)
+    );
+    // The file's named acks=1 stays under a version given by flag.
+    assert_eq!(pick(&effective(&[&small, "--kafka-version", "4.1"])).1, "1");
+}
+
+#[test]
+fn releases_that_cannot_be_are_refused_naming_the_release() {
+    let (code, _, err) = insync(&["check", "--kafka-version", "1.1", "--quiet"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("Kafka 1.1 is not modelled") && err.contains("2.0 to 4.3"),
+        "{err}"
+    );
+    let (code, _, err) = insync(&["check", "--kafka-version", "3.6", "--elr", "--quiet"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("eligible.leader.replicas.enable: Kafka 3.6 has no eligible leader replicas"),
+        "{err}"
+    );
+    let (code, _, err) = insync(&["check", "--kafka-version", "four", "--quiet"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("3.6 or 3.6.2"), "{err}");
+    let p = scenario(
+        "version-number.toml",
+        "why = \"x\"\n[kafka]\nversion = 4.1\n",
+    );
+    let (code, _, err) = insync(&["check", &p, "--quiet"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("version-number.toml") && err.contains("[kafka] version"),
+        "{err}"
+    );
+    let p = scenario(
+        "version-old.toml",
+        "why = \"x\"\n[kafka]\nversion = \"0.10\"\n",
+    );
+    let (code, _, err) = insync(&["check", &p, "--quiet"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("version-old.toml") && err.contains("Kafka 0.10 is not modelled"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_readme_shows_the_rule_table_the_code_has() {
+    let (code, table, _) = insync(&["releases", "--format", "markdown"]);
+    assert_eq!(code, 0);
+    let readme = std::fs::read_to_string("README.md").unwrap();
+    let shown = readme
+        .split("<!-- releases:begin -->")
+        .nth(1)
+        .and_then(|t| t.split("<!-- releases:end -->").next())
+        .expect("README.md has the releases markers");
+    assert_eq!(
+        shown.trim(),
+        table.trim(),
+        "regenerate it with `insync releases --format markdown`"
+    );
+    let (code, json, _) = insync(&["releases", "--format", "json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let strict = v["rules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "strict-min-isr")
+        .unwrap();
+    assert_eq!(
+        (
+            strict["releases"]["3.6"].as_bool(),
+            strict["releases"]["3.7"].as_bool()
+        ),
+        (Some(false), Some(true))
+    );
+}

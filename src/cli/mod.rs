@@ -5,6 +5,7 @@ pub mod serve;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use insync::core::types::Acks;
+use insync::model::config::Named;
 use insync::model::{CrashMode, ModelConfig, NetworkKind};
 use insync::scenario::{Scenario, parse_truncation};
 use std::path::PathBuf;
@@ -29,6 +30,8 @@ pub enum Command {
     Matrix(MatrixArgs),
     /// Serve stateright's Explorer for one scenario.
     Explore(ExploreArgs),
+    /// Which protocol rules each Kafka release has (`--kafka-version` picks one).
+    Releases(ReleasesArgs),
     /// Measure the checker's speed on a scenario (default: the canonical one)
     /// against stateright's DFS on Paxos in the same run; JSON on stdout.
     Bench(BenchArgs),
@@ -344,18 +347,23 @@ pub struct ConfigFlags {
     /// Times a live follower may be dropped from the ISR for lagging.
     #[arg(long)]
     pub lag_removals: Option<u8>,
-    /// unclean.leader.election.enable=true.
-    #[arg(long)]
-    pub unclean: bool,
-    /// Eligible Leader Replicas (KIP-966).
-    #[arg(long)]
-    pub elr: bool,
-    /// enable.idempotence=true.
-    #[arg(long)]
-    pub idempotence: bool,
-    /// Kafka 4.x: the HW does not advance while |ISR| < min.insync.replicas.
-    #[arg(long)]
-    pub strict_min_isr: bool,
+    /// unclean.leader.election.enable (`--unclean` alone: true; `--unclean=false`).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub unclean: Option<bool>,
+    /// Eligible Leader Replicas, KIP-966 (`--elr` alone: true).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub elr: Option<bool>,
+    /// enable.idempotence (`--idempotence` alone: true).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub idempotence: Option<bool>,
+    /// The 3.7+ rule: the HW does not advance while |ISR| < min.insync.replicas
+    /// (`--strict-min-isr` alone: true).
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub strict_min_isr: Option<bool>,
+    /// The Kafka release whose rules and defaults apply (2.0 to 4.3), under
+    /// the settings named by the scenario file and the other flags.
+    #[arg(long, value_parser = |s: &str| s.parse::<insync::core::release::KafkaVersion>())]
+    pub kafka_version: Option<insync::core::release::KafkaVersion>,
     /// log.flush.interval.messages.
     #[arg(long)]
     pub flush_every: Option<u64>,
@@ -417,6 +425,12 @@ pub struct MatrixArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct ReleasesArgs {
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Args, Debug)]
 pub struct ExploreArgs {
     #[command(flatten)]
     pub config: ConfigFlags,
@@ -454,11 +468,25 @@ impl ConfigFlags {
         if self.flush_every.is_some() {
             c.kafka.log_flush_interval_messages = self.flush_every;
         }
-        c.kafka.unclean_leader_election_enable |= self.unclean;
-        c.kafka.eligible_leader_replicas_enable |= self.elr;
-        c.kafka.enable_idempotence |= self.idempotence;
-        c.strict_min_isr |= self.strict_min_isr;
+        over!(kafka.unclean_leader_election_enable, self.unclean);
+        over!(kafka.eligible_leader_replicas_enable, self.elr);
+        over!(kafka.enable_idempotence, self.idempotence);
+        over!(strict_min_isr, self.strict_min_isr);
         c.consumer |= self.consumer;
+        // The release goes last: its defaults fill what neither the file
+        // nor a flag names, and the producer's default idempotence depends
+        // on the final acks and retries.
+        let named = s.named.or(Named {
+            acks: self.acks.is_some(),
+            enable_idempotence: self.idempotence.is_some(),
+            eligible_leader_replicas: self.elr.is_some(),
+            strict_min_isr: self.strict_min_isr.is_some(),
+            truncation: self.truncation.is_some(),
+        });
+        if let Some(v) = self.kafka_version.or(c.kafka_version) {
+            c.apply_release(v, named)
+                .map_err(|e| format!("--kafka-version: {e}"))?;
+        }
         let overridden = self.acks.is_some()
             || self.min_isr.is_some()
             || self.rf.is_some()
@@ -470,10 +498,11 @@ impl ConfigFlags {
             || self.network.is_some()
             || self.truncation.is_some()
             || self.flush_every.is_some()
-            || self.unclean
-            || self.elr
-            || self.idempotence
-            || self.strict_min_isr
+            || self.unclean.is_some()
+            || self.elr.is_some()
+            || self.idempotence.is_some()
+            || self.strict_min_isr.is_some()
+            || self.kafka_version.is_some()
             || self.consumer;
         if overridden {
             // The file's expectations were for its own configuration.

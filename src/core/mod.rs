@@ -14,6 +14,7 @@ pub mod error;
 pub mod log;
 pub mod messages;
 pub mod producer;
+pub mod release;
 pub mod replica;
 #[cfg(test)]
 mod replica_tests;

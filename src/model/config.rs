@@ -2,7 +2,9 @@
 
 use crate::core::config::{Mutation, ProtocolConfig, Truncation};
 use crate::core::producer::ProducerConfig;
+use crate::core::release::{KafkaVersion, Rule};
 use crate::core::settings::KafkaSettings;
+use crate::core::types::Acks;
 use serde::Serialize;
 use std::fmt;
 use std::str::FromStr;
@@ -81,6 +83,10 @@ pub struct ModelConfig {
     /// Kafka's settings, under Kafka's names.
     #[serde(flatten)]
     pub kafka: KafkaSettings,
+    /// The release whose rules and defaults apply (`None`: only the
+    /// settings and switches given, each at the model's default).
+    #[serde(rename = "kafka.version")]
+    pub kafka_version: Option<KafkaVersion>,
     /// The Kafka 4.x rule: the HW stays put while |ISR| < min.insync.replicas.
     pub strict_min_isr: bool,
     pub truncation: Truncation,
@@ -107,6 +113,7 @@ impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig {
             kafka: KafkaSettings::default(),
+            kafka_version: None,
             strict_min_isr: false,
             truncation: Truncation::LeaderEpoch,
             records: 2,
@@ -125,11 +132,78 @@ pub const MAX_REPLICATION_FACTOR: u8 = 7;
 /// The largest record count the model accepts.
 pub const MAX_RECORDS: u8 = 50;
 
+/// Which of the settings that differ between releases a user named (in a
+/// scenario file or a flag): a release's defaults leave those alone.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Named {
+    pub acks: bool,
+    pub enable_idempotence: bool,
+    pub eligible_leader_replicas: bool,
+    pub strict_min_isr: bool,
+    pub truncation: bool,
+}
+
+impl Named {
+    pub fn or(self, o: Named) -> Named {
+        Named {
+            acks: self.acks || o.acks,
+            enable_idempotence: self.enable_idempotence || o.enable_idempotence,
+            eligible_leader_replicas: self.eligible_leader_replicas || o.eligible_leader_replicas,
+            strict_min_isr: self.strict_min_isr || o.strict_min_isr,
+            truncation: self.truncation || o.truncation,
+        }
+    }
+}
+
 impl ModelConfig {
+    /// Kafka `v`'s rules and defaults for every release-dependent setting
+    /// not `named`. Run it last, once every named setting is in place: the
+    /// producer's default idempotence depends on the final acks and retries.
+    pub fn apply_release(&mut self, v: KafkaVersion, named: Named) -> Result<(), String> {
+        v.check_modelled()?;
+        self.kafka_version = Some(v);
+        if !named.acks {
+            self.kafka.acks = if v.has(Rule::AcksAllByDefault) {
+                Acks::All
+            } else {
+                Acks::One
+            };
+        }
+        if !named.truncation {
+            self.truncation = Truncation::LeaderEpoch;
+        }
+        if !named.strict_min_isr {
+            self.strict_min_isr = v.has(Rule::StrictMinIsr);
+        }
+        if !named.eligible_leader_replicas {
+            // A cluster formatted at this release; an upgraded one names
+            // eligible.leader.replicas.enable = false.
+            self.kafka.eligible_leader_replicas_enable =
+                v.has(Rule::EligibleLeaderReplicasByDefault);
+        }
+        if !named.enable_idempotence {
+            // ProducerConfig.postProcessAndValidateIdempotenceConfigs: the
+            // default gives way, quietly, to acks other than all or retries=0.
+            self.kafka.enable_idempotence = v.has(Rule::IdempotenceByDefault)
+                && self.kafka.acks == Acks::All
+                && self.kafka.retries > 0;
+        }
+        Ok(())
+    }
+
     /// Rejects configurations Kafka would reject (`KafkaSettings::validate`),
     /// and bounds the model cannot hold.
     pub fn validate(&self) -> Result<(), String> {
         self.kafka.validate().map_err(|e| e.to_string())?;
+        if let Some(v) = self.kafka_version
+            && self.kafka.eligible_leader_replicas_enable
+            && !v.has(Rule::EligibleLeaderReplicas)
+        {
+            return Err(format!(
+                "eligible.leader.replicas.enable: Kafka {v} has no eligible leader replicas \
+                 (KIP-966 ships in 4.0)"
+            ));
+        }
         let rf = self.kafka.replication_factor;
         if rf > MAX_REPLICATION_FACTOR {
             return Err(format!(
@@ -178,6 +252,9 @@ impl ModelConfig {
             self.records,
             k.retries
         );
+        if let Some(v) = self.kafka_version {
+            s.push_str(&format!(" kafka={v}"));
+        }
         if k.unclean_leader_election_enable {
             s.push_str(" unclean");
         }

@@ -1,0 +1,314 @@
+//! Kafka releases, and which of the protocol's rules each one has.
+//!
+//! A verdict is only worth something as a statement about a release a user
+//! runs, so every rule that changed between releases is named here with
+//! the KIP or JIRA that changed it and the first release that shipped it,
+//! as read in Kafka's source. A release selects its bundle of rules; single
+//! settings and flags still override it.
+
+use serde::{Serialize, Serializer};
+use std::fmt;
+use std::str::FromStr;
+
+/// A Kafka release: `3.6`, `3.6.2`, `4.1`. A missing patch number means
+/// the release's first (`.0`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KafkaVersion {
+    pub major: u8,
+    pub minor: u8,
+    pub patch: u8,
+}
+
+impl KafkaVersion {
+    pub const fn new(major: u8, minor: u8, patch: u8) -> Self {
+        KafkaVersion {
+            major,
+            minor,
+            patch,
+        }
+    }
+
+    /// Whether this release has `rule`.
+    pub fn has(self, rule: Rule) -> bool {
+        rule.info().since.iter().any(|&(first, last_minor)| {
+            self >= first
+                && last_minor
+                    .is_none_or(|(major, minor)| (self.major, self.minor) <= (major, minor))
+        })
+    }
+
+    /// Whether insync models this release.
+    pub fn check_modelled(self) -> Result<Self, String> {
+        if self < OLDEST || self > NEWEST_MODELLED_LINE {
+            return Err(format!(
+                "Kafka {self} is not modelled: insync models {OLDEST} to {NEWEST} \
+                 (for the pre-0.11 high-watermark truncation, use truncation = \"high-watermark\")"
+            ));
+        }
+        Ok(self)
+    }
+}
+
+/// The oldest release whose rules insync models: leader-epoch truncation
+/// is whole from 2.0 (KIP-279).
+pub const OLDEST: KafkaVersion = KafkaVersion::new(2, 0, 0);
+/// The newest release modelled, and the default.
+pub const NEWEST: KafkaVersion = KafkaVersion::new(4, 3, 0);
+/// Patch releases of the newest line are accepted too.
+const NEWEST_MODELLED_LINE: KafkaVersion = KafkaVersion::new(4, 3, u8::MAX);
+
+/// Releases the README's table shows, one per line where a rule changed.
+pub const TABLE_RELEASES: &[KafkaVersion] = &[
+    KafkaVersion::new(2, 8, 0),
+    KafkaVersion::new(3, 0, 0),
+    KafkaVersion::new(3, 2, 0),
+    KafkaVersion::new(3, 6, 0),
+    KafkaVersion::new(3, 7, 0),
+    KafkaVersion::new(4, 0, 0),
+    KafkaVersion::new(4, 1, 0),
+    NEWEST,
+];
+
+impl FromStr for KafkaVersion {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("a Kafka version is written like 3.6 or 3.6.2, not {s:?}");
+        let parts: Vec<&str> = s.trim().split('.').collect();
+        if !(2..=3).contains(&parts.len()) {
+            return Err(bad());
+        }
+        let n = |p: &str| p.parse::<u8>().map_err(|_| bad());
+        Ok(KafkaVersion {
+            major: n(parts[0])?,
+            minor: n(parts[1])?,
+            patch: parts.get(2).map(|p| n(p)).transpose()?.unwrap_or(0),
+        })
+    }
+}
+
+impl fmt::Display for KafkaVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.major, self.minor)?;
+        if self.patch != 0 {
+            write!(f, ".{}", self.patch)?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for KafkaVersion {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// A protocol rule that some releases have and others do not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Rule {
+    LeaderEpochTruncation,
+    UncleanElectionOffByDefault,
+    UnknownProducerAccepted,
+    AcksAllByDefault,
+    IdempotenceByDefault,
+    FencedReplicasLeaveIsr,
+    BrokerEpochInFetch,
+    StrictMinIsr,
+    EligibleLeaderReplicas,
+    EligibleLeaderReplicasByDefault,
+    LastKnownLeader,
+    LastKnownLeaderOnlyIfAcceptable,
+}
+
+/// What the README and `insync releases` say about a rule.
+pub struct RuleInfo {
+    /// Short, stable name (JSON and tables).
+    pub name: &'static str,
+    /// The KIP or JIRA that brought it.
+    pub source: &'static str,
+    /// Where Kafka decides it.
+    pub kafka: &'static str,
+    /// Ranges of releases that have it: the first release, and the last
+    /// minor line of the range (`None`: every later release).
+    pub since: &'static [(KafkaVersion, Option<(u8, u8)>)],
+    /// Whether the checker models it yet (and the server runs it).
+    pub modelled: bool,
+    pub what: &'static str,
+}
+
+pub const RULES: &[Rule] = &[
+    Rule::LeaderEpochTruncation,
+    Rule::UncleanElectionOffByDefault,
+    Rule::UnknownProducerAccepted,
+    Rule::AcksAllByDefault,
+    Rule::IdempotenceByDefault,
+    Rule::FencedReplicasLeaveIsr,
+    Rule::BrokerEpochInFetch,
+    Rule::StrictMinIsr,
+    Rule::EligibleLeaderReplicas,
+    Rule::EligibleLeaderReplicasByDefault,
+    Rule::LastKnownLeader,
+    Rule::LastKnownLeaderOnlyIfAcceptable,
+];
+
+const fn v(major: u8, minor: u8, patch: u8) -> KafkaVersion {
+    KafkaVersion::new(major, minor, patch)
+}
+
+impl Rule {
+    pub fn info(self) -> RuleInfo {
+        match self {
+            Rule::LeaderEpochTruncation => RuleInfo {
+                name: "leader-epoch-truncation",
+                source: "KIP-101 (0.11), KIP-279 (2.0)",
+                kafka: "AbstractFetcherThread.truncateToEpochEndOffsets",
+                since: const { &[(v(2, 0, 0), None)] },
+                modelled: true,
+                what: "a follower truncates to the end of the last leader epoch it shares with \
+                       the leader, not to its high watermark",
+            },
+            Rule::UncleanElectionOffByDefault => RuleInfo {
+                name: "unclean-election-off-by-default",
+                source: "KIP-106 (0.11)",
+                kafka: "LogConfig.DEFAULT_UNCLEAN_LEADER_ELECTION_ENABLE",
+                since: const { &[(v(2, 0, 0), None)] },
+                modelled: true,
+                what: "unclean.leader.election.enable is false unless set",
+            },
+            Rule::UnknownProducerAccepted => RuleInfo {
+                name: "unknown-producer-accepted",
+                source: "KIP-360 (2.5)",
+                kafka: "ProducerAppendInfo.checkSequence",
+                since: const { &[(v(2, 5, 0), None)] },
+                modelled: false,
+                what: "a partition with no state for an idempotent producer accepts any first \
+                       sequence from it",
+            },
+            Rule::AcksAllByDefault => RuleInfo {
+                name: "acks-all-by-default",
+                source: "KIP-679 (3.0)",
+                kafka: "ProducerConfig (ACKS_CONFIG default \"all\")",
+                since: const { &[(v(3, 0, 0), None)] },
+                modelled: true,
+                what: "the producer's acks is all unless set (1 before)",
+            },
+            Rule::IdempotenceByDefault => RuleInfo {
+                name: "idempotence-by-default",
+                source: "KIP-679 (3.0), in effect from KAFKA-13598",
+                kafka: "ProducerConfig.postProcessAndValidateIdempotenceConfigs",
+                since: const {
+                    &[
+                        (v(3, 0, 1), Some((3, 0))),
+                        (v(3, 1, 1), Some((3, 1))),
+                        (v(3, 2, 0), None),
+                    ]
+                },
+                modelled: true,
+                what: "enable.idempotence is true unless set; an acks other than all or \
+                       retries=0 quietly turns the default off",
+            },
+            Rule::FencedReplicasLeaveIsr => RuleInfo {
+                name: "fenced-replicas-leave-isr",
+                source: "KIP-841 (3.3)",
+                kafka: "Partition.isReplicaIsrEligible, ReplicationControlManager",
+                since: const { &[(v(3, 3, 0), None)] },
+                modelled: false,
+                what: "fenced and shutting-down brokers are kept out of the ISR",
+            },
+            Rule::BrokerEpochInFetch => RuleInfo {
+                name: "broker-epoch-in-fetch",
+                source: "KIP-903 (3.5)",
+                kafka: "Partition.isBrokerEpochIsrEligible, ReplicationControlManager",
+                since: const { &[(v(3, 5, 0), None)] },
+                modelled: false,
+                what: "a fetch or AlterPartition from a broker's previous life cannot put it \
+                       back into the ISR",
+            },
+            Rule::StrictMinIsr => RuleInfo {
+                name: "strict-min-isr",
+                source: "KAFKA-15583 (3.7)",
+                kafka: "Partition.maybeIncrementLeaderHW (returns when isUnderMinIsr)",
+                since: const { &[(v(3, 7, 0), None)] },
+                modelled: true,
+                what: "the high watermark does not advance while |ISR| < min.insync.replicas",
+            },
+            Rule::EligibleLeaderReplicas => RuleInfo {
+                name: "eligible-leader-replicas",
+                source: "KIP-966 (4.0, opt-in)",
+                kafka: "PartitionChangeBuilder",
+                since: const { &[(v(4, 0, 0), None)] },
+                modelled: true,
+                what: "replicas that left the ISR while it was under min.insync.replicas may \
+                       still be elected (eligible.leader.replicas.version=1)",
+            },
+            Rule::EligibleLeaderReplicasByDefault => RuleInfo {
+                name: "eligible-leader-replicas-by-default",
+                source: "KIP-966 (4.1)",
+                kafka: "EligibleLeaderReplicasVersion (a feature level new clusters are formatted with)",
+                since: const { &[(v(4, 1, 0), None)] },
+                modelled: true,
+                what: "clusters formatted at this release have ELR on; an upgraded cluster keeps \
+                       it off until kafka-features upgrade",
+            },
+            Rule::LastKnownLeader => RuleInfo {
+                name: "last-known-leader",
+                source: "KIP-966 (4.0)",
+                kafka: "PartitionChangeBuilder.canElectLastKnownLeader",
+                since: const { &[(v(4, 0, 0), None)] },
+                modelled: false,
+                what: "with ELR, when the ISR and the ELR are both empty the controller elects the \
+                       last known leader once it is unfenced",
+            },
+            Rule::LastKnownLeaderOnlyIfAcceptable => RuleInfo {
+                name: "last-known-leader-only-if-acceptable",
+                source: "KAFKA-19522 (4.1)",
+                kafka: "PartitionChangeBuilder.canElectLastKnownLeader",
+                since: const { &[(v(4, 1, 0), None)] },
+                modelled: false,
+                what: "with ELR, the last known leader is elected when ISR and ELR are empty \
+                       only if it is acceptable (4.0 elected it regardless)",
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ver(s: &str) -> KafkaVersion {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn versions_parse_compare_and_print_as_kafka_writes_them() {
+        assert_eq!(ver("3.6"), KafkaVersion::new(3, 6, 0));
+        assert_eq!(ver("3.6.2").to_string(), "3.6.2");
+        assert_eq!(ver("4.1.0").to_string(), "4.1");
+        assert!(ver("3.10") > ver("3.9"));
+        for bad in ["3", "three.6", "3.6.2.1", "", "3.-1"] {
+            assert!(bad.parse::<KafkaVersion>().is_err(), "{bad:?}");
+        }
+        assert!(ver("1.1").check_modelled().is_err());
+        assert!(ver("4.4").check_modelled().is_err());
+        assert!(ver("4.3.1").check_modelled().is_ok());
+        assert!(ver("2.0").check_modelled().is_ok());
+    }
+
+    #[test]
+    fn each_rule_starts_in_the_release_kafka_shipped_it() {
+        assert!(!ver("3.6.2").has(Rule::StrictMinIsr));
+        assert!(ver("3.7").has(Rule::StrictMinIsr));
+        assert!(!ver("3.9").has(Rule::EligibleLeaderReplicas));
+        assert!(ver("4.0").has(Rule::EligibleLeaderReplicas));
+        assert!(!ver("4.0.1").has(Rule::EligibleLeaderReplicasByDefault));
+        assert!(ver("4.1").has(Rule::EligibleLeaderReplicasByDefault));
+        assert!(!ver("2.8").has(Rule::AcksAllByDefault));
+        assert!(ver("3.0").has(Rule::AcksAllByDefault));
+        // KAFKA-13598: the default only took effect in these patches.
+        let idem: Vec<bool> = ["3.0", "3.0.1", "3.1", "3.1.1", "3.2", "4.1"]
+            .iter()
+            .map(|s| ver(s).has(Rule::IdempotenceByDefault))
+            .collect();
+        assert_eq!(idem, [false, true, false, true, true, true]);
+    }
+}
