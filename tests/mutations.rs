@@ -5,7 +5,9 @@ use insync::check::{self, CheckOptions};
 use insync::core::config::Mutation;
 use insync::core::settings::KafkaSettings;
 use insync::core::types::Acks;
-use insync::model::properties::{ACKED_NEVER_LOST, LEADER_IN_ISR, REPLICAS_AGREE};
+use insync::model::properties::{
+    ACKED_NEVER_LOST, LEADER_IN_ISR, REPLICAS_AGREE, WRITES_AVAILABLE,
+};
 use insync::model::{CrashMode, ModelConfig};
 use insync::scenario::{Expect, Verdict};
 
@@ -103,6 +105,35 @@ fn answering_a_fetch_before_checking_it_makes_replicas_disagree() {
     assert_caught(cfg, Mutation::AnswerFetchBeforeCheckingIt, REPLICAS_AGREE);
 }
 
+/// Issue 13: after an unclean election the new leader has no state for
+/// the idempotent producer, whose next record carries sequence 1. Kafka
+/// (KIP-360, `ProducerAppendInfo.checkSequence`) appends it; refusing it
+/// fails the write for good.
+#[test]
+fn refusing_an_unknown_producers_sequence_fails_writes_kafka_accepts() {
+    let cfg = ModelConfig {
+        kafka: KafkaSettings {
+            acks: Acks::All,
+            replication_factor: 2,
+            min_insync_replicas: 1,
+            unclean_leader_election_enable: true,
+            enable_idempotence: true,
+            retries: 1,
+            ..KafkaSettings::default()
+        },
+        records: 2,
+        crashes: 1,
+        crash_mode: CrashMode::Process,
+        lag_removals: 1,
+        ..ModelConfig::default()
+    };
+    assert_caught(
+        cfg,
+        Mutation::RejectUnknownProducerSequence,
+        WRITES_AVAILABLE,
+    );
+}
+
 #[test]
 fn skipping_the_min_isr_check_appends_what_kafka_rejects() {
     use insync::core::config::ProtocolConfig;
@@ -128,10 +159,7 @@ fn skipping_the_min_isr_check_appends_what_kafka_rejects() {
             ..ProtocolConfig::default()
         };
         let mut fx = Effects::new();
-        let rec = Rec {
-            value: 0,
-            idempotent: false,
-        };
+        let rec = Rec::new(0, false);
         let req = ProduceRequest {
             request: 0,
             acks: Acks::All,

@@ -360,7 +360,7 @@ pub struct ConfigFlags {
     /// (`--strict-min-isr` alone: true).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub strict_min_isr: Option<bool>,
-    /// The Kafka release whose rules and defaults apply (2.0 to 4.3), under
+    /// The Kafka release whose rules and defaults apply (2.5 to 4.3), under
     /// the settings named by the scenario file and the other flags.
     #[arg(long, value_parser = |s: &str| s.parse::<insync::core::release::KafkaVersion>())]
     pub kafka_version: Option<insync::core::release::KafkaVersion>,

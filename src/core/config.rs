@@ -30,6 +30,9 @@ pub enum Mutation {
     /// A follower fetch that waited for its epoch is answered with records
     /// when that epoch begins, without the divergence check (issue 16).
     AnswerFetchBeforeCheckingIt,
+    /// A leader that knows nothing of an idempotent producer refuses any
+    /// first sequence but 0, as before KIP-360 (the model's old rule).
+    RejectUnknownProducerSequence,
 }
 
 /// Broker-side configuration that changes protocol decisions.

@@ -38,6 +38,8 @@ pub enum ErrorCode {
     /// Magic 0 and 1 batches.
     UnsupportedForMessageFormat = 43,
     OutOfOrderSequenceNumber = 45,
+    /// A producer epoch older than the partition's (`checkProducerEpoch`).
+    InvalidProducerEpoch = 47,
     /// The log could not be read or written.
     KafkaStorageError = 56,
     /// KIP-394: join again with the member id this answer carries.
@@ -46,7 +48,7 @@ pub enum ErrorCode {
     InvalidRecord = 87,
 }
 
-const ALL: [ErrorCode; 30] = [
+const ALL: [ErrorCode; 31] = [
     ErrorCode::OffsetOutOfRange,
     ErrorCode::CorruptMessage,
     ErrorCode::UnknownTopicOrPartition,
@@ -74,6 +76,7 @@ const ALL: [ErrorCode; 30] = [
     ErrorCode::InvalidRequest,
     ErrorCode::UnsupportedForMessageFormat,
     ErrorCode::OutOfOrderSequenceNumber,
+    ErrorCode::InvalidProducerEpoch,
     ErrorCode::KafkaStorageError,
     ErrorCode::MemberIdRequired,
     ErrorCode::InvalidRecord,
@@ -128,6 +131,7 @@ impl ErrorCode {
             InvalidRequest => "INVALID_REQUEST",
             UnsupportedForMessageFormat => "UNSUPPORTED_FOR_MESSAGE_FORMAT",
             OutOfOrderSequenceNumber => "OUT_OF_ORDER_SEQUENCE_NUMBER",
+            InvalidProducerEpoch => "INVALID_PRODUCER_EPOCH",
             KafkaStorageError => "KAFKA_STORAGE_ERROR",
             MemberIdRequired => "MEMBER_ID_REQUIRED",
             InvalidRecord => "INVALID_RECORD",

@@ -149,14 +149,16 @@ impl<R: Record> Log<R> {
         self.flushed = self.end_offset();
     }
 
-    /// Where an idempotent producer's batch already sits, if it does. A
-    /// producer's sequences only grow along the log, so the search stops at
-    /// its first older batch instead of walking the whole log.
+    /// Where an idempotent producer's batch already sits, if it does.
+    /// As Kafka's `ProducerStateEntry.findDuplicateBatch`, only batches of
+    /// the producer's latest epoch in the log count. Its sequences only grow
+    /// along the log, so the search stops at its first older batch.
     pub fn find_sequence(&self, seq: ProducerSeq) -> Option<Offset> {
         for e in self.entries.iter().rev() {
             match e.record.producer_seq() {
+                Some(s) if s.producer_id != seq.producer_id => {}
                 Some(s) if s == seq => return Some(e.offset),
-                Some(s) if s.producer_id == seq.producer_id && s.sequence < seq.sequence => {
+                Some(s) if s.producer_epoch != seq.producer_epoch || s.sequence < seq.sequence => {
                     return None;
                 }
                 _ => {}
@@ -165,13 +167,17 @@ impl<R: Record> Log<R> {
         None
     }
 
-    /// The last sequence number this log holds for a producer: the last
-    /// record's, not its batch's first.
-    pub fn last_sequence(&self, producer_id: u64) -> Option<u32> {
+    /// What the log knows of a producer, as Kafka's producer state rebuilt
+    /// from it: its latest epoch and last sequence (the last record's, not
+    /// its batch's first). `None`: the producer is unknown here.
+    pub fn last_of_producer(&self, producer_id: u64) -> Option<ProducerSeq> {
         self.entries.iter().rev().find_map(|e| {
             let s = e.record.producer_seq()?;
             let span = e.record.offset_count() as u32;
-            (s.producer_id == producer_id).then(|| s.sequence.wrapping_add(span - 1))
+            (s.producer_id == producer_id).then(|| ProducerSeq {
+                sequence: s.sequence.wrapping_add(span - 1),
+                ..s
+            })
         })
     }
 }

@@ -1,5 +1,7 @@
 //! The producer: sends its records one at a time (`max.in.flight = 1`) to
 //! the leader it knows, and retries the retriable failures up to `retries`.
+//! An idempotent producer bumps its epoch after a record fails for good and
+//! sends the rest from sequence 0 in the new epoch (KIP-360).
 
 use super::effects::{Effects, Event};
 use super::error::ErrorCode;
@@ -36,6 +38,8 @@ pub struct ProducerConfig {
     pub acks: Acks,
     /// `retries`: resends allowed per record after its first attempt.
     pub retries: u8,
+    /// `enable.idempotence`.
+    pub idempotence: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -50,6 +54,8 @@ pub struct Producer<R> {
     pub leader: Option<BrokerId>,
     pub leader_epoch: Epoch,
     pub next_request: u8,
+    /// The idempotent producer's epoch: bumped after each record that failed for good.
+    pub producer_epoch: u16,
 }
 
 impl<R: Record> Producer<R> {
@@ -68,6 +74,7 @@ impl<R: Record> Producer<R> {
             leader,
             leader_epoch,
             next_request: 0,
+            producer_epoch: 0,
         }
     }
 
@@ -159,6 +166,25 @@ impl<R: Record> Producer<R> {
         self.outcomes.push(outcome);
         self.in_flight = None;
         self.retries_left = cfg.retries;
+        if cfg.idempotence && matches!(outcome, Outcome::Failed(_)) && !self.is_done() {
+            self.bump_epoch();
+        }
+    }
+
+    /// Whether the failed batch was written or not, the partition's
+    /// sequence now has a gap or an unknown end: Kafka's idempotent producer
+    /// bumps its epoch and starts the next batch at sequence 0
+    /// (`TransactionManager.handleFailedBatch` → `requestEpochBumpForPartition`
+    /// for OUT_OF_ORDER_SEQUENCE_NUMBER and failed batches; an expired batch
+    /// leaves the sequence unresolved, bumped in `maybeResolveSequences`).
+    fn bump_epoch(&mut self) {
+        self.producer_epoch += 1;
+        let first = self.outcomes.len();
+        for (i, r) in self.records.iter_mut().enumerate().skip(first) {
+            *r = r
+                .clone()
+                .resequenced(self.producer_epoch, (i - first) as u32);
+        }
     }
 
     /// A Metadata update from the controller.
@@ -253,6 +279,7 @@ impl<R> RenameBrokers for Producer<R> {
             leader,
             leader_epoch: _,
             next_request: _,
+            producer_epoch: _,
         } = self;
         if let Some(Attempt {
             request: _,
@@ -263,5 +290,84 @@ impl<R> RenameBrokers for Producer<R> {
             *b = to(*b);
         }
         leader.rename_brokers(to);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::effects::Effect;
+    use crate::core::types::ProducerSeq;
+
+    /// A record: its index, and the epoch and sequence it is sent with.
+    #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+    struct R(u8, u16, u32);
+    impl Record for R {
+        fn producer_seq(&self) -> Option<ProducerSeq> {
+            Some(ProducerSeq {
+                producer_id: 1,
+                producer_epoch: self.1,
+                sequence: self.2,
+            })
+        }
+        fn resequenced(self, producer_epoch: u16, sequence: u32) -> Self {
+            R(self.0, producer_epoch, sequence)
+        }
+    }
+
+    fn sent(fx: Effects<R>) -> Vec<R> {
+        fx.into_iter()
+            .filter_map(|e| match e {
+                Effect::Send(_, Msg::Produce(req)) => Some(req.record),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn after_a_record_fails_for_good_the_rest_go_in_a_new_epoch_from_sequence_zero() {
+        let cfg = ProducerConfig {
+            acks: Acks::All,
+            retries: 0,
+            idempotence: true,
+        };
+        let records = vec![R(0, 0, 0), R(1, 0, 1), R(2, 0, 2)];
+        let mut p = Producer::new(records, &cfg, Some(1), 1);
+        let mut fx = Effects::new();
+        p.start(&cfg, &mut fx);
+        assert_eq!(sent(fx), [R(0, 0, 0)]);
+        let mut fx = Effects::new();
+        let answer = Msg::ProduceResponse {
+            request: 0,
+            result: Err(ErrorCode::OutOfOrderSequenceNumber),
+        };
+        p.step(Node::Broker(1), answer, &cfg, &mut fx);
+        assert_eq!(
+            p.outcomes,
+            [Outcome::Failed(Some(ErrorCode::OutOfOrderSequenceNumber))]
+        );
+        assert_eq!(sent(fx), [R(1, 1, 0)], "the epoch is bumped");
+        let mut fx = Effects::new();
+        let answer = Msg::ProduceResponse {
+            request: 1,
+            result: Ok(0),
+        };
+        p.step(Node::Broker(1), answer, &cfg, &mut fx);
+        assert_eq!(sent(fx), [R(2, 1, 1)]);
+
+        // Without idempotence nothing is resequenced.
+        let plain = ProducerConfig {
+            idempotence: false,
+            ..cfg
+        };
+        let mut p = Producer::new(vec![R(0, 0, 0), R(1, 0, 1)], &plain, Some(1), 1);
+        p.start(&plain, &mut Effects::new());
+        let mut fx = Effects::new();
+        let answer = Msg::ProduceResponse {
+            request: 0,
+            result: Err(ErrorCode::NotEnoughReplicas),
+        };
+        p.step(Node::Broker(1), answer, &plain, &mut fx);
+        assert_eq!(sent(fx), [R(1, 0, 1)]);
     }
 }

@@ -49,9 +49,9 @@ impl KafkaVersion {
     }
 }
 
-/// The oldest release whose rules insync models: leader-epoch truncation
-/// is whole from 2.0 (KIP-279).
-pub const OLDEST: KafkaVersion = KafkaVersion::new(2, 0, 0);
+/// The oldest release whose rules insync models: the idempotent producer's
+/// rules are KIP-360's, from 2.5 (leader-epoch truncation is whole from 2.0).
+pub const OLDEST: KafkaVersion = KafkaVersion::new(2, 5, 0);
 /// The newest release modelled, and the default.
 pub const NEWEST: KafkaVersion = KafkaVersion::new(4, 3, 0);
 /// Patch releases of the newest line are accepted too.
@@ -177,11 +177,12 @@ impl Rule {
             Rule::UnknownProducerAccepted => RuleInfo {
                 name: "unknown-producer-accepted",
                 source: "KIP-360 (2.5)",
-                kafka: "ProducerAppendInfo.checkSequence",
+                kafka: "ProducerAppendInfo.checkSequence, TransactionManager.handleFailedBatch",
                 since: const { &[(v(2, 5, 0), None)] },
-                modelled: false,
+                modelled: true,
                 what: "a partition with no state for an idempotent producer accepts any first \
-                       sequence from it",
+                       sequence from it; the producer bumps its epoch after a failed batch and \
+                       starts again at sequence 0",
             },
             Rule::AcksAllByDefault => RuleInfo {
                 name: "acks-all-by-default",
@@ -291,7 +292,8 @@ mod tests {
         assert!(ver("1.1").check_modelled().is_err());
         assert!(ver("4.4").check_modelled().is_err());
         assert!(ver("4.3.1").check_modelled().is_ok());
-        assert!(ver("2.0").check_modelled().is_ok());
+        assert!(ver("2.4").check_modelled().is_err());
+        assert!(ver("2.5").check_modelled().is_ok());
     }
 
     #[test]

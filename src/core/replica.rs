@@ -12,7 +12,7 @@ use super::log::{Entry, Log};
 use super::messages::{
     FetchRequest, FetchResponse, FetchResult, Msg, Node, PartitionState, ProduceRequest,
 };
-use super::types::{Acks, BrokerId, BrokerSet, Epoch, Offset, Record, RenameBrokers};
+use super::types::{Acks, BrokerId, BrokerSet, Epoch, Offset, ProducerSeq, Record, RenameBrokers};
 
 /// Everything that can happen to a replica: one step handles one input.
 #[derive(Clone, Debug)]
@@ -607,17 +607,21 @@ impl<R: Record> Replica<R> {
                 let end = offset + record.offset_count();
                 return self.answer_after_append(client, request, acks, offset, end, cfg, fx);
             }
-            let in_order = match self.log.last_sequence(seq.producer_id) {
-                Some(last) => seq.sequence == last.wrapping_add(1),
-                None => seq.sequence == 0,
-            };
-            if !in_order {
+            let known = self.log.last_of_producer(seq.producer_id);
+            let pre_kip_360 = cfg.mutation == Some(Mutation::RejectUnknownProducerSequence)
+                && known.is_none()
+                && seq.sequence != 0;
+            if let Err(error) = check_sequence(seq, known).and(if pre_kip_360 {
+                Err(ErrorCode::OutOfOrderSequenceNumber)
+            } else {
+                Ok(())
+            }) {
                 fx.event(|| Event::ProduceRejected {
                     broker: self.id,
                     record: record.clone(),
-                    error: ErrorCode::OutOfOrderSequenceNumber,
+                    error,
                 });
-                return reply(fx, Err(ErrorCode::OutOfOrderSequenceNumber));
+                return reply(fx, Err(error));
             }
         }
         let epoch = self.partition.leader_epoch;
@@ -1305,4 +1309,29 @@ fn send_fetch_response<R>(
             result,
         }),
     );
+}
+
+/// Whether a leader appends an idempotent producer's batch, given what its
+/// log knows of that producer (Kafka's `ProducerAppendInfo`: the epoch
+/// check of `checkProducerEpoch`, then `checkSequence`).
+/// - An older epoch than the log's is fenced: INVALID_PRODUCER_EPOCH.
+/// - A producer the log does not know may start at any sequence (KIP-360,
+///   2.5): its earlier batches may be gone with a truncated log.
+/// - A new epoch starts at sequence 0, and within one epoch each batch
+///   follows the last: OUT_OF_ORDER_SEQUENCE_NUMBER otherwise.
+fn check_sequence(seq: ProducerSeq, known: Option<ProducerSeq>) -> Result<(), ErrorCode> {
+    let Some(last) = known else { return Ok(()) };
+    if seq.producer_epoch < last.producer_epoch {
+        return Err(ErrorCode::InvalidProducerEpoch);
+    }
+    let in_order = if seq.producer_epoch > last.producer_epoch {
+        seq.sequence == 0
+    } else {
+        seq.sequence == last.sequence.wrapping_add(1)
+    };
+    if in_order {
+        Ok(())
+    } else {
+        Err(ErrorCode::OutOfOrderSequenceNumber)
+    }
 }

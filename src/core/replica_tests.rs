@@ -9,12 +9,15 @@ use super::messages::{
 use super::replica::{Input, Replica};
 use super::types::{Acks, BrokerSet, ProducerSeq, Record};
 
+/// A record: its sequence, whether an idempotent producer sent it, and
+/// that producer's epoch.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-struct R(u32, bool);
+struct R(u32, bool, u16);
 impl Record for R {
     fn producer_seq(&self) -> Option<ProducerSeq> {
         self.1.then_some(ProducerSeq {
             producer_id: 7,
+            producer_epoch: self.2,
             sequence: self.0,
         })
     }
@@ -80,14 +83,14 @@ fn produce_result(sends: &[(Node, Msg<R>)]) -> Option<Result<u64, ErrorCode>> {
 #[test]
 fn acks_all_below_min_isr_is_rejected_before_append() {
     let (mut r, cfg) = leader(&[1, 2], 3);
-    let sends = produce(&mut r, &cfg, Acks::All, R(0, false));
+    let sends = produce(&mut r, &cfg, Acks::All, R(0, false, 0));
     assert_eq!(
         produce_result(&sends),
         Some(Err(ErrorCode::NotEnoughReplicas))
     );
     assert_eq!(r.log.end_offset(), 0, "nothing was appended");
     // acks=1 ignores min.insync.replicas.
-    let sends = produce(&mut r, &cfg, Acks::One, R(1, false));
+    let sends = produce(&mut r, &cfg, Acks::One, R(1, false, 0));
     assert_eq!(produce_result(&sends), Some(Ok(0)));
 }
 
@@ -97,7 +100,7 @@ fn acks_all_waits_for_every_isr_member_not_just_min_isr() {
     fetch(&mut r, &cfg, 2, 0);
     fetch(&mut r, &cfg, 3, 0);
     assert_eq!(
-        produce_result(&produce(&mut r, &cfg, Acks::All, R(0, false))),
+        produce_result(&produce(&mut r, &cfg, Acks::All, R(0, false, 0))),
         None
     );
     fetch(&mut r, &cfg, 2, 1);
@@ -113,26 +116,66 @@ fn acks_all_waits_for_every_isr_member_not_just_min_isr() {
 #[test]
 fn acks_zero_gets_no_response_even_on_error() {
     let (mut r, cfg) = leader(&[1], 3);
-    assert!(produce(&mut r, &cfg, Acks::Zero, R(0, false)).is_empty());
+    assert!(produce(&mut r, &cfg, Acks::Zero, R(0, false, 0)).is_empty());
 }
 
 #[test]
 fn an_idempotent_retry_is_dropped_and_answered_with_the_first_offset() {
     let (mut r, cfg) = leader(&[1], 1);
     assert_eq!(
-        produce_result(&produce(&mut r, &cfg, Acks::One, R(0, true))),
+        produce_result(&produce(&mut r, &cfg, Acks::One, R(0, true, 0))),
         Some(Ok(0))
     );
     assert_eq!(
-        produce_result(&produce(&mut r, &cfg, Acks::One, R(0, true))),
+        produce_result(&produce(&mut r, &cfg, Acks::One, R(0, true, 0))),
         Some(Ok(0))
     );
     assert_eq!(r.log.end_offset(), 1);
-    let sends = produce(&mut r, &cfg, Acks::One, R(5, true));
+    let sends = produce(&mut r, &cfg, Acks::One, R(5, true, 0));
     assert_eq!(
         produce_result(&sends),
         Some(Err(ErrorCode::OutOfOrderSequenceNumber))
     );
+}
+
+#[test]
+fn a_producer_the_log_does_not_know_may_start_at_any_sequence() {
+    // KIP-360 (ProducerAppendInfo.checkSequence): its earlier batches may
+    // be gone with a truncated log, so a first sequence of 3 is appended.
+    let (mut r, cfg) = leader(&[1], 1);
+    assert_eq!(
+        produce_result(&produce(&mut r, &cfg, Acks::One, R(3, true, 0))),
+        Some(Ok(0))
+    );
+    assert_eq!(
+        produce_result(&produce(&mut r, &cfg, Acks::One, R(4, true, 0))),
+        Some(Ok(1))
+    );
+}
+
+#[test]
+fn a_bumped_epoch_starts_at_sequence_zero_and_fences_the_old_one() {
+    let (mut r, cfg) = leader(&[1], 1);
+    let mut send = |rec| produce_result(&produce(&mut r, &cfg, Acks::One, rec));
+    assert_eq!(send(R(0, true, 0)), Some(Ok(0)));
+    // After a failed batch the producer bumps its epoch: only sequence 0
+    // opens the new epoch.
+    assert_eq!(
+        send(R(1, true, 1)),
+        Some(Err(ErrorCode::OutOfOrderSequenceNumber))
+    );
+    assert_eq!(send(R(0, true, 1)), Some(Ok(1)));
+    // A retry from the old epoch is fenced, even one the log holds: the
+    // duplicate check looks only at the latest epoch's batches.
+    assert_eq!(
+        send(R(0, true, 0)),
+        Some(Err(ErrorCode::InvalidProducerEpoch))
+    );
+    assert_eq!(
+        send(R(1, true, 0)),
+        Some(Err(ErrorCode::InvalidProducerEpoch))
+    );
+    assert_eq!(send(R(0, true, 1)), Some(Ok(1)), "a retry in the new epoch");
 }
 
 #[test]
@@ -146,7 +189,7 @@ fn a_non_leader_answers_not_leader_or_follower() {
     };
     let mut r: Replica<R> = Replica::new(1, BrokerSet::of([1, 2, 3]), state);
     let cfg = ProtocolConfig::default();
-    let sends = produce(&mut r, &cfg, Acks::One, R(0, false));
+    let sends = produce(&mut r, &cfg, Acks::One, R(0, false, 0));
     assert_eq!(
         produce_result(&sends),
         Some(Err(ErrorCode::NotLeaderOrFollower))
@@ -203,7 +246,7 @@ fn lag_timers_run_while_a_follower_is_behind_and_survive_an_isr_change_in_flight
     let req = ProduceRequest {
         request: 0,
         acks: Acks::One,
-        record: R(0, false),
+        record: R(0, false, 0),
         leader_epoch: 1,
     };
     let t = timers(&mut r, &cfg, Input::Message(CLIENT, Msg::Produce(req)));
@@ -230,7 +273,7 @@ fn a_step_gives_its_events_then_its_log_writes_then_its_messages() {
     let req = ProduceRequest {
         request: 0,
         acks: Acks::One,
-        record: R(0, false),
+        record: R(0, false, 0),
         leader_epoch: 1,
     };
     let cfg = ProtocolConfig {
@@ -262,8 +305,8 @@ fn a_follower_reports_its_truncation_as_a_log_write() {
         partition_epoch: 1,
     };
     let mut r: Replica<R> = Replica::new(1, BrokerSet::of([1, 2, 3]), state);
-    r.log.append(1, R(0, false));
-    r.log.append(1, R(1, false));
+    r.log.append(1, R(0, false, 0));
+    r.log.append(1, R(1, false, 0));
     let cfg = ProtocolConfig::default();
     let resp = FetchResponse {
         leader_epoch: 2,
@@ -316,8 +359,8 @@ fn a_fetch_waiting_for_its_epoch_is_checked_for_divergence_when_the_epoch_comes(
         partition_epoch: 2,
     };
     let mut r: Replica<R> = Replica::new(2, BrokerSet::of([1, 2, 3]), epoch_2);
-    r.log.append(2, R(0, false));
-    r.log.append(2, R(1, false));
+    r.log.append(2, R(0, false, 0));
+    r.log.append(2, R(1, false, 0));
     let cfg = ProtocolConfig {
         min_insync_replicas: 2,
         ..ProtocolConfig::default()

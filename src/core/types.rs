@@ -193,10 +193,12 @@ impl std::str::FromStr for Acks {
     }
 }
 
-/// An idempotent producer's identity and sequence number for one batch.
+/// An idempotent producer's identity, epoch and sequence number for one
+/// batch. Sequences start at 0 in each epoch (KIP-360).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ProducerSeq {
     pub producer_id: u64,
+    pub producer_epoch: u16,
     pub sequence: u32,
 }
 
@@ -214,6 +216,12 @@ pub trait Record: Clone + fmt::Debug + Eq + std::hash::Hash {
     /// `offset`: a wire batch carries both in its header, a model record
     /// needs neither.
     fn stamped(self, _offset: Offset, _epoch: Epoch) -> Self {
+        self
+    }
+    /// The record as an idempotent producer sends it in `producer_epoch`
+    /// at `sequence`, once it bumped its epoch. Only the model's producer
+    /// resends records under a new epoch; other records never are.
+    fn resequenced(self, _producer_epoch: u16, _sequence: u32) -> Self {
         self
     }
 }

@@ -196,10 +196,7 @@ impl KafkaActor {
 
     fn records(&self) -> Vec<Rec> {
         (0..self.settings.cfg.records)
-            .map(|value| Rec {
-                value,
-                idempotent: self.settings.cfg.kafka.enable_idempotence,
-            })
+            .map(|value| Rec::new(value, self.settings.cfg.kafka.enable_idempotence))
             .collect()
     }
 

@@ -235,6 +235,7 @@ impl ModelConfig {
         ProducerConfig {
             acks: self.kafka.acks,
             retries: self.kafka.retries,
+            idempotence: self.kafka.enable_idempotence,
         }
     }
 

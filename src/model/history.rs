@@ -200,7 +200,8 @@ impl History {
                     Ok(offset) => LogRet::Appended(*offset),
                     Err(ErrorCode::NotEnoughReplicas)
                     | Err(ErrorCode::NotLeaderOrFollower)
-                    | Err(ErrorCode::OutOfOrderSequenceNumber) => LogRet::NotAppended,
+                    | Err(ErrorCode::OutOfOrderSequenceNumber)
+                    | Err(ErrorCode::InvalidProducerEpoch) => LogRet::NotAppended,
                     Err(_) => return None,
                 };
                 ((c, *request), ret)

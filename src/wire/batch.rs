@@ -347,6 +347,7 @@ impl Record for Batch {
         let (id, seq) = (self.producer_id(), self.base_sequence());
         (id >= 0 && seq >= 0).then_some(ProducerSeq {
             producer_id: id as u64,
+            producer_epoch: self.producer_epoch().max(0) as u16,
             sequence: seq as u32,
         })
     }
@@ -417,6 +418,7 @@ pub(crate) mod tests {
             batches[0].producer_seq(),
             Some(ProducerSeq {
                 producer_id: 7,
+                producer_epoch: 0,
                 sequence: 5
             })
         );
