@@ -146,6 +146,16 @@ impl Ghost {
                     // trace does not carry the setting, the lincheck does
                     // see what it costs.
                     ElectionKind::Unclean => {}
+                    ElectionKind::LastKnownLeader => require(
+                        c.isr.is_empty() && c.elr.is_empty(),
+                        "last-known-leader-only-without-isr-and-elr",
+                        || {
+                            format!(
+                                "broker {broker} elected as last known leader, ISR {:?}, ELR {:?}",
+                                c.isr, c.elr
+                            )
+                        },
+                    )?,
                 }
                 c.leader = Some(broker);
                 c.epoch = epoch;

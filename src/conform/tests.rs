@@ -156,6 +156,18 @@ fn each_rule_refuses_the_step_that_breaks_it() {
             ),
             "hw-replicated-to-isr",
         ),
+        // The last known leader elected while the ISR still has a member.
+        (
+            with(
+                8,
+                (
+                    "controller",
+                    0,
+                    json!({"type":"LeaderElected","broker":0,"epoch":2,"kind":"LastKnownLeader","isr":[0]}),
+                ),
+            ),
+            "last-known-leader-only-without-isr-and-elr",
+        ),
         // A clean election of a broker outside the ISR.
         (
             with(
@@ -357,4 +369,22 @@ fn a_follower_may_only_extend_a_log_that_matches_its_leaders() {
     };
     assert_eq!(run(false), Some("extends-matching-log"));
     assert_eq!(run(true), None);
+}
+
+#[test]
+fn the_last_known_leader_may_be_elected_once_isr_and_elr_are_empty() {
+    use serde_json::json;
+    let mut run = lawful();
+    run.truncate(7);
+    run.push((
+        "controller",
+        0,
+        json!({"type":"BrokerFenced","broker":0,"isr":[],"elr":[],"leader_lost":true}),
+    ));
+    run.push((
+        "controller",
+        0,
+        json!({"type":"LeaderElected","broker":0,"epoch":2,"kind":"LastKnownLeader","isr":[0]}),
+    ));
+    assert_eq!(rule_broken(run), None);
 }

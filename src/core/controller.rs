@@ -27,6 +27,10 @@ pub struct Controller {
     pub clients: Vec<Node>,
     /// Each broker's epoch from its last registration, where not 0.
     pub broker_epochs: Vec<(BrokerId, u8)>,
+    /// With ELR: the partition's leader when it was last left leaderless
+    /// with no one to elect, kept until a leader is elected (Kafka's
+    /// `lastKnownElr` holding the last known leader).
+    pub last_known_leader: Option<BrokerId>,
 }
 
 impl Controller {
@@ -45,6 +49,7 @@ impl Controller {
             fenced: BrokerSet::EMPTY,
             clients,
             broker_epochs: Vec::new(),
+            last_known_leader: None,
         }
     }
 
@@ -155,6 +160,19 @@ impl Controller {
                 return (elr, ElectionKind::Elr);
             }
         }
+        // KIP-966's last resort, before any unclean election
+        // (`PartitionChangeBuilder.electAnyLeader` → `canElectLastKnownLeader`):
+        // only when the ISR and the ELR are both empty, fenced members
+        // included, and, as from 4.1 (KAFKA-19522), only once the last
+        // leader is unfenced again.
+        if cfg.eligible_leader_replicas
+            && self.state.isr.is_empty()
+            && self.state.elr.is_empty()
+            && let Some(l) = self.last_known_leader
+            && live.contains(l)
+        {
+            return (BrokerSet::of([l]), ElectionKind::LastKnownLeader);
+        }
         if cfg.unclean_leader_election {
             return (live, ElectionKind::Unclean);
         }
@@ -177,11 +195,12 @@ impl Controller {
                 self.state.isr = BrokerSet::of([broker]);
                 self.state.elr.remove(broker);
             }
-            ElectionKind::Unclean => {
+            ElectionKind::Unclean | ElectionKind::LastKnownLeader => {
                 self.state.isr = BrokerSet::of([broker]);
                 self.state.elr = BrokerSet::EMPTY;
             }
         }
+        self.last_known_leader = None;
         self.state.partition_epoch += 1;
         debug_assert!(self.state.isr.contains(broker));
         fx.event(|| Event::LeaderElected {
@@ -239,6 +258,28 @@ impl Controller {
         true
     }
 
+    /// `broker` just stopped leading (or, the partition being leaderless,
+    /// stopped being electable). As from 4.1.1
+    /// (`PartitionChangeBuilder.maybeUpdateLastKnownLeader`): when the
+    /// partition is left without a leader and with no one to elect from
+    /// the ISR or the ELR, and has no last known leader yet, the broker
+    /// that led it becomes its last known leader. Kafka elects atomically
+    /// with the fencing, where the model elects in a step of its own; so a
+    /// candidate fenced before that step counts as the leader it would
+    /// have been.
+    fn note_last_known_leader(&mut self, broker: BrokerId, cfg: &ProtocolConfig) {
+        if !cfg.eligible_leader_replicas
+            || self.state.leader.is_some()
+            || self.last_known_leader.is_some()
+        {
+            return;
+        }
+        let live = self.live();
+        if self.state.isr.intersect(live).is_empty() && self.state.elr.intersect(live).is_empty() {
+            self.last_known_leader = Some(broker);
+        }
+    }
+
     /// The broker's heartbeats stopped (`broker.session.timeout.ms`).
     fn on_session_expired<R>(
         &mut self,
@@ -249,12 +290,17 @@ impl Controller {
         if self.fenced.contains(broker) {
             return;
         }
+        let was_candidate =
+            self.state.leader.is_none() && self.state.isr.union(self.state.elr).contains(broker);
         self.fenced.insert(broker);
         let mut changed = self.shrink_isr(BrokerSet::of([broker]), cfg);
         let leader_lost = self.state.leader == Some(broker);
         if leader_lost {
             self.state.leader = None;
             changed = true;
+        }
+        if leader_lost || was_candidate {
+            self.note_last_known_leader(broker, cfg);
         }
         if changed {
             self.state.partition_epoch += 1;
@@ -298,6 +344,7 @@ impl Controller {
             }
             if self.state.leader == Some(broker) {
                 self.state.leader = None;
+                self.note_last_known_leader(broker, cfg);
             }
         }
         if changed {
@@ -379,6 +426,7 @@ impl RenameBrokers for Controller {
             fenced,
             clients,
             broker_epochs,
+            last_known_leader,
         } = self;
         replicas.rename_brokers(to);
         state.rename_brokers(to);
@@ -390,6 +438,7 @@ impl RenameBrokers for Controller {
             *b = to(*b);
         }
         broker_epochs.sort();
+        last_known_leader.rename_brokers(to);
     }
 }
 
@@ -424,5 +473,68 @@ mod tests {
             c.step(nothing, &cfg, &mut Effects::<()>::new());
         }));
         assert!(caught.is_err(), "a broker in both the ISR and the ELR");
+    }
+
+    /// KIP-966's last resort: the sole ISR member loses power, is fenced
+    /// (into the ELR: the ISR is below min.insync.replicas) and comes back
+    /// after an unclean shutdown (out of the ELR). With the ISR and the ELR
+    /// empty, only its return makes it electable, as the last known leader.
+    #[test]
+    fn with_isr_and_elr_empty_the_last_known_leader_is_elected_once_back() {
+        let cfg = ProtocolConfig {
+            eligible_leader_replicas: true,
+            min_insync_replicas: 1,
+            ..ProtocolConfig::default()
+        };
+        let mut c = Controller::new(BrokerSet::of([1, 2, 3]), Vec::new());
+        let mut fx: Effects<()> = Effects::new();
+        c.step(Input::Elect(1), &cfg, &mut fx);
+        c.step(alter(BrokerSet::of([1]), 1, 1), &cfg, &mut fx);
+        let expire = Input::Message(Node::Broker(1), Msg::SessionExpired);
+        c.step(expire, &cfg, &mut fx);
+        assert_eq!(
+            (c.state.isr, c.state.elr),
+            (BrokerSet::EMPTY, BrokerSet::of([1]))
+        );
+        assert_eq!(c.last_known_leader, Some(1));
+        assert!(
+            c.election_candidates(&cfg).0.is_empty(),
+            "broker 1 is fenced"
+        );
+        let back = Input::Message(
+            Node::Broker(1),
+            Msg::BrokerRegistration {
+                clean_shutdown: false,
+                broker_epoch: 1,
+            },
+        );
+        c.step(back, &cfg, &mut fx);
+        assert_eq!(
+            c.state.elr,
+            BrokerSet::EMPTY,
+            "an unclean shutdown leaves the ELR"
+        );
+        assert_eq!(
+            c.election_candidates(&cfg),
+            (BrokerSet::of([1]), ElectionKind::LastKnownLeader)
+        );
+        c.step(Input::Elect(1), &cfg, &mut fx);
+        assert_eq!((c.state.leader, c.state.isr), (Some(1), BrokerSet::of([1])));
+        assert_eq!(c.last_known_leader, None, "cleared by the election");
+
+        // Without ELR there is no last resort: the ISR keeps its last member.
+        let plain = ProtocolConfig {
+            min_insync_replicas: 1,
+            ..ProtocolConfig::default()
+        };
+        let mut c = Controller::new(BrokerSet::of([1, 2, 3]), Vec::new());
+        c.step(Input::Elect(1), &plain, &mut fx);
+        c.step(alter(BrokerSet::of([1]), 1, 1), &plain, &mut fx);
+        c.step(
+            Input::Message(Node::Broker(1), Msg::SessionExpired),
+            &plain,
+            &mut fx,
+        );
+        assert_eq!(c.last_known_leader, None);
     }
 }

@@ -161,6 +161,9 @@ pub enum ElectionKind {
     Elr,
     /// `unclean.leader.election.enable`: from any live replica.
     Unclean,
+    /// KIP-966's last resort: with the ISR and the ELR both empty, the
+    /// partition's last leader, once it is back.
+    LastKnownLeader,
 }
 
 /// The reason a decision names: fixed text when the core makes it, owned
@@ -476,6 +479,9 @@ impl<R: fmt::Display> fmt::Display for Event<R> {
                     ElectionKind::Clean => "clean election from the ISR",
                     ElectionKind::Elr => "from the ELR",
                     ElectionKind::Unclean => "UNCLEAN election, outside the ISR",
+                    ElectionKind::LastKnownLeader => {
+                        "the last known leader, as the ISR and the ELR are empty (KIP-966's last resort)"
+                    }
                 }
             ),
             IsrChanged {

@@ -255,7 +255,7 @@ impl Rule {
                 source: "KIP-966 (4.0)",
                 kafka: "PartitionChangeBuilder.canElectLastKnownLeader",
                 since: const { &[(v(4, 0, 0), None)] },
-                modelled: false,
+                modelled: true,
                 what: "with ELR, when the ISR and the ELR are both empty the controller elects the \
                        last known leader once it is unfenced",
             },
@@ -266,7 +266,8 @@ impl Rule {
                 since: const { &[(v(4, 1, 0), None)] },
                 modelled: false,
                 what: "with ELR, the last known leader is elected when ISR and ELR are empty \
-                       only if it is acceptable (4.0 elected it regardless)",
+                       only if it is unfenced; 4.0 elected it regardless, and 4.0 and 4.1.0 \
+                       recorded it when the ISR emptied (checked here with 4.1.1's rules)",
             },
         }
     }

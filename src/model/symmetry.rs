@@ -102,6 +102,7 @@ fn sort_key<'a>(b: &'a BrokerState, c: &ControllerState) -> impl Ord + 'a {
             c.core.state.isr.contains(id),
             c.core.state.elr.contains(id),
             c.core.fenced.contains(id),
+            c.core.last_known_leader == Some(id),
         ),
         r.log.entries(),
         (

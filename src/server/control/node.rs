@@ -15,7 +15,7 @@ use crate::core::config::ProtocolConfig;
 use crate::core::controller::{Controller, Input};
 use crate::core::effects::{Effect, Effects};
 use crate::core::error::ErrorCode;
-use crate::core::messages::{Msg, Node, PartitionState};
+use crate::core::messages::{Msg, Node};
 use crate::core::types::{BrokerId, BrokerSet, Epoch, PartitionEpoch};
 use crate::server::metadata::{BrokerAddr, ClusterView, PartitionView, TopicView};
 use crate::server::topic_settings::{TopicError, TopicSettings, check_topic_name};
@@ -208,12 +208,15 @@ impl ControllerNode {
                 topic,
                 partition,
                 state,
+                last_known_leader,
             } => {
-                self.partitions
+                let core = &mut self
+                    .partitions
                     .get_mut(&(topic.clone(), partition))
                     .ok_or_else(|| format!("a change to unknown partition {topic}-{partition}"))?
-                    .core
-                    .state = state;
+                    .core;
+                core.state = state;
+                core.last_known_leader = last_known_leader;
             }
         }
         Ok(())
@@ -259,6 +262,7 @@ impl ControllerNode {
             );
         }
         for p in image.partitions {
+            let key = (p.topic.clone(), p.partition);
             self.replay(
                 0,
                 MetadataRecord::Partition {
@@ -269,6 +273,9 @@ impl ControllerNode {
                 },
                 now,
             )?;
+            if let Some(placed) = self.partitions.get_mut(&key) {
+                placed.core.last_known_leader = p.last_known_leader;
+            }
         }
         Ok(())
     }
@@ -304,6 +311,7 @@ impl ControllerNode {
                     partition: *partition,
                     assignment: p.assignment.clone(),
                     state: p.core.state,
+                    last_known_leader: p.core.last_known_leader,
                 })
                 .collect(),
         }
@@ -593,14 +601,15 @@ impl ControllerNode {
         let Some(p) = self.partitions.get_mut(key) else {
             return;
         };
-        let before: PartitionState = p.core.state;
+        let before = (p.core.state, p.core.last_known_leader);
         p.core.step(input, &p.protocol, &mut fx);
-        let after = p.core.state;
+        let after = (p.core.state, p.core.last_known_leader);
         if after != before {
             self.record(MetadataRecord::PartitionChange {
                 topic: key.0.clone(),
                 partition: key.1,
-                state: after,
+                state: after.0,
+                last_known_leader: after.1,
             });
         }
         for effect in fx {
@@ -769,6 +778,7 @@ mod tests {
             (restored.replicas, restored.state, restored.fenced),
             (live.replicas, live.state, live.fenced)
         );
+        assert_eq!(restored.last_known_leader, live.last_known_leader);
         for b in live.replicas.iter() {
             assert_eq!(restored.broker_epoch(b), live.broker_epoch(b));
         }
@@ -810,6 +820,43 @@ mod tests {
             assert_same_core(&s.partitions[key].core, &p.core);
         }
         assert_eq!(s.next_offset, c.next_offset);
+    }
+
+    /// KIP-966's last known leader is a decision too: Kafka keeps it in
+    /// `PartitionChangeRecord.LastKnownElr`.
+    #[test]
+    fn a_restored_controller_keeps_the_last_known_leader() {
+        let (mut c, _rxs, start) = cluster(2);
+        let mut log = Vec::new();
+        let mut s = settings(2, 1);
+        s.partitions = 1;
+        s.kafka.eligible_leader_replicas_enable = true;
+        c.create_topic("t", &s).unwrap();
+        let p0 = c.view().topics["t"].partitions[0].state;
+        let (leader, other) = match p0.leader {
+            Some(0) => (0, 1),
+            _ => (1, 0),
+        };
+        c.alter_partition(
+            leader,
+            u64::from(leader),
+            "t".into(),
+            0,
+            p0.leader_epoch,
+            p0.partition_epoch,
+            BrokerSet::of([leader]),
+        );
+        // The follower keeps its session, the sole ISR member falls silent.
+        let later = start + Duration::from_millis(1500);
+        c.heartbeat(other, u64::from(other), later);
+        c.tick(later);
+        let core = &c.partitions[&("t".to_string(), 0)].core;
+        assert_eq!(
+            (core.state.leader, core.state.isr),
+            (None, BrokerSet::EMPTY)
+        );
+        assert_eq!(core.last_known_leader, Some(leader));
+        assert_restores(&mut c, &mut log);
     }
 
     #[test]

@@ -39,12 +39,14 @@ pub enum MetadataRecord {
         assignment: Vec<BrokerId>,
         state: PartitionState,
     },
-    /// `PartitionChangeRecord`: the leader, leader epoch, ISR, ELR or
-    /// partition epoch changed.
+    /// `PartitionChangeRecord`: the leader, leader epoch, ISR, ELR,
+    /// partition epoch or last known leader (`LastKnownElr`) changed.
     PartitionChange {
         topic: String,
         partition: i32,
         state: PartitionState,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last_known_leader: Option<BrokerId>,
     },
 }
 
@@ -78,4 +80,6 @@ pub struct PartitionImage {
     pub partition: i32,
     pub assignment: Vec<BrokerId>,
     pub state: PartitionState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_known_leader: Option<BrokerId>,
 }
