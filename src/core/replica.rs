@@ -720,7 +720,10 @@ impl<R: Record> Replica<R> {
     /// member of the maximal ISR. Returns whether it moved.
     fn maybe_advance_high_watermark_quiet(&mut self, cfg: &ProtocolConfig) -> bool {
         let Some(l) = &self.leader else { return false };
-        if cfg.strict_min_isr && self.partition.isr.len() < usize::from(cfg.min_insync_replicas) {
+        // `Partition.isUnderMinIsr`, against `effectiveMinIsr`: never more
+        // than the partition's replicas.
+        let effective_min_isr = usize::from(cfg.min_insync_replicas).min(self.replicas.len());
+        if cfg.strict_min_isr && self.partition.isr.len() < effective_min_isr {
             return false;
         }
         let mut hw = self.log.end_offset();

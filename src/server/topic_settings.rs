@@ -35,9 +35,15 @@ fn topic_error(code: ErrorCode, message: String) -> TopicError {
 }
 
 impl TopicSettings {
-    /// The rules its partitions follow.
+    /// The rules its partitions follow: the newest release's. Among them
+    /// the 3.7 rule that the HW stays put while |ISR| < min.insync.replicas
+    /// (KAFKA-15583, `Partition.maybeIncrementLeaderHW` returning when
+    /// `isUnderMinIsr`), which every Kafka broker since runs.
     pub fn protocol(&self) -> ProtocolConfig {
-        self.kafka.protocol()
+        ProtocolConfig {
+            strict_min_isr: true,
+            ..self.kafka.protocol()
+        }
     }
 
     /// Whether a topic could ever have these settings, whatever the
