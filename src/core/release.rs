@@ -110,6 +110,7 @@ pub enum Rule {
     UnknownProducerAccepted,
     AcksAllByDefault,
     IdempotenceByDefault,
+    DuplicateBrokerRegistration,
     FencedReplicasLeaveIsr,
     BrokerEpochInFetch,
     StrictMinIsr,
@@ -141,6 +142,7 @@ pub const RULES: &[Rule] = &[
     Rule::UnknownProducerAccepted,
     Rule::AcksAllByDefault,
     Rule::IdempotenceByDefault,
+    Rule::DuplicateBrokerRegistration,
     Rule::FencedReplicasLeaveIsr,
     Rule::BrokerEpochInFetch,
     Rule::StrictMinIsr,
@@ -206,6 +208,15 @@ impl Rule {
                 modelled: true,
                 what: "enable.idempotence is true unless set; an acks other than all or \
                        retries=0 quietly turns the default off",
+            },
+            Rule::DuplicateBrokerRegistration => RuleInfo {
+                name: "duplicate-broker-registration",
+                source: "KRaft (2.8)",
+                kafka: "ClusterControlManager.registerBroker",
+                since: const { &[(v(2, 8, 0), None)] },
+                modelled: false,
+                what: "a registration from a broker whose previous life still holds a session is \
+                       refused with DUPLICATE_BROKER_REGISTRATION",
             },
             Rule::FencedReplicasLeaveIsr => RuleInfo {
                 name: "fenced-replicas-leave-isr",
