@@ -252,6 +252,11 @@ pub struct TopicFlags {
     /// `unclean.leader.election.enable` for new topics.
     #[arg(long)]
     pub unclean: bool,
+    /// Eligible Leader Replicas (KIP-966) for new topics, with the
+    /// last-known-leader election: as a cluster formatted at 4.1 or later
+    /// (`eligible.leader.replicas.version=1`).
+    #[arg(long)]
+    pub elr: bool,
     /// `log.flush.interval.messages`: fsync every N records (default: never).
     #[arg(long)]
     pub flush_every: Option<u64>,

@@ -18,6 +18,7 @@ fn topic_settings(t: &TopicFlags, replication_factor: u8) -> Result<TopicSetting
             replication_factor,
             min_insync_replicas: t.min_isr,
             unclean_leader_election_enable: t.unclean,
+            eligible_leader_replicas_enable: t.elr,
             log_flush_interval_messages: t.flush_every,
             ..KafkaSettings::default()
         },
