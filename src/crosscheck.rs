@@ -18,6 +18,7 @@ use crate::check::story::{Action, step_events};
 use crate::check::trace::Trace;
 use crate::core::config::Truncation;
 use crate::core::effects::Event;
+use crate::core::release::{NEWEST, Rule};
 use crate::core::types::Acks;
 use crate::model::properties::{ACKED_NEVER_LOST, always_properties};
 use crate::model::state::{KafkaModel, KafkaState, View};
@@ -183,7 +184,7 @@ pub fn crosscheck(c: &CrossConfig, exe: &Path) -> Result<(Value, bool), String> 
     let mut sc = Scenario::load(&c.scenario)?;
     // The brokers run the newest release's HW rule (3.7: the HW stays put
     // while |ISR| < min.insync.replicas); the model is held to the same.
-    sc.config.strict_min_isr = true;
+    sc.config.strict_min_isr = NEWEST.has(Rule::StrictMinIsr);
     sc.expect = Default::default();
     let cfg = sc.config.clone();
     if cfg.kafka.replication_factor != 3 {

@@ -611,11 +611,12 @@ impl<R: Record> Replica<R> {
             let pre_kip_360 = cfg.mutation == Some(Mutation::RejectUnknownProducerSequence)
                 && known.is_none()
                 && seq.sequence != 0;
-            if let Err(error) = check_sequence(seq, known).and(if pre_kip_360 {
+            let verdict = if pre_kip_360 {
                 Err(ErrorCode::OutOfOrderSequenceNumber)
             } else {
-                Ok(())
-            }) {
+                check_sequence(seq, known)
+            };
+            if let Err(error) = verdict {
                 fx.event(|| Event::ProduceRejected {
                     broker: self.id,
                     record: record.clone(),

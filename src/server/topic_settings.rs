@@ -3,6 +3,7 @@
 
 use crate::core::config::ProtocolConfig;
 use crate::core::error::ErrorCode;
+use crate::core::release::{NEWEST, Rule};
 use crate::core::settings::KafkaSettings;
 use std::fmt;
 
@@ -41,7 +42,7 @@ impl TopicSettings {
     /// `isUnderMinIsr`), which every Kafka broker since runs.
     pub fn protocol(&self) -> ProtocolConfig {
         ProtocolConfig {
-            strict_min_isr: true,
+            strict_min_isr: NEWEST.has(Rule::StrictMinIsr),
             ..self.kafka.protocol()
         }
     }
