@@ -204,6 +204,21 @@ pub fn crosscheck(c: &CrossConfig, exe: &Path) -> Result<(Value, bool), String> 
         (cfg.truncation != Truncation::LeaderEpoch, "HW truncation"),
         (cfg.network != NetworkKind::Ordered, "an unordered network"),
         (cfg.mutation.is_some(), "a protocol mutation"),
+        // The torture harness has no controlled-shutdown or rebalance
+        // nemesis yet: a walk's shutdowns and elections could not be
+        // replayed, and a crash-only replay would be a different scenario.
+        (
+            cfg.controlled_shutdowns > 0,
+            "controlled shutdowns as a nemesis",
+        ),
+        (
+            cfg.preferred_elections > 0,
+            "preferred-leader elections as a nemesis",
+        ),
+        (
+            cfg.network_partitions > 0,
+            "a two-sided network partition as a nemesis",
+        ),
     ];
     if let Some((_, what)) = unsupported.iter().find(|(on, _)| *on) {
         return Err(format!(

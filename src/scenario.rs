@@ -45,6 +45,9 @@ struct ModelSection {
     crashes: Option<u8>,
     crash_mode: Option<String>,
     lag_removals: Option<u8>,
+    controlled_shutdowns: Option<u8>,
+    preferred_elections: Option<u8>,
+    network_partitions: Option<u8>,
     network: Option<String>,
     truncation: Option<String>,
     strict_min_isr: Option<bool>,
@@ -117,6 +120,9 @@ impl Scenario {
         set(&mut c.records, m.records);
         set(&mut c.crashes, m.crashes);
         set(&mut c.lag_removals, m.lag_removals);
+        set(&mut c.controlled_shutdowns, m.controlled_shutdowns);
+        set(&mut c.preferred_elections, m.preferred_elections);
+        set(&mut c.network_partitions, m.network_partitions);
         set(&mut c.strict_min_isr, m.strict_min_isr);
         set(&mut c.consumer, m.consumer);
         if let Some(v) = m.crash_mode {

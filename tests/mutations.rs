@@ -192,3 +192,15 @@ fn skipping_the_min_isr_check_appends_what_kafka_rejects() {
         "the mutation is visible"
     );
 }
+
+#[test]
+fn moving_the_preferred_leader_outside_the_isr_loses_acked_records() {
+    // No crash at all: one preferred-leader election is the only fault.
+    let cfg = ModelConfig {
+        crashes: 0,
+        lag_removals: 1,
+        preferred_elections: 1,
+        ..small(Acks::All, 2, 1)
+    };
+    assert_caught(cfg, Mutation::PreferredLeaderOutsideIsr, ACKED_NEVER_LOST);
+}

@@ -71,13 +71,21 @@ fn describe(model: &KafkaModel, state: &KafkaState, action: &Action) -> String {
         Input::Msg(src, msg) => {
             let from = model.actors[usize::from(actor.settings.layout.id(src))].name();
             let down = matches!(before, NodeState::Broker(b) if b.down);
+            let cut = matches!(before, NodeState::Broker(b) if b.isolated)
+                && !matches!(src, crate::core::messages::Node::Client(_));
             let what = message_name(&msg);
             if down {
                 format!("{what} from {from} reaches {name}, which is down: it is lost")
+            } else if cut {
+                format!("{what} from {from} is lost in the network partition around {name}")
             } else {
                 format!("{name} receives {what} from {from}")
             }
         }
+        Input::Timer(Timer::Isolate) => format!(
+            "a network partition cuts {name} off from the controller and the other brokers \
+             (clients still reach it); its heartbeats stop"
+        ),
         Input::Timer(t) => format!("{name}: {t:?}"),
         Input::Choice(c) => format!("{name}: {c:?}"),
     }
@@ -112,5 +120,7 @@ fn message_name(msg: &KMsg) -> String {
         },
         Msg::SessionExpired => "a heartbeat timeout".into(),
         Msg::BrokerRegistration { .. } => "a broker registration".into(),
+        Msg::ControlledShutdown { .. } => "a controlled-shutdown request".into(),
+        Msg::ShutdownAllowed { .. } => "the controller's leave to shut down".into(),
     }
 }

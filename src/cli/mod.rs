@@ -352,6 +352,18 @@ pub struct ConfigFlags {
     /// Times a live follower may be dropped from the ISR for lagging.
     #[arg(long)]
     pub lag_removals: Option<u8>,
+    /// Controlled shutdowns (SIGTERM, then a clean restart) allowed in one
+    /// run: the steps of a rolling restart.
+    #[arg(long)]
+    pub controlled_shutdowns: Option<u8>,
+    /// Preferred-leader elections (auto.leader.rebalance.enable) allowed in
+    /// one run: leadership moves with no failure.
+    #[arg(long)]
+    pub preferred_elections: Option<u8>,
+    /// Network partitions allowed in one run: a live broker cut off from the
+    /// controller and the other brokers (clients still reach it), then healed.
+    #[arg(long)]
+    pub network_partitions: Option<u8>,
     /// unclean.leader.election.enable (`--unclean` alone: true; `--unclean=false`).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub unclean: Option<bool>,
@@ -466,6 +478,9 @@ impl ConfigFlags {
         over!(crashes, self.crashes);
         over!(crash_mode, self.crash_mode);
         over!(lag_removals, self.lag_removals);
+        over!(controlled_shutdowns, self.controlled_shutdowns);
+        over!(preferred_elections, self.preferred_elections);
+        over!(network_partitions, self.network_partitions);
         over!(records, self.records);
         over!(kafka.retries, self.retries);
         over!(network, self.network);
@@ -498,6 +513,9 @@ impl ConfigFlags {
             || self.crashes.is_some()
             || self.crash_mode.is_some()
             || self.lag_removals.is_some()
+            || self.controlled_shutdowns.is_some()
+            || self.preferred_elections.is_some()
+            || self.network_partitions.is_some()
             || self.records.is_some()
             || self.retries.is_some()
             || self.network.is_some()

@@ -137,6 +137,16 @@ impl Ghost {
                         "clean-election-from-isr",
                         || format!("broker {broker} elected cleanly, ISR {:?}", c.isr),
                     )?,
+                    ElectionKind::Preferred => require(
+                        c.isr.contains(&broker) && c.leader.is_some_and(|l| l != broker),
+                        "preferred-election-moves-a-leader-within-the-isr",
+                        || {
+                            format!(
+                                "broker {broker} elected as preferred leader, leader {:?}, ISR {:?}",
+                                c.leader, c.isr
+                            )
+                        },
+                    )?,
                     ElectionKind::Elr => {
                         require(c.elr.contains(&broker), "elr-election-from-elr", || {
                             format!("broker {broker} elected from the ELR {:?}", c.elr)
@@ -163,6 +173,12 @@ impl Ghost {
                 self.elected.insert((broker, epoch));
             }
             Event::BrokerFenced {
+                isr,
+                elr,
+                leader_lost,
+                ..
+            }
+            | Event::ShutdownGranted {
                 isr,
                 elr,
                 leader_lost,

@@ -168,6 +168,19 @@ fn each_rule_refuses_the_step_that_breaks_it() {
             ),
             "last-known-leader-only-without-isr-and-elr",
         ),
+        // A preferred-leader election while the partition has no leader
+        // (broker 0 was just fenced): it moves leadership, never restores it.
+        (
+            with(
+                8,
+                (
+                    "controller",
+                    0,
+                    json!({"type":"LeaderElected","broker":0,"epoch":2,"kind":"Preferred","isr":[1]}),
+                ),
+            ),
+            "preferred-election-moves-a-leader-within-the-isr",
+        ),
         // A clean election of a broker outside the ISR.
         (
             with(
@@ -385,6 +398,24 @@ fn the_last_known_leader_may_be_elected_once_isr_and_elr_are_empty() {
         "controller",
         0,
         json!({"type":"LeaderElected","broker":0,"epoch":2,"kind":"LastKnownLeader","isr":[0]}),
+    ));
+    assert_eq!(rule_broken(run), None);
+}
+
+#[test]
+fn a_preferred_election_moves_leadership_within_the_isr() {
+    use serde_json::json;
+    let mut run = lawful();
+    run.truncate(7);
+    run.push((
+        "controller",
+        0,
+        json!({"type":"LeaderElected","broker":1,"epoch":2,"kind":"Preferred","isr":[0,1]}),
+    ));
+    run.push((
+        "broker 1",
+        0,
+        json!({"type":"BecameLeader","broker":1,"epoch":2,"isr":[0,1],"high_watermark":2}),
     ));
     assert_eq!(rule_broken(run), None);
 }

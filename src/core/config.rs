@@ -33,6 +33,9 @@ pub enum Mutation {
     /// A leader that knows nothing of an idempotent producer refuses any
     /// first sequence but 0, as before KIP-360 (the model's old rule).
     RejectUnknownProducerSequence,
+    /// A preferred-leader election may pick any live replica, in the ISR
+    /// or not.
+    PreferredLeaderOutsideIsr,
 }
 
 /// Broker-side configuration that changes protocol decisions.

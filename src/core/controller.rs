@@ -15,6 +15,9 @@ pub enum Input<R> {
     Message(Node, Msg<R>),
     /// Elect this candidate (see [`Controller::election_candidates`]).
     Elect(BrokerId),
+    /// Move leadership to this live ISR member, which the partition prefers
+    /// (see [`Controller::preferred_candidates`]).
+    ElectPreferred(BrokerId),
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -76,8 +79,12 @@ impl Controller {
                     new_isr,
                 },
             ) => self.on_alter_partition(b, leader_epoch, partition_epoch, new_isr, cfg, fx),
+            Input::Message(Node::Broker(b), Msg::ControlledShutdown { broker_epoch }) => {
+                self.on_controlled_shutdown(b, broker_epoch, cfg, fx)
+            }
             Input::Message(..) => {}
             Input::Elect(b) => self.elect(b, cfg, fx),
+            Input::ElectPreferred(b) => self.elect_preferred(b, cfg, fx),
         }
         assert!(
             self.state.leader_epoch >= before.leader_epoch
@@ -179,6 +186,47 @@ impl Controller {
         (BrokerSet::EMPTY, ElectionKind::Clean)
     }
 
+    /// Who a preferred-leader election may move leadership to: the live ISR
+    /// members other than the leader. Kafka moves it to the first replica
+    /// of the assignment when it is an acceptable leader in the ISR
+    /// (`PartitionChangeBuilder.electPreferredLeader`); as any order is
+    /// some partition's order, and a reassignment can change it, any such
+    /// member may be the preferred one.
+    pub fn preferred_candidates(&self, cfg: &ProtocolConfig) -> BrokerSet {
+        let Some(leader) = self.state.leader else {
+            return BrokerSet::EMPTY;
+        };
+        let mut c = if cfg.mutation == Some(Mutation::PreferredLeaderOutsideIsr) {
+            self.live()
+        } else {
+            self.state.isr.intersect(self.live())
+        };
+        c.remove(leader);
+        c
+    }
+
+    /// Preferred-leader election (`ReplicationControlManager
+    /// .maybeBalancePartitionLeaders`, run every
+    /// `leader.imbalance.check.interval.seconds` with
+    /// `auto.leader.rebalance.enable`, or on an ElectLeaders request).
+    fn elect_preferred<R>(&mut self, broker: BrokerId, cfg: &ProtocolConfig, fx: &mut Effects<R>) {
+        assert!(
+            self.preferred_candidates(cfg).contains(broker),
+            "broker {broker} cannot be the preferred leader of {:?}",
+            self.state
+        );
+        self.state.leader = Some(broker);
+        self.state.leader_epoch += 1;
+        self.state.partition_epoch += 1;
+        fx.event(|| Event::LeaderElected {
+            broker,
+            epoch: self.state.leader_epoch,
+            kind: ElectionKind::Preferred,
+            isr: self.state.isr,
+        });
+        self.publish_to_all(fx);
+    }
+
     /// Makes `broker` leader. Which candidate wins is Kafka's replica order;
     /// the model leaves it open, since any order is some partition's order.
     fn elect<R>(&mut self, broker: BrokerId, cfg: &ProtocolConfig, fx: &mut Effects<R>) {
@@ -190,7 +238,7 @@ impl Controller {
         self.state.leader = Some(broker);
         self.state.leader_epoch += 1;
         match kind {
-            ElectionKind::Clean => {}
+            ElectionKind::Clean | ElectionKind::Preferred => {}
             ElectionKind::Elr => {
                 self.state.isr = BrokerSet::of([broker]);
                 self.state.elr.remove(broker);
@@ -280,16 +328,10 @@ impl Controller {
         }
     }
 
-    /// The broker's heartbeats stopped (`broker.session.timeout.ms`).
-    fn on_session_expired<R>(
-        &mut self,
-        broker: BrokerId,
-        cfg: &ProtocolConfig,
-        fx: &mut Effects<R>,
-    ) {
-        if self.fenced.contains(broker) {
-            return;
-        }
+    /// Fences `broker` (`handleBrokerFenced`): out of the ISR (into the ELR
+    /// below min.insync.replicas) and of leadership. Returns whether the
+    /// partition changed and whether it lost its leader.
+    fn fence(&mut self, broker: BrokerId, cfg: &ProtocolConfig) -> (bool, bool) {
         let was_candidate =
             self.state.leader.is_none() && self.state.isr.union(self.state.elr).contains(broker);
         self.fenced.insert(broker);
@@ -305,6 +347,20 @@ impl Controller {
         if changed {
             self.state.partition_epoch += 1;
         }
+        (changed, leader_lost)
+    }
+
+    /// The broker's heartbeats stopped (`broker.session.timeout.ms`).
+    fn on_session_expired<R>(
+        &mut self,
+        broker: BrokerId,
+        cfg: &ProtocolConfig,
+        fx: &mut Effects<R>,
+    ) {
+        if self.fenced.contains(broker) {
+            return;
+        }
+        let (changed, leader_lost) = self.fence(broker, cfg);
         fx.event(|| Event::BrokerFenced {
             broker,
             isr: self.state.isr,
@@ -314,6 +370,44 @@ impl Controller {
         if changed && !leader_lost {
             self.publish_to_leader(fx);
         }
+    }
+
+    /// A controlled shutdown (SIGTERM). Kafka takes two heartbeats: the
+    /// first puts the broker in controlled shutdown, out of every ISR and
+    /// leadership (`ReplicationControlManager
+    /// .handleBrokerInControlledShutdown`, KIP-841: it may not rejoin an
+    /// ISR), the next, once it leads nothing, fences it and lets it stop
+    /// (`processBrokerHeartbeat`, SHUTDOWN_NOW → `handleBrokerFenced`).
+    /// Both are one step here: a broker in controlled shutdown can neither
+    /// lead nor join the ISR, exactly as a fenced one, so nothing can tell
+    /// the two states apart. The ISR shrinks as on fencing (into the ELR
+    /// below min.insync.replicas); the new leader is elected in a step of
+    /// its own, as after a crash.
+    fn on_controlled_shutdown<R>(
+        &mut self,
+        broker: BrokerId,
+        broker_epoch: u8,
+        cfg: &ProtocolConfig,
+        fx: &mut Effects<R>,
+    ) {
+        if self.fenced.contains(broker) || broker_epoch != self.broker_epoch(broker) {
+            return; // from a previous life, or already stopped
+        }
+        let (changed, leader_lost) = self.fence(broker, cfg);
+        fx.event(|| Event::ShutdownGranted {
+            broker,
+            isr: self.state.isr,
+            elr: self.state.elr,
+            leader_lost,
+        });
+        if leader_lost {
+            // It stops leading before it stops: its delayed produces are
+            // answered NOT_LEADER_OR_FOLLOWER, as in Kafka.
+            fx.send(Node::Broker(broker), self.leader_and_isr(broker));
+        } else if changed {
+            self.publish_to_leader(fx);
+        }
+        fx.send(Node::Broker(broker), Msg::ShutdownAllowed { broker_epoch });
     }
 
     /// A broker registers after a restart. An unclean shutdown may have lost
@@ -354,6 +448,7 @@ impl Controller {
             broker,
             isr: self.state.isr,
             elr: self.state.elr,
+            clean_shutdown,
         });
         fx.send(Node::Broker(broker), self.leader_and_isr(broker));
         if changed && self.state.leader != Some(broker) {
@@ -445,6 +540,7 @@ impl RenameBrokers for Controller {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::effects::Effect;
 
     fn alter(isr: BrokerSet, leader_epoch: Epoch, partition_epoch: PartitionEpoch) -> Input<()> {
         Input::Message(
@@ -536,5 +632,47 @@ mod tests {
             &mut fx,
         );
         assert_eq!(c.last_known_leader, None);
+    }
+
+    /// A controlled shutdown takes the leader out of the ISR and of
+    /// leadership in one step, fences it, tells it so, and lets it stop; a
+    /// request from a previous life is ignored.
+    #[test]
+    fn a_controlled_shutdown_moves_leadership_and_fences_the_broker() {
+        let cfg = ProtocolConfig {
+            min_insync_replicas: 2,
+            ..ProtocolConfig::default()
+        };
+        let mut c = Controller::new(BrokerSet::of([1, 2, 3]), Vec::new());
+        let mut fx: Effects<()> = Effects::new();
+        c.step(Input::Elect(1), &cfg, &mut fx);
+        let stale = Input::Message(Node::Broker(1), Msg::ControlledShutdown { broker_epoch: 7 });
+        c.step(stale, &cfg, &mut fx);
+        assert!(c.fenced.is_empty(), "another life's request is ignored");
+
+        let mut fx: Effects<()> = Effects::new();
+        let sigterm = Input::Message(Node::Broker(1), Msg::ControlledShutdown { broker_epoch: 0 });
+        c.step(sigterm, &cfg, &mut fx);
+        assert_eq!(c.state.leader, None);
+        assert_eq!(c.state.isr, BrokerSet::of([2, 3]));
+        assert!(c.fenced.contains(1));
+        let sent: Vec<_> = fx.into_iter().collect();
+        assert!(
+            matches!(
+                sent.last(),
+                Some(Effect::Send(
+                    Node::Broker(1),
+                    Msg::ShutdownAllowed { broker_epoch: 0 }
+                ))
+            ),
+            "the broker may stop, once told it no longer leads: {sent:?}"
+        );
+        assert_eq!(c.election_candidates(&cfg).0, BrokerSet::of([2, 3]));
+
+        // Preferred-leader election moves leadership within the live ISR only.
+        c.step(Input::Elect(2), &cfg, &mut Effects::<()>::new());
+        assert_eq!(c.preferred_candidates(&cfg), BrokerSet::of([3]));
+        c.step(Input::ElectPreferred(3), &cfg, &mut Effects::<()>::new());
+        assert_eq!((c.state.leader, c.state.leader_epoch), (Some(3), 3));
     }
 }

@@ -164,6 +164,10 @@ pub enum ElectionKind {
     /// KIP-966's last resort: with the ISR and the ELR both empty, the
     /// partition's last leader, once it is back.
     LastKnownLeader,
+    /// Preferred-leader election (`auto.leader.rebalance.enable`, or
+    /// `kafka-leader-election.sh`): leadership moves, with no failure, from
+    /// a live leader to another live ISR member.
+    Preferred,
 }
 
 /// The reason a decision names: fixed text when the core makes it, owned
@@ -265,6 +269,32 @@ pub enum Event<R> {
         broker: BrokerId,
         isr: BrokerSet,
         elr: BrokerSet,
+        /// After a controlled shutdown (older traces leave it out).
+        #[serde(default)]
+        clean_shutdown: bool,
+    },
+    /// The broker asked to stop (SIGTERM).
+    ShutdownRequested {
+        broker: BrokerId,
+    },
+    /// The controller took the broker out of the ISR and of leadership and
+    /// fenced it, so it may stop.
+    ShutdownGranted {
+        broker: BrokerId,
+        isr: BrokerSet,
+        elr: BrokerSet,
+        leader_lost: bool,
+    },
+    /// The broker flushed its log and stopped.
+    ShutDown {
+        broker: BrokerId,
+        end_offset: Offset,
+    },
+    /// A network partition healed: the broker's heartbeats reach the
+    /// controller again.
+    HeartbeatResumed {
+        broker: BrokerId,
+        leading: bool,
     },
     LeaderElected {
         broker: BrokerId,
@@ -461,9 +491,54 @@ impl<R: fmt::Display> fmt::Display for Event<R> {
                     ""
                 }
             ),
-            BrokerRegistered { broker, isr, elr } => write!(
+            BrokerRegistered {
+                broker,
+                isr,
+                elr,
+                clean_shutdown,
+            } => write!(
                 f,
-                "controller unfences {} after an unclean shutdown: ISR {isr}, ELR {elr}",
+                "controller unfences {} after {} shutdown: ISR {isr}, ELR {elr}",
+                b(*broker),
+                if *clean_shutdown {
+                    "a clean"
+                } else {
+                    "an unclean"
+                }
+            ),
+            ShutdownRequested { broker } => write!(
+                f,
+                "{} is asked to stop (SIGTERM) and asks the controller for a controlled shutdown",
+                b(*broker)
+            ),
+            ShutdownGranted {
+                broker,
+                isr,
+                elr,
+                leader_lost,
+            } => write!(
+                f,
+                "controller grants {}'s controlled shutdown and fences it: {}ISR {isr}, ELR {elr}",
+                b(*broker),
+                if *leader_lost {
+                    "it no longer leads, "
+                } else {
+                    ""
+                }
+            ),
+            HeartbeatResumed { broker, leading } => write!(
+                f,
+                "the network partition heals: {}'s heartbeats reach the controller again{}",
+                b(*broker),
+                if *leading {
+                    " (it still believes it leads)"
+                } else {
+                    ""
+                }
+            ),
+            ShutDown { broker, end_offset } => write!(
+                f,
+                "{} flushes its log (LEO {end_offset}) and stops cleanly",
                 b(*broker)
             ),
             LeaderElected {
@@ -481,6 +556,9 @@ impl<R: fmt::Display> fmt::Display for Event<R> {
                     ElectionKind::Unclean => "UNCLEAN election, outside the ISR",
                     ElectionKind::LastKnownLeader => {
                         "the last known leader, as the ISR and the ELR are empty (KIP-966's last resort)"
+                    }
+                    ElectionKind::Preferred => {
+                        "preferred-leader election: leadership moves with no failure"
                     }
                 }
             ),

@@ -134,6 +134,11 @@ impl<R: Record> Log<R> {
         }
     }
 
+    /// fsync everything (a clean shutdown). Returns whether anything was unflushed.
+    pub fn flush(&mut self) -> bool {
+        self.maybe_flush(Some(1))
+    }
+
     /// After a restart: what the recovery-point checkpoint says was fsynced.
     pub fn restore_flushed(&mut self, offset: Offset) {
         self.flushed = offset.min(self.end_offset());

@@ -128,11 +128,19 @@ pub enum Msg<R> {
     /// The controller's heartbeat timeout for a broker fired
     /// (`broker.session.timeout.ms`): the broker is fenced.
     SessionExpired,
-    /// A broker (re)starts and registers with the controller.
+    /// A broker (re)starts and registers with the controller, or, with
+    /// `clean_shutdown` and its current epoch, resumes heartbeats after a
+    /// network partition: its log kept everything either way.
     BrokerRegistration {
         clean_shutdown: bool,
         broker_epoch: u8,
     },
+    /// Broker → controller, on SIGTERM: a BrokerHeartbeat with
+    /// `want_shut_down` (KIP-631's controlled shutdown).
+    ControlledShutdown { broker_epoch: u8 },
+    /// Controller → broker: it leads nothing any more and is fenced, so it
+    /// may stop (`should_shut_down` in the heartbeat's answer).
+    ShutdownAllowed { broker_epoch: u8 },
 }
 
 impl RenameBrokers for Node {
@@ -173,7 +181,9 @@ impl<R> Msg<R> {
             | Msg::ConsumerFetchResponse { .. }
             | Msg::ConnectionReset
             | Msg::SessionExpired
-            | Msg::BrokerRegistration { .. } => false,
+            | Msg::BrokerRegistration { .. }
+            | Msg::ControlledShutdown { .. }
+            | Msg::ShutdownAllowed { .. } => false,
         }
     }
 }
@@ -204,7 +214,9 @@ impl<R> RenameBrokers for Msg<R> {
             | Msg::ConsumerFetchResponse { .. }
             | Msg::ConnectionReset
             | Msg::SessionExpired
-            | Msg::BrokerRegistration { .. } => {}
+            | Msg::BrokerRegistration { .. }
+            | Msg::ControlledShutdown { .. }
+            | Msg::ShutdownAllowed { .. } => {}
         }
     }
 }

@@ -32,6 +32,16 @@ pub enum Input<R> {
     Crash { power_loss: bool },
     /// The process starts again on what its log kept.
     Restart,
+    /// SIGTERM: ask the controller for a controlled shutdown. The broker
+    /// serves on until the controller allows it to stop.
+    ControlledShutdown,
+    /// The broker's heartbeats reach the controller again after a network
+    /// partition. Its session expired meanwhile, so the controller fenced
+    /// it; a heartbeat from the same broker epoch unfences it
+    /// (`BrokerHeartbeatManager`: FENCED → UNFENCED,
+    /// `ReplicationControlManager.handleBrokerUnfenced`) with its log
+    /// intact, and the broker then catches up on the partition's state.
+    HeartbeatResumed,
 }
 
 /// What a step compares the state after it with.
@@ -105,6 +115,9 @@ pub struct Replica<R> {
     pub parked: Vec<Parked<R>>,
     /// Counts process restarts, so answers to a previous life are ignored.
     pub incarnation: u8,
+    /// The controller allowed a controlled shutdown and the log is flushed:
+    /// the runtime stops the process, and its next start is a clean one.
+    pub stopped: bool,
 }
 
 impl<R: Record> Replica<R> {
@@ -127,6 +140,7 @@ impl<R: Record> Replica<R> {
             fetch_in_flight: false,
             parked: Vec::new(),
             incarnation: 0,
+            stopped: false,
         };
         if initial.leader == Some(id) {
             r.partition = initial;
@@ -254,6 +268,28 @@ impl<R: Record> Replica<R> {
             Input::FetchWaitExpired(from) => self.expire_fetch(from, fx),
             Input::Crash { power_loss } => self.crash(power_loss, fx),
             Input::Restart => self.restart(cfg, fx),
+            Input::HeartbeatResumed => {
+                fx.event(|| Event::HeartbeatResumed {
+                    broker: self.id,
+                    leading: self.is_leader(),
+                });
+                fx.send(
+                    Node::Controller,
+                    Msg::BrokerRegistration {
+                        clean_shutdown: true,
+                        broker_epoch: self.incarnation,
+                    },
+                );
+            }
+            Input::ControlledShutdown => {
+                fx.event(|| Event::ShutdownRequested { broker: self.id });
+                fx.send(
+                    Node::Controller,
+                    Msg::ControlledShutdown {
+                        broker_epoch: self.incarnation,
+                    },
+                );
+            }
         }
         self.finish_step(before, fired, cfg, fx);
     }
@@ -279,6 +315,11 @@ impl<R: Record> Replica<R> {
                     broker_epoch,
                 },
             ) => self.on_leader_and_isr(state, broker_epoch, cfg, fx),
+            (Node::Controller, Msg::ShutdownAllowed { broker_epoch })
+                if broker_epoch == self.incarnation && !self.stopped =>
+            {
+                self.shut_down(fx)
+            }
             _ => {}
         }
     }
@@ -1170,6 +1211,44 @@ impl<R: Record> Replica<R> {
     /// connections reset. A power loss also loses the page cache: the log
     /// keeps only what was flushed (what the disk kept, not a write).
     fn crash(&mut self, power_loss: bool, fx: &mut Effects<R>) {
+        if power_loss {
+            self.log.cut_to_flushed();
+        }
+        let clients = self.stop_process();
+        fx.event(|| Event::Crashed {
+            broker: self.id,
+            power_loss,
+            end_offset: self.log.end_offset(),
+        });
+        for client in clients {
+            fx.send(client, Msg::ConnectionReset);
+        }
+    }
+
+    /// The end of a controlled shutdown (`BrokerServer.shutdown` →
+    /// `LogManager.shutdown`): every log flushed and the clean-shutdown
+    /// marker written, so the next start recovers nothing and registers as
+    /// a clean shutdown (which keeps an ELR member eligible, KIP-966).
+    fn shut_down(&mut self, fx: &mut Effects<R>) {
+        let end = self.log.end_offset();
+        if self.log.flush() {
+            fx.write(|| LogWrite::Flush { to: end });
+        }
+        let clients = self.stop_process();
+        self.stopped = true;
+        fx.event(|| Event::ShutDown {
+            broker: self.id,
+            end_offset: end,
+        });
+        for client in clients {
+            fx.send(client, Msg::ConnectionReset);
+        }
+    }
+
+    /// What ends with the process, however it ends: its leadership, its
+    /// parked requests and its connections. Returns the clients whose
+    /// connections were open with a request pending.
+    fn stop_process(&mut self) -> Vec<Node> {
         let mut clients = Vec::new();
         if let Some(l) = self.leader.take() {
             clients.extend(l.pending_acks.iter().map(|p| p.client));
@@ -1182,21 +1261,11 @@ impl<R: Record> Replica<R> {
         }
         clients.sort();
         clients.dedup();
-        if power_loss {
-            self.log.cut_to_flushed();
-        }
         self.high_watermark = self.high_watermark.min(self.log.end_offset());
         self.fetch_in_flight = false;
         self.partition.leader = None;
         self.incarnation = self.incarnation.wrapping_add(1);
-        fx.event(|| Event::Crashed {
-            broker: self.id,
-            power_loss,
-            end_offset: self.log.end_offset(),
-        });
-        for client in clients {
-            fx.send(client, Msg::ConnectionReset);
-        }
+        clients
     }
 
     /// Log recovery on restart, then registration with the controller.
@@ -1210,7 +1279,7 @@ impl<R: Record> Replica<R> {
         fx.send(
             Node::Controller,
             Msg::BrokerRegistration {
-                clean_shutdown: false,
+                clean_shutdown: std::mem::take(&mut self.stopped),
                 broker_epoch: self.incarnation,
             },
         );
@@ -1229,6 +1298,7 @@ impl<R> RenameBrokers for Replica<R> {
             fetch_in_flight: _,
             parked,
             incarnation: _,
+            stopped: _,
         } = self;
         *id = to(*id);
         replicas.rename_brokers(to);

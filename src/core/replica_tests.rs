@@ -405,3 +405,57 @@ fn a_fetch_waiting_for_its_epoch_is_checked_for_divergence_when_the_epoch_comes(
     );
     assert_eq!(r.partition.isr, BrokerSet::of([2]), "no ISR expansion");
 }
+
+/// A controlled shutdown: SIGTERM only asks; the controller's leave makes
+/// the broker flush its log (a log write the runtime must make), close its
+/// connections and stop; its next start registers as a clean shutdown.
+#[test]
+fn a_controlled_shutdown_flushes_stops_and_restarts_clean() {
+    let (mut r, cfg) = leader(&[1, 2], 2);
+    produce(&mut r, &cfg, Acks::All, R(0, false, 0));
+    let asked = step(&mut r, &cfg, Input::ControlledShutdown);
+    assert_eq!(
+        asked,
+        vec![(
+            Node::Controller,
+            Msg::ControlledShutdown { broker_epoch: 0 }
+        )]
+    );
+    assert!(
+        !r.stopped && r.is_leader(),
+        "it serves until allowed to stop"
+    );
+
+    let allowed = Input::Message(Node::Controller, Msg::ShutdownAllowed { broker_epoch: 0 });
+    let mut fx = Effects::new().with_writes();
+    r.step(allowed, &cfg, &mut fx);
+    let effects: Vec<_> = fx.into_iter().collect();
+    assert!(
+        matches!(
+            effects.first(),
+            Some(Effect::Write(LogWrite::Flush { to: 1 }))
+        ),
+        "the log is flushed first: {effects:?}"
+    );
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Send(CLIENT, Msg::ConnectionReset))),
+        "the pending acks=all produce sees its connection close"
+    );
+    assert!(r.stopped && !r.is_leader());
+    assert_eq!(r.log.flushed_offset(), 1);
+
+    let again = step(&mut r, &cfg, Input::Restart);
+    assert_eq!(
+        again,
+        vec![(
+            Node::Controller,
+            Msg::BrokerRegistration {
+                clean_shutdown: true,
+                broker_epoch: 1
+            }
+        )]
+    );
+    assert!(!r.stopped);
+}

@@ -78,6 +78,15 @@ pub struct BrokerState {
     pub down: bool,
     /// How many times this broker crashed (bounded by `crashes`).
     pub crashes: u8,
+    /// How many controlled shutdowns it began (bounded by `controlled_shutdowns`).
+    pub shutdowns: u8,
+    /// It asked for a controlled shutdown and has not stopped yet.
+    pub stopping: bool,
+    /// How many times it was cut off (bounded by `network_partitions`).
+    pub partitions: u8,
+    /// Cut off from the controller and the other brokers, both ways;
+    /// clients still reach it.
+    pub isolated: bool,
     /// Ghost state: every (offset, record) this broker exposed below its
     /// HW while leading, sorted. Survives crashes: it is an observation.
     pub exposed: Vec<(Offset, Rec)>,
@@ -88,6 +97,8 @@ pub struct ControllerState {
     pub core: Controller,
     /// Ghost counter of ISR shrinks committed for lag (bounded by `lag_removals`).
     pub lag_removals: u8,
+    /// Ghost counter of preferred-leader elections (bounded by `preferred_elections`).
+    pub preferred_elections: u8,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -107,6 +118,16 @@ pub enum Timer {
     Restart,
     /// `replica.lag.time.max.ms` passes for a follower that is behind.
     ReplicaLagTimeMax(BrokerId),
+    /// The broker gets SIGTERM (a rolling restart): a controlled shutdown.
+    ControlledShutdown,
+    /// A network partition cuts the broker off from the controller and the
+    /// other brokers (both directions); clients on its side still reach it.
+    Isolate,
+    /// The partition heals.
+    Heal,
+    /// The controller's leader-imbalance check moves leadership to this
+    /// broker (`auto.leader.rebalance.enable`, or an ElectLeaders request).
+    ElectPreferred(BrokerId),
 }
 
 /// The controller's open choices.
@@ -131,6 +152,10 @@ impl RenameBrokers for BrokerState {
             replica,
             down: _,
             crashes: _,
+            shutdowns: _,
+            stopping: _,
+            partitions: _,
+            isolated: _,
             exposed: _,
         } = self;
         replica.rename_brokers(to);
@@ -142,6 +167,7 @@ impl RenameBrokers for ControllerState {
         let ControllerState {
             core,
             lag_removals: _,
+            preferred_elections: _,
         } = self;
         core.rename_brokers(to);
     }
@@ -161,8 +187,12 @@ impl RenameBrokers for NodeState {
 impl RenameBrokers for Timer {
     fn rename_brokers(&mut self, to: &impl Fn(BrokerId) -> BrokerId) {
         match self {
-            Timer::ReplicaLagTimeMax(b) => *b = to(*b),
-            Timer::Crash | Timer::Restart => {}
+            Timer::ReplicaLagTimeMax(b) | Timer::ElectPreferred(b) => *b = to(*b),
+            Timer::Crash
+            | Timer::Restart
+            | Timer::ControlledShutdown
+            | Timer::Isolate
+            | Timer::Heal => {}
         }
     }
 }
@@ -212,12 +242,17 @@ impl KafkaActor {
                     replica,
                     down: false,
                     crashes: 0,
+                    shutdowns: 0,
+                    stopping: false,
+                    partitions: 0,
+                    isolated: false,
                     exposed: Vec::new(),
                 })
             }
             Node::Controller => NodeState::Controller(ControllerState {
                 core: initial,
                 lag_removals: 0,
+                preferred_elections: 0,
             }),
             Node::Client(PRODUCER) => {
                 let mut p = Producer::new(
@@ -255,6 +290,11 @@ impl KafkaActor {
                 if reset {
                     fx.send(src, Msg::ConnectionReset);
                 }
+            }
+            (NodeState::Broker(b), Input::Msg(Node::Controller | Node::Broker(_), _))
+                if b.isolated =>
+            {
+                // Lost in the partition.
             }
             (NodeState::Broker(b), Input::Timer(Timer::ReplicaLagTimeMax(f)))
                 if !b
@@ -305,10 +345,24 @@ impl KafkaActor {
             Input::Timer(Timer::ReplicaLagTimeMax(f)) => {
                 replica::Input::Timeout(effects::Timer::ReplicaLagTimeMax(f))
             }
-            Input::Choice(_) => return,
+            Input::Timer(Timer::ControlledShutdown) => replica::Input::ControlledShutdown,
+            Input::Timer(Timer::Isolate) => {
+                // Its heartbeats stop reaching the controller, whose session
+                // timeout then fires as a step of its own, as after a crash.
+                fx.send(Node::Controller, Msg::SessionExpired);
+                b.isolated = true;
+                b.partitions += 1;
+                return;
+            }
+            Input::Timer(Timer::Heal) => {
+                b.isolated = false;
+                replica::Input::HeartbeatResumed
+            }
+            Input::Timer(Timer::ElectPreferred(_)) | Input::Choice(_) => return,
         };
         let crash = matches!(input, replica::Input::Crash { .. });
         let restart = matches!(input, replica::Input::Restart);
+        let sigterm = matches!(input, replica::Input::ControlledShutdown);
         let r = &mut b.replica;
         r.step(input, &s.protocol, fx);
         if crash {
@@ -316,6 +370,16 @@ impl KafkaActor {
             fx.send(Node::Controller, Msg::SessionExpired);
             b.down = true;
             b.crashes += 1;
+            b.stopping = false;
+        }
+        if sigterm {
+            b.shutdowns += 1;
+            b.stopping = true;
+        }
+        if r.stopped && !b.down {
+            // The controller let it go: it already fenced it.
+            b.down = true;
+            b.stopping = false;
         }
         if restart {
             b.down = false;
@@ -333,13 +397,38 @@ impl KafkaActor {
     /// The fault timers a broker state wants armed: a pure function of the
     /// state, as the core's own timers are.
     fn fault_timers(&self, b: &BrokerState) -> SmallVec<[Timer; 2]> {
+        let cfg = &self.settings.cfg;
         let mut t = SmallVec::new();
         if b.down {
             t.push(Timer::Restart);
-        } else if self.settings.cfg.crashes > b.crashes {
+            return t;
+        }
+        if b.isolated {
+            t.push(Timer::Heal);
+            return t;
+        }
+        if cfg.network_partitions > b.partitions && !b.stopping {
+            t.push(Timer::Isolate);
+        }
+        if cfg.crashes > b.crashes {
             t.push(Timer::Crash);
         }
+        if cfg.controlled_shutdowns > b.shutdowns && !b.stopping {
+            t.push(Timer::ControlledShutdown);
+        }
         t
+    }
+
+    /// The preferred-leader elections the controller may run next.
+    fn controller_timers(&self, c: &ControllerState) -> SmallVec<[Timer; 2]> {
+        if c.preferred_elections >= self.settings.cfg.preferred_elections {
+            return SmallVec::new();
+        }
+        c.core
+            .preferred_candidates(&self.settings.protocol)
+            .iter()
+            .map(Timer::ElectPreferred)
+            .collect()
     }
 
     fn election_choices(&self, c: &ControllerState) -> Vec<Choice> {
@@ -348,48 +437,66 @@ impl KafkaActor {
     }
 
     /// Emits the model's own timer and choice changes between two states of
-    /// this actor: crashes and restarts, and the controller's election.
-    fn sync(&self, before: Option<&NodeState>, after: &NodeState, o: &mut Out<Self>) {
-        match after {
+    /// this actor: crashes, shutdowns and restarts, and the controller's
+    /// elections. A timer that just fired is no longer armed: `fired` is
+    /// armed again if the new state still wants it.
+    fn sync(
+        &self,
+        before: Option<&NodeState>,
+        after: &NodeState,
+        fired: Option<&Timer>,
+        o: &mut Out<Self>,
+    ) {
+        let (mut old, new) = match after {
             NodeState::Broker(b) => {
                 let old = match before {
                     Some(NodeState::Broker(ob)) => self.fault_timers(ob),
                     _ => SmallVec::new(),
                 };
-                let new = self.fault_timers(b);
-                for t in &old {
-                    if !new.contains(t) {
-                        o.cancel_timer(t.clone());
-                    }
-                }
-                for t in new {
-                    if !old.contains(&t) {
-                        o.set_timer(t, stateright::actor::model_timeout());
-                    }
-                }
+                (old, self.fault_timers(b))
             }
             NodeState::Controller(c) => {
-                let old = match before {
-                    Some(NodeState::Controller(oc)) => self.election_choices(oc),
-                    _ => Vec::new(),
+                let (old, old_choices) = match before {
+                    Some(NodeState::Controller(oc)) => {
+                        (self.controller_timers(oc), self.election_choices(oc))
+                    }
+                    _ => (SmallVec::new(), Vec::new()),
                 };
-                let new = self.election_choices(c);
-                if old != new {
-                    o.choose_random(ELECTION, new);
+                let new_choices = self.election_choices(c);
+                if old_choices != new_choices {
+                    o.choose_random(ELECTION, new_choices);
                 }
+                (old, self.controller_timers(c))
             }
-            _ => {}
+            _ => return,
+        };
+        if let Some(f) = fired {
+            old.retain(|t| t != f);
+        }
+        for t in &old {
+            if !new.contains(t) {
+                o.cancel_timer(t.clone());
+            }
+        }
+        for t in new {
+            if !old.contains(&t) {
+                o.set_timer(t, stateright::actor::model_timeout());
+            }
         }
     }
 
     /// Carries out the core's effects: messages onto the network, its
     /// timers as actor timers. Log writes need nothing (the state is the
     /// log) and events feed only the story.
-    fn emit(&self, fx: Effects<Rec>, o: &mut Out<Self>) {
+    /// A broker `cut` off by a network partition reaches only clients; the
+    /// heartbeat timeout it sends stands for the controller's own clock.
+    fn emit(&self, fx: Effects<Rec>, cut: bool, o: &mut Out<Self>) {
         let layout = self.settings.layout;
         // Without lag removals, a lag timer could never do anything.
         let lag = self.settings.cfg.lag_removals > 0;
         fx.apply(|effect| match effect {
+            Effect::Send(Node::Controller | Node::Broker(_), msg)
+                if cut && msg != Msg::SessionExpired => {}
             Effect::Send(to, msg) => o.send(layout.id(to), msg),
             Effect::ArmTimer(effects::Timer::ReplicaLagTimeMax(f)) if lag => o.set_timer(
                 Timer::ReplicaLagTimeMax(f),
@@ -412,6 +519,10 @@ fn controller_step(
     let input = match input {
         Input::Msg(src, msg) => controller::Input::Message(src, msg),
         Input::Choice(Choice::Elect(b)) => controller::Input::Elect(b),
+        Input::Timer(Timer::ElectPreferred(b)) => {
+            c.preferred_elections += 1;
+            controller::Input::ElectPreferred(b)
+        }
         Input::Timer(_) => return,
     };
     let alter = matches!(
@@ -435,8 +546,8 @@ impl Actor for KafkaActor {
     fn on_start(&self, _id: Id, _storage: &Option<()>, o: &mut Out<Self>) -> NodeState {
         let mut fx = Effects::new();
         let state = self.start(&mut fx);
-        self.emit(fx, o);
-        self.sync(None, &state, o);
+        self.emit(fx, false, o);
+        self.sync(None, &state, None, o);
         state
     }
 
@@ -469,14 +580,29 @@ impl KafkaActor {
             Cow::Borrowed(b) => Some(b),
             Cow::Owned(_) => None,
         };
-        // A broker's fault timers change only when it crashes or restarts.
+        // A broker's fault timers change only when it crashes, stops or
+        // restarts, or begins a controlled shutdown.
         let resync = !matches!(**state, NodeState::Broker(_))
-            || matches!(input, Input::Timer(Timer::Crash | Timer::Restart));
+            || matches!(
+                input,
+                Input::Timer(
+                    Timer::Crash
+                        | Timer::Restart
+                        | Timer::ControlledShutdown
+                        | Timer::Isolate
+                        | Timer::Heal
+                ) | Input::Msg(_, Msg::ShutdownAllowed { .. })
+            );
+        let fired = match &input {
+            Input::Timer(t) => Some(t.clone()),
+            _ => None,
+        };
         let mut fx = Effects::new();
         self.step(state, input, &mut fx);
-        self.emit(fx, o);
+        let cut = matches!(&**state, NodeState::Broker(b) if b.isolated);
+        self.emit(fx, cut, o);
         if resync && matches!(state, Cow::Owned(_)) {
-            self.sync(before, state.as_ref(), o);
+            self.sync(before, state.as_ref(), fired.as_ref(), o);
         }
     }
 }

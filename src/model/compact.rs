@@ -71,6 +71,10 @@ pub fn timer_bit(t: &Timer) -> TimerBits {
         Timer::Crash => 1,
         Timer::Restart => 2,
         Timer::ReplicaLagTimeMax(b) => 1 << (1 + *b as u32),
+        Timer::ControlledShutdown => 1 << 9,
+        Timer::ElectPreferred(b) => 1 << (9 + *b as u32),
+        Timer::Isolate => 1 << 17,
+        Timer::Heal => 1 << 18,
     }
 }
 
@@ -87,7 +91,11 @@ pub fn timers_of(bits: TimerBits) -> impl Iterator<Item = Timer> {
     .map(|i| match i {
         0 => Timer::Crash,
         1 => Timer::Restart,
-        b => Timer::ReplicaLagTimeMax((b - 1) as BrokerId),
+        2..=8 => Timer::ReplicaLagTimeMax((i - 1) as BrokerId),
+        9 => Timer::ControlledShutdown,
+        10..=16 => Timer::ElectPreferred((i - 9) as BrokerId),
+        17 => Timer::Isolate,
+        _ => Timer::Heal,
     })
 }
 
@@ -384,6 +392,9 @@ mod tests {
         let max = crate::model::config::MAX_REPLICATION_FACTOR;
         let mut all: Vec<Timer> = vec![Timer::Crash, Timer::Restart];
         all.extend((1..=max).map(Timer::ReplicaLagTimeMax));
+        all.push(Timer::ControlledShutdown);
+        all.extend((1..=max).map(Timer::ElectPreferred));
+        all.extend([Timer::Isolate, Timer::Heal]);
         let bits = all.iter().fold(0, |acc, t| acc | timer_bit(t));
         assert_eq!(bits.count_ones() as usize, all.len(), "one bit per timer");
         assert_eq!(timers_of(bits).collect::<Vec<_>>(), all);
@@ -393,6 +404,11 @@ mod tests {
     fn layouts_agree_on_small_scenarios() {
         assert_eq!(layouts_agree("seed-acksall-isr3-process"), 62_409);
         assert!(layouts_agree("retries-with-idempotence") > 1000);
+        // The new faults' timers: a broker's SIGTERM and the controller's
+        // preferred-leader elections.
+        assert!(layouts_agree("controlled-shutdown-acks1") > 1000);
+        assert!(layouts_agree("preferred-election-without-idempotence") > 1000);
+        assert!(layouts_agree("network-partition-acks1") > 1000);
     }
 
     /// The reduction may only merge states whose successors fall in the

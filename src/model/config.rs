@@ -98,6 +98,15 @@ pub struct ModelConfig {
     pub crash_mode: CrashMode,
     /// How many times a live follower may be dropped from the ISR for lagging.
     pub lag_removals: u8,
+    /// How many controlled shutdowns (SIGTERM, then a clean restart: one
+    /// step of a rolling restart) one run may have.
+    pub controlled_shutdowns: u8,
+    /// How many preferred-leader elections (`auto.leader.rebalance.enable`)
+    /// one run may have.
+    pub preferred_elections: u8,
+    /// How many times one run may cut a live broker off from the controller
+    /// and the other brokers (clients still reach it), then heal.
+    pub network_partitions: u8,
     pub network: NetworkKind,
     /// Adds a consumer that reads the partition below the HW.
     pub consumer: bool,
@@ -120,6 +129,9 @@ impl Default for ModelConfig {
             crashes: 1,
             crash_mode: CrashMode::Machine,
             lag_removals: 2,
+            controlled_shutdowns: 0,
+            preferred_elections: 0,
+            network_partitions: 0,
             network: NetworkKind::Ordered,
             consumer: false,
             mutation: None,
@@ -216,8 +228,22 @@ impl ModelConfig {
                 self.records
             ));
         }
-        if self.crashes > 20 || self.lag_removals > 20 || self.kafka.retries > 20 {
-            return Err("crashes, lag_removals and retries must each be at most 20".into());
+        if [
+            self.crashes,
+            self.lag_removals,
+            self.kafka.retries,
+            self.controlled_shutdowns,
+            self.preferred_elections,
+            self.network_partitions,
+        ]
+        .iter()
+        .any(|&n| n > 20)
+        {
+            return Err(
+                "crashes, lag_removals, retries, controlled_shutdowns, preferred_elections \
+                 and network_partitions must each be at most 20"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -255,6 +281,21 @@ impl ModelConfig {
         );
         if let Some(v) = self.kafka_version {
             s.push_str(&format!(" kafka={v}"));
+        }
+        if self.controlled_shutdowns > 0 {
+            s.push_str(&format!(
+                " controlled_shutdowns={}",
+                self.controlled_shutdowns
+            ));
+        }
+        if self.network_partitions > 0 {
+            s.push_str(&format!(" network_partitions={}", self.network_partitions));
+        }
+        if self.preferred_elections > 0 {
+            s.push_str(&format!(
+                " preferred_elections={}",
+                self.preferred_elections
+            ));
         }
         if k.unclean_leader_election_enable {
             s.push_str(" unclean");

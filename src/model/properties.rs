@@ -164,7 +164,13 @@ pub fn sometimes_all<S: Snapshot>() -> [(&'static str, Check<S>); 4] {
 /// Whether a `sometimes` property makes sense for this configuration.
 fn sometimes_applies(cfg: &ModelConfig, name: &str) -> bool {
     match name {
-        SOMETIMES_CRASH | SOMETIMES_LEADER_CHANGE => cfg.crashes > 0,
+        SOMETIMES_CRASH => cfg.crashes > 0,
+        SOMETIMES_LEADER_CHANGE => {
+            cfg.crashes > 0
+                || cfg.controlled_shutdowns > 0
+                || cfg.preferred_elections > 0
+                || cfg.network_partitions > 0
+        }
         SOMETIMES_READ => cfg.consumer,
         _ => true,
     }

@@ -92,12 +92,25 @@ impl<'a> View<'a> {
     pub fn crashes(&self) -> u32 {
         self.brokers.iter().map(|b| b.crashes as u32).sum()
     }
+
+    pub fn shutdowns(&self) -> u32 {
+        self.brokers.iter().map(|b| b.shutdowns as u32).sum()
+    }
+
+    pub fn partitions(&self) -> u32 {
+        self.brokers.iter().map(|b| b.partitions as u32).sum()
+    }
 }
 
-/// Keeps the state space finite: at most `crashes` crashes and
-/// `lag_removals` lag removals in one run.
+/// Keeps the state space finite: at most `crashes` crashes, `lag_removals`
+/// lag removals, `controlled_shutdowns` shutdowns, `network_partitions`
+/// partitions and `preferred_elections` preferred-leader elections in one run.
 pub fn within_bounds_view(cfg: &ModelConfig, v: &View) -> bool {
-    v.crashes() <= cfg.crashes as u32 && v.controller.lag_removals <= cfg.lag_removals
+    v.crashes() <= cfg.crashes as u32
+        && v.shutdowns() <= cfg.controlled_shutdowns as u32
+        && v.partitions() <= cfg.network_partitions as u32
+        && v.controller.lag_removals <= cfg.lag_removals
+        && v.controller.preferred_elections <= cfg.preferred_elections
 }
 
 pub fn within_bounds(cfg: &ModelConfig, state: &KafkaState) -> bool {

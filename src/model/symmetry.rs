@@ -98,6 +98,11 @@ fn sort_key<'a>(b: &'a BrokerState, c: &ControllerState) -> impl Ord + 'a {
         (
             b.down,
             b.crashes,
+            b.shutdowns,
+            b.stopping,
+            b.partitions,
+            b.isolated,
+            r.stopped,
             r.is_leader(),
             c.core.state.isr.contains(id),
             c.core.state.elr.contains(id),
