@@ -57,6 +57,17 @@ fn bad_input_exits_2_naming_file_key_and_reason() {
     let (code, _, err) = insync(&["check", "--min-isr", "4", "--quiet"]);
     assert_eq!(code, 2);
     assert!(err.contains("replication.factor"), "{err}");
+
+    let p = scenario(
+        "bad-fault.toml",
+        "why = \"x\"\n[model]\nnetwork_partitions = 21\n",
+    );
+    let (code, _, err) = insync(&["check", &p, "--quiet"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("bad-fault.toml") && err.contains("network_partitions"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -86,6 +97,15 @@ fn json_output_has_the_documented_fields() {
     }
     assert_eq!(v["config"]["acks"], "1");
     assert_eq!(v["config"]["min.insync.replicas"], 1);
+    // The fault bounds a machine needs to know what was checked.
+    for fault in [
+        "crashes",
+        "controlled_shutdowns",
+        "preferred_elections",
+        "network_partitions",
+    ] {
+        assert!(v["config"][fault].is_u64(), "config.{fault} is reported");
+    }
     let lost = v["properties"]
         .as_array()
         .unwrap()
