@@ -215,16 +215,7 @@ impl Controller {
             "broker {broker} cannot be the preferred leader of {:?}",
             self.state
         );
-        self.state.leader = Some(broker);
-        self.state.leader_epoch += 1;
-        self.state.partition_epoch += 1;
-        fx.event(|| Event::LeaderElected {
-            broker,
-            epoch: self.state.leader_epoch,
-            kind: ElectionKind::Preferred,
-            isr: self.state.isr,
-        });
-        self.publish_to_all(fx);
+        self.install_leader(broker, ElectionKind::Preferred, fx);
     }
 
     /// Makes `broker` leader. Which candidate wins is Kafka's replica order;
@@ -235,6 +226,14 @@ impl Controller {
             candidates.contains(broker),
             "broker {broker} is not electable ({candidates:?})"
         );
+        self.install_leader(broker, kind, fx);
+        debug_assert!(self.state.isr.contains(broker));
+    }
+
+    /// Every election's bookkeeping, whatever chose the leader: a new
+    /// leader epoch, the ISR and ELR the election's kind leaves, and the
+    /// news to every live replica and client.
+    fn install_leader<R>(&mut self, broker: BrokerId, kind: ElectionKind, fx: &mut Effects<R>) {
         self.state.leader = Some(broker);
         self.state.leader_epoch += 1;
         match kind {
@@ -250,7 +249,6 @@ impl Controller {
         }
         self.last_known_leader = None;
         self.state.partition_epoch += 1;
-        debug_assert!(self.state.isr.contains(broker));
         fx.event(|| Event::LeaderElected {
             broker,
             epoch: self.state.leader_epoch,

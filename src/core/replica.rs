@@ -1214,15 +1214,12 @@ impl<R: Record> Replica<R> {
         if power_loss {
             self.log.cut_to_flushed();
         }
-        let clients = self.stop_process();
+        self.stop_process(fx);
         fx.event(|| Event::Crashed {
             broker: self.id,
             power_loss,
             end_offset: self.log.end_offset(),
         });
-        for client in clients {
-            fx.send(client, Msg::ConnectionReset);
-        }
     }
 
     /// The end of a controlled shutdown (`BrokerServer.shutdown` →
@@ -1234,21 +1231,18 @@ impl<R: Record> Replica<R> {
         if self.log.flush() {
             fx.write(|| LogWrite::Flush { to: end });
         }
-        let clients = self.stop_process();
+        self.stop_process(fx);
         self.stopped = true;
         fx.event(|| Event::ShutDown {
             broker: self.id,
             end_offset: end,
         });
-        for client in clients {
-            fx.send(client, Msg::ConnectionReset);
-        }
     }
 
     /// What ends with the process, however it ends: its leadership, its
-    /// parked requests and its connections. Returns the clients whose
-    /// connections were open with a request pending.
-    fn stop_process(&mut self) -> Vec<Node> {
+    /// parked requests and its connections: each client with a request
+    /// pending sees its connection reset.
+    fn stop_process(&mut self, fx: &mut Effects<R>) {
         let mut clients = Vec::new();
         if let Some(l) = self.leader.take() {
             clients.extend(l.pending_acks.iter().map(|p| p.client));
@@ -1265,7 +1259,9 @@ impl<R: Record> Replica<R> {
         self.fetch_in_flight = false;
         self.partition.leader = None;
         self.incarnation = self.incarnation.wrapping_add(1);
-        clients
+        for client in clients {
+            fx.send(client, Msg::ConnectionReset);
+        }
     }
 
     /// Log recovery on restart, then registration with the controller.

@@ -450,6 +450,8 @@ impl KafkaActor {
         let (mut old, new) = match after {
             NodeState::Broker(b) => {
                 let old = match before {
+                    // Most steps leave every fault alone: nothing to compare.
+                    Some(NodeState::Broker(ob)) if fault_key(ob) == fault_key(b) => return,
                     Some(NodeState::Broker(ob)) => self.fault_timers(ob),
                     _ => SmallVec::new(),
                 };
@@ -508,6 +510,19 @@ impl KafkaActor {
             Effect::ArmTimer(_) | Effect::CancelTimer(_) | Effect::Write(_) | Effect::Event(_) => {}
         });
     }
+}
+
+/// Everything [`KafkaActor::fault_timers`] reads of a broker: a fault
+/// timer that fires always changes it.
+fn fault_key(b: &BrokerState) -> (bool, bool, bool, u8, u8, u8) {
+    (
+        b.down,
+        b.isolated,
+        b.stopping,
+        b.crashes,
+        b.shutdowns,
+        b.partitions,
+    )
 }
 
 fn controller_step(
@@ -580,19 +595,6 @@ impl KafkaActor {
             Cow::Borrowed(b) => Some(b),
             Cow::Owned(_) => None,
         };
-        // A broker's fault timers change only when it crashes, stops or
-        // restarts, or begins a controlled shutdown.
-        let resync = !matches!(**state, NodeState::Broker(_))
-            || matches!(
-                input,
-                Input::Timer(
-                    Timer::Crash
-                        | Timer::Restart
-                        | Timer::ControlledShutdown
-                        | Timer::Isolate
-                        | Timer::Heal
-                ) | Input::Msg(_, Msg::ShutdownAllowed { .. })
-            );
         let fired = match &input {
             Input::Timer(t) => Some(t.clone()),
             _ => None,
@@ -601,7 +603,9 @@ impl KafkaActor {
         self.step(state, input, &mut fx);
         let cut = matches!(&**state, NodeState::Broker(b) if b.isolated);
         self.emit(fx, cut, o);
-        if resync && matches!(state, Cow::Owned(_)) {
+        // The fault timers and choices are a pure function of the state:
+        // whatever changed it, compare.
+        if matches!(state, Cow::Owned(_)) {
             self.sync(before, state.as_ref(), fired.as_ref(), o);
         }
     }
