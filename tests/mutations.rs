@@ -204,3 +204,39 @@ fn moving_the_preferred_leader_outside_the_isr_loses_acked_records() {
     };
     assert_caught(cfg, Mutation::PreferredLeaderOutsideIsr, ACKED_NEVER_LOST);
 }
+
+/// A cut-off follower's fetch answer is lost in the partition; after the
+/// heal it must fetch again, or an acks=all record waits forever for it.
+/// The run then goes quiet with the record unanswered, which is what
+/// `writes_available` calls a delivery timeout.
+#[test]
+fn a_follower_that_never_fetches_again_after_a_partition_leaves_writes_hanging() {
+    let cfg = ModelConfig {
+        crashes: 0,
+        network_partitions: 1,
+        ..small(Acks::All, 2, 0)
+    };
+    let cfg = ModelConfig {
+        kafka: KafkaSettings {
+            retries: 1,
+            ..cfg.kafka.clone()
+        },
+        ..cfg
+    };
+    assert_caught(
+        cfg.clone(),
+        Mutation::FetcherWaitsForLostFetch,
+        WRITES_AVAILABLE,
+    );
+    let mutated = ModelConfig {
+        mutation: Some(Mutation::FetcherWaitsForLostFetch),
+        ..cfg
+    };
+    let r = check::run(&mutated, &Expect::default(), &CheckOptions::default());
+    let story = &r.property(WRITES_AVAILABLE).unwrap().counterexample;
+    let last = story.as_ref().and_then(|c| c.steps.last()).unwrap();
+    assert!(
+        last.contains("delivery.timeout.ms") && last.contains("r0"),
+        "the story ends with the record's timeout: {last}"
+    );
+}

@@ -92,7 +92,7 @@ pub fn run(cfg: &ModelConfig, expect: &Expect, opts: &CheckOptions) -> Report {
         let (verdict, counterexample) = match (&p.expectation, decided) {
             (Expectation::Always | Expectation::Eventually, true) => (
                 Verdict::Violated,
-                trace.map(|t| counterexample(&model, t, opts)),
+                trace.map(|t| counterexample(&model, t, p.name, opts)),
             ),
             (Expectation::Always | Expectation::Eventually, false) => (Verdict::Holds, None),
             (Expectation::Sometimes, true) => (Verdict::Holds, None),
@@ -136,8 +136,14 @@ pub fn resolve_threads(n: usize) -> usize {
     }
 }
 
-fn counterexample(model: &KafkaModel, t: &Trace, opts: &CheckOptions) -> Counterexample {
+fn counterexample(
+    model: &KafkaModel,
+    t: &Trace,
+    property: &str,
+    opts: &CheckOptions,
+) -> Counterexample {
     let mut steps = story::story(model, t);
+    steps.extend(story::ending(t, property));
     if opts.simulate.is_some() {
         steps.insert(
             0,

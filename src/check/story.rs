@@ -5,8 +5,9 @@ use super::trace::Trace;
 use crate::core::effects::{Effects, Event};
 use crate::core::messages::Msg;
 use crate::model::actor::{Input, KMsg, NodeState, Timer};
+use crate::model::properties::WRITES_AVAILABLE;
 use crate::model::record::Rec;
-use crate::model::state::{KafkaModel, KafkaState};
+use crate::model::state::{KafkaModel, KafkaState, Snapshot, View};
 use stateright::actor::{Actor, ActorModelAction};
 use std::borrow::Cow;
 
@@ -22,6 +23,22 @@ pub fn story(model: &KafkaModel, trace: &Trace) -> Vec<String> {
 
 /// One of the model's steps.
 pub type Action = ActorModelAction<KMsg, Timer, crate::model::actor::Choice>;
+
+/// What the last state shows that no step says: a stuck run's record
+/// failing by `delivery.timeout.ms`.
+pub fn ending(trace: &Trace, property: &str) -> Option<String> {
+    let last = trace.states.last()?;
+    let v = View::of(last);
+    let p = v.producer;
+    let stuck = property == WRITES_AVAILABLE && !p.is_done() && last.quiet();
+    stuck.then(|| {
+        let record = p.current().map_or("a record".into(), |r| r.to_string());
+        format!(
+            "Nothing more can happen without a new fault, and {record} has no answer: \
+             delivery.timeout.ms fails it, its outcome unknown to the producer"
+        )
+    })
+}
 
 /// Which actor a step runs, and on what input.
 fn step_input(model: &KafkaModel, action: &Action) -> Option<(usize, Input)> {

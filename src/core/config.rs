@@ -36,6 +36,9 @@ pub enum Mutation {
     /// A preferred-leader election may pick any live replica, in the ISR
     /// or not.
     PreferredLeaderOutsideIsr,
+    /// A follower whose fetch was lost with its connection waits for the
+    /// answer forever instead of fetching again.
+    FetcherWaitsForLostFetch,
 }
 
 /// Broker-side configuration that changes protocol decisions.

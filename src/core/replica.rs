@@ -315,6 +315,17 @@ impl<R: Record> Replica<R> {
                     broker_epoch,
                 },
             ) => self.on_leader_and_isr(state, broker_epoch, cfg, fx),
+            (Node::Broker(l), Msg::ConnectionReset)
+                if self.partition.leader == Some(l)
+                    && cfg.mutation != Some(Mutation::FetcherWaitsForLostFetch) =>
+            {
+                // The fetch to our leader is gone with its connection:
+                // `AbstractFetcherThread.processFetchRequest` marks the
+                // partitions failed, backs off `replica.fetch.backoff.ms`
+                // and fetches again on a new connection.
+                self.fetch_in_flight = false;
+                self.start_fetching(fx);
+            }
             (Node::Controller, Msg::ShutdownAllowed { broker_epoch })
                 if broker_epoch == self.incarnation && !self.stopped =>
             {

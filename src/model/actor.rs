@@ -87,6 +87,10 @@ pub struct BrokerState {
     /// Cut off from the controller and the other brokers, both ways;
     /// clients still reach it.
     pub isolated: bool,
+    /// Its fetch, or the answer to it, was lost in the partition: on
+    /// healing it fetches again, as Kafka's fetcher does after its request
+    /// times out (`replica.socket.timeout.ms`).
+    pub fetch_lost: bool,
     /// Ghost state: every (offset, record) this broker exposed below its
     /// HW while leading, sorted. Survives crashes: it is an observation.
     pub exposed: Vec<(Offset, Rec)>,
@@ -130,6 +134,20 @@ pub enum Timer {
     ElectPreferred(BrokerId),
 }
 
+impl Timer {
+    /// Whether firing starts a new fault (bounded by the scenario), rather
+    /// than ending one or letting the protocol move on.
+    pub fn starts_a_fault(&self) -> bool {
+        match self {
+            Timer::Crash
+            | Timer::ControlledShutdown
+            | Timer::Isolate
+            | Timer::ElectPreferred(_) => true,
+            Timer::Restart | Timer::Heal | Timer::ReplicaLagTimeMax(_) => false,
+        }
+    }
+}
+
 /// The controller's open choices.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Choice {
@@ -156,6 +174,7 @@ impl RenameBrokers for BrokerState {
             stopping: _,
             partitions: _,
             isolated: _,
+            fetch_lost: _,
             exposed: _,
         } = self;
         replica.rename_brokers(to);
@@ -246,6 +265,7 @@ impl KafkaActor {
                     stopping: false,
                     partitions: 0,
                     isolated: false,
+                    fetch_lost: false,
                     exposed: Vec::new(),
                 })
             }
@@ -291,10 +311,16 @@ impl KafkaActor {
                     fx.send(src, Msg::ConnectionReset);
                 }
             }
-            (NodeState::Broker(b), Input::Msg(Node::Controller | Node::Broker(_), _))
+            (NodeState::Broker(b), Input::Msg(Node::Controller | Node::Broker(_), msg))
                 if b.isolated =>
             {
                 // Lost in the partition.
+                if matches!(msg, Msg::FetchResponse(_)) && !b.fetch_lost {
+                    let NodeState::Broker(b) = state.to_mut() else {
+                        unreachable!()
+                    };
+                    b.fetch_lost = true;
+                }
             }
             (NodeState::Broker(b), Input::Timer(Timer::ReplicaLagTimeMax(f)))
                 if !b
@@ -356,6 +382,14 @@ impl KafkaActor {
             }
             Input::Timer(Timer::Heal) => {
                 b.isolated = false;
+                if std::mem::take(&mut b.fetch_lost)
+                    && let Some(leader) = b.replica.partition.leader
+                {
+                    let lost = Msg::ConnectionReset;
+                    let from = Node::Broker(leader);
+                    b.replica
+                        .step(replica::Input::Message(from, lost), &s.protocol, fx);
+                }
                 replica::Input::HeartbeatResumed
             }
             Input::Timer(Timer::ElectPreferred(_)) | Input::Choice(_) => return,
@@ -492,13 +526,18 @@ impl KafkaActor {
     /// log) and events feed only the story.
     /// A broker `cut` off by a network partition reaches only clients; the
     /// heartbeat timeout it sends stands for the controller's own clock.
-    fn emit(&self, fx: Effects<Rec>, cut: bool, o: &mut Out<Self>) {
+    /// Answers whether a fetch of the broker's own was lost in the cut.
+    fn emit(&self, fx: Effects<Rec>, cut: bool, o: &mut Out<Self>) -> bool {
         let layout = self.settings.layout;
         // Without lag removals, a lag timer could never do anything.
         let lag = self.settings.cfg.lag_removals > 0;
+        let mut fetch_lost = false;
         fx.apply(|effect| match effect {
             Effect::Send(Node::Controller | Node::Broker(_), msg)
-                if cut && msg != Msg::SessionExpired => {}
+                if cut && msg != Msg::SessionExpired =>
+            {
+                fetch_lost |= matches!(msg, Msg::Fetch(_));
+            }
             Effect::Send(to, msg) => o.send(layout.id(to), msg),
             Effect::ArmTimer(effects::Timer::ReplicaLagTimeMax(f)) if lag => o.set_timer(
                 Timer::ReplicaLagTimeMax(f),
@@ -509,6 +548,7 @@ impl KafkaActor {
             }
             Effect::ArmTimer(_) | Effect::CancelTimer(_) | Effect::Write(_) | Effect::Event(_) => {}
         });
+        fetch_lost
     }
 }
 
@@ -602,7 +642,11 @@ impl KafkaActor {
         let mut fx = Effects::new();
         self.step(state, input, &mut fx);
         let cut = matches!(&**state, NodeState::Broker(b) if b.isolated);
-        self.emit(fx, cut, o);
+        if self.emit(fx, cut, o)
+            && let NodeState::Broker(b) = state.to_mut()
+        {
+            b.fetch_lost = true;
+        }
         // The fault timers and choices are a pure function of the state:
         // whatever changed it, compare.
         if matches!(state, Cow::Owned(_)) {

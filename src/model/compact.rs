@@ -131,7 +131,20 @@ impl Snapshot for Compact {
     fn history(&self) -> &History {
         &self.history
     }
+    fn quiet(&self) -> bool {
+        self.net.is_empty()
+            && self
+                .slots
+                .iter()
+                .all(|s| s.choices.is_none_or(|c| c.is_empty()) && s.timers & !FAULT_STARTS == 0)
+    }
 }
+
+/// The timer bits that only start a new fault (see `Timer::starts_a_fault`).
+const FAULT_STARTS: TimerBits = {
+    let preferred = ((1 << 7) - 1) << 10;
+    1 | (1 << 9) | preferred | (1 << 17)
+};
 
 /// One step the search can take from a compact state.
 #[derive(Clone, Copy, Debug)]
@@ -398,6 +411,10 @@ mod tests {
         let bits = all.iter().fold(0, |acc, t| acc | timer_bit(t));
         assert_eq!(bits.count_ones() as usize, all.len(), "one bit per timer");
         assert_eq!(timers_of(bits).collect::<Vec<_>>(), all);
+        for t in &all {
+            let bit_says = timer_bit(t) & FAULT_STARTS != 0;
+            assert_eq!(bit_says, t.starts_a_fault(), "{t:?}");
+        }
     }
 
     #[test]

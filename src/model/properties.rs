@@ -104,10 +104,23 @@ fn leader_in_isr<S: Snapshot>(_: &ModelConfig, _: &S, v: &View) -> bool {
     s.leader.is_none_or(|l| s.isr.contains(l))
 }
 
-fn writes_available<S: Snapshot>(_: &ModelConfig, _: &S, v: &View) -> bool {
-    // Quiescent: the producer has a final outcome for every record.
+/// Every record the producer has an outcome for succeeded, and once
+/// nothing more can happen without a new fault, every record has one. A
+/// record still waiting then is one `delivery.timeout.ms` fails (its
+/// outcome unknown to the producer): Kafka's producer retries
+/// NOT_LEADER_OR_FOLLOWER and lost connections until that timeout
+/// (`Sender.failBatch` on `RecordAccumulator.expiredBatches` and
+/// `getExpiredInflightBatches`), and with nothing left to happen no answer
+/// can come. Judging it only where the run is stuck keeps a timeout from
+/// firing while an answer is still on its way, which would make every
+/// configuration look unavailable.
+fn writes_available<S: Snapshot>(_: &ModelConfig, state: &S, v: &View) -> bool {
     let p = v.producer;
-    !p.is_done() || p.outcomes.iter().all(|o| o.is_success())
+    if p.is_done() {
+        p.outcomes.iter().all(|o| o.is_success())
+    } else {
+        !state.quiet()
+    }
 }
 
 fn linearizable<S: Snapshot>(_: &ModelConfig, state: &S, _: &View) -> bool {

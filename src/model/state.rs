@@ -2,7 +2,7 @@
 //! the properties and the search read of it: one module owns `KafkaModel`
 //! and `KafkaState`.
 
-use super::actor::{BrokerState, ControllerState, KMsg, KafkaActor, NodeState};
+use super::actor::{BrokerState, ControllerState, KMsg, KafkaActor, NodeState, Timer};
 use super::config::ModelConfig;
 use super::history::History;
 use super::record::Rec;
@@ -23,6 +23,11 @@ pub trait Snapshot {
     /// Every message in flight.
     fn messages(&self) -> impl Iterator<Item = &KMsg>;
     fn history(&self) -> &History;
+    /// Nothing more can happen without a new fault: no message in flight,
+    /// no election to decide, and no timer armed that ends a fault or
+    /// lets the protocol move on (a restart, a healing partition, a lag
+    /// removal). What may still fire starts a new fault.
+    fn quiet(&self) -> bool;
 }
 
 impl Snapshot for KafkaState {
@@ -41,6 +46,17 @@ impl Snapshot for KafkaState {
     }
     fn history(&self) -> &History {
         &self.history
+    }
+    fn quiet(&self) -> bool {
+        self.messages().next().is_none()
+            && self
+                .random_choices
+                .iter()
+                .all(|c| c.map.values().all(Vec::is_empty))
+            && self
+                .timers_set
+                .iter()
+                .all(|t| t.iter().all(Timer::starts_a_fault))
     }
 }
 

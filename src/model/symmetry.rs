@@ -101,7 +101,7 @@ fn sort_key<'a>(b: &'a BrokerState, c: &ControllerState) -> impl Ord + 'a {
             b.shutdowns,
             b.stopping,
             b.partitions,
-            b.isolated,
+            (b.isolated, b.fetch_lost),
             r.stopped,
             r.is_leader(),
             c.core.state.isr.contains(id),
