@@ -3,6 +3,8 @@
 
 use crate::check::report::Report;
 use crate::check::{self, CheckOptions};
+use crate::core::release::{KafkaVersion, NEWEST, describe_releases, era_of, eras};
+use crate::model::ModelConfig;
 use crate::model::properties::{ACKED_NEVER_LOST, WRITES_AVAILABLE};
 use crate::scenario::{Scenario, Verdict};
 use serde::Serialize;
@@ -21,12 +23,12 @@ pub const COLUMNS: [(&str, &str, &str); 4] = [
     (
         "machine",
         ACKED_NEVER_LOST,
-        "acked_never_lost, machine crash + 2 lag removals",
+        "acked_never_lost, machine crash + 2 lag removals, ELR off",
     ),
     (
         "machine-elr",
         ACKED_NEVER_LOST,
-        "acked_never_lost, machine crash + 2 lag removals, ELR",
+        "acked_never_lost, machine crash + 2 lag removals, ELR on",
     ),
     (
         "process",
@@ -47,6 +49,17 @@ pub struct Cell {
     /// Steps in the shortest counterexample, when violated.
     pub counterexample_length: Option<usize>,
     pub scenario: String,
+    /// The releases where the verdict is not this one (the newest
+    /// release's table only), oldest first.
+    pub elsewhere: Vec<ReleaseVerdict>,
+}
+
+/// A verdict that holds for a range of releases.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ReleaseVerdict {
+    /// "before 3.7", "3.7 to 4.0", "from 4.1".
+    pub releases: String,
+    pub verdict: Verdict,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -58,96 +71,211 @@ pub struct Row {
 
 #[derive(Clone, Debug, Serialize)]
 pub struct Matrix {
+    /// The release whose rules and defaults decide the cells.
+    #[serde(rename = "kafka.version")]
+    pub kafka_version: KafkaVersion,
     pub columns: Vec<String>,
     pub rows: Vec<Row>,
 }
 
-/// Checks every scenario the table needs, once each, on `threads`
-/// workers (0: one per core).
-pub fn build(models: &Path, progress: bool, threads: usize) -> Result<Matrix, String> {
-    let mut scenarios: Vec<Scenario> = Vec::new();
-    for acks in ACKS {
-        for min_isr in MIN_ISR {
-            for (variant, _, _) in COLUMNS {
-                let name = scenario_name(acks, min_isr, variant);
-                let path = models.join(format!("{name}.toml"));
-                if path.exists() && !scenarios.iter().any(|s| s.name == name) {
-                    scenarios.push(Scenario::load(&path)?);
-                }
-            }
-        }
-    }
-    let opts = CheckOptions {
-        progress,
-        threads,
-        ..CheckOptions::default()
-    };
-    let reports = check::batch::run_many(&scenarios, &opts);
-    let by_name: std::collections::HashMap<&str, &Report> = scenarios
-        .iter()
-        .map(|s| s.name.as_str())
-        .zip(&reports)
-        .collect();
-    build_with(models, |s| by_name[s.name.as_str()].clone())
+/// One cell to decide: its scenario at the table's release, and at every
+/// other era whose rules give that scenario another configuration.
+struct CellPlan {
+    acks: &'static str,
+    min_isr: u8,
+    property: &'static str,
+    scenario: String,
+    /// Index into `Plan::jobs` of the check at the table's release.
+    at_release: Option<usize>,
+    /// For each era (in order), the job that decides it, if the scenario
+    /// is valid there.
+    eras: Vec<(KafkaVersion, Option<usize>)>,
 }
 
-/// Builds the table from a function that checks a scenario (tests reuse
-/// reports they already have).
-pub fn build_with(
-    models: &Path,
-    mut check: impl FnMut(&Scenario) -> Report,
-) -> Result<Matrix, String> {
-    let mut rows = Vec::new();
+/// Every check a table needs, each distinct configuration once.
+pub struct Plan {
+    release: KafkaVersion,
+    cells: Vec<CellPlan>,
+    /// The checks to run: the catalogue's scenarios, re-configured per release.
+    pub jobs: Vec<Scenario>,
+}
+
+impl Plan {
+    /// The job for `config`, added if no job has it yet.
+    fn job(&mut self, base: &Scenario, config: ModelConfig) -> usize {
+        let same = |j: &Scenario| j.config.same_rules(&config);
+        if let Some(i) = self.jobs.iter().position(same) {
+            return i;
+        }
+        let mut s = base.clone();
+        if config.kafka_version != base.config.kafka_version {
+            s.name = format!(
+                "{} at {}",
+                base.name,
+                config.kafka_version.unwrap_or(NEWEST)
+            );
+            s.expect = Default::default();
+        }
+        s.config = config;
+        self.jobs.push(s);
+        self.jobs.len() - 1
+    }
+}
+
+/// What the table at `release` needs checked (`None`: the newest release,
+/// with every cell's verdict at the other releases too).
+pub fn plan(models: &Path, release: Option<KafkaVersion>) -> Result<Plan, String> {
+    let annotate = release.is_none();
+    let release = release.unwrap_or(NEWEST).check_modelled()?;
+    let own_era = era_of(release);
+    let mut plan = Plan {
+        release,
+        cells: Vec::new(),
+        jobs: Vec::new(),
+    };
     for acks in ACKS {
         for min_isr in MIN_ISR {
-            let mut cells = Vec::new();
             for (variant, property, _) in COLUMNS {
                 let name = scenario_name(acks, min_isr, variant);
                 let path = models.join(format!("{name}.toml"));
-                if !path.exists() {
-                    cells.push(Cell {
-                        property: property.to_string(),
-                        verdict: None,
-                        counterexample_length: None,
-                        scenario: format!("models/{name}.toml"),
-                    });
-                    continue;
+                let mut cell = CellPlan {
+                    acks,
+                    min_isr,
+                    property,
+                    scenario: format!("models/{name}.toml"),
+                    at_release: None,
+                    eras: Vec::new(),
+                };
+                if path.exists() {
+                    let scenario = Scenario::load(&path)?;
+                    let config = scenario
+                        .at_release(release)
+                        .map_err(|e| format!("{}: at Kafka {release}: {e}", path.display()))?;
+                    cell.at_release = Some(plan.job(&scenario, config));
+                    for era in eras().into_iter().filter(|_| annotate) {
+                        let job = match era == own_era {
+                            true => cell.at_release,
+                            // ELR asked of a release without it: no verdict there.
+                            false => scenario
+                                .at_release(era)
+                                .ok()
+                                .map(|c| plan.job(&scenario, c)),
+                        };
+                        cell.eras.push((era, job));
+                    }
                 }
-                let scenario = Scenario::load(&path)?;
-                let report = check(&scenario);
-                let p = report
-                    .property(property)
-                    .ok_or_else(|| format!("{name}: no verdict for {property}"))?;
-                cells.push(Cell {
-                    property: property.to_string(),
+                plan.cells.push(cell);
+            }
+        }
+    }
+    Ok(plan)
+}
+
+/// The table from the plan's reports, one per job, in order.
+pub fn assemble(plan: &Plan, reports: &[Report]) -> Result<Matrix, String> {
+    let verdict = |job: usize, property: &str| {
+        reports[job]
+            .property(property)
+            .ok_or_else(|| format!("{}: no verdict for {property}", plan.jobs[job].name))
+    };
+    let mut rows: Vec<Row> = Vec::new();
+    for c in &plan.cells {
+        let cell = match c.at_release {
+            None => Cell {
+                property: c.property.to_string(),
+                verdict: None,
+                counterexample_length: None,
+                scenario: c.scenario.clone(),
+                elsewhere: Vec::new(),
+            },
+            Some(job) => {
+                let p = verdict(job, c.property)?;
+                let mut per_era = Vec::new();
+                for (era, job) in &c.eras {
+                    let v = job
+                        .map(|j| verdict(j, c.property).map(|p| p.verdict))
+                        .transpose()?;
+                    per_era.push((*era, v));
+                }
+                Cell {
+                    property: c.property.to_string(),
                     verdict: Some(p.verdict),
                     counterexample_length: p.counterexample.as_ref().map(|c| c.length),
-                    scenario: format!("models/{name}.toml"),
-                });
+                    scenario: c.scenario.clone(),
+                    elsewhere: differing(&per_era, p.verdict),
+                }
             }
-            rows.push(Row {
-                acks: acks.to_string(),
-                min_insync_replicas: min_isr,
-                cells,
-            });
+        };
+        match rows.last_mut() {
+            Some(r) if r.acks == c.acks && r.min_insync_replicas == c.min_isr => r.cells.push(cell),
+            _ => rows.push(Row {
+                acks: c.acks.to_string(),
+                min_insync_replicas: c.min_isr,
+                cells: vec![cell],
+            }),
         }
     }
     Ok(Matrix {
+        kafka_version: plan.release,
         columns: COLUMNS.iter().map(|c| c.2.to_string()).collect(),
         rows,
     })
 }
 
+/// The runs of consecutive eras whose verdict is not `here`.
+fn differing(per_era: &[(KafkaVersion, Option<Verdict>)], here: Verdict) -> Vec<ReleaseVerdict> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < per_era.len() {
+        let (first, v) = per_era[i];
+        let mut j = i + 1;
+        while j < per_era.len() && per_era[j].1 == v {
+            j += 1;
+        }
+        if let Some(v) = v.filter(|v| *v != here) {
+            out.push(ReleaseVerdict {
+                releases: describe_releases(first, per_era.get(j).map(|e| e.0)),
+                verdict: v,
+            });
+        }
+        i = j;
+    }
+    out
+}
+
+/// Checks every scenario the table at `release` needs (`None`: the newest,
+/// with the other releases' verdicts), once each, on `threads` workers
+/// (0: one per core).
+pub fn build(
+    models: &Path,
+    release: Option<KafkaVersion>,
+    progress: bool,
+    threads: usize,
+) -> Result<Matrix, String> {
+    let plan = plan(models, release)?;
+    let opts = CheckOptions {
+        progress,
+        threads,
+        ..CheckOptions::default()
+    };
+    let reports = check::batch::run_many(&plan.jobs, &opts);
+    assemble(&plan, &reports)
+}
+
 impl Cell {
     fn text(&self) -> String {
-        match (self.verdict, self.counterexample_length) {
+        let mut s = match (self.verdict, self.counterexample_length) {
             (None, _) => "not in the catalogue yet".into(),
             (Some(Verdict::Holds), _) => "holds".into(),
             (Some(Verdict::Violated), Some(n)) => {
                 format!("violated ({n} steps, {})", self.scenario)
             }
             (Some(Verdict::Violated), None) => format!("violated ({})", self.scenario),
+        };
+        for e in &self.elsewhere {
+            s.push_str(&format!("; {} {}", e.verdict, e.releases));
         }
+        s
     }
 }
 
@@ -173,8 +301,9 @@ impl Matrix {
     }
 
     pub fn to_text(&self) -> String {
-        let mut s = String::from(
-            "The seed's table, decided by the model checker (RF=3, 2 records, f=1 broker crash):\n\n",
+        let mut s = format!(
+            "The seed's table, decided by the model checker for Kafka {} (RF=3, 2 records, f=1 broker crash):\n\n",
+            self.kafka_version
         );
         for (i, c) in self.columns.iter().enumerate() {
             s.push_str(&format!("  [{}] {c}\n", i + 1));

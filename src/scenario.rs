@@ -3,6 +3,7 @@
 //! why.
 
 use crate::core::config::Truncation;
+use crate::core::release::{KafkaVersion, NEWEST};
 use crate::model::ModelConfig;
 use crate::model::config::Named;
 use crate::model::properties::properties;
@@ -134,10 +135,8 @@ impl Scenario {
         if let Some(v) = m.truncation {
             c.truncation = parse_truncation(&v).map_err(|e| format!("[model] truncation: {e}"))?;
         }
-        if let Some(v) = version {
-            c.apply_release(v, named)
-                .map_err(|e| format!("[kafka] version: {e}"))?;
-        }
+        c.apply_release(version.unwrap_or(NEWEST), named)
+            .map_err(|e| format!("[kafka] version: {e}"))?;
         c.validate()?;
         let expect = Expect(file.expect);
         check_expect_names(&c, &expect)?;
@@ -197,6 +196,15 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, String> {
 }
 
 impl Scenario {
+    /// This scenario at Kafka `v`: that release's rules and defaults for
+    /// every release-dependent setting the file does not name.
+    pub fn at_release(&self, v: KafkaVersion) -> Result<ModelConfig, String> {
+        let mut c = self.config.clone();
+        c.apply_release(v, self.named)?;
+        c.validate()?;
+        Ok(c)
+    }
+
     /// A scenario built from flags alone.
     pub fn from_config(config: ModelConfig) -> Scenario {
         Scenario {

@@ -369,11 +369,8 @@ fn a_kafka_version_fills_what_is_not_named_with_that_releases_rules() {
         ("4.1".into(), "1".into(), false, true, true)
     );
     assert!(!with(&["--kafka-version", "4.1", "--retries", "0"]).2);
-    // Without a version nothing but the given settings applies.
-    assert_eq!(
-        with(&[]),
-        ("none".into(), "all".into(), false, false, false)
-    );
+    // Without a version, the newest release's rules and defaults apply.
+    assert_eq!(with(&[]), ("4.3".into(), "all".into(), true, true, true));
     // The file's named acks=1 stays under a version given by flag.
     assert_eq!(pick(&effective(&[&small, "--kafka-version", "4.1"])).1, "1");
 }
@@ -394,7 +391,13 @@ fn releases_that_cannot_be_are_refused_naming_the_release() {
     );
     let (code, _, err) = insync(&["check", "--kafka-version", "four", "--quiet"]);
     assert_eq!(code, 2);
-    assert!(err.contains("3.6 or 3.6.2"), "{err}");
+    assert!(err.contains("3.6, 3.6.2 or 4.3+KAFKA-19996"), "{err}");
+    let (code, _, err) = insync(&["check", "--kafka-version", "4.3+KIP-0", "--quiet"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("\"KIP-0\" is not a proposal insync models (known: KAFKA-19996)"),
+        "{err}"
+    );
     let p = scenario(
         "version-number.toml",
         "why = \"x\"\n[kafka]\nversion = 4.1\n",
@@ -448,4 +451,52 @@ fn the_readme_shows_the_rule_table_the_code_has() {
         ),
         (Some(false), Some(true))
     );
+}
+
+/// A catalogue of one seed scenario that leaves acks at the producer's
+/// default: acks=all from 3.0 (KIP-679), 1 before, so the newest
+/// release's table notes the releases where the verdict differs, and one
+/// release's table is that release's alone.
+#[test]
+fn the_matrix_names_the_releases_where_a_verdict_differs() {
+    let dir = std::env::temp_dir().join(format!("insync-matrix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("seed-acksall-isr2-process.toml"),
+        "why = \"acks left at the default\"\n[kafka]\n\"min.insync.replicas\" = 2\n\
+         \"enable.idempotence\" = false\nretries = 1\n[model]\nrecords = 1\n\
+         crash_mode = \"process\"\nlag_removals = 0\n",
+    )
+    .unwrap();
+    let models = dir.to_string_lossy().into_owned();
+    let table = |extra: &[&str]| {
+        let mut args = vec!["matrix", "--models", &models, "--format", "json", "--quiet"];
+        args.extend_from_slice(extra);
+        let (code, out, err) = insync(&args);
+        assert_eq!(code, 0, "{err}");
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()
+    };
+    let cell = |m: &serde_json::Value| m["rows"][7]["cells"][0].clone();
+
+    let newest = table(&[]);
+    assert_eq!(newest["kafka.version"], "4.3");
+    assert_eq!(newest["rows"][7]["acks"], "all");
+    let c = cell(&newest);
+    assert_eq!(c["verdict"], "holds", "{c}");
+    assert_eq!(
+        c["elsewhere"],
+        serde_json::json!([{"releases": "before 3.0", "verdict": "violated"}])
+    );
+    // A cell with no scenario says so, and is never guessed.
+    assert!(newest["rows"][0]["cells"][0]["verdict"].is_null());
+
+    let old = table(&["--kafka-version", "2.8"]);
+    assert_eq!(old["kafka.version"], "2.8");
+    let c = cell(&old);
+    assert_eq!(c["verdict"], "violated", "{c}");
+    assert_eq!(c["elsewhere"], serde_json::json!([]));
+
+    let (code, _, err) = insync(&["matrix", "--models", &models, "--kafka-version", "1.0"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("Kafka 1.0 is not modelled"), "{err}");
 }

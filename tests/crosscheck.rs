@@ -13,7 +13,7 @@ fn the_models_counterexample_and_a_random_walk_match_the_cluster() {
     let o = Command::new(env!("CARGO_BIN_EXE_insync"))
         .args([
             "crosscheck",
-            "models/seed-acks1-isr1-process.toml",
+            "models/crosscheck-acks1-kill.toml",
             "--walks",
             "1",
             "--ops",
@@ -55,7 +55,7 @@ fn what_the_cluster_cannot_show_is_refused_and_says_why() {
     let o = Command::new(env!("CARGO_BIN_EXE_insync"))
         .args([
             "crosscheck",
-            "models/seed-acks0-isr1-process.toml",
+            "models/seed-acks0-isr1-machine.toml",
             "--quiet",
         ])
         .output()

@@ -4,6 +4,7 @@
 pub mod serve;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use insync::core::release::NEWEST;
 use insync::core::types::Acks;
 use insync::model::config::Named;
 use insync::model::{CrashMode, ModelConfig, NetworkKind};
@@ -377,8 +378,9 @@ pub struct ConfigFlags {
     /// (`--strict-min-isr` alone: true).
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub strict_min_isr: Option<bool>,
-    /// The Kafka release whose rules and defaults apply (2.5 to 4.3), under
-    /// the settings named by the scenario file and the other flags.
+    /// The Kafka release whose rules and defaults apply (2.5 to 4.3; default:
+    /// the file's, else 4.3), under the settings named by the scenario file
+    /// and the other flags.
     #[arg(long, value_parser = |s: &str| s.parse::<insync::core::release::KafkaVersion>())]
     pub kafka_version: Option<insync::core::release::KafkaVersion>,
     /// log.flush.interval.messages.
@@ -431,6 +433,10 @@ pub struct CheckArgs {
 pub struct MatrixArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// One release's table (2.5 to 4.3). Without it: the newest release's,
+    /// each cell noting the releases where its verdict differs.
+    #[arg(long, value_parser = |s: &str| s.parse::<insync::core::release::KafkaVersion>())]
+    pub kafka_version: Option<insync::core::release::KafkaVersion>,
     /// The scenario catalogue.
     #[arg(long, default_value = "models")]
     pub models: PathBuf,
@@ -503,10 +509,9 @@ impl ConfigFlags {
             strict_min_isr: self.strict_min_isr.is_some(),
             truncation: self.truncation.is_some(),
         });
-        if let Some(v) = self.kafka_version.or(c.kafka_version) {
-            c.apply_release(v, named)
-                .map_err(|e| format!("--kafka-version: {e}"))?;
-        }
+        let release = self.kafka_version.or(c.kafka_version).unwrap_or(NEWEST);
+        c.apply_release(release, named)
+            .map_err(|e| format!("--kafka-version: {e}"))?;
         let overridden = self.acks.is_some()
             || self.min_isr.is_some()
             || self.rf.is_some()

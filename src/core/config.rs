@@ -55,6 +55,10 @@ pub struct ProtocolConfig {
     pub truncation: Truncation,
     /// `log.flush.interval.messages`; `None` leaves every append in the page cache.
     pub flush_interval_messages: Option<u64>,
+    /// KAFKA-19996 (a proposal): under min.insync.replicas, a follower
+    /// rejoins the ISR only once it has reached the leader's log end.
+    #[serde(default)]
+    pub caught_up_isr_expansion_under_min_isr: bool,
     /// A deliberate bug, for mutation tests only.
     pub mutation: Option<Mutation>,
 }
@@ -68,6 +72,7 @@ impl Default for ProtocolConfig {
             strict_min_isr: false,
             truncation: Truncation::LeaderEpoch,
             flush_interval_messages: None,
+            caught_up_isr_expansion_under_min_isr: false,
             mutation: None,
         }
     }

@@ -12,11 +12,40 @@ use std::str::FromStr;
 
 /// A Kafka release: `3.6`, `3.6.2`, `4.1`. A missing patch number means
 /// the release's first (`.0`).
+/// With a proposal (`4.3+KAFKA-19996`): that release with an open change
+/// applied, to decide the change before it ships.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct KafkaVersion {
     pub major: u8,
     pub minor: u8,
     pub patch: u8,
+    pub proposal: Option<Proposal>,
+}
+
+/// An open change to Kafka's rules, modelled as a release of its own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Proposal {
+    /// apache/kafka PR 23024: while the partition is under
+    /// min.insync.replicas, a follower joins the ISR only once it is caught
+    /// up with the leader, not merely past the (stalled) HW.
+    Kafka19996,
+}
+
+impl Proposal {
+    pub const ALL: [Proposal; 1] = [Proposal::Kafka19996];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Proposal::Kafka19996 => "KAFKA-19996",
+        }
+    }
+
+    /// The rule the proposal brings.
+    pub fn rule(self) -> Rule {
+        match self {
+            Proposal::Kafka19996 => Rule::CaughtUpIsrExpansionUnderMinIsr,
+        }
+    }
 }
 
 impl KafkaVersion {
@@ -25,11 +54,15 @@ impl KafkaVersion {
             major,
             minor,
             patch,
+            proposal: None,
         }
     }
 
     /// Whether this release has `rule`.
     pub fn has(self, rule: Rule) -> bool {
+        if let Some(p) = Proposal::ALL.into_iter().find(|p| p.rule() == rule) {
+            return self.proposal == Some(p);
+        }
         rule.info().since.iter().any(|&(first, last_minor)| {
             self >= first
                 && last_minor
@@ -37,9 +70,15 @@ impl KafkaVersion {
         })
     }
 
+    /// The release without any proposal.
+    pub fn released(self) -> Self {
+        KafkaVersion::new(self.major, self.minor, self.patch)
+    }
+
     /// Whether insync models this release.
     pub fn check_modelled(self) -> Result<Self, String> {
-        if self < OLDEST || self > NEWEST_MODELLED_LINE {
+        let base = self.released();
+        if base < OLDEST || base > NEWEST_MODELLED_LINE {
             return Err(format!(
                 "Kafka {self} is not modelled: insync models {OLDEST} to {NEWEST} \
                  (for the pre-0.11 high-watermark truncation, use truncation = \"high-watermark\")"
@@ -67,22 +106,108 @@ pub const TABLE_RELEASES: &[KafkaVersion] = &[
     KafkaVersion::new(4, 0, 0),
     KafkaVersion::new(4, 1, 0),
     NEWEST,
+    KafkaVersion {
+        proposal: Some(Proposal::Kafka19996),
+        ..NEWEST
+    },
 ];
+
+/// The last minor line of each major release before the newest.
+const LAST_MINOR: &[(u8, u8)] = &[(2, 8), (3, 9)];
+
+/// The releases where some modelled rule begins or ends, from the oldest
+/// modelled: every release from one of them up to the next has the same
+/// modelled rules, so one check per era decides them all.
+pub fn eras() -> Vec<KafkaVersion> {
+    let mut starts = vec![OLDEST];
+    for rule in RULES {
+        let info = rule.info();
+        if !info.modelled {
+            continue;
+        }
+        for &(first, last_minor) in info.since {
+            starts.push(first);
+            if let Some((major, minor)) = last_minor {
+                starts.push(KafkaVersion::new(major, minor + 1, 0));
+            }
+        }
+    }
+    starts.retain(|v| (OLDEST..=NEWEST).contains(v));
+    starts.sort();
+    starts.dedup();
+    starts
+}
+
+/// The era `v` falls in: the last era start at or before it.
+pub fn era_of(v: KafkaVersion) -> KafkaVersion {
+    eras().into_iter().rfind(|&e| e <= v).unwrap_or(OLDEST)
+}
+
+/// How a reader names the releases from `first` up to, not including,
+/// `next` (`None`: every later one): "before 3.7", "3.7 to 4.0", "from 4.1".
+pub fn describe_releases(first: KafkaVersion, next: Option<KafkaVersion>) -> String {
+    let Some(next) = next else {
+        return format!("from {first}");
+    };
+    if first == OLDEST {
+        return format!("before {next}");
+    }
+    let last = if next.patch > 0 {
+        KafkaVersion::new(next.major, next.minor, next.patch - 1).to_string()
+    } else {
+        let (major, minor) = match next.minor {
+            0 => LAST_MINOR
+                .iter()
+                .find(|(m, _)| *m + 1 == next.major)
+                .map_or((next.major, 0), |&(m, n)| (m, n)),
+            n => (next.major, n - 1),
+        };
+        let line = KafkaVersion::new(major, minor, 0);
+        if (first.major, first.minor) == (major, minor) && first.patch > 0 {
+            format!("{line}.x")
+        } else {
+            line.to_string()
+        }
+    };
+    if last == first.to_string() {
+        last
+    } else {
+        format!("{first} to {last}")
+    }
+}
 
 impl FromStr for KafkaVersion {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("a Kafka version is written like 3.6 or 3.6.2, not {s:?}");
+        if let Some((base, change)) = s.split_once('+') {
+            let proposal = Proposal::ALL
+                .into_iter()
+                .find(|p| p.name().eq_ignore_ascii_case(change.trim()))
+                .ok_or_else(|| {
+                    let known: Vec<&str> = Proposal::ALL.iter().map(|p| p.name()).collect();
+                    format!(
+                        "{change:?} is not a proposal insync models (known: {})",
+                        known.join(", ")
+                    )
+                })?;
+            let v: KafkaVersion = base.parse()?;
+            return Ok(KafkaVersion {
+                proposal: Some(proposal),
+                ..v
+            });
+        }
+        let bad =
+            || format!("a Kafka version is written like 3.6, 3.6.2 or 4.3+KAFKA-19996, not {s:?}");
         let parts: Vec<&str> = s.trim().split('.').collect();
         if !(2..=3).contains(&parts.len()) {
             return Err(bad());
         }
         let n = |p: &str| p.parse::<u8>().map_err(|_| bad());
-        Ok(KafkaVersion {
-            major: n(parts[0])?,
-            minor: n(parts[1])?,
-            patch: parts.get(2).map(|p| n(p)).transpose()?.unwrap_or(0),
-        })
+        Ok(KafkaVersion::new(
+            n(parts[0])?,
+            n(parts[1])?,
+            parts.get(2).map(|p| n(p)).transpose()?.unwrap_or(0),
+        ))
     }
 }
 
@@ -91,6 +216,9 @@ impl fmt::Display for KafkaVersion {
         write!(f, "{}.{}", self.major, self.minor)?;
         if self.patch != 0 {
             write!(f, ".{}", self.patch)?;
+        }
+        if let Some(p) = self.proposal {
+            write!(f, "+{}", p.name())?;
         }
         Ok(())
     }
@@ -118,6 +246,7 @@ pub enum Rule {
     EligibleLeaderReplicasByDefault,
     LastKnownLeader,
     LastKnownLeaderOnlyIfAcceptable,
+    CaughtUpIsrExpansionUnderMinIsr,
 }
 
 /// What the README and `insync releases` say about a rule.
@@ -150,6 +279,7 @@ pub const RULES: &[Rule] = &[
     Rule::EligibleLeaderReplicasByDefault,
     Rule::LastKnownLeader,
     Rule::LastKnownLeaderOnlyIfAcceptable,
+    Rule::CaughtUpIsrExpansionUnderMinIsr,
 ];
 
 const fn v(major: u8, minor: u8, patch: u8) -> KafkaVersion {
@@ -280,6 +410,16 @@ impl Rule {
                        only if it is unfenced; 4.0 elected it regardless, and 4.0 and 4.1.0 \
                        recorded it when the ISR emptied (checked here with 4.1.1's rules)",
             },
+            Rule::CaughtUpIsrExpansionUnderMinIsr => RuleInfo {
+                name: "caught-up-isr-expansion-under-min-isr",
+                source: "KAFKA-19996 (proposal, apache/kafka PR 23024)",
+                kafka: "Partition.isFollowerInSync",
+                since: &[],
+                modelled: true,
+                what: "while the partition is under min.insync.replicas, a follower rejoins the \
+                       ISR only once it has caught up with the leader's log end, not merely \
+                       reached the high watermark the strict rule holds back",
+            },
         }
     }
 }
@@ -306,6 +446,41 @@ mod tests {
         assert!(ver("4.3.1").check_modelled().is_ok());
         assert!(ver("2.4").check_modelled().is_err());
         assert!(ver("2.5").check_modelled().is_ok());
+        let p = ver("4.3+kafka-19996");
+        assert_eq!(p.to_string(), "4.3+KAFKA-19996");
+        assert!(p.check_modelled().is_ok());
+        assert!(p.has(Rule::CaughtUpIsrExpansionUnderMinIsr) && p.has(Rule::StrictMinIsr));
+        assert!(!ver("4.3").has(Rule::CaughtUpIsrExpansionUnderMinIsr));
+        assert!("4.3+KAFKA-1".parse::<KafkaVersion>().is_err());
+        assert_eq!(era_of(p), ver("4.1"));
+    }
+
+    #[test]
+    fn eras_split_the_releases_where_a_modelled_rule_changes() {
+        let eras: Vec<String> = eras().iter().map(|v| v.to_string()).collect();
+        assert_eq!(
+            eras,
+            [
+                "2.5", "3.0", "3.0.1", "3.1", "3.1.1", "3.2", "3.7", "4.0", "4.1"
+            ]
+        );
+        assert_eq!(era_of(ver("3.6.2")), ver("3.2"));
+        assert_eq!(era_of(ver("4.3")), ver("4.1"));
+        assert_eq!(describe_releases(OLDEST, Some(ver("3.7"))), "before 3.7");
+        assert_eq!(
+            describe_releases(ver("3.7"), Some(ver("4.1"))),
+            "3.7 to 4.0"
+        );
+        assert_eq!(
+            describe_releases(ver("3.2"), Some(ver("4.0"))),
+            "3.2 to 3.9"
+        );
+        assert_eq!(describe_releases(ver("3.0"), Some(ver("3.0.1"))), "3.0");
+        assert_eq!(
+            describe_releases(ver("3.0.1"), Some(ver("3.1"))),
+            "3.0.1 to 3.0.x"
+        );
+        assert_eq!(describe_releases(ver("4.1"), None), "from 4.1");
     }
 
     #[test]

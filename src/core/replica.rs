@@ -773,10 +773,7 @@ impl<R: Record> Replica<R> {
     /// member of the maximal ISR. Returns whether it moved.
     fn maybe_advance_high_watermark_quiet(&mut self, cfg: &ProtocolConfig) -> bool {
         let Some(l) = &self.leader else { return false };
-        // `Partition.isUnderMinIsr`, against `effectiveMinIsr`: never more
-        // than the partition's replicas.
-        let effective_min_isr = usize::from(cfg.min_insync_replicas).min(self.replicas.len());
-        if cfg.strict_min_isr && self.partition.isr.len() < effective_min_isr {
+        if cfg.strict_min_isr && self.under_min_isr(cfg) {
             return false;
         }
         let mut hw = self.log.end_offset();
@@ -909,7 +906,7 @@ impl<R: Record> Replica<R> {
         fx: &mut Effects<R>,
     ) {
         let id = self.id;
-        self.maybe_expand_isr(from, req.fetch_offset, fx);
+        self.maybe_expand_isr(from, req.fetch_offset, cfg, fx);
         // Only (maximal) ISR members' positions matter: for the HW and for
         // lag. Expansion judges by this fetch alone.
         if self.maximal_isr().contains(from) {
@@ -938,16 +935,37 @@ impl<R: Record> Replica<R> {
         self.after_high_watermark_or_log_change(cfg, fx);
     }
 
+    /// `Partition.isUnderMinIsr`, against `effectiveMinIsr`: never more
+    /// than the partition's replicas.
+    fn under_min_isr(&self, cfg: &ProtocolConfig) -> bool {
+        let effective_min_isr = usize::from(cfg.min_insync_replicas).min(self.replicas.len());
+        self.partition.isr.len() < effective_min_isr
+    }
+
     /// `isFollowerInSync` during the fetch: the follower has reached the HW
     /// and the start of this leader's epoch, judged by this very fetch.
-    fn maybe_expand_isr(&mut self, follower: BrokerId, fetch_offset: Offset, fx: &mut Effects<R>) {
+    /// KAFKA-19996 (apache/kafka PR 23024, open) adds, while the partition
+    /// is under min.insync.replicas, the shrink side's own test
+    /// (`Replica.isCaughtUp`): the follower must have reached the leader's
+    /// log end, since the strict rule holds the HW back there.
+    fn maybe_expand_isr(
+        &mut self,
+        follower: BrokerId,
+        fetch_offset: Offset,
+        cfg: &ProtocolConfig,
+        fx: &mut Effects<R>,
+    ) {
         let maximal = self.maximal_isr();
         let hw = self.high_watermark;
+        let behind_the_leader = cfg.caught_up_isr_expansion_under_min_isr
+            && self.under_min_isr(cfg)
+            && fetch_offset < self.log.end_offset();
         let l = self.leader.as_ref().expect("leader");
         if maximal.contains(follower)
             || l.pending_isr.is_some()
             || fetch_offset < hw
             || fetch_offset < l.epoch_start_offset
+            || behind_the_leader
         {
             return;
         }

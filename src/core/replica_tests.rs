@@ -459,3 +459,35 @@ fn a_controlled_shutdown_flushes_stops_and_restarts_clean() {
     );
     assert!(!r.stopped);
 }
+
+/// Leader 1 alone in the ISR (under min.insync.replicas=2), with two
+/// records no follower has: the strict rule holds the HW at 0. Broker 2
+/// then fetches at offset 0, the HW but not the leader's end.
+fn rejoin_at_the_stalled_hw(cfg: &ProtocolConfig) -> Vec<(Node, Msg<R>)> {
+    let (mut r, _) = leader(&[1], 2);
+    produce(&mut r, cfg, Acks::One, R(0, false, 0));
+    produce(&mut r, cfg, Acks::One, R(1, false, 0));
+    assert_eq!((r.high_watermark, r.log.end_offset()), (0, 2));
+    fetch(&mut r, cfg, 2, 0)
+}
+
+#[test]
+fn under_min_isr_a_follower_at_the_stalled_hw_rejoins_unless_kafka_19996() {
+    let proposes = |sends: &[(Node, Msg<R>)]| {
+        sends
+            .iter()
+            .any(|(to, m)| *to == Node::Controller && matches!(m, Msg::AlterPartition { .. }))
+    };
+    let today = ProtocolConfig {
+        min_insync_replicas: 2,
+        strict_min_isr: true,
+        ..ProtocolConfig::default()
+    };
+    // Partition.isFollowerInSync: reaching the HW is enough today.
+    assert!(proposes(&rejoin_at_the_stalled_hw(&today)));
+    let proposal = ProtocolConfig {
+        caught_up_isr_expansion_under_min_isr: true,
+        ..today
+    };
+    assert!(!proposes(&rejoin_at_the_stalled_hw(&proposal)));
+}

@@ -89,6 +89,8 @@ pub struct ModelConfig {
     pub kafka_version: Option<KafkaVersion>,
     /// The Kafka 4.x rule: the HW stays put while |ISR| < min.insync.replicas.
     pub strict_min_isr: bool,
+    /// KAFKA-19996, a proposal: set only by a `+KAFKA-19996` release.
+    pub caught_up_isr_expansion_under_min_isr: bool,
     pub truncation: Truncation,
     /// `log.flush.interval.messages`; `None` never fsyncs.
     /// How many records the producer sends.
@@ -124,6 +126,7 @@ impl Default for ModelConfig {
             kafka: KafkaSettings::default(),
             kafka_version: None,
             strict_min_isr: false,
+            caught_up_isr_expansion_under_min_isr: false,
             truncation: Truncation::LeaderEpoch,
             records: 2,
             crashes: 1,
@@ -187,6 +190,7 @@ impl ModelConfig {
         if !named.strict_min_isr {
             self.strict_min_isr = v.has(Rule::StrictMinIsr);
         }
+        self.caught_up_isr_expansion_under_min_isr = v.has(Rule::CaughtUpIsrExpansionUnderMinIsr);
         if !named.eligible_leader_replicas {
             // A cluster formatted at this release; an upgraded one names
             // eligible.leader.replicas.enable = false.
@@ -201,6 +205,15 @@ impl ModelConfig {
                 && self.kafka.retries > 0;
         }
         Ok(())
+    }
+
+    /// Whether `o` is the same configuration, whatever release named it.
+    pub fn same_rules(&self, o: &ModelConfig) -> bool {
+        let strip = |c: &ModelConfig| ModelConfig {
+            kafka_version: None,
+            ..c.clone()
+        };
+        strip(self) == strip(o)
     }
 
     /// Rejects configurations Kafka would reject (`KafkaSettings::validate`),
@@ -251,6 +264,7 @@ impl ModelConfig {
     pub fn protocol(&self) -> ProtocolConfig {
         ProtocolConfig {
             strict_min_isr: self.strict_min_isr,
+            caught_up_isr_expansion_under_min_isr: self.caught_up_isr_expansion_under_min_isr,
             truncation: self.truncation,
             mutation: self.mutation,
             ..self.kafka.protocol()
