@@ -64,6 +64,7 @@ fn start_traced(
                 max_request_bytes,
                 replica_lag: Duration::from_secs(2),
                 heartbeat: Duration::from_millis(100),
+                session_timeout: Duration::from_millis(500),
                 fetch_wait: Duration::from_millis(200),
                 trace: None,
                 data_dir: None,

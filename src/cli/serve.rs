@@ -72,6 +72,7 @@ fn broker_options(p: BrokerParts) -> BrokerOptions {
         max_request_bytes: p.topics.max_request_bytes,
         replica_lag: Duration::from_millis(p.timing.replica_lag_ms),
         heartbeat: Duration::from_millis(p.timing.session_timeout_ms / 4),
+        session_timeout: Duration::from_millis(p.timing.session_timeout_ms),
         fetch_wait: Duration::from_millis(p.timing.fetch_wait_ms),
         group_initial_delay: Duration::from_millis(p.timing.group_initial_rebalance_delay_ms),
         trace: p.trace,

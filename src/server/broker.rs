@@ -13,7 +13,7 @@ use super::trace::PartitionTrace;
 use super::trace::TraceSink;
 use crate::core::config::ProtocolConfig;
 use crate::core::messages::{FetchRequest, FetchResponse, Msg, Node, PartitionState};
-use crate::core::replica::Replica;
+use crate::core::replica::{Input, Replica};
 use crate::core::types::Acks;
 use crate::core::types::{BrokerId, BrokerSet};
 use crate::wire::batch::Batch;
@@ -287,6 +287,36 @@ impl Broker {
                 _ => continue,
             };
             self.outbox.push(out);
+        }
+    }
+
+    /// SIGTERM: every hosted partition's core asks for a controlled
+    /// shutdown; the controller hears it once, for the whole broker, as
+    /// Kafka's broker says `WantShutDown` in one heartbeat.
+    pub fn request_shutdown(&mut self, now: Instant) {
+        self.each_partition(|p| p.step(Input::ControlledShutdown, now));
+        self.outbox
+            .push(Output::Controller(ToController::ControlledShutdown));
+    }
+
+    /// The controller allowed the shutdown: every partition flushes its log
+    /// and stops (the core's effects), its HW is checkpointed, and the
+    /// clean-shutdown marker is left last, once all of it is on disk.
+    pub fn shut_down(&mut self, broker_epoch: u64, now: Instant) -> std::io::Result<()> {
+        let mut due = Vec::new();
+        self.each_partition(|p| {
+            let allowed = Msg::ShutdownAllowed {
+                broker_epoch: p.replica.incarnation,
+            };
+            p.step(Input::Message(Node::Controller, allowed), now);
+            due.extend(p.checkpoint_due());
+        });
+        for c in due {
+            c.write()?;
+        }
+        match &self.data_dir {
+            Some(dir) => super::clean_shutdown::write(dir, broker_epoch),
+            None => Ok(()),
         }
     }
 

@@ -12,10 +12,13 @@
 //! Kafka API (`produce`, `fetch`, `offsets`, `topics`), consumer groups
 //! (`group`: a sans-IO coordinator, offsets in `__consumer_offsets`), the listener
 //! (`conn`), the follower fetcher, controller link and timers (`runtime`),
-//! the controller process (`control`) and serving until Ctrl-C (`run`).
+//! the controller process (`control`) and serving until Ctrl-C (`run`),
+//! which SIGTERM turns into a controlled shutdown (`clean_shutdown` keeps
+//! its marker).
 
 pub mod api;
 pub mod broker;
+pub mod clean_shutdown;
 pub mod conn;
 pub mod control;
 pub mod fetch;

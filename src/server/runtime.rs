@@ -43,6 +43,9 @@ pub struct BrokerOptions {
     pub replica_lag: Duration,
     /// `broker.heartbeat.interval.ms`.
     pub heartbeat: Duration,
+    /// `broker.session.timeout.ms`: how long a controlled shutdown waits
+    /// for the controller before the broker stops without it.
+    pub session_timeout: Duration,
     /// `replica.fetch.wait.max.ms`.
     pub fetch_wait: Duration,
     /// JSON lines of every protocol decision.
@@ -132,7 +135,13 @@ pub async fn start_broker(opts: BrokerOptions) -> std::io::Result<(SocketAddr, A
     let (control_tx, control_rx) = unbounded_channel();
     let (fetch_tx, fetch_rx) = unbounded_channel();
     let mut broker = Broker::new(opts.id, opts.defaults.clone(), trace);
+    let mut clean_shutdown = false;
     if let Some(dir) = &opts.data_dir {
+        std::fs::create_dir_all(dir)?;
+        clean_shutdown = super::clean_shutdown::take(dir)?;
+        if clean_shutdown {
+            eprintln!("insync broker {}: the last life stopped cleanly", opts.id);
+        }
         for note in broker.open_data_dir(dir)? {
             eprintln!("insync broker {}: recovery: {note}", opts.id);
         }
@@ -161,8 +170,11 @@ pub async fn start_broker(opts: BrokerOptions) -> std::io::Result<(SocketAddr, A
     let incarnation = uuid::Uuid::new_v4();
     tokio::spawn(control_link(
         opts.clone(),
-        me,
-        incarnation,
+        Registration {
+            me,
+            incarnation,
+            clean_shutdown,
+        },
         shared.clone(),
         control_rx,
     ));
@@ -173,18 +185,27 @@ pub async fn start_broker(opts: BrokerOptions) -> std::io::Result<(SocketAddr, A
     Ok((addr, shared))
 }
 
+/// Who this broker process is, as every connection to the controller
+/// registers it.
+struct Registration {
+    me: BrokerAddr,
+    /// This process's life (KRaft's `incarnationId`).
+    incarnation: uuid::Uuid,
+    /// The last life left the clean-shutdown marker.
+    clean_shutdown: bool,
+}
+
 /// Keeps a registered connection to the controller, reconnecting when it
 /// breaks, and applies what the controller says.
 async fn control_link(
     opts: BrokerOptions,
-    me: BrokerAddr,
-    incarnation: uuid::Uuid,
+    who: Registration,
     shared: Arc<Shared>,
     mut outgoing: UnboundedReceiver<ToController>,
 ) {
     let mut warned = false;
     loop {
-        match control_session(&opts, &me, incarnation, &shared, &mut outgoing).await {
+        match control_session(&opts, &who, &shared, &mut outgoing).await {
             Ok(()) => return,
             Err(why) => {
                 if !warned {
@@ -202,8 +223,7 @@ async fn control_link(
 
 async fn control_session(
     opts: &BrokerOptions,
-    me: &BrokerAddr,
-    incarnation: uuid::Uuid,
+    who: &Registration,
     shared: &Shared,
     outgoing: &mut UnboundedReceiver<ToController>,
 ) -> Result<(), String> {
@@ -214,9 +234,9 @@ async fn control_session(
     let (read, mut write) = stream.into_split();
     let mut reader = Reader::new(read);
     let register = ToController::Register {
-        broker: me.clone(),
-        incarnation,
-        clean_shutdown: false,
+        broker: who.me.clone(),
+        incarnation: who.incarnation,
+        clean_shutdown: who.clean_shutdown,
     };
     wire::send(&mut write, &register)
         .await
@@ -228,7 +248,9 @@ async fn control_session(
                 let Some(msg) = msg else { return Ok(()) };
                 wire::send(&mut write, &msg).await.map_err(|e| e.to_string())?;
             }
-            _ = beat.tick() => {
+            // A stopping broker falls silent: should its shutdown request
+            // be lost, the session timeout still takes it out.
+            _ = beat.tick(), if !shared.stopping.load(Ordering::SeqCst) => {
                 wire::send(&mut write, &ToController::Heartbeat).await.map_err(|e| e.to_string())?;
             }
             msg = reader.next::<ToBroker>() => {
@@ -252,9 +274,36 @@ fn apply(shared: &Shared, msg: ToBroker) {
                 state,
             } => b.on_leader_and_isr(topic, partition, replicas, protocol, state, Instant::now()),
             ToBroker::TopicCreated { request, result } => b.on_topic_created(request, result),
+            ToBroker::ShutdownAllowed { broker_epoch } => {
+                if !shared.stopping.load(Ordering::SeqCst) {
+                    return; // not asked for: nothing to stop
+                }
+                // The lock stays held to the end: no other step may touch
+                // a log after it is flushed and marked clean.
+                let id = b.id;
+                if let Err(e) = b.shut_down(broker_epoch, Instant::now()) {
+                    eprintln!("insync broker {id}: cannot finish the controlled shutdown: {e}");
+                    std::process::exit(3);
+                }
+                eprintln!("insync broker {id}: controlled shutdown complete, logs flushed");
+                std::process::exit(0);
+            }
         }
     }
     shared.changed.notify_waiters();
+}
+
+/// SIGTERM: asks the controller for a controlled shutdown. The process
+/// exits (0) once it is allowed and every log is flushed (see `apply`);
+/// this returns only when the controller did not answer in time.
+pub async fn controlled_shutdown(shared: &Shared, id: BrokerId, wait: Duration) {
+    shared.stopping.store(true, Ordering::SeqCst);
+    shared.lock().request_shutdown(Instant::now());
+    tokio::time::sleep(wait).await;
+    eprintln!(
+        "insync broker {id}: the controller did not allow the controlled shutdown \
+         within {wait:?}; stopping without it (no clean-shutdown marker)"
+    );
 }
 
 /// Sends followers' fetches to their leaders, one connection per partition,

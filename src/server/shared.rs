@@ -121,6 +121,9 @@ pub struct Shared {
     /// sends follower fetches nor takes in their answers, yet stays alive
     /// for the controller. Toggled by SIGUSR1.
     pub fetching_paused: std::sync::atomic::AtomicBool,
+    /// A controlled shutdown was asked for: heartbeats stop, and the
+    /// controller's allowance is awaited.
+    pub stopping: std::sync::atomic::AtomicBool,
 }
 
 /// The locked broker; letting go of it routes what it decided.
@@ -206,6 +209,7 @@ impl Shared {
             }),
             changed: Notify::new(),
             fetching_paused: Default::default(),
+            stopping: Default::default(),
         }
     }
 

@@ -68,8 +68,12 @@ impl Proc {
     }
 }
 
+/// A controller tracing its decisions into `data/controller.jsonl` (each
+/// life starts the file again).
 fn spawn_controller(data: &std::path::Path, listen: &str) -> Proc {
     let dir = data.join("controller");
+    std::fs::create_dir_all(data).unwrap();
+    let trace = data.join("controller.jsonl");
     Proc::spawn(&[
         "controller",
         "--listen",
@@ -78,6 +82,8 @@ fn spawn_controller(data: &std::path::Path, listen: &str) -> Proc {
         SESSION_MS,
         "--data-dir",
         dir.to_str().unwrap(),
+        "--trace",
+        trace.to_str().unwrap(),
     ])
 }
 
@@ -173,6 +179,14 @@ impl Procs {
         ];
         args.extend(self.broker_args.iter().map(String::as_str));
         Proc::spawn(&args)
+    }
+
+    /// The running controller's decisions, one JSON object each.
+    pub fn controller_trace(&self) -> Vec<Value> {
+        let text = std::fs::read_to_string(self.data.join("controller.jsonl")).unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON trace line"))
+            .collect()
     }
 
     /// Stops the controller: SIGKILL, or SIGTERM when `clean`.

@@ -192,6 +192,14 @@ async fn broker_connection(
         return Err(format!("expected a registration first, got {first:?}"));
     };
     let id = broker.id;
+    eprintln!(
+        "insync controller: broker {id} registers{}",
+        if clean_shutdown {
+            " after a clean shutdown"
+        } else {
+            ""
+        }
+    );
     {
         let mut n = lock(node);
         let now = Instant::now();
@@ -211,6 +219,10 @@ async fn broker_connection(
                 break Err(format!("broker {id} registered twice on one connection"));
             }
             ToController::Heartbeat => n.node.heartbeat(id, conn, Instant::now()),
+            ToController::ControlledShutdown => {
+                eprintln!("insync controller: broker {id} asks for a controlled shutdown");
+                n.node.controlled_shutdown(id, conn);
+            }
             ToController::AlterPartition {
                 topic,
                 partition,

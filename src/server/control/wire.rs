@@ -41,6 +41,9 @@ pub enum ToController {
         name: String,
         settings: TopicSettings,
     },
+    /// SIGTERM: the broker wants to stop once it leads nothing and sits in
+    /// no ISR (KRaft's BrokerHeartbeat with `WantShutDown`).
+    ControlledShutdown,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -58,6 +61,13 @@ pub enum ToBroker {
     TopicCreated {
         request: u64,
         result: Result<(), TopicError>,
+    },
+    /// The broker leads nothing and is fenced: it may flush and stop
+    /// (KRaft's heartbeat answer with `ShouldShutDown`).
+    ShutdownAllowed {
+        /// Its registration's epoch, which its clean-shutdown marker keeps
+        /// (KIP-966's `previousBrokerEpoch`).
+        broker_epoch: u64,
     },
 }
 
