@@ -74,6 +74,7 @@ fn start_traced(
                 any,
                 &vec![any; n],
                 Duration::from_millis(500),
+                None,
                 &template,
                 trace.as_deref(),
             )

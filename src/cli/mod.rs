@@ -73,6 +73,8 @@ pub struct ClusterArgs {
     pub topics: TopicFlags,
     #[command(flatten)]
     pub timing: TimingFlags,
+    #[command(flatten)]
+    pub balance: BalanceFlags,
     /// Write each node's protocol decisions as JSON lines into this folder
     /// (controller.jsonl, broker-N.jsonl).
     #[arg(long)]
@@ -233,6 +235,8 @@ pub struct ControllerArgs {
     /// `broker.session.timeout.ms`: a broker silent this long is fenced.
     #[arg(long, default_value_t = 9000)]
     pub session_timeout_ms: u64,
+    #[command(flatten)]
+    pub balance: BalanceFlags,
     /// Write the controller's decisions as JSON lines to this file.
     #[arg(long)]
     pub trace: Option<PathBuf>,
@@ -266,6 +270,35 @@ pub struct TopicFlags {
     /// `socket.request.max.bytes`.
     #[arg(long, default_value_t = insync::wire::frame::DEFAULT_MAX_REQUEST_BYTES)]
     pub max_request_bytes: usize,
+}
+
+/// The controller's preferred-leader balance.
+#[derive(Args, Debug, Clone)]
+pub struct BalanceFlags {
+    /// `auto.leader.rebalance.enable`: move each partition's leadership
+    /// back to its preferred replica (the first of its assignment) when
+    /// that replica is a live ISR member.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub auto_leader_rebalance_enable: bool,
+    /// `leader.imbalance.check.interval.seconds`, in milliseconds
+    /// (Kafka's default: 300 s).
+    #[arg(long, default_value_t = 300_000)]
+    pub leader_imbalance_check_interval_ms: u64,
+}
+
+impl BalanceFlags {
+    /// How often leaders are balanced, if they are.
+    pub fn interval(&self) -> Result<Option<std::time::Duration>, String> {
+        if self.leader_imbalance_check_interval_ms < 10 {
+            return Err(format!(
+                "--leader-imbalance-check-interval-ms {}: give at least 10 ms",
+                self.leader_imbalance_check_interval_ms
+            ));
+        }
+        Ok(self
+            .auto_leader_rebalance_enable
+            .then(|| std::time::Duration::from_millis(self.leader_imbalance_check_interval_ms)))
+    }
 }
 
 /// Kafka's timeouts, in milliseconds.

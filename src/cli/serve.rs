@@ -121,6 +121,7 @@ pub fn cluster(a: &ClusterArgs) -> Result<(), String> {
         controller,
         brokers,
         session_timeout: Duration::from_millis(a.timing.session_timeout_ms),
+        leader_balance: a.balance.interval()?,
         template,
         trace_dir: a.trace_dir.clone(),
     })
@@ -158,6 +159,7 @@ pub fn controller(a: &ControllerArgs) -> Result<(), String> {
     run_controller(
         listen,
         Duration::from_millis(a.session_timeout_ms),
+        a.balance.interval()?,
         a.trace.as_deref(),
         a.data_dir.as_deref(),
     )

@@ -4,7 +4,8 @@
 //! messages to the controller, follower fetches) collects as `Output`s for
 //! the runtime (`shared`) to carry out.
 
-use super::control::wire::ToController;
+use super::control::node::ElectionType;
+use super::control::wire::{ToController, TopicElections};
 use super::metadata::ClusterView;
 use super::partition::{Appended, Partition, ProduceResult, storage_failed, ticket_of};
 use super::storage::{PartitionDir, Recovered};
@@ -47,6 +48,11 @@ pub enum Output {
     TopicCreated {
         request: u64,
         result: Result<(), TopicError>,
+    },
+    /// The controller's answer to election request `request`.
+    LeadersElected {
+        request: u64,
+        results: Vec<TopicElections>,
     },
 }
 
@@ -332,6 +338,30 @@ impl Broker {
                 settings,
             }));
         request
+    }
+
+    /// Forwards ElectLeaders to the controller; the answer comes back as
+    /// `Output::LeadersElected` with the request number returned.
+    pub fn request_election(
+        &mut self,
+        election: ElectionType,
+        partitions: Option<Vec<(String, Vec<i32>)>>,
+    ) -> u64 {
+        let request = self.next_request;
+        self.next_request += 1;
+        self.outbox
+            .push(Output::Controller(ToController::ElectLeaders {
+                request,
+                election,
+                partitions,
+            }));
+        request
+    }
+
+    /// The controller's answer to an election request.
+    pub fn on_leaders_elected(&mut self, request: u64, results: Vec<TopicElections>) {
+        self.outbox
+            .push(Output::LeadersElected { request, results });
     }
 
     /// The controller's answer to a topic request.

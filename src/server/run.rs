@@ -17,6 +17,9 @@ pub struct ClusterPlan {
     pub brokers: Vec<SocketAddr>,
     /// `broker.session.timeout.ms`.
     pub session_timeout: Duration,
+    /// `leader.imbalance.check.interval.seconds` when
+    /// `auto.leader.rebalance.enable` holds.
+    pub leader_balance: Option<Duration>,
     /// Every broker's options; id and addresses are set per broker.
     pub template: BrokerOptions,
     /// Where each node writes its trace, if anywhere.
@@ -66,6 +69,7 @@ pub fn run_cluster(plan: ClusterPlan) -> Result<(), String> {
             plan.controller,
             &plan.brokers,
             plan.session_timeout,
+            plan.leader_balance,
             &plan.template,
             plan.trace_dir.as_deref(),
         )
@@ -108,6 +112,7 @@ pub fn run_broker(opts: BrokerOptions) -> Result<(), String> {
 pub fn run_controller(
     listen: SocketAddr,
     session_timeout: Duration,
+    leader_balance: Option<Duration>,
     trace: Option<&Path>,
     data_dir: Option<&Path>,
 ) -> Result<(), String> {
@@ -120,7 +125,7 @@ pub fn run_controller(
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         println!("controller: {addr}");
         tokio::select! {
-            r = serve_controller(listener, plane, session_timeout, trace) => r.map_err(|e| format!("the listener failed: {e}")),
+            r = serve_controller(listener, plane, session_timeout, leader_balance, trace) => r.map_err(|e| format!("the listener failed: {e}")),
             _ = until_ctrl_c() => Ok(()),
         }
     })

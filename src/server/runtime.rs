@@ -74,10 +74,13 @@ impl InProcess {
 
 /// Starts a controller on `controller` and one broker per address in
 /// `brokers`, each from `template` with its id, address and trace file set.
+/// `leader_balance` is the controller's `leader.imbalance.check.interval`
+/// when `auto.leader.rebalance.enable` holds.
 pub async fn start_cluster(
     controller: SocketAddr,
     brokers: &[SocketAddr],
     session_timeout: Duration,
+    leader_balance: Option<Duration>,
     template: &BrokerOptions,
     trace_dir: Option<&std::path::Path>,
 ) -> Result<InProcess, String> {
@@ -98,6 +101,7 @@ pub async fn start_cluster(
         listener,
         plane,
         session_timeout,
+        leader_balance,
         trace,
     ));
     let mut out = InProcess {
@@ -274,6 +278,7 @@ fn apply(shared: &Shared, msg: ToBroker) {
                 state,
             } => b.on_leader_and_isr(topic, partition, replicas, protocol, state, Instant::now()),
             ToBroker::TopicCreated { request, result } => b.on_topic_created(request, result),
+            ToBroker::LeadersElected { request, results } => b.on_leaders_elected(request, results),
             ToBroker::ShutdownAllowed { broker_epoch } => {
                 if !shared.stopping.load(Ordering::SeqCst) {
                     return; // not asked for: nothing to stop

@@ -9,6 +9,9 @@
 //! runtime makes durable first, then its messages to brokers. A restarted
 //! controller replays the records and resumes where it stopped.
 
+mod elections;
+pub use elections::ElectionType;
+
 use super::records::{BrokerImage, MetadataImage, MetadataRecord, PartitionImage, TopicImage};
 use super::wire::ToBroker;
 use crate::core::config::ProtocolConfig;
@@ -729,7 +732,7 @@ mod tests {
         Uuid::from_u128(u128::from(b) << 8 | u128::from(n))
     }
 
-    fn cluster(n: u8) -> (ControllerNode, Vec<UnboundedReceiver<ToBroker>>, Instant) {
+    pub(super) fn cluster(n: u8) -> (ControllerNode, Vec<UnboundedReceiver<ToBroker>>, Instant) {
         let mut c = ControllerNode::new(Duration::from_secs(1), false);
         let now = Instant::now();
         let mut rxs = Vec::new();
@@ -741,7 +744,7 @@ mod tests {
         (c, rxs, now)
     }
 
-    fn settings(rf: u8, min_isr: u8) -> TopicSettings {
+    pub(super) fn settings(rf: u8, min_isr: u8) -> TopicSettings {
         TopicSettings {
             partitions: 3,
             kafka: crate::core::settings::KafkaSettings {

@@ -99,13 +99,38 @@ impl Plane {
 }
 
 /// Serves brokers on `listener` until the task is dropped.
+///
+/// With `balance` (`auto.leader.rebalance.enable`, every
+/// `leader.imbalance.check.interval.seconds`), leaders move back to their
+/// preferred replicas on that schedule, as `QuorumController
+/// .maybeScheduleNextBalancePartitionLeaders` schedules it.
 pub async fn serve_controller(
     listener: TcpListener,
     plane: Plane,
     session_timeout: Duration,
+    balance: Option<Duration>,
     trace: TraceSink,
 ) -> std::io::Result<()> {
     let node = Arc::new(Mutex::new(plane));
+    let balancer = balance.map(|every| {
+        let node = node.clone();
+        let trace = trace.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.tick().await; // the first tick is at once
+            loop {
+                ticks.tick().await;
+                let mut n = lock(&node);
+                let moved = n.node.balance_leaders();
+                if moved > 0 {
+                    eprintln!(
+                        "insync controller: {moved} leader(s) moved back to their preferred replica"
+                    );
+                }
+                finish(&mut n, &trace);
+            }
+        })
+    });
     let ticker = {
         let node = node.clone();
         let trace = trace.clone();
@@ -135,6 +160,9 @@ pub async fn serve_controller(
         });
     };
     ticker.abort();
+    if let Some(b) = balancer {
+        b.abort();
+    }
     result
 }
 
@@ -219,6 +247,16 @@ async fn broker_connection(
                 break Err(format!("broker {id} registered twice on one connection"));
             }
             ToController::Heartbeat => n.node.heartbeat(id, conn, Instant::now()),
+            ToController::ElectLeaders {
+                request,
+                election,
+                partitions,
+            } => {
+                let results = n.node.elect_leaders(election, partitions);
+                // The answer waits for the elections' records to be durable.
+                finish(&mut n, trace);
+                let _ = tx.send(ToBroker::LeadersElected { request, results });
+            }
             ToController::ControlledShutdown => {
                 eprintln!("insync controller: broker {id} asks for a controlled shutdown");
                 n.node.controlled_shutdown(id, conn);

@@ -4,7 +4,9 @@
 //! this plane is internal to insync, so it uses its own small encoding.
 //! Replication itself is Kafka's follower Fetch, on the brokers' listeners.
 
+use super::node::ElectionType;
 use crate::core::config::ProtocolConfig;
+use crate::core::error::ErrorCode;
 use crate::core::messages::PartitionState;
 use crate::core::types::{BrokerSet, Epoch, PartitionEpoch};
 use crate::server::metadata::{BrokerAddr, ClusterView};
@@ -41,6 +43,13 @@ pub enum ToController {
         name: String,
         settings: TopicSettings,
     },
+    /// ElectLeaders, forwarded (KRaft brokers forward it to the
+    /// controller); `None` names every partition.
+    ElectLeaders {
+        request: u64,
+        election: ElectionType,
+        partitions: Option<Vec<(String, Vec<i32>)>>,
+    },
     /// SIGTERM: the broker wants to stop once it leads nothing and sits in
     /// no ISR (KRaft's BrokerHeartbeat with `WantShutDown`).
     ControlledShutdown,
@@ -62,6 +71,10 @@ pub enum ToBroker {
         request: u64,
         result: Result<(), TopicError>,
     },
+    LeadersElected {
+        request: u64,
+        results: Vec<TopicElections>,
+    },
     /// The broker leads nothing and is fenced: it may flush and stop
     /// (KRaft's heartbeat answer with `ShouldShutDown`).
     ShutdownAllowed {
@@ -69,6 +82,20 @@ pub enum ToBroker {
         /// (KIP-966's `previousBrokerEpoch`).
         broker_epoch: u64,
     },
+}
+
+/// One topic's part of an ElectLeaders answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TopicElections {
+    pub topic: String,
+    pub results: Vec<ElectionResult>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ElectionResult {
+    pub partition: i32,
+    pub error: Option<ErrorCode>,
+    pub message: Option<String>,
 }
 
 pub async fn send<T: Serialize>(w: &mut (impl AsyncWrite + Unpin), msg: &T) -> std::io::Result<()> {
