@@ -56,6 +56,7 @@ fn start_traced(
                 listen: any,
                 advertise: None,
                 controller: any,
+                peer_routes: Vec::new(),
                 defaults: {
                     let mut d = TopicSettings::default();
                     d.kafka.replication_factor = n as u8;

@@ -103,6 +103,11 @@ pub struct BrokerArgs {
     /// The controller's address.
     #[arg(long)]
     pub controller: String,
+    /// ID=HOST:PORT: reach broker ID's replication at this address rather
+    /// than where it advertises itself (a separate inter-broker route, as
+    /// Kafka's inter-broker listener); repeat for each peer.
+    #[arg(long = "peer-route")]
+    pub peer_routes: Vec<String>,
     /// `default.replication.factor` for auto-created topics.
     #[arg(long, default_value_t = 1)]
     pub replication_factor: u8,
@@ -152,8 +157,12 @@ pub struct TortureArgs {
     /// log.flush.interval.messages (default: never fsync, as Kafka).
     #[arg(long)]
     pub flush_every: Option<u64>,
-    /// Faults, comma-separated: kill, pause, partition, power, stale-kill
-    /// (pause the followers' fetching, then kill the leader), stale-power,
+    /// Faults, comma-separated: kill, pause, partition (cut off from
+    /// clients, peers and controller, both ways), split (cut off from
+    /// peers and controller only: a zombie leader), shutdown (SIGTERM, a
+    /// controlled shutdown, then restart), rebalance (leadership moved to
+    /// another live ISR member, no failure), power, stale-kill (pause the
+    /// followers' fetching, then kill the leader), stale-power,
     /// controller-kill, restart-all (every node killed and restarted);
     /// none for none.
     #[arg(long, default_value = "kill,pause,partition,stale-kill")]

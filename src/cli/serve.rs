@@ -68,6 +68,7 @@ fn broker_options(p: BrokerParts) -> BrokerOptions {
         listen: p.listen,
         advertise: None,
         controller: p.controller,
+        peer_routes: Vec::new(),
         defaults: p.defaults,
         max_request_bytes: p.topics.max_request_bytes,
         replica_lag: Duration::from_millis(p.timing.replica_lag_ms),
@@ -140,6 +141,19 @@ pub fn broker(a: &BrokerArgs) -> Result<(), String> {
         trace: a.trace.clone(),
         data_dir: a.data_dir.clone(),
     });
+    opts.peer_routes = a
+        .peer_routes
+        .iter()
+        .map(|r| {
+            let (id, addr) = r
+                .split_once('=')
+                .ok_or_else(|| format!("--peer-route {r}: expected ID=HOST:PORT"))?;
+            let id: u8 = id
+                .parse()
+                .map_err(|e| format!("--peer-route {r}: broker id {id:?}: {e}"))?;
+            Ok((id, parse_addr("--peer-route", addr)?))
+        })
+        .collect::<Result<_, String>>()?;
     opts.advertise = a
         .advertise
         .as_deref()

@@ -4,8 +4,7 @@
 //! messages to the controller, follower fetches) collects as `Output`s for
 //! the runtime (`shared`) to carry out.
 
-use super::control::node::ElectionType;
-use super::control::wire::{ToController, TopicElections};
+use super::control::wire::{ElectionType, ToController, TopicElections};
 use super::metadata::ClusterView;
 use super::partition::{Appended, Partition, ProduceResult, storage_failed, ticket_of};
 use super::storage::{PartitionDir, Recovered};

@@ -3,7 +3,7 @@
 //! them. A KRaft broker forwards the request to the controller, which
 //! decides (`ReplicationControlManager.electLeaders`); so does this one.
 
-use super::control::node::ElectionType;
+use super::control::wire::ElectionType;
 use super::shared::Shared;
 use crate::core::error::ErrorCode;
 use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaElectionResult};

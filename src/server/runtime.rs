@@ -36,6 +36,11 @@ pub struct BrokerOptions {
     /// front of it, as `insync torture` puts there to cut the network.
     pub advertise: Option<SocketAddr>,
     pub controller: SocketAddr,
+    /// Where this broker's follower fetches reach each peer, when not at
+    /// the address the peer advertises to clients: Kafka's inter-broker
+    /// listener, a separate route that `insync torture` can cut apart from
+    /// the clients' one.
+    pub peer_routes: Vec<(BrokerId, SocketAddr)>,
     pub defaults: TopicSettings,
     /// `socket.request.max.bytes`.
     pub max_request_bytes: usize,
@@ -279,6 +284,7 @@ fn apply(shared: &Shared, msg: ToBroker) {
             } => b.on_leader_and_isr(topic, partition, replicas, protocol, state, Instant::now()),
             ToBroker::TopicCreated { request, result } => b.on_topic_created(request, result),
             ToBroker::LeadersElected { request, results } => b.on_leaders_elected(request, results),
+            ToBroker::LeaderMoved { .. } => {} // for operators, never sent to a broker
             ToBroker::ShutdownAllowed { broker_epoch } => {
                 if !shared.stopping.load(Ordering::SeqCst) {
                     return; // not asked for: nothing to stop
@@ -389,14 +395,18 @@ async fn fetch_once(
     let mut conn = match cached {
         Some((leader, c)) if leader == f.leader => c,
         _ => {
-            let addr = shared
-                .lock()
-                .view
-                .brokers
-                .iter()
-                .find(|b| b.id == f.leader)
-                .map(|b| format!("{}:{}", b.host, b.port))
-                .ok_or_else(|| format!("no address for broker {}", f.leader))?;
+            let route = opts.peer_routes.iter().find(|(b, _)| *b == f.leader);
+            let addr = match route {
+                Some((_, a)) => a.to_string(),
+                None => shared
+                    .lock()
+                    .view
+                    .brokers
+                    .iter()
+                    .find(|b| b.id == f.leader)
+                    .map(|b| format!("{}:{}", b.host, b.port))
+                    .ok_or_else(|| format!("no address for broker {}", f.leader))?,
+            };
             let addr = tokio::net::lookup_host(&addr)
                 .await
                 .map_err(|e| format!("{addr}: {e}"))?

@@ -5,8 +5,7 @@
 //! to the controller link and the fetcher.
 
 use super::broker::{Broker, FollowerFetch, Output, PartitionKey};
-use super::control::node::ElectionType;
-use super::control::wire::{ToController, TopicElections};
+use super::control::wire::{ElectionType, ToController, TopicElections};
 use super::partition::{Appended, ProduceResult};
 use super::topic_settings::{TopicError, TopicSettings};
 use crate::core::error::ErrorCode;

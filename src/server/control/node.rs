@@ -10,7 +10,6 @@
 //! controller replays the records and resumes where it stopped.
 
 mod elections;
-pub use elections::ElectionType;
 
 use super::records::{BrokerImage, MetadataImage, MetadataRecord, PartitionImage, TopicImage};
 use super::wire::ToBroker;
@@ -396,6 +395,14 @@ impl ControllerNode {
             self.settle();
             return;
         }
+        // The same process, fenced while cut off, speaks again: its log is
+        // intact, as the core's `HeartbeatResumed` says, whatever marker
+        // its start found.
+        let clean_shutdown = clean_shutdown
+            || self
+                .brokers
+                .get(&id)
+                .is_some_and(|m| m.incarnation == incarnation);
         if self.brokers.get(&id).is_some_and(|m| !m.fenced) {
             // A new incarnation while the old one still counts as alive: as
             // KRaft does, fence the old one first, so the partitions it led

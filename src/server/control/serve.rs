@@ -210,6 +210,24 @@ async fn broker_connection(
         }
     });
     let first: Option<ToController> = reader.next().await?;
+    if let Some(ToController::MoveLeader {
+        topic,
+        partition,
+        to,
+    }) = first
+    {
+        let result = {
+            let mut n = lock(node);
+            let r = n.node.move_leader(&(topic, partition), to);
+            // Answered once the election is durable.
+            finish(&mut n, trace);
+            r
+        };
+        let _ = tx.send(ToBroker::LeaderMoved { result });
+        drop(tx);
+        let _ = writer.await;
+        return Ok(());
+    }
     let Some(ToController::Register {
         broker,
         incarnation,
@@ -243,8 +261,8 @@ async fn broker_connection(
         };
         let mut n = lock(node);
         match msg {
-            ToController::Register { .. } => {
-                break Err(format!("broker {id} registered twice on one connection"));
+            ToController::Register { .. } | ToController::MoveLeader { .. } => {
+                break Err(format!("broker {id} sent {msg:?} after its registration"));
             }
             ToController::Heartbeat => n.node.heartbeat(id, conn, Instant::now()),
             ToController::ElectLeaders {

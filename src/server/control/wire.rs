@@ -4,11 +4,10 @@
 //! this plane is internal to insync, so it uses its own small encoding.
 //! Replication itself is Kafka's follower Fetch, on the brokers' listeners.
 
-use super::node::ElectionType;
 use crate::core::config::ProtocolConfig;
 use crate::core::error::ErrorCode;
 use crate::core::messages::PartitionState;
-use crate::core::types::{BrokerSet, Epoch, PartitionEpoch};
+use crate::core::types::{BrokerId, BrokerSet, Epoch, PartitionEpoch};
 use crate::server::metadata::{BrokerAddr, ClusterView};
 use crate::server::topic_settings::{TopicError, TopicSettings};
 use crate::wire::frame::{Frames, framed};
@@ -50,6 +49,17 @@ pub enum ToController {
         election: ElectionType,
         partitions: Option<Vec<(String, Vec<i32>)>>,
     },
+    /// From an operator (the torture harness), the first and only message
+    /// on its connection: move the partition's leadership, with no
+    /// failure, to `to` or, if `None`, to any other live ISR member. It
+    /// stands for a reassignment that only reorders the replicas followed
+    /// by a preferred-leader election: the model's preferred election,
+    /// which may pick any live ISR member.
+    MoveLeader {
+        topic: String,
+        partition: i32,
+        to: Option<BrokerId>,
+    },
     /// SIGTERM: the broker wants to stop once it leads nothing and sits in
     /// no ISR (KRaft's BrokerHeartbeat with `WantShutDown`).
     ControlledShutdown,
@@ -75,6 +85,8 @@ pub enum ToBroker {
         request: u64,
         results: Vec<TopicElections>,
     },
+    /// The answer to `MoveLeader`: the new leader, or why none.
+    LeaderMoved { result: Result<BrokerId, ErrorCode> },
     /// The broker leads nothing and is fenced: it may flush and stop
     /// (KRaft's heartbeat answer with `ShouldShutDown`).
     ShutdownAllowed {
@@ -82,6 +94,13 @@ pub enum ToBroker {
         /// (KIP-966's `previousBrokerEpoch`).
         broker_epoch: u64,
     },
+}
+
+/// Which election an ElectLeaders request asks for (Kafka's `ElectionType`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ElectionType {
+    Preferred,
+    Unclean,
 }
 
 /// One topic's part of an ElectLeaders answer.

@@ -6,14 +6,7 @@
 use super::{ControllerNode, Input};
 use crate::core::error::ErrorCode;
 use crate::core::types::BrokerId;
-use crate::server::control::wire::{ElectionResult, TopicElections};
-
-/// Which election an ElectLeaders request asks for (Kafka's `ElectionType`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum ElectionType {
-    Preferred,
-    Unclean,
-}
+use crate::server::control::wire::{ElectionResult, ElectionType, TopicElections};
 
 impl ControllerNode {
     /// Every partition whose leader is not its preferred replica (the
@@ -79,6 +72,37 @@ impl ControllerNode {
         out
     }
 
+    /// The model's preferred election on the running cluster: leadership
+    /// moves to `to`, or the first other live ISR member in assignment
+    /// order, through the core's `ElectPreferred`. The assignment is kept,
+    /// so `auto.leader.rebalance.enable` may move it back later.
+    pub fn move_leader(
+        &mut self,
+        key: &(String, i32),
+        to: Option<BrokerId>,
+    ) -> Result<BrokerId, ErrorCode> {
+        let p = self
+            .partitions
+            .get(key)
+            .ok_or(ErrorCode::UnknownTopicOrPartition)?;
+        if to.is_some() && to == p.core.state.leader {
+            return Err(ErrorCode::ElectionNotNeeded);
+        }
+        let candidates = p.core.preferred_candidates(&p.protocol);
+        let chosen = match to {
+            Some(b) => candidates.contains(b).then_some(b),
+            None => p
+                .assignment
+                .iter()
+                .copied()
+                .find(|b| candidates.contains(*b)),
+        };
+        let b = chosen.ok_or(ErrorCode::PreferredLeaderNotAvailable)?;
+        self.step(key, Input::ElectPreferred(b));
+        self.settle();
+        Ok(b)
+    }
+
     /// `PartitionChangeBuilder` with `Election.PREFERRED`: the first
     /// replica of the assignment leads if it is an acceptable leader in
     /// the ISR; the core decides which are.
@@ -135,8 +159,8 @@ fn unknown(key: &(String, i32)) -> (ErrorCode, Option<String>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::control::node::tests::{cluster, settings};
     use crate::core::types::BrokerSet;
+    use crate::server::control::node::tests::{cluster, settings};
     use std::time::Duration;
 
     fn code(r: &[TopicElections], topic: &str, partition: i32) -> Option<Option<ErrorCode>> {
