@@ -214,6 +214,10 @@ impl Cluster {
         if f.kafka.unclean_leader_election_enable {
             cmd.arg("--unclean");
         }
+        // A cluster formatted at 4.1 or later, as the scenario's release.
+        if f.kafka.eligible_leader_replicas_enable {
+            cmd.arg("--elr");
+        }
         if let Some(n) = f.kafka.log_flush_interval_messages {
             cmd.args(["--flush-every", &n.to_string()]);
         }
