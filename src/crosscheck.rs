@@ -3,8 +3,12 @@
 //! turned into fault schedules: each broker crash in a walk becomes the
 //! same fault on the cluster, by role (a leader crashed while its
 //! followers lacked its last records becomes `stale-kill`; a power-loss
-//! crash becomes `power`). Each schedule drives a torture run with the
-//! scenario's acks, min.insync.replicas, unclean and flush settings.
+//! crash becomes `power`); a controlled shutdown becomes `shutdown`, a
+//! preferred-leader election `rebalance` (to a follower), and a network
+//! partition around a broker `split` (cut from the controller and its
+//! peers, its clients still reaching it; it heals on its own). Each
+//! schedule drives a torture run with the scenario's acks,
+//! min.insync.replicas, unclean and flush settings.
 //!
 //! A walk's verdict is whether `acked_never_lost` failed on it; a run's is
 //! whether an acknowledged record is missing from the final read. A run
@@ -17,9 +21,11 @@
 use crate::check::story::{Action, step_events};
 use crate::check::trace::Trace;
 use crate::core::config::Truncation;
-use crate::core::effects::Event;
+use crate::core::effects::{ElectionKind, Event};
+use crate::core::messages::Node;
 use crate::core::release::{NEWEST, Rule};
 use crate::core::types::Acks;
+use crate::model::actor::Timer;
 use crate::model::properties::{ACKED_NEVER_LOST, always_properties};
 use crate::model::state::{KafkaModel, KafkaState, View};
 use crate::model::{CrashMode, NetworkKind};
@@ -28,6 +34,7 @@ use crate::torture::nemesis::{Fault, Rng, Role};
 use crate::torture::{TortureConfig, run};
 use serde_json::{Value, json};
 use stateright::Model;
+use stateright::actor::ActorModelAction;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -39,15 +46,22 @@ pub struct Walk {
     pub lost: bool,
 }
 
+/// Whether `broker` leads in `state`: as it believes, or as the controller
+/// elected it before it heard (the run aims at the leader clients see).
+fn role(state: &KafkaState, broker: u8) -> Role {
+    let v = View::of(state);
+    if v.broker(broker).replica.is_leader() || v.controller.core.state.leader == Some(broker) {
+        Role::Leader
+    } else {
+        Role::Follower
+    }
+}
+
 /// What a crash in the walk is, as a fault on the cluster.
 fn as_fault(state: &KafkaState, broker: u8, power_loss: bool) -> (Fault, Role) {
     let v = View::of(state);
     let me = &v.broker(broker).replica;
-    let role = if me.is_leader() {
-        Role::Leader
-    } else {
-        Role::Follower
-    };
+    let role = role(state, broker);
     let others = v
         .brokers
         .iter()
@@ -84,12 +98,27 @@ fn path_walk(model: &KafkaModel, states: &[KafkaState], actions: &[Action]) -> W
             .any(|s| !acked_kept(&model.cfg, s, &View::of(s))),
     };
     for (state, action) in states.iter().zip(actions) {
+        // The cut itself is no protocol decision (no event): the step is.
+        if let ActorModelAction::Timeout(id, Timer::Isolate) = action
+            && let Node::Broker(b) = model.actors[usize::from(*id)].settings.layout.node(*id)
+        {
+            out.faults.push((Fault::Split, role(state, b)));
+        }
         for e in step_events(model, state, action) {
-            if let Event::Crashed {
-                broker, power_loss, ..
-            } = e
-            {
-                out.faults.push(as_fault(state, broker, power_loss));
+            match e {
+                Event::Crashed {
+                    broker, power_loss, ..
+                } => out.faults.push(as_fault(state, broker, power_loss)),
+                Event::ShutdownRequested { broker } => {
+                    out.faults.push((Fault::Shutdown, role(state, broker)));
+                }
+                // Leadership moves to a follower: the run's `rebalance`
+                // aimed at a follower moves it to that follower.
+                Event::LeaderElected {
+                    kind: ElectionKind::Preferred,
+                    ..
+                } => out.faults.push((Fault::Rebalance, Role::Follower)),
+                _ => {}
             }
         }
     }
@@ -197,28 +226,9 @@ pub fn crosscheck(c: &CrossConfig, exe: &Path) -> Result<(Value, bool), String> 
     // The brokers run Kafka's current rules: a scenario about another rule
     // has nothing to run against.
     let unsupported = [
-        (
-            cfg.kafka.eligible_leader_replicas_enable,
-            "eligible leader replicas (ELR)",
-        ),
         (cfg.truncation != Truncation::LeaderEpoch, "HW truncation"),
         (cfg.network != NetworkKind::Ordered, "an unordered network"),
         (cfg.mutation.is_some(), "a protocol mutation"),
-        // The torture harness has no controlled-shutdown or rebalance
-        // nemesis yet: a walk's shutdowns and elections could not be
-        // replayed, and a crash-only replay would be a different scenario.
-        (
-            cfg.controlled_shutdowns > 0,
-            "controlled shutdowns as a nemesis",
-        ),
-        (
-            cfg.preferred_elections > 0,
-            "preferred-leader elections as a nemesis",
-        ),
-        (
-            cfg.network_partitions > 0,
-            "a two-sided network partition as a nemesis",
-        ),
     ];
     if let Some((_, what)) = unsupported.iter().find(|(on, _)| *on) {
         return Err(format!(

@@ -4,7 +4,14 @@
 
 mod common;
 
-use common::{Procs, kcat_produce, kcat_produce_all, kcat_read, leader_and_isr, run_script};
+use common::{
+    Procs, kcat_produce, kcat_produce_all, kcat_read, leader_and_isr, parse_report, python,
+    run_script, script,
+};
+use serde_json::Value;
+use std::collections::HashSet;
+use std::process::Command;
+use std::time::{Duration, Instant};
 
 fn values(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{prefix}{i}")).collect()
@@ -209,4 +216,97 @@ fn with_elr_the_last_known_leader_is_elected_again_after_an_unclean_restart() {
         acked,
         "every acknowledged record, in order"
     );
+}
+
+/// The controller's trace lines about partition 0 of `topic`, in order.
+fn partition_events(c: &Procs, topic: &str) -> Vec<Value> {
+    c.controller_trace()
+        .into_iter()
+        .filter(|l| l["topic"] == topic && l["partition"] == 0)
+        .map(|l| l["event"].clone())
+        .collect()
+}
+
+/// SIGTERM is Kafka's controlled shutdown: the controller takes the leader
+/// out of the ISR and elects another before the process may stop, so it
+/// exits 0 with leadership already moved, nothing acknowledged is lost,
+/// and its next life registers as having stopped cleanly (the marker).
+#[test]
+#[ignore = "needs kcat and confluent-kafka: scripts/install-clients"]
+fn sigterm_on_the_leader_is_a_controlled_shutdown_and_the_restart_registers_clean() {
+    let _one_at_a_time = common::serial();
+    let mut c = Procs::start(3, &["--min-isr", "2"]);
+    let (leader, isr) = leader_and_isr(&c.metadata("calm"), "calm").expect("the topic exists");
+    assert_eq!(isr, 3);
+    let producer = Command::new(python())
+        .arg(script("produce_through_failure.py"))
+        .args([&c.bootstrap(), "calm", "2000"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    let mut stopping = c.brokers[leader].take().unwrap();
+    let asked = Instant::now();
+    stopping.signal("-TERM");
+    let status = loop {
+        if let Some(s) = stopping.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(asked.elapsed() < Duration::from_secs(10), "it stops");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let took = asked.elapsed();
+    assert!(status.success(), "a controlled shutdown exits 0: {status}");
+    // Asked at once, with no time for a session timeout to act.
+    let (now_leading, isr) = leader_and_isr(&c.metadata("calm"), "calm").unwrap();
+    assert_ne!(now_leading, leader, "leadership moved before it stopped");
+    assert_eq!(isr, 2);
+    let marker = c.data.join(format!("broker-{leader}/.kafka_cleanshutdown"));
+    assert!(marker.exists(), "the clean-shutdown marker is left");
+    let events = partition_events(&c, "calm");
+    let granted = events
+        .iter()
+        .position(|e| e["type"] == "ShutdownGranted" && e["broker"] == leader)
+        .expect("the controller granted the shutdown");
+    assert_eq!(
+        events[granted]["leader_lost"], true,
+        "{:?}",
+        events[granted]
+    );
+    let next = &events[granted + 1];
+    assert!(
+        next["type"] == "LeaderElected" && next["broker"] != leader,
+        "a new leader, in the same decision: {next}"
+    );
+
+    let out = producer.wait_with_output().unwrap();
+    let report = parse_report("produce_through_failure.py", &out);
+    let acked: Vec<(i64, String)> = serde_json::from_value(report["acked"].clone()).unwrap();
+    let read: Vec<(i64, String)> = serde_json::from_value(report["read"].clone()).unwrap();
+    assert!(acked.len() > 100, "the producer got going: {}", acked.len());
+    let read_values: HashSet<&str> = read.iter().map(|(_, v)| v.as_str()).collect();
+    let lost: Vec<_> = acked
+        .iter()
+        .filter(|(_, v)| !read_values.contains(v.as_str()))
+        .collect();
+    assert!(lost.is_empty(), "acknowledged but lost: {lost:?}");
+    assert_eq!(read_values.len(), read.len(), "no duplicates");
+
+    c.restart(leader);
+    c.wait_for(
+        |m| leader_and_isr(m, "calm").is_some_and(|(_, isr)| isr == 3),
+        "the restarted broker rejoins the ISR",
+    );
+    assert!(!marker.exists(), "the marker is read once and removed");
+    let registered: Vec<bool> = partition_events(&c, "calm")
+        .iter()
+        .filter(|e| e["type"] == "BrokerRegistered" && e["broker"] == leader)
+        .map(|e| e["clean_shutdown"] == true)
+        .collect();
+    assert_eq!(
+        registered,
+        vec![true],
+        "its new life registers clean (the first life's registration came before the topic)"
+    );
+    eprintln!("SIGTERM to exit: {took:?}");
 }

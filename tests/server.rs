@@ -56,6 +56,7 @@ fn start_traced(
                 listen: any,
                 advertise: None,
                 controller: any,
+                peer_routes: Vec::new(),
                 defaults: {
                     let mut d = TopicSettings::default();
                     d.kafka.replication_factor = n as u8;
@@ -64,6 +65,7 @@ fn start_traced(
                 max_request_bytes,
                 replica_lag: Duration::from_secs(2),
                 heartbeat: Duration::from_millis(100),
+                session_timeout: Duration::from_millis(500),
                 fetch_wait: Duration::from_millis(200),
                 trace: None,
                 data_dir: None,
@@ -73,6 +75,7 @@ fn start_traced(
                 any,
                 &vec![any; n],
                 Duration::from_millis(500),
+                None,
                 &template,
                 trace.as_deref(),
             )

@@ -39,6 +39,10 @@ fn kinds(report: &Value) -> Vec<String> {
 /// anomaly, linearizable, traces that conform, and enough acknowledged to
 /// mean something, all of it read back.
 fn clean_acks_all_run(nemesis: &str, seed: &str, out: &std::path::Path) -> Value {
+    clean_acks_all_run_of(nemesis, seed, "600", out)
+}
+
+fn clean_acks_all_run_of(nemesis: &str, seed: &str, ops: &str, out: &std::path::Path) -> Value {
     let (code, r) = torture(
         &[
             "--acks",
@@ -48,7 +52,7 @@ fn clean_acks_all_run(nemesis: &str, seed: &str, out: &std::path::Path) -> Value
             "--nemesis",
             nemesis,
             "--ops",
-            "600",
+            ops,
             "--seed",
             seed,
         ],
@@ -108,6 +112,75 @@ fn acks_1_with_the_fault_hook_loses_acknowledged_writes() {
     // Losing those writes is a step acks=1 allows: the traces conform.
     assert_eq!(r["trace"]["conforms"], true, "{r:#}");
     assert_eq!(code, 1);
+}
+
+/// The faults that move leaders with no crash: controlled shutdowns (a
+/// rolling restart), leadership moved to another ISR member, a broker cut
+/// off both ways, and a zombie leader its clients still reach. With
+/// acks=all and min.insync.replicas=2 none of them loses anything.
+#[test]
+fn acks_all_min_isr_2_under_shutdown_rebalance_partition_and_split_has_no_anomaly() {
+    let _one = common::serial();
+    let out = common::scratch("torture-leader-moves");
+    clean_acks_all_run_of("shutdown,rebalance,partition,split", "6", "1000", &out);
+    let log: Vec<Value> = std::fs::read_to_string(out.join("nemesis.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    for fault in ["shutdown", "rebalance", "partition", "split"] {
+        assert!(
+            log.iter().any(|f| f["fault"] == fault),
+            "{fault} struck: {log:?}"
+        );
+    }
+    for f in log.iter().filter(|f| f["fault"] == "shutdown") {
+        assert_eq!(
+            f["notes"][0]["exit"], 0,
+            "a controlled shutdown exits 0: {f}"
+        );
+    }
+    assert!(
+        log.iter()
+            .any(|f| f["fault"] == "rebalance" && f["notes"][0]["leader"].is_u64()),
+        "a leader moved with no failure: {log:?}"
+    );
+}
+
+/// The model's finding on the running cluster: with acks=1, moving
+/// leadership with no failure at all loses what the old leader alone had
+/// acknowledged (models/preferred-election-acks1.toml).
+#[test]
+fn acks_1_with_rebalance_alone_loses_acknowledged_writes() {
+    let _one = common::serial();
+    let out = common::scratch("torture-rebalance-acks-1");
+    let (code, r) = torture(
+        &[
+            "--acks",
+            "1",
+            "--nemesis",
+            "rebalance",
+            "--ops",
+            "16000",
+            "--rate",
+            "2000",
+            "--clients",
+            "12",
+            "--seed",
+            "1",
+        ],
+        &out,
+    );
+    assert!(kinds(&r).iter().any(|k| k == "lost-write"), "{r:#}");
+    assert!(r["acked_missing_at_end"].as_u64().unwrap() > 0, "{r:#}");
+    assert_eq!(r["report"]["valid"], false);
+    assert_eq!(r["trace"]["conforms"], true, "{r:#}");
+    assert_eq!(code, 1);
+    let log = std::fs::read_to_string(out.join("nemesis.jsonl")).unwrap();
+    assert!(
+        log.lines().all(|l| l.contains("\"fault\":\"rebalance\"")),
+        "nothing but leaders moved: {log}"
+    );
 }
 
 #[test]

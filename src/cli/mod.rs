@@ -74,6 +74,8 @@ pub struct ClusterArgs {
     pub topics: TopicFlags,
     #[command(flatten)]
     pub timing: TimingFlags,
+    #[command(flatten)]
+    pub balance: BalanceFlags,
     /// Write each node's protocol decisions as JSON lines into this folder
     /// (controller.jsonl, broker-N.jsonl).
     #[arg(long)]
@@ -102,6 +104,11 @@ pub struct BrokerArgs {
     /// The controller's address.
     #[arg(long)]
     pub controller: String,
+    /// ID=HOST:PORT: reach broker ID's replication at this address rather
+    /// than where it advertises itself (a separate inter-broker route, as
+    /// Kafka's inter-broker listener); repeat for each peer.
+    #[arg(long = "peer-route")]
+    pub peer_routes: Vec<String>,
     /// `default.replication.factor` for auto-created topics.
     #[arg(long, default_value_t = 1)]
     pub replication_factor: u8,
@@ -151,8 +158,12 @@ pub struct TortureArgs {
     /// log.flush.interval.messages (default: never fsync, as Kafka).
     #[arg(long)]
     pub flush_every: Option<u64>,
-    /// Faults, comma-separated: kill, pause, partition, power, stale-kill
-    /// (pause the followers' fetching, then kill the leader), stale-power,
+    /// Faults, comma-separated: kill, pause, partition (cut off from
+    /// clients, peers and controller, both ways), split (cut off from
+    /// peers and controller only: a zombie leader), shutdown (SIGTERM, a
+    /// controlled shutdown, then restart), rebalance (leadership moved to
+    /// another live ISR member, no failure), power, stale-kill (pause the
+    /// followers' fetching, then kill the leader), stale-power,
     /// controller-kill, restart-all (every node killed and restarted);
     /// none for none.
     #[arg(long, default_value = "kill,pause,partition,stale-kill")]
@@ -234,6 +245,8 @@ pub struct ControllerArgs {
     /// `broker.session.timeout.ms`: a broker silent this long is fenced.
     #[arg(long, default_value_t = 9000)]
     pub session_timeout_ms: u64,
+    #[command(flatten)]
+    pub balance: BalanceFlags,
     /// Write the controller's decisions as JSON lines to this file.
     #[arg(long)]
     pub trace: Option<PathBuf>,
@@ -267,6 +280,35 @@ pub struct TopicFlags {
     /// `socket.request.max.bytes`.
     #[arg(long, default_value_t = insync::wire::frame::DEFAULT_MAX_REQUEST_BYTES)]
     pub max_request_bytes: usize,
+}
+
+/// The controller's preferred-leader balance.
+#[derive(Args, Debug, Clone)]
+pub struct BalanceFlags {
+    /// `auto.leader.rebalance.enable`: move each partition's leadership
+    /// back to its preferred replica (the first of its assignment) when
+    /// that replica is a live ISR member.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub auto_leader_rebalance_enable: bool,
+    /// `leader.imbalance.check.interval.seconds`, in milliseconds
+    /// (Kafka's default: 300 s).
+    #[arg(long, default_value_t = 300_000)]
+    pub leader_imbalance_check_interval_ms: u64,
+}
+
+impl BalanceFlags {
+    /// How often leaders are balanced, if they are.
+    pub fn interval(&self) -> Result<Option<std::time::Duration>, String> {
+        if self.leader_imbalance_check_interval_ms < 10 {
+            return Err(format!(
+                "--leader-imbalance-check-interval-ms {}: give at least 10 ms",
+                self.leader_imbalance_check_interval_ms
+            ));
+        }
+        Ok(self
+            .auto_leader_rebalance_enable
+            .then(|| std::time::Duration::from_millis(self.leader_imbalance_check_interval_ms)))
+    }
 }
 
 /// Kafka's timeouts, in milliseconds.

@@ -68,10 +68,12 @@ fn broker_options(p: BrokerParts) -> BrokerOptions {
         listen: p.listen,
         advertise: None,
         controller: p.controller,
+        peer_routes: Vec::new(),
         defaults: p.defaults,
         max_request_bytes: p.topics.max_request_bytes,
         replica_lag: Duration::from_millis(p.timing.replica_lag_ms),
         heartbeat: Duration::from_millis(p.timing.session_timeout_ms / 4),
+        session_timeout: Duration::from_millis(p.timing.session_timeout_ms),
         fetch_wait: Duration::from_millis(p.timing.fetch_wait_ms),
         group_initial_delay: Duration::from_millis(p.timing.group_initial_rebalance_delay_ms),
         trace: p.trace,
@@ -120,6 +122,7 @@ pub fn cluster(a: &ClusterArgs) -> Result<(), String> {
         controller,
         brokers,
         session_timeout: Duration::from_millis(a.timing.session_timeout_ms),
+        leader_balance: a.balance.interval()?,
         template,
         trace_dir: a.trace_dir.clone(),
     })
@@ -138,6 +141,19 @@ pub fn broker(a: &BrokerArgs) -> Result<(), String> {
         trace: a.trace.clone(),
         data_dir: a.data_dir.clone(),
     });
+    opts.peer_routes = a
+        .peer_routes
+        .iter()
+        .map(|r| {
+            let (id, addr) = r
+                .split_once('=')
+                .ok_or_else(|| format!("--peer-route {r}: expected ID=HOST:PORT"))?;
+            let id: u8 = id
+                .parse()
+                .map_err(|e| format!("--peer-route {r}: broker id {id:?}: {e}"))?;
+            Ok((id, parse_addr("--peer-route", addr)?))
+        })
+        .collect::<Result<_, String>>()?;
     opts.advertise = a
         .advertise
         .as_deref()
@@ -157,6 +173,7 @@ pub fn controller(a: &ControllerArgs) -> Result<(), String> {
     run_controller(
         listen,
         Duration::from_millis(a.session_timeout_ms),
+        a.balance.interval()?,
         a.trace.as_deref(),
         a.data_dir.as_deref(),
     )

@@ -44,11 +44,17 @@ pub enum ErrorCode {
     KafkaStorageError = 56,
     /// KIP-394: join again with the member id this answer carries.
     MemberIdRequired = 79,
+    /// ElectLeaders: the preferred replica is not a live ISR member.
+    PreferredLeaderNotAvailable = 80,
+    /// ElectLeaders (UNCLEAN): no replica may be elected.
+    EligibleLeadersNotAvailable = 83,
+    /// ElectLeaders: the partition already has the leader asked for.
+    ElectionNotNeeded = 84,
     /// More than one batch for a partition in one Produce.
     InvalidRecord = 87,
 }
 
-const ALL: [ErrorCode; 31] = [
+const ALL: [ErrorCode; 34] = [
     ErrorCode::OffsetOutOfRange,
     ErrorCode::CorruptMessage,
     ErrorCode::UnknownTopicOrPartition,
@@ -79,6 +85,9 @@ const ALL: [ErrorCode; 31] = [
     ErrorCode::InvalidProducerEpoch,
     ErrorCode::KafkaStorageError,
     ErrorCode::MemberIdRequired,
+    ErrorCode::PreferredLeaderNotAvailable,
+    ErrorCode::EligibleLeadersNotAvailable,
+    ErrorCode::ElectionNotNeeded,
     ErrorCode::InvalidRecord,
 ];
 
@@ -134,6 +143,9 @@ impl ErrorCode {
             InvalidProducerEpoch => "INVALID_PRODUCER_EPOCH",
             KafkaStorageError => "KAFKA_STORAGE_ERROR",
             MemberIdRequired => "MEMBER_ID_REQUIRED",
+            PreferredLeaderNotAvailable => "PREFERRED_LEADER_NOT_AVAILABLE",
+            EligibleLeadersNotAvailable => "ELIGIBLE_LEADERS_NOT_AVAILABLE",
+            ElectionNotNeeded => "ELECTION_NOT_NEEDED",
             InvalidRecord => "INVALID_RECORD",
         }
     }
@@ -155,6 +167,10 @@ impl ErrorCode {
                 | NotEnoughReplicas
                 | NotEnoughReplicasAfterAppend
                 | KafkaStorageError
+                // `InvalidMetadataException`s, as Kafka declares them.
+                | PreferredLeaderNotAvailable
+                | EligibleLeadersNotAvailable
+                | ElectionNotNeeded
         )
     }
 }

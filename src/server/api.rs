@@ -7,6 +7,7 @@
 //! `SUPPORTED` are the ones this broker answers, and `ApiVersions` reports
 //! exactly that table.
 
+use super::elections::elect_leaders;
 use super::fetch::{fetch, follower_fetch};
 use super::group::plane::GroupPlane;
 use super::group::serve as group;
@@ -42,6 +43,7 @@ pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::OffsetCommit, 0, 8),
     (ApiKey::OffsetFetch, 0, 7),
     (ApiKey::ApiVersions, 0, 3),
+    (ApiKey::ElectLeaders, 0, 2),
 ];
 
 fn supported(key: ApiKey) -> Option<(i16, i16)> {
@@ -182,6 +184,12 @@ pub async fn handle(mut body: Bytes, shared: &Shared, groups: &GroupPlane) -> Re
             }
             respond(key, header.correlation_id, version, r)
         }
+        RequestKind::ElectLeaders(req) => respond(
+            key,
+            header.correlation_id,
+            version,
+            elect_leaders(&req, version, shared).await,
+        ),
         RequestKind::CreateTopics(req) => respond(
             key,
             header.correlation_id,

@@ -4,7 +4,7 @@
 //! messages to the controller, follower fetches) collects as `Output`s for
 //! the runtime (`shared`) to carry out.
 
-use super::control::wire::ToController;
+use super::control::wire::{ElectionType, ToController, TopicElections};
 use super::metadata::ClusterView;
 use super::partition::{Appended, Partition, ProduceResult, storage_failed, ticket_of};
 use super::storage::{PartitionDir, Recovered};
@@ -13,7 +13,7 @@ use super::trace::PartitionTrace;
 use super::trace::TraceSink;
 use crate::core::config::ProtocolConfig;
 use crate::core::messages::{FetchRequest, FetchResponse, Msg, Node, PartitionState};
-use crate::core::replica::Replica;
+use crate::core::replica::{Input, Replica};
 use crate::core::types::Acks;
 use crate::core::types::{BrokerId, BrokerSet};
 use crate::wire::batch::Batch;
@@ -47,6 +47,11 @@ pub enum Output {
     TopicCreated {
         request: u64,
         result: Result<(), TopicError>,
+    },
+    /// The controller's answer to election request `request`.
+    LeadersElected {
+        request: u64,
+        results: Vec<TopicElections>,
     },
 }
 
@@ -290,6 +295,36 @@ impl Broker {
         }
     }
 
+    /// SIGTERM: every hosted partition's core asks for a controlled
+    /// shutdown; the controller hears it once, for the whole broker, as
+    /// Kafka's broker says `WantShutDown` in one heartbeat.
+    pub fn request_shutdown(&mut self, now: Instant) {
+        self.each_partition(|p| p.step(Input::ControlledShutdown, now));
+        self.outbox
+            .push(Output::Controller(ToController::ControlledShutdown));
+    }
+
+    /// The controller allowed the shutdown: every partition flushes its log
+    /// and stops (the core's effects), its HW is checkpointed, and the
+    /// clean-shutdown marker is left last, once all of it is on disk.
+    pub fn shut_down(&mut self, broker_epoch: u64, now: Instant) -> std::io::Result<()> {
+        let mut due = Vec::new();
+        self.each_partition(|p| {
+            let allowed = Msg::ShutdownAllowed {
+                broker_epoch: p.replica.incarnation,
+            };
+            p.step(Input::Message(Node::Controller, allowed), now);
+            due.extend(p.checkpoint_due());
+        });
+        for c in due {
+            c.write()?;
+        }
+        match &self.data_dir {
+            Some(dir) => super::clean_shutdown::write(dir, broker_epoch),
+            None => Ok(()),
+        }
+    }
+
     /// Asks the controller for a topic; the answer comes back as
     /// `Output::TopicCreated` with the request number returned.
     pub fn request_topic(&mut self, name: &str, settings: TopicSettings) -> u64 {
@@ -302,6 +337,30 @@ impl Broker {
                 settings,
             }));
         request
+    }
+
+    /// Forwards ElectLeaders to the controller; the answer comes back as
+    /// `Output::LeadersElected` with the request number returned.
+    pub fn request_election(
+        &mut self,
+        election: ElectionType,
+        partitions: Option<Vec<(String, Vec<i32>)>>,
+    ) -> u64 {
+        let request = self.next_request;
+        self.next_request += 1;
+        self.outbox
+            .push(Output::Controller(ToController::ElectLeaders {
+                request,
+                election,
+                partitions,
+            }));
+        request
+    }
+
+    /// The controller's answer to an election request.
+    pub fn on_leaders_elected(&mut self, request: u64, results: Vec<TopicElections>) {
+        self.outbox
+            .push(Output::LeadersElected { request, results });
     }
 
     /// The controller's answer to a topic request.

@@ -9,15 +9,19 @@
 //!
 //! With tokio, on top: the lock and the routing of the broker's outputs
 //! (`shared`), dispatch and version negotiation (`api`) with one file per
-//! Kafka API (`produce`, `fetch`, `offsets`, `topics`), consumer groups
+//! Kafka API (`produce`, `fetch`, `offsets`, `topics`, `elections`), consumer groups
 //! (`group`: a sans-IO coordinator, offsets in `__consumer_offsets`), the listener
 //! (`conn`), the follower fetcher, controller link and timers (`runtime`),
-//! the controller process (`control`) and serving until Ctrl-C (`run`).
+//! the controller process (`control`) and serving until Ctrl-C (`run`),
+//! which SIGTERM turns into a controlled shutdown (`clean_shutdown` keeps
+//! its marker).
 
 pub mod api;
 pub mod broker;
+pub mod clean_shutdown;
 pub mod conn;
 pub mod control;
+pub mod elections;
 pub mod fetch;
 pub mod group;
 pub mod late_records;

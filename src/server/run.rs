@@ -3,7 +3,7 @@
 //! its flags into these options and checks them first.
 
 use super::control::serve::{Plane, serve_controller};
-use super::runtime::{BrokerOptions, start_broker, start_cluster};
+use super::runtime::{BrokerOptions, controlled_shutdown, start_broker, start_cluster};
 use super::trace::{TraceSink, open_sink};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -17,6 +17,9 @@ pub struct ClusterPlan {
     pub brokers: Vec<SocketAddr>,
     /// `broker.session.timeout.ms`.
     pub session_timeout: Duration,
+    /// `leader.imbalance.check.interval.seconds` when
+    /// `auto.leader.rebalance.enable` holds.
+    pub leader_balance: Option<Duration>,
     /// Every broker's options; id and addresses are set per broker.
     pub template: BrokerOptions,
     /// Where each node writes its trace, if anywhere.
@@ -66,6 +69,7 @@ pub fn run_cluster(plan: ClusterPlan) -> Result<(), String> {
             plan.controller,
             &plan.brokers,
             plan.session_timeout,
+            plan.leader_balance,
             &plan.template,
             plan.trace_dir.as_deref(),
         )
@@ -81,16 +85,26 @@ pub fn run_cluster(plan: ClusterPlan) -> Result<(), String> {
     })
 }
 
-/// Starts one broker, prints its address, serves until Ctrl-C.
+/// Starts one broker, prints its address, serves until Ctrl-C or SIGTERM,
+/// then stops as Kafka's broker does: a controlled shutdown, which moves
+/// its leaderships away before it goes (`BrokerServer.shutdown` →
+/// `BrokerLifecycleManager.beginControlledShutdown`). The process exits 0
+/// once the controller allows it; a second signal, or no answer within
+/// the session timeout, stops it at once, uncleanly (SIGKILL always does).
 pub fn run_broker(opts: BrokerOptions) -> Result<(), String> {
-    let (id, listen) = (opts.id, opts.listen);
+    let (id, listen, wait) = (opts.id, opts.listen, opts.session_timeout);
     runtime()?.block_on(async {
-        let (addr, _) = start_broker(opts)
+        let (addr, shared) = start_broker(opts)
             .await
             .map_err(|e| format!("cannot start broker {id} on {listen}: {e}"))?;
         println!("broker {id}: {addr}");
         until_ctrl_c().await;
-        Ok(())
+        tokio::select! {
+            () = controlled_shutdown(&shared, id, wait) => {
+                Err(format!("broker {id}: stopped without a controlled shutdown"))
+            }
+            () = until_ctrl_c() => Err(format!("broker {id}: stopped during its controlled shutdown")),
+        }
     })
 }
 
@@ -98,6 +112,7 @@ pub fn run_broker(opts: BrokerOptions) -> Result<(), String> {
 pub fn run_controller(
     listen: SocketAddr,
     session_timeout: Duration,
+    leader_balance: Option<Duration>,
     trace: Option<&Path>,
     data_dir: Option<&Path>,
 ) -> Result<(), String> {
@@ -110,7 +125,7 @@ pub fn run_controller(
         let addr = listener.local_addr().map_err(|e| e.to_string())?;
         println!("controller: {addr}");
         tokio::select! {
-            r = serve_controller(listener, plane, session_timeout, trace) => r.map_err(|e| format!("the listener failed: {e}")),
+            r = serve_controller(listener, plane, session_timeout, leader_balance, trace) => r.map_err(|e| format!("the listener failed: {e}")),
             _ = until_ctrl_c() => Ok(()),
         }
     })

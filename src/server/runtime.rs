@@ -36,6 +36,11 @@ pub struct BrokerOptions {
     /// front of it, as `insync torture` puts there to cut the network.
     pub advertise: Option<SocketAddr>,
     pub controller: SocketAddr,
+    /// Where this broker's follower fetches reach each peer, when not at
+    /// the address the peer advertises to clients: Kafka's inter-broker
+    /// listener, a separate route that `insync torture` can cut apart from
+    /// the clients' one.
+    pub peer_routes: Vec<(BrokerId, SocketAddr)>,
     pub defaults: TopicSettings,
     /// `socket.request.max.bytes`.
     pub max_request_bytes: usize,
@@ -43,6 +48,9 @@ pub struct BrokerOptions {
     pub replica_lag: Duration,
     /// `broker.heartbeat.interval.ms`.
     pub heartbeat: Duration,
+    /// `broker.session.timeout.ms`: how long a controlled shutdown waits
+    /// for the controller before the broker stops without it.
+    pub session_timeout: Duration,
     /// `replica.fetch.wait.max.ms`.
     pub fetch_wait: Duration,
     /// JSON lines of every protocol decision.
@@ -71,10 +79,13 @@ impl InProcess {
 
 /// Starts a controller on `controller` and one broker per address in
 /// `brokers`, each from `template` with its id, address and trace file set.
+/// `leader_balance` is the controller's `leader.imbalance.check.interval`
+/// when `auto.leader.rebalance.enable` holds.
 pub async fn start_cluster(
     controller: SocketAddr,
     brokers: &[SocketAddr],
     session_timeout: Duration,
+    leader_balance: Option<Duration>,
     template: &BrokerOptions,
     trace_dir: Option<&std::path::Path>,
 ) -> Result<InProcess, String> {
@@ -95,6 +106,7 @@ pub async fn start_cluster(
         listener,
         plane,
         session_timeout,
+        leader_balance,
         trace,
     ));
     let mut out = InProcess {
@@ -132,7 +144,13 @@ pub async fn start_broker(opts: BrokerOptions) -> std::io::Result<(SocketAddr, A
     let (control_tx, control_rx) = unbounded_channel();
     let (fetch_tx, fetch_rx) = unbounded_channel();
     let mut broker = Broker::new(opts.id, opts.defaults.clone(), trace);
+    let mut clean_shutdown = false;
     if let Some(dir) = &opts.data_dir {
+        std::fs::create_dir_all(dir)?;
+        clean_shutdown = super::clean_shutdown::take(dir)?;
+        if clean_shutdown {
+            eprintln!("insync broker {}: the last life stopped cleanly", opts.id);
+        }
         for note in broker.open_data_dir(dir)? {
             eprintln!("insync broker {}: recovery: {note}", opts.id);
         }
@@ -161,8 +179,11 @@ pub async fn start_broker(opts: BrokerOptions) -> std::io::Result<(SocketAddr, A
     let incarnation = uuid::Uuid::new_v4();
     tokio::spawn(control_link(
         opts.clone(),
-        me,
-        incarnation,
+        Registration {
+            me,
+            incarnation,
+            clean_shutdown,
+        },
         shared.clone(),
         control_rx,
     ));
@@ -173,18 +194,27 @@ pub async fn start_broker(opts: BrokerOptions) -> std::io::Result<(SocketAddr, A
     Ok((addr, shared))
 }
 
+/// Who this broker process is, as every connection to the controller
+/// registers it.
+struct Registration {
+    me: BrokerAddr,
+    /// This process's life (KRaft's `incarnationId`).
+    incarnation: uuid::Uuid,
+    /// The last life left the clean-shutdown marker.
+    clean_shutdown: bool,
+}
+
 /// Keeps a registered connection to the controller, reconnecting when it
 /// breaks, and applies what the controller says.
 async fn control_link(
     opts: BrokerOptions,
-    me: BrokerAddr,
-    incarnation: uuid::Uuid,
+    who: Registration,
     shared: Arc<Shared>,
     mut outgoing: UnboundedReceiver<ToController>,
 ) {
     let mut warned = false;
     loop {
-        match control_session(&opts, &me, incarnation, &shared, &mut outgoing).await {
+        match control_session(&opts, &who, &shared, &mut outgoing).await {
             Ok(()) => return,
             Err(why) => {
                 if !warned {
@@ -202,8 +232,7 @@ async fn control_link(
 
 async fn control_session(
     opts: &BrokerOptions,
-    me: &BrokerAddr,
-    incarnation: uuid::Uuid,
+    who: &Registration,
     shared: &Shared,
     outgoing: &mut UnboundedReceiver<ToController>,
 ) -> Result<(), String> {
@@ -214,9 +243,9 @@ async fn control_session(
     let (read, mut write) = stream.into_split();
     let mut reader = Reader::new(read);
     let register = ToController::Register {
-        broker: me.clone(),
-        incarnation,
-        clean_shutdown: false,
+        broker: who.me.clone(),
+        incarnation: who.incarnation,
+        clean_shutdown: who.clean_shutdown,
     };
     wire::send(&mut write, &register)
         .await
@@ -228,7 +257,9 @@ async fn control_session(
                 let Some(msg) = msg else { return Ok(()) };
                 wire::send(&mut write, &msg).await.map_err(|e| e.to_string())?;
             }
-            _ = beat.tick() => {
+            // A stopping broker falls silent: should its shutdown request
+            // be lost, the session timeout still takes it out.
+            _ = beat.tick(), if !shared.stopping.load(Ordering::SeqCst) => {
                 wire::send(&mut write, &ToController::Heartbeat).await.map_err(|e| e.to_string())?;
             }
             msg = reader.next::<ToBroker>() => {
@@ -252,9 +283,38 @@ fn apply(shared: &Shared, msg: ToBroker) {
                 state,
             } => b.on_leader_and_isr(topic, partition, replicas, protocol, state, Instant::now()),
             ToBroker::TopicCreated { request, result } => b.on_topic_created(request, result),
+            ToBroker::LeadersElected { request, results } => b.on_leaders_elected(request, results),
+            ToBroker::LeaderMoved { .. } => {} // for operators, never sent to a broker
+            ToBroker::ShutdownAllowed { broker_epoch } => {
+                if !shared.stopping.load(Ordering::SeqCst) {
+                    return; // not asked for: nothing to stop
+                }
+                // The lock stays held to the end: no other step may touch
+                // a log after it is flushed and marked clean.
+                let id = b.id;
+                if let Err(e) = b.shut_down(broker_epoch, Instant::now()) {
+                    eprintln!("insync broker {id}: cannot finish the controlled shutdown: {e}");
+                    std::process::exit(3);
+                }
+                eprintln!("insync broker {id}: controlled shutdown complete, logs flushed");
+                std::process::exit(0);
+            }
         }
     }
     shared.changed.notify_waiters();
+}
+
+/// SIGTERM: asks the controller for a controlled shutdown. The process
+/// exits (0) once it is allowed and every log is flushed (see `apply`);
+/// this returns only when the controller did not answer in time.
+pub async fn controlled_shutdown(shared: &Shared, id: BrokerId, wait: Duration) {
+    shared.stopping.store(true, Ordering::SeqCst);
+    shared.lock().request_shutdown(Instant::now());
+    tokio::time::sleep(wait).await;
+    eprintln!(
+        "insync broker {id}: the controller did not allow the controlled shutdown \
+         within {wait:?}; stopping without it (no clean-shutdown marker)"
+    );
 }
 
 /// Sends followers' fetches to their leaders, one connection per partition,
@@ -335,14 +395,18 @@ async fn fetch_once(
     let mut conn = match cached {
         Some((leader, c)) if leader == f.leader => c,
         _ => {
-            let addr = shared
-                .lock()
-                .view
-                .brokers
-                .iter()
-                .find(|b| b.id == f.leader)
-                .map(|b| format!("{}:{}", b.host, b.port))
-                .ok_or_else(|| format!("no address for broker {}", f.leader))?;
+            let route = opts.peer_routes.iter().find(|(b, _)| *b == f.leader);
+            let addr = match route {
+                Some((_, a)) => a.to_string(),
+                None => shared
+                    .lock()
+                    .view
+                    .brokers
+                    .iter()
+                    .find(|b| b.id == f.leader)
+                    .map(|b| format!("{}:{}", b.host, b.port))
+                    .ok_or_else(|| format!("no address for broker {}", f.leader))?,
+            };
             let addr = tokio::net::lookup_host(&addr)
                 .await
                 .map_err(|e| format!("{addr}: {e}"))?

@@ -5,7 +5,7 @@
 //! to the controller link and the fetcher.
 
 use super::broker::{Broker, FollowerFetch, Output, PartitionKey};
-use super::control::wire::ToController;
+use super::control::wire::{ElectionType, ToController, TopicElections};
 use super::partition::{Appended, ProduceResult};
 use super::topic_settings::{TopicError, TopicSettings};
 use crate::core::error::ErrorCode;
@@ -57,6 +57,8 @@ struct Inner {
     fetch_waiters: HashMap<(PartitionKey, BrokerId), oneshot::Sender<FetchResponse<Batch>>>,
     /// Topic requests waiting for the controller.
     creates: HashMap<u64, oneshot::Sender<Result<(), TopicError>>>,
+    /// ElectLeaders requests waiting for the controller.
+    elections: HashMap<u64, oneshot::Sender<Vec<TopicElections>>>,
 }
 
 impl Inner {
@@ -67,7 +69,8 @@ impl Inner {
             match out {
                 Output::Controller(msg) => {
                     let request = match &msg {
-                        ToController::CreateTopic { request, .. } => Some(*request),
+                        ToController::CreateTopic { request, .. }
+                        | ToController::ElectLeaders { request, .. } => Some(*request),
                         _ => None,
                     };
                     // With no controller link the request cannot be sent:
@@ -76,6 +79,7 @@ impl Inner {
                         && let Some(r) = request
                     {
                         self.creates.remove(&r);
+                        self.elections.remove(&r);
                     }
                 }
                 Output::Fetch(f) => {
@@ -105,6 +109,11 @@ impl Inner {
                         let _ = tx.send(result);
                     }
                 }
+                Output::LeadersElected { request, results } => {
+                    if let Some(tx) = self.elections.remove(&request) {
+                        let _ = tx.send(results);
+                    }
+                }
             }
         }
     }
@@ -121,6 +130,9 @@ pub struct Shared {
     /// sends follower fetches nor takes in their answers, yet stays alive
     /// for the controller. Toggled by SIGUSR1.
     pub fetching_paused: std::sync::atomic::AtomicBool,
+    /// A controlled shutdown was asked for: heartbeats stop, and the
+    /// controller's allowance is awaited.
+    pub stopping: std::sync::atomic::AtomicBool,
 }
 
 /// The locked broker; letting go of it routes what it decided.
@@ -203,9 +215,11 @@ impl Shared {
                 produce_waiters: HashMap::new(),
                 fetch_waiters: HashMap::new(),
                 creates: HashMap::new(),
+                elections: HashMap::new(),
             }),
             changed: Notify::new(),
             fetching_paused: Default::default(),
+            stopping: Default::default(),
         }
     }
 
@@ -241,6 +255,24 @@ impl Shared {
                 message: format!("the controller did not answer for topic '{name}'"),
             }),
         }
+    }
+
+    /// Forwards ElectLeaders to the controller and waits up to `within`
+    /// for its answer; `None` if none came.
+    pub async fn elect_leaders(
+        &self,
+        election: ElectionType,
+        partitions: Option<Vec<(String, Vec<i32>)>>,
+        within: std::time::Duration,
+    ) -> Option<Vec<TopicElections>> {
+        let rx = {
+            let mut b = self.lock();
+            let request = b.request_election(election, partitions);
+            let (tx, rx) = oneshot::channel();
+            b.0.elections.insert(request, tx);
+            rx
+        };
+        tokio::time::timeout(within, rx).await.ok()?.ok()
     }
 
     /// The broker, for one request's synchronous part.

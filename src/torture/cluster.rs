@@ -1,7 +1,10 @@
 //! The cluster under test: a controller and three brokers as real
 //! processes of this same binary, each broker behind a proxy for its
-//! clients and peers and another for its controller link, so that any
-//! broker can be killed, paused, cut off or power-cycled alone.
+//! clients, another for its controller link, and one per peer for
+//! replication in each direction (Kafka's inter-broker listener is a
+//! listener of its own), so that any broker can be killed, paused,
+//! stopped, power-cycled, cut off from everything, or cut off from the
+//! cluster while its clients still reach it.
 
 use super::proxy::Proxy;
 use crate::core::settings::KafkaSettings;
@@ -29,10 +32,13 @@ pub struct BrokerFlags {
 struct Broker {
     child: Option<Child>,
     paused: bool,
-    /// Clients and peers reach the broker here.
+    /// Clients reach the broker here.
     front: Proxy,
     /// The broker reaches the controller here.
     control: Proxy,
+    /// This broker's fetches reach peer `j` through `routes[j]` (none to
+    /// itself).
+    routes: Vec<Option<Proxy>>,
 }
 
 pub struct Cluster {
@@ -111,19 +117,23 @@ impl Cluster {
         )
         .await?;
         let mut brokers = Vec::new();
-        for _ in 0..flags.brokers {
-            // The front proxy's target is set once the broker has a port.
-            let front = Proxy::start(controller_addr)
+        let proxy = || async {
+            // Broker-facing targets are set once the broker has a port.
+            Proxy::start(controller_addr)
                 .await
-                .map_err(|e| e.to_string())?;
-            let control = Proxy::start(controller_addr)
-                .await
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| e.to_string())
+        };
+        for i in 0..flags.brokers {
+            let mut routes = Vec::new();
+            for j in 0..flags.brokers {
+                routes.push(if i == j { None } else { Some(proxy().await?) });
+            }
             brokers.push(Broker {
                 child: None,
                 paused: false,
-                front,
-                control,
+                front: proxy().await?,
+                control: proxy().await?,
+                routes,
             });
         }
         let mut c = Cluster {
@@ -183,6 +193,12 @@ impl Cluster {
             .args(["--id", &i.to_string(), "--listen", "127.0.0.1:0"])
             .args(["--advertise", &b.front.addr.to_string()])
             .args(["--controller", &b.control.addr.to_string()])
+            .args(b.routes.iter().enumerate().flat_map(|(j, r)| {
+                r.as_ref()
+                    .map(|r| ["--peer-route".to_string(), format!("{j}={}", r.addr)])
+                    .into_iter()
+                    .flatten()
+            }))
             .args(["--replication-factor", &f.brokers.to_string()])
             .args(["--min-isr", &f.kafka.min_insync_replicas.to_string()])
             .args(["--session-timeout-ms", &f.session_timeout_ms.to_string()])
@@ -198,11 +214,20 @@ impl Cluster {
         if f.kafka.unclean_leader_election_enable {
             cmd.arg("--unclean");
         }
+        // A cluster formatted at 4.1 or later, as the scenario's release.
+        if f.kafka.eligible_leader_replicas_enable {
+            cmd.arg("--elr");
+        }
         if let Some(n) = f.kafka.log_flush_interval_messages {
             cmd.args(["--flush-every", &n.to_string()]);
         }
         let log = self.dir.join(format!("logs/broker-{i}.log"));
         let (child, addr) = spawn(cmd, &log).await?;
+        for peer in &self.brokers {
+            if let Some(r) = &peer.routes[i] {
+                r.retarget(addr);
+            }
+        }
         let b = &mut self.brokers[i];
         b.front.retarget(addr);
         b.child = Some(child);
@@ -267,10 +292,76 @@ impl Cluster {
         }
     }
 
-    /// Cuts broker `i` off from clients, peers and the controller.
+    /// Cuts broker `i` off from clients, peers and the controller, in both
+    /// directions.
     pub fn isolate(&self, i: usize, on: bool) {
         self.brokers[i].front.block(on);
+        self.split(i, on);
+    }
+
+    /// Cuts broker `i` off from the controller and its peers, both ways,
+    /// while its clients still reach it: a leader here is a zombie.
+    pub fn split(&self, i: usize, on: bool) {
         self.brokers[i].control.block(on);
+        for (j, peer) in self.brokers.iter().enumerate() {
+            if let Some(r) = &self.brokers[i].routes[j] {
+                r.block(on);
+            }
+            if let Some(r) = &peer.routes[i] {
+                r.block(on);
+            }
+        }
+    }
+
+    /// SIGTERM: a controlled shutdown. Waits for the process to exit (up
+    /// to the session timeout and a margin, then SIGKILL) and answers its
+    /// exit code.
+    pub async fn terminate(&mut self, i: usize) -> Result<Option<i32>, String> {
+        let Some(mut c) = self.brokers[i].child.take() else {
+            return Ok(None);
+        };
+        self.note_peak(format!("broker-{i}"), &c);
+        signal(&c, "-TERM")?;
+        let within = self.session_timeout() + Duration::from_secs(5);
+        let code = match tokio::time::timeout(within, c.wait()).await {
+            Ok(status) => status.map_err(|e| e.to_string())?.code(),
+            Err(_) => {
+                let _ = c.kill().await;
+                return Err(format!(
+                    "broker {i} did not stop within {within:?} of SIGTERM"
+                ));
+            }
+        };
+        self.brokers[i].paused = false;
+        Ok(code)
+    }
+
+    /// Moves partition `partition` of `topic` to `to` (any other live ISR
+    /// member if `None`) with no failure, asking the controller directly
+    /// as an operator would. Answers the new leader, or Kafka's reason.
+    pub async fn move_leader(
+        &self,
+        topic: &str,
+        partition: i32,
+        to: Option<usize>,
+    ) -> Result<Result<usize, String>, String> {
+        use crate::server::control::wire::{self, Reader, ToBroker, ToController};
+        let mut s = tokio::net::TcpStream::connect(self.controller_addr)
+            .await
+            .map_err(|e| format!("the controller at {}: {e}", self.controller_addr))?;
+        let ask = ToController::MoveLeader {
+            topic: topic.to_string(),
+            partition,
+            to: to.map(|b| b as u8),
+        };
+        wire::send(&mut s, &ask).await.map_err(|e| e.to_string())?;
+        let answer = tokio::time::timeout(Duration::from_secs(10), Reader::new(s).next()).await;
+        match answer {
+            Ok(Ok(Some(ToBroker::LeaderMoved { result }))) => {
+                Ok(result.map(usize::from).map_err(|e| e.name().to_string()))
+            }
+            other => Err(format!("the controller answered {other:?} to {ask:?}")),
+        }
     }
 
     /// Undoes every fault: restarts the controller, resumes, reconnects

@@ -264,7 +264,8 @@ async fn drive(
         let hold = Duration::from_millis(rng.between(500, 2000));
         let at = s.start.elapsed().as_nanos() as u64;
         bar.set_message(format!("{} broker {target}", fault.name()));
-        let notes = nemesis::strike(cluster, fault, target, BROKERS, hold).await?;
+        let seen = (TOPIC, leader.map(|l| l as usize));
+        let notes = nemesis::strike(cluster, fault, target, seen, BROKERS, hold).await?;
         faults.push(json!({
             "fault": fault.name(), "broker": target, "start_ns": at,
             "end_ns": s.start.elapsed().as_nanos() as u64, "notes": notes,

@@ -12,8 +12,20 @@ pub enum Fault {
     Kill,
     /// SIGSTOP a broker, SIGCONT it when healed.
     Pause,
-    /// Cut a broker off from clients, peers and the controller.
+    /// Cut a broker off from clients, peers and the controller, both ways.
     Partition,
+    /// Cut a broker off from the controller and its peers, both ways,
+    /// while its clients still reach it, for longer than its session: the
+    /// controller fences it and elects another leader while it may still
+    /// take writes (a zombie leader; the model's network partition).
+    Split,
+    /// SIGTERM a broker (a controlled shutdown: its leaderships move
+    /// first), wait for it to exit, restart it when healed: one step of a
+    /// rolling restart.
+    Shutdown,
+    /// Move leadership with no failure to another live ISR member (the
+    /// model's preferred-leader election), asked of the controller.
+    Rebalance,
     /// SIGKILL a broker and drop what it had not fsynced.
     Power,
     /// Pause the followers' fetching (the fault hook), then SIGKILL the
@@ -32,10 +44,13 @@ pub enum Fault {
 }
 
 impl Fault {
-    pub const ALL: [(&'static str, Fault); 8] = [
+    pub const ALL: [(&'static str, Fault); 11] = [
         ("kill", Fault::Kill),
         ("pause", Fault::Pause),
         ("partition", Fault::Partition),
+        ("split", Fault::Split),
+        ("shutdown", Fault::Shutdown),
+        ("rebalance", Fault::Rebalance),
         ("power", Fault::Power),
         ("stale-kill", Fault::StaleKill),
         ("stale-power", Fault::StalePower),
@@ -105,10 +120,12 @@ impl Rng {
 
 /// Injects `fault` on `target` (the partition's leader when known),
 /// holds it for `hold`, and heals it. Answers the log lines to keep.
+/// `leader` is the leader of `partition` 0 of `topic` as last seen.
 pub async fn strike(
     cluster: &mut Cluster,
     fault: Fault,
     target: usize,
+    (topic, leader): (&str, Option<usize>),
     brokers: usize,
     hold: Duration,
 ) -> Result<Vec<Value>, String> {
@@ -129,6 +146,29 @@ pub async fn strike(
             cluster.isolate(target, true);
             tokio::time::sleep(hold).await;
             cluster.isolate(target, false);
+        }
+        Fault::Split => {
+            cluster.split(target, true);
+            tokio::time::sleep(cluster.session_timeout() + hold).await;
+            cluster.split(target, false);
+        }
+        Fault::Shutdown => {
+            let exit = cluster.terminate(target).await?;
+            notes.push(json!({ "exit": exit }));
+            tokio::time::sleep(hold).await;
+            cluster.start_broker(target).await?;
+        }
+        Fault::Rebalance => {
+            // Aimed at the leader, it goes to whichever member the
+            // controller picks; aimed at a follower, to that follower.
+            let to = (Some(target) != leader).then_some(target);
+            match cluster.move_leader(topic, 0, to).await? {
+                Ok(b) => notes.push(json!({ "leader": b })),
+                Err(why) => notes.push(json!({ "refused": why })),
+            }
+            // Nothing to heal: the next fault may come as soon as the
+            // schedule's quiet spell is over.
+            let _ = hold;
         }
         Fault::Power => {
             cluster.kill(target).await;

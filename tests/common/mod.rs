@@ -68,9 +68,13 @@ impl Proc {
     }
 }
 
-fn spawn_controller(data: &std::path::Path, listen: &str) -> Proc {
+/// A controller tracing its decisions into `data/controller.jsonl` (each
+/// life starts the file again).
+fn spawn_controller(data: &std::path::Path, listen: &str, extra: &[String]) -> Proc {
     let dir = data.join("controller");
-    Proc::spawn(&[
+    std::fs::create_dir_all(data).unwrap();
+    let trace = data.join("controller.jsonl");
+    let mut args = vec![
         "controller",
         "--listen",
         listen,
@@ -78,7 +82,11 @@ fn spawn_controller(data: &std::path::Path, listen: &str) -> Proc {
         SESSION_MS,
         "--data-dir",
         dir.to_str().unwrap(),
-    ])
+        "--trace",
+        trace.to_str().unwrap(),
+    ];
+    args.extend(extra.iter().map(String::as_str));
+    Proc::spawn(&args)
 }
 
 impl Drop for Procs {
@@ -115,6 +123,7 @@ pub struct Procs {
     pub controller_addr: String,
     pub brokers: Vec<Option<Proc>>,
     pub broker_args: Vec<String>,
+    pub controller_args: Vec<String>,
     /// Broker N keeps its partitions in `data/broker-N`.
     pub data: PathBuf,
 }
@@ -122,6 +131,11 @@ pub struct Procs {
 impl Procs {
     /// `n` brokers with `extra` broker flags, auto-created topics at RF = n.
     pub fn start(n: usize, extra: &[&str]) -> Procs {
+        Procs::start_with(n, extra, &[])
+    }
+
+    /// As `start`, the controller with `controller_extra` flags.
+    pub fn start_with(n: usize, extra: &[&str], controller_extra: &[&str]) -> Procs {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let data = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
             "procs-{}-{}",
@@ -129,7 +143,8 @@ impl Procs {
             NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
         ));
         let _ = std::fs::remove_dir_all(&data);
-        let controller = spawn_controller(&data, "127.0.0.1:0");
+        let controller_args: Vec<String> = controller_extra.iter().map(|s| s.to_string()).collect();
+        let controller = spawn_controller(&data, "127.0.0.1:0", &controller_args);
         let controller_addr = controller.after("controller: ");
         let mut broker_args: Vec<String> = vec![
             "--controller".into(),
@@ -145,6 +160,7 @@ impl Procs {
             controller_addr,
             brokers: Vec::new(),
             broker_args,
+            controller_args,
             data,
         };
         for id in 0..n {
@@ -175,6 +191,14 @@ impl Procs {
         Proc::spawn(&args)
     }
 
+    /// The running controller's decisions, one JSON object each.
+    pub fn controller_trace(&self) -> Vec<Value> {
+        let text = std::fs::read_to_string(self.data.join("controller.jsonl")).unwrap();
+        text.lines()
+            .map(|l| serde_json::from_str(l).expect("a JSON trace line"))
+            .collect()
+    }
+
     /// Stops the controller: SIGKILL, or SIGTERM when `clean`.
     pub fn stop_controller(&mut self, clean: bool) {
         let mut c = self.controller.take().expect("running");
@@ -188,7 +212,7 @@ impl Procs {
     /// Starts the controller again on its folder and address.
     pub fn restart_controller(&mut self) {
         assert!(self.controller.is_none(), "the controller is running");
-        let c = spawn_controller(&self.data, &self.controller_addr);
+        let c = spawn_controller(&self.data, &self.controller_addr, &self.controller_args);
         assert_eq!(c.after("controller: "), self.controller_addr);
         self.controller = Some(c);
     }

@@ -9,6 +9,8 @@
 //! runtime makes durable first, then its messages to brokers. A restarted
 //! controller replays the records and resumes where it stopped.
 
+mod elections;
+
 use super::records::{BrokerImage, MetadataImage, MetadataRecord, PartitionImage, TopicImage};
 use super::wire::ToBroker;
 use crate::core::config::ProtocolConfig;
@@ -42,6 +44,9 @@ struct Member {
     link: Option<UnboundedSender<ToBroker>>,
     last_heartbeat: Instant,
     fenced: bool,
+    /// Granted a controlled shutdown: fenced until a new life registers,
+    /// whatever this one still says.
+    stopping: bool,
 }
 
 #[derive(Debug)]
@@ -166,6 +171,7 @@ impl ControllerNode {
                         link: None,
                         last_heartbeat: now,
                         fenced: false,
+                        stopping: false,
                     },
                 );
                 self.refresh_fenced(id);
@@ -249,6 +255,7 @@ impl ControllerNode {
                     link: None,
                     last_heartbeat: now,
                     fenced: b.fenced,
+                    stopping: false,
                 },
             );
         }
@@ -364,6 +371,17 @@ impl ControllerNode {
     ) {
         let id = addr.id;
         if let Some(m) = self.brokers.get_mut(&id)
+            && m.stopping
+            && m.incarnation == incarnation
+        {
+            // The stopping process reconnected: it only needs its answer.
+            m.conn = Some(conn);
+            m.link = Some(link);
+            let broker_epoch = m.broker_epoch;
+            self.send(id, ToBroker::ShutdownAllowed { broker_epoch });
+            return;
+        }
+        if let Some(m) = self.brokers.get_mut(&id)
             && !m.fenced
             && m.incarnation == incarnation
             && m.addr == addr
@@ -377,6 +395,14 @@ impl ControllerNode {
             self.settle();
             return;
         }
+        // The same process, fenced while cut off, speaks again: its log is
+        // intact, as the core's `HeartbeatResumed` says, whatever marker
+        // its start found.
+        let clean_shutdown = clean_shutdown
+            || self
+                .brokers
+                .get(&id)
+                .is_some_and(|m| m.incarnation == incarnation);
         if self.brokers.get(&id).is_some_and(|m| !m.fenced) {
             // A new incarnation while the old one still counts as alive: as
             // KRaft does, fence the old one first, so the partitions it led
@@ -397,6 +423,7 @@ impl ControllerNode {
                 link: Some(link),
                 last_heartbeat: now,
                 fenced: false,
+                stopping: false,
             },
         );
         for key in self.partitions_of(id) {
@@ -418,6 +445,7 @@ impl ControllerNode {
         let m = self.brokers.get_mut(&broker).expect("current");
         m.last_heartbeat = now;
         if m.fenced
+            && !m.stopping
             && let Some(link) = m.link.clone()
         {
             let (addr, incarnation) = (m.addr.clone(), m.incarnation);
@@ -448,6 +476,36 @@ impl ControllerNode {
         };
         self.step(&key, Input::Message(Node::Broker(broker), alter));
         self.settle();
+    }
+
+    /// A controlled shutdown (SIGTERM on the broker). Kafka's controller
+    /// first takes the broker out of every ISR and leadership
+    /// (`ReplicationControlManager.handleBrokerInControlledShutdown`), then
+    /// fences it and answers SHUTDOWN_NOW once it leads nothing
+    /// (`BrokerHeartbeatManager`); the core does both in one step per
+    /// partition, and the new leaders are elected before the broker hears
+    /// it may go, so its partitions never wait out a session timeout.
+    pub fn controlled_shutdown(&mut self, broker: BrokerId, conn: ConnId) {
+        if !self.is_current(broker, conn) {
+            return;
+        }
+        let m = self.brokers.get_mut(&broker).expect("current");
+        let already_fenced = m.fenced;
+        m.stopping = true;
+        let broker_epoch = m.broker_epoch;
+        if !already_fenced {
+            self.record(MetadataRecord::FenceBroker { broker });
+            self.brokers.get_mut(&broker).expect("listed").fenced = true;
+            for key in self.partitions_of(broker) {
+                let epoch = self.partitions[&key].core.broker_epoch(broker);
+                let shutdown = Msg::ControlledShutdown {
+                    broker_epoch: epoch,
+                };
+                self.step(&key, Input::Message(Node::Broker(broker), shutdown));
+            }
+            self.settle();
+        }
+        self.send(broker, ToBroker::ShutdownAllowed { broker_epoch });
     }
 
     /// Fences every broker whose heartbeats stopped.
@@ -681,7 +739,7 @@ mod tests {
         Uuid::from_u128(u128::from(b) << 8 | u128::from(n))
     }
 
-    fn cluster(n: u8) -> (ControllerNode, Vec<UnboundedReceiver<ToBroker>>, Instant) {
+    pub(super) fn cluster(n: u8) -> (ControllerNode, Vec<UnboundedReceiver<ToBroker>>, Instant) {
         let mut c = ControllerNode::new(Duration::from_secs(1), false);
         let now = Instant::now();
         let mut rxs = Vec::new();
@@ -693,7 +751,7 @@ mod tests {
         (c, rxs, now)
     }
 
-    fn settings(rf: u8, min_isr: u8) -> TopicSettings {
+    pub(super) fn settings(rf: u8, min_isr: u8) -> TopicSettings {
         TopicSettings {
             partitions: 3,
             kafka: crate::core::settings::KafkaSettings {
@@ -752,6 +810,51 @@ mod tests {
         assert_eq!(p0.leader, Some(1), "its old life lost the leadership");
         assert_eq!(p0.isr, BrokerSet::of([1, 2]), "and its ISR seat");
         assert_eq!(c.view().brokers.len(), 3, "the new life is registered");
+    }
+
+    #[test]
+    fn a_controlled_shutdown_moves_leadership_before_the_broker_may_stop() {
+        let (mut c, mut rxs, now) = cluster(3);
+        c.create_topic("t", &settings(3, 2)).unwrap();
+        c.take_ready().deliver();
+        for rx in &mut rxs {
+            while rx.try_recv().is_ok() {}
+        }
+        c.controlled_shutdown(0, 0);
+        let ready = c.take_ready();
+        assert!(
+            matches!(
+                ready.records.first(),
+                Some((_, MetadataRecord::FenceBroker { broker: 0 }))
+            ),
+            "fenced durably first: {:?}",
+            ready.records
+        );
+        ready.deliver();
+        let p0 = c.view().topics["t"].partitions[0].state;
+        assert_eq!(p0.leader, Some(1), "the next replica leads");
+        assert_eq!(p0.isr, BrokerSet::of([1, 2]));
+        let told: Vec<ToBroker> = std::iter::from_fn(|| rxs[0].try_recv().ok()).collect();
+        assert!(
+            matches!(told.last(), Some(ToBroker::ShutdownAllowed { .. })),
+            "allowed last, after its partitions moved: {told:?}"
+        );
+        // Its heartbeats no longer count, and a reconnection only hears the
+        // answer again.
+        c.heartbeat(0, 0, now + Duration::from_millis(10));
+        assert_eq!(c.view().brokers.len(), 2, "it stays fenced");
+        let (tx, mut rx) = unbounded_channel();
+        c.register(addr(0), life(0, 0), false, 50, tx, now);
+        c.take_ready().deliver();
+        assert!(matches!(
+            rx.try_recv(),
+            Ok(ToBroker::ShutdownAllowed { .. })
+        ));
+        assert_eq!(c.view().brokers.len(), 2);
+        // Its next life registers as a new broker epoch.
+        let (tx, _rx) = unbounded_channel();
+        c.register(addr(0), life(0, 1), true, 51, tx, now);
+        assert_eq!(c.view().brokers.len(), 3);
     }
 
     #[test]

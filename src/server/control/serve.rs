@@ -99,13 +99,38 @@ impl Plane {
 }
 
 /// Serves brokers on `listener` until the task is dropped.
+///
+/// With `balance` (`auto.leader.rebalance.enable`, every
+/// `leader.imbalance.check.interval.seconds`), leaders move back to their
+/// preferred replicas on that schedule, as `QuorumController
+/// .maybeScheduleNextBalancePartitionLeaders` schedules it.
 pub async fn serve_controller(
     listener: TcpListener,
     plane: Plane,
     session_timeout: Duration,
+    balance: Option<Duration>,
     trace: TraceSink,
 ) -> std::io::Result<()> {
     let node = Arc::new(Mutex::new(plane));
+    let balancer = balance.map(|every| {
+        let node = node.clone();
+        let trace = trace.clone();
+        tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(every);
+            ticks.tick().await; // the first tick is at once
+            loop {
+                ticks.tick().await;
+                let mut n = lock(&node);
+                let moved = n.node.balance_leaders();
+                if moved > 0 {
+                    eprintln!(
+                        "insync controller: {moved} leader(s) moved back to their preferred replica"
+                    );
+                }
+                finish(&mut n, &trace);
+            }
+        })
+    });
     let ticker = {
         let node = node.clone();
         let trace = trace.clone();
@@ -135,6 +160,9 @@ pub async fn serve_controller(
         });
     };
     ticker.abort();
+    if let Some(b) = balancer {
+        b.abort();
+    }
     result
 }
 
@@ -182,6 +210,24 @@ async fn broker_connection(
         }
     });
     let first: Option<ToController> = reader.next().await?;
+    if let Some(ToController::MoveLeader {
+        topic,
+        partition,
+        to,
+    }) = first
+    {
+        let result = {
+            let mut n = lock(node);
+            let r = n.node.move_leader(&(topic, partition), to);
+            // Answered once the election is durable.
+            finish(&mut n, trace);
+            r
+        };
+        let _ = tx.send(ToBroker::LeaderMoved { result });
+        drop(tx);
+        let _ = writer.await;
+        return Ok(());
+    }
     let Some(ToController::Register {
         broker,
         incarnation,
@@ -192,6 +238,14 @@ async fn broker_connection(
         return Err(format!("expected a registration first, got {first:?}"));
     };
     let id = broker.id;
+    eprintln!(
+        "insync controller: broker {id} registers{}",
+        if clean_shutdown {
+            " after a clean shutdown"
+        } else {
+            ""
+        }
+    );
     {
         let mut n = lock(node);
         let now = Instant::now();
@@ -207,10 +261,24 @@ async fn broker_connection(
         };
         let mut n = lock(node);
         match msg {
-            ToController::Register { .. } => {
-                break Err(format!("broker {id} registered twice on one connection"));
+            ToController::Register { .. } | ToController::MoveLeader { .. } => {
+                break Err(format!("broker {id} sent {msg:?} after its registration"));
             }
             ToController::Heartbeat => n.node.heartbeat(id, conn, Instant::now()),
+            ToController::ElectLeaders {
+                request,
+                election,
+                partitions,
+            } => {
+                let results = n.node.elect_leaders(election, partitions);
+                // The answer waits for the elections' records to be durable.
+                finish(&mut n, trace);
+                let _ = tx.send(ToBroker::LeadersElected { request, results });
+            }
+            ToController::ControlledShutdown => {
+                eprintln!("insync controller: broker {id} asks for a controlled shutdown");
+                n.node.controlled_shutdown(id, conn);
+            }
             ToController::AlterPartition {
                 topic,
                 partition,

@@ -5,8 +5,9 @@
 //! Replication itself is Kafka's follower Fetch, on the brokers' listeners.
 
 use crate::core::config::ProtocolConfig;
+use crate::core::error::ErrorCode;
 use crate::core::messages::PartitionState;
-use crate::core::types::{BrokerSet, Epoch, PartitionEpoch};
+use crate::core::types::{BrokerId, BrokerSet, Epoch, PartitionEpoch};
 use crate::server::metadata::{BrokerAddr, ClusterView};
 use crate::server::topic_settings::{TopicError, TopicSettings};
 use crate::wire::frame::{Frames, framed};
@@ -41,6 +42,27 @@ pub enum ToController {
         name: String,
         settings: TopicSettings,
     },
+    /// ElectLeaders, forwarded (KRaft brokers forward it to the
+    /// controller); `None` names every partition.
+    ElectLeaders {
+        request: u64,
+        election: ElectionType,
+        partitions: Option<Vec<(String, Vec<i32>)>>,
+    },
+    /// From an operator (the torture harness), the first and only message
+    /// on its connection: move the partition's leadership, with no
+    /// failure, to `to` or, if `None`, to any other live ISR member. It
+    /// stands for a reassignment that only reorders the replicas followed
+    /// by a preferred-leader election: the model's preferred election,
+    /// which may pick any live ISR member.
+    MoveLeader {
+        topic: String,
+        partition: i32,
+        to: Option<BrokerId>,
+    },
+    /// SIGTERM: the broker wants to stop once it leads nothing and sits in
+    /// no ISR (KRaft's BrokerHeartbeat with `WantShutDown`).
+    ControlledShutdown,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -59,6 +81,40 @@ pub enum ToBroker {
         request: u64,
         result: Result<(), TopicError>,
     },
+    LeadersElected {
+        request: u64,
+        results: Vec<TopicElections>,
+    },
+    /// The answer to `MoveLeader`: the new leader, or why none.
+    LeaderMoved { result: Result<BrokerId, ErrorCode> },
+    /// The broker leads nothing and is fenced: it may flush and stop
+    /// (KRaft's heartbeat answer with `ShouldShutDown`).
+    ShutdownAllowed {
+        /// Its registration's epoch, which its clean-shutdown marker keeps
+        /// (KIP-966's `previousBrokerEpoch`).
+        broker_epoch: u64,
+    },
+}
+
+/// Which election an ElectLeaders request asks for (Kafka's `ElectionType`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ElectionType {
+    Preferred,
+    Unclean,
+}
+
+/// One topic's part of an ElectLeaders answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TopicElections {
+    pub topic: String,
+    pub results: Vec<ElectionResult>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ElectionResult {
+    pub partition: i32,
+    pub error: Option<ErrorCode>,
+    pub message: Option<String>,
 }
 
 pub async fn send<T: Serialize>(w: &mut (impl AsyncWrite + Unpin), msg: &T) -> std::io::Result<()> {

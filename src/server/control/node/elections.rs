@@ -1,0 +1,219 @@
+//! Leader elections asked for while the partition has a leader: the
+//! preferred-replica balance (`auto.leader.rebalance.enable`) and the
+//! ElectLeaders API. Both go through the core's `ElectPreferred`, so the
+//! model checks the very rule that moves leaders here.
+
+use super::{ControllerNode, Input};
+use crate::core::error::ErrorCode;
+use crate::core::types::BrokerId;
+use crate::server::control::wire::{ElectionResult, ElectionType, TopicElections};
+
+impl ControllerNode {
+    /// Every partition whose leader is not its preferred replica (the
+    /// first of its assignment) moves back to it where that replica is a
+    /// live ISR member (`ReplicationControlManager
+    /// .maybeBalancePartitionLeaders`, every
+    /// `leader.imbalance.check.interval.seconds`). Answers how many moved.
+    pub fn balance_leaders(&mut self) -> usize {
+        let keys: Vec<_> = self.partitions.keys().cloned().collect();
+        let moved = keys
+            .iter()
+            .filter(|key| self.elect_preferred(key).is_ok())
+            .count();
+        if moved > 0 {
+            self.settle();
+        }
+        moved
+    }
+
+    /// ElectLeaders, forwarded by a broker as KRaft brokers forward it
+    /// (`ReplicationControlManager.electLeaders`). With no partitions named,
+    /// every partition is tried and those already led as asked are left
+    /// out of the answer.
+    pub fn elect_leaders(
+        &mut self,
+        election: ElectionType,
+        partitions: Option<Vec<(String, Vec<i32>)>>,
+    ) -> Vec<TopicElections> {
+        let every = partitions.is_none();
+        let asked = partitions.unwrap_or_else(|| {
+            let mut all: Vec<(String, Vec<i32>)> = Vec::new();
+            for (topic, p) in self.partitions.keys() {
+                match all.last_mut() {
+                    Some((t, ps)) if t == topic => ps.push(*p),
+                    _ => all.push((topic.clone(), vec![*p])),
+                }
+            }
+            all
+        });
+        let mut out = Vec::new();
+        for (topic, ids) in asked {
+            let mut results = Vec::new();
+            for partition in ids {
+                let key = (topic.clone(), partition);
+                let r = match election {
+                    ElectionType::Preferred => self.elect_preferred(&key),
+                    ElectionType::Unclean => self.elect_if_leaderless(&key),
+                };
+                let (error, message) = match r {
+                    Ok(()) => (None, None),
+                    Err((code, _)) if every && code == ErrorCode::ElectionNotNeeded => continue,
+                    Err((code, why)) => (Some(code), why),
+                };
+                results.push(ElectionResult {
+                    partition,
+                    error,
+                    message,
+                });
+            }
+            out.push(TopicElections { topic, results });
+        }
+        self.settle();
+        out
+    }
+
+    /// The model's preferred election on the running cluster: leadership
+    /// moves to `to`, or the first other live ISR member in assignment
+    /// order, through the core's `ElectPreferred`. The assignment is kept,
+    /// so `auto.leader.rebalance.enable` may move it back later.
+    pub fn move_leader(
+        &mut self,
+        key: &(String, i32),
+        to: Option<BrokerId>,
+    ) -> Result<BrokerId, ErrorCode> {
+        let p = self
+            .partitions
+            .get(key)
+            .ok_or(ErrorCode::UnknownTopicOrPartition)?;
+        if to.is_some() && to == p.core.state.leader {
+            return Err(ErrorCode::ElectionNotNeeded);
+        }
+        let candidates = p.core.preferred_candidates(&p.protocol);
+        let chosen = match to {
+            Some(b) => candidates.contains(b).then_some(b),
+            None => p
+                .assignment
+                .iter()
+                .copied()
+                .find(|b| candidates.contains(*b)),
+        };
+        let b = chosen.ok_or(ErrorCode::PreferredLeaderNotAvailable)?;
+        self.step(key, Input::ElectPreferred(b));
+        self.settle();
+        Ok(b)
+    }
+
+    /// `PartitionChangeBuilder` with `Election.PREFERRED`: the first
+    /// replica of the assignment leads if it is an acceptable leader in
+    /// the ISR; the core decides which are.
+    fn elect_preferred(&mut self, key: &(String, i32)) -> Result<(), (ErrorCode, Option<String>)> {
+        let p = self.partitions.get(key).ok_or_else(|| unknown(key))?;
+        let preferred: BrokerId = p.assignment[0];
+        if p.core.state.leader == Some(preferred) {
+            return Err((ErrorCode::ElectionNotNeeded, None));
+        }
+        if !p.core.preferred_candidates(&p.protocol).contains(preferred) {
+            return Err((
+                ErrorCode::PreferredLeaderNotAvailable,
+                Some(format!(
+                    "preferred replica {preferred} of {}-{} is not a live ISR member",
+                    key.0, key.1
+                )),
+            ));
+        }
+        self.step(key, Input::ElectPreferred(preferred));
+        Ok(())
+    }
+
+    /// `Election.UNCLEAN` on demand: only a leaderless partition needs it.
+    /// The core elects outside the ISR only where the topic's
+    /// `unclean.leader.election.enable` allows, which the election that
+    /// follows every change already does, so a leaderless partition here
+    /// has no one to elect.
+    fn elect_if_leaderless(
+        &mut self,
+        key: &(String, i32),
+    ) -> Result<(), (ErrorCode, Option<String>)> {
+        let p = self.partitions.get(key).ok_or_else(|| unknown(key))?;
+        if p.core.state.leader.is_some() {
+            return Err((ErrorCode::ElectionNotNeeded, None));
+        }
+        let (candidates, _) = p.core.election_candidates(&p.protocol);
+        match p.assignment.iter().find(|b| candidates.contains(**b)) {
+            Some(&b) => {
+                self.step(key, Input::Elect(b));
+                Ok(())
+            }
+            None => Err((ErrorCode::EligibleLeadersNotAvailable, None)),
+        }
+    }
+}
+
+fn unknown(key: &(String, i32)) -> (ErrorCode, Option<String>) {
+    (
+        ErrorCode::UnknownTopicOrPartition,
+        Some(format!("no such partition as {}-{}", key.0, key.1)),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::types::BrokerSet;
+    use crate::server::control::node::tests::{cluster, settings};
+    use std::time::Duration;
+
+    fn code(r: &[TopicElections], topic: &str, partition: i32) -> Option<Option<ErrorCode>> {
+        r.iter()
+            .filter(|t| t.topic == topic)
+            .flat_map(|t| &t.results)
+            .find(|p| p.partition == partition)
+            .map(|p| p.error)
+    }
+
+    #[test]
+    fn preferred_elections_answer_as_kafkas_controller_does() {
+        let (mut c, _rxs, start) = cluster(3);
+        c.create_topic("t", &settings(3, 2)).unwrap();
+        let t0 = ("t".to_string(), 0);
+        // Broker 0, preferred for partition 0, falls silent; 1 takes over.
+        let later = start + Duration::from_millis(1500);
+        c.heartbeat(1, 1, later);
+        c.heartbeat(2, 2, later);
+        c.tick(later);
+        assert_eq!(c.partitions[&t0].core.state.leader, Some(1));
+        let r = c.elect_leaders(
+            ElectionType::Preferred,
+            Some(vec![("t".into(), vec![0, 9])]),
+        );
+        assert_eq!(
+            code(&r, "t", 0),
+            Some(Some(ErrorCode::PreferredLeaderNotAvailable))
+        );
+        assert_eq!(
+            code(&r, "t", 9),
+            Some(Some(ErrorCode::UnknownTopicOrPartition))
+        );
+        assert_eq!(c.balance_leaders(), 0, "nobody to move yet");
+        // It comes back in the ISR (a paused broker speaking again).
+        c.heartbeat(0, 0, later);
+        let p = c.partitions[&t0].core.state;
+        c.alter_partition(
+            1,
+            1,
+            "t".into(),
+            0,
+            p.leader_epoch,
+            p.partition_epoch,
+            BrokerSet::of([0, 1, 2]),
+        );
+        let r = c.elect_leaders(ElectionType::Preferred, None);
+        assert_eq!(code(&r, "t", 0), Some(None), "moved: {r:?}");
+        assert_eq!(code(&r, "t", 1), None, "already led as preferred: left out");
+        assert_eq!(c.partitions[&t0].core.state.leader, Some(0));
+        let r = c.elect_leaders(ElectionType::Preferred, Some(vec![("t".into(), vec![0])]));
+        assert_eq!(code(&r, "t", 0), Some(Some(ErrorCode::ElectionNotNeeded)));
+        let r = c.elect_leaders(ElectionType::Unclean, Some(vec![("t".into(), vec![0])]));
+        assert_eq!(code(&r, "t", 0), Some(Some(ErrorCode::ElectionNotNeeded)));
+    }
+}

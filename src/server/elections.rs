@@ -1,0 +1,85 @@
+//! ElectLeaders (v0–2): preferred-leader elections on demand, as
+//! `kafka-leader-election.sh` and AdminClient's `electLeaders` ask for
+//! them. A KRaft broker forwards the request to the controller, which
+//! decides (`ReplicationControlManager.electLeaders`); so does this one.
+
+use super::control::wire::ElectionType;
+use super::shared::Shared;
+use crate::core::error::ErrorCode;
+use kafka_protocol::messages::elect_leaders_response::{PartitionResult, ReplicaElectionResult};
+use kafka_protocol::messages::{ElectLeadersRequest, ElectLeadersResponse, TopicName};
+use kafka_protocol::protocol::StrBytes;
+use std::time::Duration;
+
+/// How long the broker waits for the controller's decision, as for a
+/// topic request: the election is decided, and durable, when it answers.
+const CONTROLLER_WAIT: Duration = Duration::from_secs(30);
+
+pub async fn elect_leaders(
+    req: &ElectLeadersRequest,
+    version: i16,
+    shared: &Shared,
+) -> ElectLeadersResponse {
+    let mut r = ElectLeadersResponse::default();
+    // v0 has no election type: it is always PREFERRED.
+    let election = match (version, req.election_type) {
+        (0, _) | (_, 0) => ElectionType::Preferred,
+        (_, 1) => ElectionType::Unclean,
+        // Kafka's controller throws InvalidRequestException for an unknown
+        // type, which reaches the client as the top-level error.
+        _ => {
+            r.error_code = ErrorCode::InvalidRequest.code();
+            return r;
+        }
+    };
+    let partitions: Option<Vec<(String, Vec<i32>)>> = req.topic_partitions.as_ref().map(|ts| {
+        ts.iter()
+            .map(|t| (t.topic.0.to_string(), t.partitions.clone()))
+            .collect()
+    });
+    let answer = shared
+        .elect_leaders(election, partitions.clone(), CONTROLLER_WAIT)
+        .await;
+    let Some(topics) = answer else {
+        // v0 has no top-level error: each partition asked for carries it.
+        if version >= 1 {
+            r.error_code = ErrorCode::RequestTimedOut.code();
+        } else {
+            for (topic, ids) in partitions.unwrap_or_default() {
+                r.replica_election_results.push(topic_result(
+                    topic,
+                    ids.into_iter()
+                        .map(|p| (p, Some(ErrorCode::RequestTimedOut), None)),
+                ));
+            }
+        }
+        return r;
+    };
+    for t in topics {
+        let results = t
+            .results
+            .into_iter()
+            .map(|p| (p.partition, p.error, p.message));
+        r.replica_election_results
+            .push(topic_result(t.topic, results));
+    }
+    r
+}
+
+fn topic_result(
+    topic: String,
+    partitions: impl Iterator<Item = (i32, Option<ErrorCode>, Option<String>)>,
+) -> ReplicaElectionResult {
+    let mut t = ReplicaElectionResult::default();
+    t.topic = TopicName(StrBytes::from_string(topic));
+    for (partition, error, message) in partitions {
+        let mut p = PartitionResult::default();
+        p.partition_id = partition;
+        p.error_code = error.map_or(0, ErrorCode::code);
+        p.error_message = message
+            .or_else(|| error.map(|e| e.name().to_string()))
+            .map(StrBytes::from_string);
+        t.partition_result.push(p);
+    }
+    t
+}
