@@ -200,6 +200,7 @@ fn torture_cmd(a: cli::TortureArgs) -> Result<u8, String> {
             replication_factor: BROKERS as u8,
             min_insync_replicas: a.min_isr,
             unclean_leader_election_enable: a.unclean,
+            eligible_leader_replicas_enable: a.elr,
             log_flush_interval_messages: a.flush_every,
             ..KafkaSettings::default()
         },

@@ -155,6 +155,10 @@ pub struct TortureArgs {
     /// unclean.leader.election.enable.
     #[arg(long)]
     pub unclean: bool,
+    /// Eligible Leader Replicas (KIP-966): brokers started with --elr, as
+    /// a cluster formatted at 4.1 or later.
+    #[arg(long)]
+    pub elr: bool,
     /// log.flush.interval.messages (default: never fsync, as Kafka).
     #[arg(long)]
     pub flush_every: Option<u64>,

@@ -83,3 +83,47 @@ fn topic_result(
     }
     t
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kafka_protocol::messages::elect_leaders_request::TopicPartitions;
+
+    fn ask(version: i16, election_type: i8) -> ElectLeadersResponse {
+        let mut req = ElectLeadersRequest::default();
+        req.election_type = election_type;
+        let mut t = TopicPartitions::default();
+        t.topic = TopicName(StrBytes::from_static_str("t"));
+        t.partitions = vec![0, 1];
+        req.topic_partitions = Some(vec![t]);
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(elect_leaders(&req, version, &Shared::detached()))
+    }
+
+    #[test]
+    fn bad_or_unanswered_requests_get_kafkas_errors() {
+        let r = ask(1, 5);
+        assert_eq!(
+            r.error_code,
+            ErrorCode::InvalidRequest.code(),
+            "no such type"
+        );
+        assert!(r.replica_election_results.is_empty());
+        // No controller behind this broker: v1 says so once, at the top.
+        let r = ask(1, 0);
+        assert_eq!(r.error_code, ErrorCode::RequestTimedOut.code());
+        // v0 has no top-level error: each partition asked for carries it.
+        let r = ask(0, 5);
+        assert_eq!(r.error_code, 0);
+        let codes: Vec<i16> = r.replica_election_results[0]
+            .partition_result
+            .iter()
+            .map(|p| p.error_code)
+            .collect();
+        let timed_out = ErrorCode::RequestTimedOut.code();
+        assert_eq!(codes, vec![timed_out, timed_out], "v0 ignores the type");
+    }
+}
