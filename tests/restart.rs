@@ -310,3 +310,35 @@ fn sigterm_on_the_leader_is_a_controlled_shutdown_and_the_restart_registers_clea
     );
     eprintln!("SIGTERM to exit: {took:?}");
 }
+
+/// A controlled-shutdown request the controller dies with is asked again:
+/// the request reaches a frozen controller, which is then killed and
+/// restarted, and the broker asks again on its new connection, as Kafka's
+/// `BrokerLifecycleManager` keeps asking until it is answered. Asked once
+/// only, it would wait out its session timeout and stop uncleanly.
+#[test]
+#[ignore = "needs kcat: scripts/install-clients"]
+fn a_shutdown_request_lost_with_the_controller_is_asked_again() {
+    let _one_at_a_time = common::serial();
+    let mut c = Procs::start(3, &["--min-isr", "1"]);
+    let (leader, _) = leader_and_isr(&c.metadata("later"), "later").expect("the topic exists");
+    c.controller.as_ref().unwrap().signal("-STOP");
+    let mut stopping = c.brokers[leader].take().unwrap();
+    stopping.signal("-TERM");
+    std::thread::sleep(Duration::from_millis(200));
+    c.stop_controller(false);
+    c.restart_controller();
+    let asked = Instant::now();
+    let status = loop {
+        if let Some(s) = stopping.child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(asked.elapsed() < Duration::from_secs(10), "it stops");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert!(status.success(), "the shutdown completes cleanly: {status}");
+    let marker = c.data.join(format!("broker-{leader}/.kafka_cleanshutdown"));
+    assert!(marker.exists(), "the clean-shutdown marker is left");
+    let (now_leading, _) = leader_and_isr(&c.metadata("later"), "later").unwrap();
+    assert_ne!(now_leading, leader, "leadership moved before it stopped");
+}

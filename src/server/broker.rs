@@ -314,7 +314,7 @@ impl Broker {
                 broker_epoch: p.replica.incarnation,
             };
             p.step(Input::Message(Node::Controller, allowed), now);
-            due.extend(p.checkpoint_due());
+            due.extend(p.checkpoint_now());
         });
         for c in due {
             c.write()?;

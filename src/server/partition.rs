@@ -182,6 +182,12 @@ impl Partition {
         self.files.as_mut()?.high_watermark_due(hw)
     }
 
+    /// The HW checkpoint, due or not.
+    pub fn checkpoint_now(&mut self) -> Option<HwCheckpoint> {
+        let hw = self.replica.high_watermark;
+        Some(self.files.as_mut()?.high_watermark_now(hw))
+    }
+
     /// Fires the lag timers armed longer than `lag_max` ago, where the core
     /// can act on them; the others keep running.
     pub fn check_lag(&mut self, now: Instant, lag_max: Duration) {

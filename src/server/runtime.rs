@@ -250,6 +250,15 @@ async fn control_session(
     wire::send(&mut write, &register)
         .await
         .map_err(|e| e.to_string())?;
+    if shared.stopping.load(Ordering::SeqCst) {
+        // The request may have been lost with the old connection, or the
+        // controller restarted without it: ask again, as Kafka's broker
+        // keeps asking (`BrokerLifecycleManager` sends wantShutDown in
+        // every heartbeat until the controller answers).
+        wire::send(&mut write, &ToController::ControlledShutdown)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
     let mut beat = tokio::time::interval(opts.heartbeat);
     loop {
         tokio::select! {

@@ -148,8 +148,12 @@ fn read_number(path: &Path) -> io::Result<Option<Offset>> {
 }
 
 /// Writes a small file so that a crash leaves the old or the new one.
+/// Each write has a temporary file of its own: two writers of the same
+/// file (the HW ticker and a shutdown) must not interleave into one.
 fn write_atomically(path: &Path, contents: &str) -> io::Result<()> {
-    let tmp = path.with_extension("tmp");
+    static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp.{n}"));
     let mut f = File::create(&tmp)?;
     f.write_all(contents.as_bytes())?;
     f.sync_all()?;
@@ -316,13 +320,17 @@ impl PartitionDir {
     /// The HW checkpoint to write, if `hw` moved since the last one. Kafka
     /// checkpoints the HW periodically, not on every change.
     pub fn high_watermark_due(&mut self, hw: Offset) -> Option<HwCheckpoint> {
-        (hw != self.high_watermark).then(|| {
-            self.high_watermark = hw;
-            HwCheckpoint {
-                path: self.dir.join(HW_FILE),
-                high_watermark: hw,
-            }
-        })
+        (hw != self.high_watermark).then(|| self.high_watermark_now(hw))
+    }
+
+    /// The HW checkpoint to write whether or not one is due: a shutdown
+    /// writes its own, since an earlier one may still be on its way.
+    pub fn high_watermark_now(&mut self, hw: Offset) -> HwCheckpoint {
+        self.high_watermark = hw;
+        HwCheckpoint {
+            path: self.dir.join(HW_FILE),
+            high_watermark: hw,
+        }
     }
 
     /// Removes the persisted entries from index `keep` on.

@@ -414,6 +414,9 @@ async fn controller_command(
         .arg("--data-dir")
         .arg(dir.join("data/controller"))
         .arg("--trace")
-        .arg(dir.join(format!("traces/controller.jsonl.{life}")));
+        .arg(dir.join(format!("traces/controller.jsonl.{life}")))
+        // Leaders move only when the nemesis says so: a run's faults are
+        // its schedule's, and its verdict is about them.
+        .args(["--auto-leader-rebalance-enable", "false"]);
     spawn(cmd, &dir.join("logs/controller.log")).await
 }
