@@ -31,7 +31,12 @@ pub fn write(dir: &Path, broker_epoch: u64) -> io::Result<()> {
 }
 
 /// Whether the previous life stopped cleanly; the marker is gone after
-/// this, durably, before the new life registers.
+/// this, durably, before the new life registers. Kafka 4.x sends the
+/// marker's epoch as `previousBrokerEpoch` and the controller calls the
+/// shutdown clean when it equals the epoch it last registered
+/// (`ClusterControlManager.registerBroker`). Presence alone says the same
+/// here while the marker is only ever written by the life that registered
+/// last; checking the epoch is left to KIP-903's broker-epoch work.
 pub fn take(dir: &Path) -> io::Result<bool> {
     match fs::remove_file(marker(dir)) {
         Ok(()) => {
