@@ -11,10 +11,6 @@ use kafka_protocol::messages::{ElectLeadersRequest, ElectLeadersResponse, TopicN
 use kafka_protocol::protocol::StrBytes;
 use std::time::Duration;
 
-/// How long the broker waits for the controller's decision, as for a
-/// topic request: the election is decided, and durable, when it answers.
-const CONTROLLER_WAIT: Duration = Duration::from_secs(30);
-
 pub async fn elect_leaders(
     req: &ElectLeadersRequest,
     version: i16,
@@ -37,8 +33,12 @@ pub async fn elect_leaders(
             .map(|t| (t.topic.0.to_string(), t.partitions.clone()))
             .collect()
     });
+    // The client's own deadline, as Kafka's controller takes it
+    // (`ControllerApis.handleElectLeaders`: `timeoutMs`); the election is
+    // decided, and durable, when the controller answers.
+    let wait = Duration::from_millis(u64::try_from(req.timeout_ms).unwrap_or(0));
     let answer = shared
-        .elect_leaders(election, partitions.clone(), CONTROLLER_WAIT)
+        .elect_leaders(election, partitions.clone(), wait)
         .await;
     let Some(topics) = answer else {
         // v0 has no top-level error: each partition asked for carries it.
