@@ -227,6 +227,18 @@ fn partition_events(c: &Procs, topic: &str) -> Vec<Value> {
         .collect()
 }
 
+/// Waits for `p` to exit, failing the test after `limit`.
+fn exit_within(p: &mut common::Proc, limit: Duration) -> std::process::ExitStatus {
+    let since = Instant::now();
+    loop {
+        if let Some(s) = p.child.try_wait().unwrap() {
+            return s;
+        }
+        assert!(since.elapsed() < limit, "it stops within {limit:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// SIGTERM is Kafka's controlled shutdown: the controller takes the leader
 /// out of the ISR and elects another before the process may stop, so it
 /// exits 0 with leadership already moved, nothing acknowledged is lost,
@@ -248,13 +260,7 @@ fn sigterm_on_the_leader_is_a_controlled_shutdown_and_the_restart_registers_clea
     let mut stopping = c.brokers[leader].take().unwrap();
     let asked = Instant::now();
     stopping.signal("-TERM");
-    let status = loop {
-        if let Some(s) = stopping.child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(asked.elapsed() < Duration::from_secs(10), "it stops");
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = exit_within(&mut stopping, Duration::from_secs(10));
     let took = asked.elapsed();
     assert!(status.success(), "a controlled shutdown exits 0: {status}");
     // Asked at once, with no time for a session timeout to act.
@@ -328,14 +334,7 @@ fn a_shutdown_request_lost_with_the_controller_is_asked_again() {
     std::thread::sleep(Duration::from_millis(200));
     c.stop_controller(false);
     c.restart_controller();
-    let asked = Instant::now();
-    let status = loop {
-        if let Some(s) = stopping.child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(asked.elapsed() < Duration::from_secs(10), "it stops");
-        std::thread::sleep(Duration::from_millis(10));
-    };
+    let status = exit_within(&mut stopping, Duration::from_secs(10));
     assert!(status.success(), "the shutdown completes cleanly: {status}");
     let marker = c.data.join(format!("broker-{leader}/.kafka_cleanshutdown"));
     assert!(marker.exists(), "the clean-shutdown marker is left");
