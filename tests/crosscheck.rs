@@ -7,28 +7,29 @@ mod common;
 use serde_json::Value;
 use std::process::Command;
 
-#[test]
-fn the_models_counterexample_and_a_random_walk_match_the_cluster() {
-    let out = common::scratch("crosscheck-acks1");
+/// `insync crosscheck SCENARIO --walks N --ops 300 --format json` into
+/// `out`: the process's output and its parsed report.
+fn crosscheck_json(
+    scenario: &str,
+    walks: &str,
+    out: &std::path::Path,
+) -> (std::process::Output, Value) {
     let o = Command::new(env!("CARGO_BIN_EXE_insync"))
-        .args([
-            "crosscheck",
-            "models/crosscheck-acks1-kill.toml",
-            "--walks",
-            "1",
-            "--ops",
-            "300",
-            "--format",
-            "json",
-            "--quiet",
-            "--out",
-        ])
-        .arg(&out)
+        .args(["crosscheck", scenario, "--walks", walks, "--ops", "300"])
+        .args(["--format", "json", "--quiet", "--out"])
+        .arg(out)
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
     let r: Value = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&o.stderr)));
+    (o, r)
+}
+
+#[test]
+fn the_models_counterexample_and_a_random_walk_match_the_cluster() {
+    let out = common::scratch("crosscheck-acks1");
+    let (o, r) = crosscheck_json("models/crosscheck-acks1-kill.toml", "1", &out);
     let walks = r["walks"].as_array().unwrap();
     assert_eq!(walks.len(), 2, "{r:#}");
     let cx = &walks[0];
@@ -56,25 +57,7 @@ fn the_models_counterexample_and_a_random_walk_match_the_cluster() {
 #[test]
 fn a_zombie_leader_loses_acknowledged_writes_in_the_model_and_on_the_cluster() {
     let out = common::scratch("crosscheck-zombie");
-    let o = Command::new(env!("CARGO_BIN_EXE_insync"))
-        .args([
-            "crosscheck",
-            "models/network-partition-acks1.toml",
-            "--walks",
-            "0",
-            "--ops",
-            "300",
-            "--format",
-            "json",
-            "--quiet",
-            "--out",
-        ])
-        .arg(&out)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&o.stdout);
-    let r: Value = serde_json::from_str(&stdout)
-        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&o.stderr)));
+    let (o, r) = crosscheck_json("models/network-partition-acks1.toml", "0", &out);
     let cx = &r["walks"][0];
     assert_eq!(cx["kind"], "counterexample", "{r:#}");
     assert_eq!(cx["faults"][0]["fault"], "split", "{r:#}");
