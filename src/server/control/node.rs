@@ -464,6 +464,7 @@ impl ControllerNode {
         leader_epoch: Epoch,
         partition_epoch: PartitionEpoch,
         new_isr: BrokerSet,
+        joining: Option<(BrokerId, u8)>,
     ) {
         if !self.is_current(broker, conn) {
             return;
@@ -473,6 +474,7 @@ impl ControllerNode {
             leader_epoch,
             partition_epoch,
             new_isr,
+            joining,
         };
         self.step(&key, Input::Message(Node::Broker(broker), alter));
         self.settle();
@@ -948,6 +950,7 @@ mod tests {
             p0.leader_epoch,
             p0.partition_epoch,
             BrokerSet::of([leader]),
+            None,
         );
         // The follower keeps its session, the sole ISR member falls silent.
         let later = start + Duration::from_millis(1500);
@@ -988,6 +991,7 @@ mod tests {
             p0.leader_epoch,
             p0.partition_epoch,
             BrokerSet::of([1]),
+            None,
         );
         assert_eq!(
             c.view().topics["t"].partitions[0].state.isr,

@@ -285,6 +285,7 @@ async fn broker_connection(
                 leader_epoch,
                 partition_epoch,
                 new_isr,
+                joining,
             } => n.node.alter_partition(
                 id,
                 conn,
@@ -293,6 +294,7 @@ async fn broker_connection(
                 leader_epoch,
                 partition_epoch,
                 new_isr,
+                joining,
             ),
             ToController::CreateTopic {
                 request,
