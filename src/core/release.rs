@@ -424,6 +424,14 @@ impl Rule {
                 what: "with ELR, when the ISR and the ELR are both empty the controller elects the \
                        last known leader once it is unfenced",
             },
+            // Why 4.0's rule is not modelled apart: the ISR and the ELR are
+            // both empty only once the last known leader itself has left
+            // the ELR, and it leaves it only by registering again after an
+            // unclean shutdown (`handleBrokerUncleanShutdown`), fenced
+            // until its first heartbeat. 4.0 elects it in that window, 4.1
+            // right after; the model registers and unfences in one step, so
+            // the two coincide there, and the leader and its log are the
+            // same either way.
             Rule::LastKnownLeaderOnlyIfAcceptable => RuleInfo {
                 name: "last-known-leader-only-if-acceptable",
                 source: "KAFKA-19522 (4.1)",
