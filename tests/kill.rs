@@ -6,7 +6,7 @@ mod common;
 use common::{Procs, kcat_produce, kcat_read, leader_and_isr, parse_report, python, script};
 use std::collections::HashSet;
 use std::process::Command;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[test]
 #[ignore = "needs kcat and confluent-kafka: scripts/install-clients"]
@@ -235,6 +235,13 @@ fn a_full_disk_stops_the_broker_and_loses_nothing_acknowledged() {
     )
     .unwrap();
     let addr = first.trim().strip_prefix("broker 0: ").unwrap().to_string();
+    // Its killed life's session must run out before it may register
+    // (DUPLICATE_BROKER_REGISTRATION until then).
+    common::wait_for_at(
+        &addr,
+        |m| leader_and_isr(m, "full").is_some_and(|(l, _)| l == 0),
+        "the limited broker registers and leads",
+    );
     let mut acked = Vec::new();
     let value = "x".repeat(4000);
     for i in 0..200 {
@@ -269,4 +276,51 @@ fn a_full_disk_stops_the_broker_and_loses_nothing_acknowledged() {
         .collect();
     assert_eq!(values, acked, "every acknowledged record, nothing else");
     kcat_produce(&c.bootstrap(), "full", "1", "after").expect("and it takes writes");
+}
+
+/// Kafka 4.x's DUPLICATE_BROKER_REGISTRATION: a broker killed and started
+/// again within `broker.session.timeout.ms` is refused by the controller
+/// until its killed life's session expires and that life is fenced
+/// (`ClusterControlManager.registerBroker`); it keeps asking, and only
+/// then does the cluster list its new address. A new process displacing
+/// the old registration at once would be let in within a fraction of that.
+#[test]
+#[ignore = "needs kcat: scripts/install-clients"]
+fn a_broker_restarted_within_its_session_waits_for_the_old_one_to_expire() {
+    let _one_at_a_time = common::serial();
+    // 3 s sessions, heartbeats every 750 ms: the killed life's session
+    // lasts at least 2.25 s after the kill.
+    let mut c = Procs::start_timed(3, &["--min-isr", "2"], &[], "3000");
+    c.metadata("again");
+    kcat_produce(&c.bootstrap(), "again", "all", "before").expect("all three in sync");
+    let old_addr = c.addr(0).unwrap();
+    let killed = Instant::now();
+    c.kill(0);
+    let log = c.restart_logged(0);
+    let new_addr = c.addr(0).unwrap();
+    assert_ne!(new_addr, old_addr, "a new process on a new port");
+    c.wait_for(
+        |m| m.contains(&format!("broker 0 at {new_addr}")),
+        "the new life registers",
+    );
+    let took = killed.elapsed();
+    assert!(
+        took >= Duration::from_millis(2000),
+        "registered {took:?} after the kill, before the old session could expire"
+    );
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        said.contains("refused the registration: DUPLICATE_BROKER_REGISTRATION"),
+        "the controller refused it while the old session lived:\n{said}"
+    );
+    c.wait_for(
+        |m| leader_and_isr(m, "again").is_some_and(|(_, isr)| isr == 3),
+        "the new life rejoins the ISR",
+    );
+    kcat_produce(&c.bootstrap(), "again", "all", "after").expect("writes go on");
+    let values: Vec<String> = kcat_read(&c.bootstrap(), "again")
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(values, vec!["before", "after"]);
 }

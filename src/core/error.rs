@@ -52,9 +52,12 @@ pub enum ErrorCode {
     ElectionNotNeeded = 84,
     /// More than one batch for a partition in one Produce.
     InvalidRecord = 87,
+    /// BrokerRegistration from a new process while the broker id's previous
+    /// registration still has a live heartbeat session.
+    DuplicateBrokerRegistration = 101,
 }
 
-const ALL: [ErrorCode; 34] = [
+const ALL: [ErrorCode; 35] = [
     ErrorCode::OffsetOutOfRange,
     ErrorCode::CorruptMessage,
     ErrorCode::UnknownTopicOrPartition,
@@ -89,6 +92,7 @@ const ALL: [ErrorCode; 34] = [
     ErrorCode::EligibleLeadersNotAvailable,
     ErrorCode::ElectionNotNeeded,
     ErrorCode::InvalidRecord,
+    ErrorCode::DuplicateBrokerRegistration,
 ];
 
 impl ErrorCode {
@@ -147,6 +151,7 @@ impl ErrorCode {
             EligibleLeadersNotAvailable => "ELIGIBLE_LEADERS_NOT_AVAILABLE",
             ElectionNotNeeded => "ELECTION_NOT_NEEDED",
             InvalidRecord => "INVALID_RECORD",
+            DuplicateBrokerRegistration => "DUPLICATE_BROKER_REGISTRATION",
         }
     }
 

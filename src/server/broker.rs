@@ -71,6 +71,8 @@ pub struct Broker {
     pub defaults: TopicSettings,
     /// The cluster as the controller last described it.
     pub view: ClusterView,
+    /// This life's broker epoch, once the controller registered it.
+    pub broker_epoch: Option<u64>,
     partitions: HashMap<(String, i32), Partition>,
     next_producer_id: i64,
     next_request: u64,
@@ -93,6 +95,7 @@ impl Broker {
             id,
             defaults,
             view: ClusterView::default(),
+            broker_epoch: None,
             partitions: HashMap::new(),
             // Producer ids must not repeat across brokers and restarts:
             // this broker's own block, started from the clock.

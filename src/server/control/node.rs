@@ -42,11 +42,28 @@ struct Member {
     /// it reconnects.
     conn: Option<ConnId>,
     link: Option<UnboundedSender<ToBroker>>,
-    last_heartbeat: Instant,
+    /// When this registration last heard from its broker (Kafka 4.x's
+    /// `BrokerHeartbeatTracker` contact time for this broker epoch). None
+    /// once a restored controller finds it fenced: Kafka's
+    /// `ClusterControlManager.activate` gives only unfenced brokers one.
+    last_contact: Option<Instant>,
     fenced: bool,
     /// Granted a controlled shutdown: fenced until a new life registers,
     /// whatever this one still says.
     stopping: bool,
+}
+
+impl Member {
+    /// `BrokerHeartbeatManager.hasValidSession` as Kafka 4.x has it
+    /// (KAFKA-17793): whether the last contact is within the session
+    /// timeout, fenced or not. A broker stopped by a controlled shutdown
+    /// therefore keeps its session until it runs out, as Kafka's
+    /// `ClusterControlManagerTest.testDuplicateBrokerRegistrationWithInactiveBroker`
+    /// shows; before 4.0 a fenced broker had none.
+    fn has_valid_session(&self, now: Instant, timeout: Duration) -> bool {
+        self.last_contact
+            .is_some_and(|t| now.saturating_duration_since(t) <= timeout)
+    }
 }
 
 #[derive(Debug)]
@@ -169,7 +186,7 @@ impl ControllerNode {
                         broker_epoch: offset,
                         conn: None,
                         link: None,
-                        last_heartbeat: now,
+                        last_contact: Some(now),
                         fenced: false,
                         stopping: false,
                     },
@@ -177,10 +194,12 @@ impl ControllerNode {
                 self.refresh_fenced(id);
             }
             MetadataRecord::FenceBroker { broker } => {
-                self.brokers
+                let m = self
+                    .brokers
                     .get_mut(&broker)
-                    .ok_or_else(|| format!("fences broker {broker}, never registered"))?
-                    .fenced = true;
+                    .ok_or_else(|| format!("fences broker {broker}, never registered"))?;
+                m.fenced = true;
+                m.last_contact = None;
                 self.refresh_fenced(broker);
             }
             MetadataRecord::Topic { name, id, settings } => {
@@ -253,7 +272,7 @@ impl ControllerNode {
                     broker_epoch: b.broker_epoch,
                     conn: None,
                     link: None,
-                    last_heartbeat: now,
+                    last_contact: (!b.fenced).then_some(now),
                     fenced: b.fenced,
                     stopping: false,
                 },
@@ -359,8 +378,94 @@ impl ControllerNode {
     /// BrokerRegistration: a broker connects. The same process connecting
     /// again (after the controller or the link restarted) keeps its
     /// registration and is told its partitions' state again; a new process
-    /// (a new incarnation) is a new life with a new broker epoch.
+    /// (a new incarnation) is a new life with a new broker epoch, admitted
+    /// only once the old life's session has expired
+    /// (`ClusterControlManager.registerBroker`). A refusal is answered on
+    /// `link` and returned; the caller then closes the connection.
     pub fn register(
+        &mut self,
+        addr: BrokerAddr,
+        incarnation: Uuid,
+        previous_broker_epoch: Option<u64>,
+        conn: ConnId,
+        link: UnboundedSender<ToBroker>,
+        now: Instant,
+    ) -> Result<(), String> {
+        let id = addr.id;
+        let existing = self.brokers.get(&id);
+        if let Some(m) = existing
+            && m.incarnation != incarnation
+            && m.has_valid_session(now, self.session_timeout)
+        {
+            // Kafka's DUPLICATE_BROKER_REGISTRATION: the old life may still
+            // be serving, and fencing it on a newcomer's word would let a
+            // misconfigured second broker with the same id unseat it. A
+            // restarted broker asks again until the session runs out and
+            // the ticker fences the old life.
+            let message = format!(
+                "broker id {id} is still registered by another process, whose \
+                 session has not expired (broker.session.timeout.ms {} ms); \
+                 a restarted broker is admitted once it has",
+                self.session_timeout.as_millis()
+            );
+            let refusal = ToBroker::RegistrationRefused {
+                error: ErrorCode::DuplicateBrokerRegistration,
+                message: message.clone(),
+            };
+            self.ready.sends.push((link, refusal));
+            return Err(format!(
+                "{}: {message}",
+                ErrorCode::DuplicateBrokerRegistration
+            ));
+        }
+        if let Some(m) = self.brokers.get_mut(&id)
+            && m.stopping
+            && m.incarnation == incarnation
+        {
+            // The stopping process reconnected: it only needs its answer.
+            m.conn = Some(conn);
+            m.link = Some(link);
+            let broker_epoch = m.broker_epoch;
+            self.send(id, ToBroker::Registered { broker_epoch });
+            self.send(id, ToBroker::ShutdownAllowed { broker_epoch });
+            return Ok(());
+        }
+        if let Some(m) = self.brokers.get_mut(&id)
+            && !m.fenced
+            && m.incarnation == incarnation
+            && m.addr == addr
+        {
+            m.conn = Some(conn);
+            m.link = Some(link);
+            m.last_contact = Some(now);
+            let broker_epoch = m.broker_epoch;
+            self.send(id, ToBroker::Registered { broker_epoch });
+            for key in self.partitions_of(id) {
+                self.send_state(&key, id);
+            }
+            self.settle();
+            return Ok(());
+        }
+        let existing = self.brokers.get(&id);
+        // Kafka 4.x calls a restart clean when the epoch its marker kept is
+        // the one the controller registered last (`storedBrokerEpoch ==
+        // request.previousBrokerEpoch()` in `registerBroker`); with no
+        // registration on record nothing matches. The same process, fenced
+        // while cut off, speaking again has its log intact, as the core's
+        // `HeartbeatResumed` says, whatever its start found.
+        let clean_shutdown = existing.is_some_and(|m| {
+            m.incarnation == incarnation || previous_broker_epoch == Some(m.broker_epoch)
+        });
+        self.admit(addr, incarnation, clean_shutdown, conn, link, now);
+        Ok(())
+    }
+
+    /// Registers a new life of the broker (a new broker epoch), fencing the
+    /// old one first if it still counts as alive: its session ran out
+    /// before the ticker noticed, or it is the same process that changed
+    /// its address. The partitions it led or sat in the ISR of move on
+    /// before the new life registers.
+    fn admit(
         &mut self,
         addr: BrokerAddr,
         incarnation: Uuid,
@@ -370,43 +475,7 @@ impl ControllerNode {
         now: Instant,
     ) {
         let id = addr.id;
-        if let Some(m) = self.brokers.get_mut(&id)
-            && m.stopping
-            && m.incarnation == incarnation
-        {
-            // The stopping process reconnected: it only needs its answer.
-            m.conn = Some(conn);
-            m.link = Some(link);
-            let broker_epoch = m.broker_epoch;
-            self.send(id, ToBroker::ShutdownAllowed { broker_epoch });
-            return;
-        }
-        if let Some(m) = self.brokers.get_mut(&id)
-            && !m.fenced
-            && m.incarnation == incarnation
-            && m.addr == addr
-        {
-            m.conn = Some(conn);
-            m.link = Some(link);
-            m.last_heartbeat = now;
-            for key in self.partitions_of(id) {
-                self.send_state(&key, id);
-            }
-            self.settle();
-            return;
-        }
-        // The same process, fenced while cut off, speaks again: its log is
-        // intact, as the core's `HeartbeatResumed` says, whatever marker
-        // its start found.
-        let clean_shutdown = clean_shutdown
-            || self
-                .brokers
-                .get(&id)
-                .is_some_and(|m| m.incarnation == incarnation);
         if self.brokers.get(&id).is_some_and(|m| !m.fenced) {
-            // A new incarnation while the old one still counts as alive: as
-            // KRaft does, fence the old one first, so the partitions it led
-            // or sat in the ISR of move on before the new life registers.
             self.fence(id);
         }
         let broker_epoch = self.record(MetadataRecord::RegisterBroker {
@@ -421,11 +490,12 @@ impl ControllerNode {
                 broker_epoch,
                 conn: Some(conn),
                 link: Some(link),
-                last_heartbeat: now,
+                last_contact: Some(now),
                 fenced: false,
                 stopping: false,
             },
         );
+        self.send(id, ToBroker::Registered { broker_epoch });
         for key in self.partitions_of(id) {
             let registration = Msg::BrokerRegistration {
                 clean_shutdown,
@@ -443,13 +513,13 @@ impl ControllerNode {
             return;
         }
         let m = self.brokers.get_mut(&broker).expect("current");
-        m.last_heartbeat = now;
+        m.last_contact = Some(now);
         if m.fenced
             && !m.stopping
             && let Some(link) = m.link.clone()
         {
             let (addr, incarnation) = (m.addr.clone(), m.incarnation);
-            self.register(addr, incarnation, true, conn, link, now);
+            self.admit(addr, incarnation, true, conn, link, now);
         }
     }
 
@@ -513,9 +583,7 @@ impl ControllerNode {
         let expired: Vec<BrokerId> = self
             .brokers
             .iter()
-            .filter(|(_, m)| {
-                !m.fenced && now.duration_since(m.last_heartbeat) > self.session_timeout
-            })
+            .filter(|(_, m)| !m.fenced && !m.has_valid_session(now, self.session_timeout))
             .map(|(b, _)| *b)
             .collect();
         if expired.is_empty() {
@@ -740,15 +808,28 @@ mod tests {
     }
 
     pub(super) fn cluster(n: u8) -> (ControllerNode, Vec<UnboundedReceiver<ToBroker>>, Instant) {
-        let mut c = ControllerNode::new(Duration::from_secs(1), false);
+        cluster_traced(n, false)
+    }
+
+    fn cluster_traced(
+        n: u8,
+        trace: bool,
+    ) -> (ControllerNode, Vec<UnboundedReceiver<ToBroker>>, Instant) {
+        let mut c = ControllerNode::new(Duration::from_secs(1), trace);
         let now = Instant::now();
         let mut rxs = Vec::new();
         for b in 0..n {
             let (tx, rx) = unbounded_channel();
-            c.register(addr(b), life(b, 0), false, u64::from(b), tx, now);
+            c.register(addr(b), life(b, 0), None, u64::from(b), tx, now)
+                .expect("a first registration");
             rxs.push(rx);
         }
         (c, rxs, now)
+    }
+
+    /// Everything sent so far on `rx`.
+    fn drain(rx: &mut UnboundedReceiver<ToBroker>) -> Vec<ToBroker> {
+        std::iter::from_fn(|| rx.try_recv().ok()).collect()
     }
 
     pub(super) fn settings(rf: u8, min_isr: u8) -> TopicSettings {
@@ -800,16 +881,150 @@ mod tests {
         );
     }
 
+    /// Kafka 4.x's DUPLICATE_BROKER_REGISTRATION: a new process with the
+    /// id of a broker whose session lives is refused, and nothing changes;
+    /// once the session has expired and the old life is fenced, it is
+    /// admitted. The partitions never see two lives at once.
     #[test]
-    fn a_restarted_broker_is_fenced_before_it_registers_again() {
-        let (mut c, _rxs, now) = cluster(3);
+    fn a_new_process_is_refused_while_the_old_session_lives() {
+        let (mut c, _rxs, start) = cluster(3);
         c.create_topic("t", &settings(3, 2)).unwrap();
-        let (tx, _rx) = unbounded_channel();
-        c.register(addr(0), life(0, 1), false, 100, tx, now);
+        c.take_ready().deliver();
+        let before = c.image();
+        let (tx, mut rx) = unbounded_channel();
+        let soon = start + Duration::from_millis(900);
+        let why = c
+            .register(addr(0), life(0, 1), None, 100, tx, soon)
+            .unwrap_err();
+        assert!(why.contains("DUPLICATE_BROKER_REGISTRATION"), "{why}");
+        let ready = c.take_ready();
+        assert!(ready.records.is_empty(), "{:?}", ready.records);
+        ready.deliver();
+        assert!(
+            matches!(
+                drain(&mut rx).as_slice(),
+                [ToBroker::RegistrationRefused {
+                    error: ErrorCode::DuplicateBrokerRegistration,
+                    ..
+                }]
+            ),
+            "the refusal, and nothing else"
+        );
+        assert_eq!(c.image(), before, "the old life keeps everything");
+        assert_eq!(c.view().topics["t"].partitions[0].state.leader, Some(0));
+        // A refused process does not speak for the broker.
+        c.heartbeat(0, 100, soon);
+        assert_eq!(c.brokers[&0].conn, Some(0));
+        // The session runs out; the ticker fences the old life.
+        let later = start + Duration::from_millis(1500);
+        c.heartbeat(1, 1, later);
+        c.heartbeat(2, 2, later);
+        c.tick(later);
         let p0 = c.view().topics["t"].partitions[0].state;
         assert_eq!(p0.leader, Some(1), "its old life lost the leadership");
         assert_eq!(p0.isr, BrokerSet::of([1, 2]), "and its ISR seat");
+        let (tx, mut rx) = unbounded_channel();
+        c.register(addr(0), life(0, 1), None, 101, tx, later)
+            .expect("admitted once the old session expired");
+        c.take_ready().deliver();
+        let told = drain(&mut rx);
+        assert!(
+            matches!(told.first(), Some(ToBroker::Registered { broker_epoch }) if *broker_epoch == c.brokers[&0].broker_epoch),
+            "told its new broker epoch first: {told:?}"
+        );
         assert_eq!(c.view().brokers.len(), 3, "the new life is registered");
+    }
+
+    /// After a controller restart only unfenced brokers have a session
+    /// (`ClusterControlManager.activate`): a broker that stopped by a
+    /// controlled shutdown comes back at once.
+    #[test]
+    fn a_restored_controller_gives_fenced_brokers_no_session() {
+        let (mut c, _rxs, now) = cluster(3);
+        c.create_topic("t", &settings(3, 2)).unwrap();
+        c.controlled_shutdown(0, 0);
+        let records = c.take_ready().records;
+        let n = records.len() as u64;
+        let mut r =
+            ControllerNode::restore(Duration::from_secs(1), false, None, records, n, now).unwrap();
+        let (tx, _rx) = unbounded_channel();
+        let epoch = r.brokers[&0].broker_epoch;
+        r.register(addr(0), life(0, 1), Some(epoch), 10, tx, now)
+            .expect("no session to wait out");
+        let (tx, _rx) = unbounded_channel();
+        assert!(
+            r.register(addr(1), life(1, 1), None, 11, tx, now).is_err(),
+            "an unfenced broker's session starts with the restored controller"
+        );
+    }
+
+    /// A session that ran out before the ticker noticed: the new life is
+    /// admitted, and the old one fenced first, in the same decision.
+    #[test]
+    fn a_new_process_after_the_session_ran_out_fences_the_old_life_first() {
+        let (mut c, _rxs, start) = cluster(3);
+        c.create_topic("t", &settings(3, 2)).unwrap();
+        c.take_ready();
+        let (tx, _rx) = unbounded_channel();
+        let later = start + Duration::from_millis(1001);
+        c.register(addr(0), life(0, 1), None, 100, tx, later)
+            .expect("the old session expired");
+        let kinds: Vec<_> = c
+            .take_ready()
+            .records
+            .into_iter()
+            .map(|(_, rec)| match rec {
+                MetadataRecord::FenceBroker { .. } => "fence",
+                MetadataRecord::RegisterBroker { .. } => "register",
+                MetadataRecord::PartitionChange { .. } => "change",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(kinds.first(), Some(&"fence"), "{kinds:?}");
+        assert!(kinds.contains(&"register"), "{kinds:?}");
+        let p0 = c.view().topics["t"].partitions[0].state;
+        assert_eq!((p0.leader, p0.isr), (Some(1), BrokerSet::of([1, 2])));
+    }
+
+    /// The core hears a clean restart only when the registration's previous
+    /// broker epoch is the one registered last (Kafka 4.x's
+    /// `ClusterControlManager.registerBroker`): a marker's mere presence,
+    /// or one from an older life, is not enough.
+    #[test]
+    fn a_restart_is_clean_only_with_the_registered_previous_broker_epoch() {
+        let (mut c, _rxs, start) = cluster_traced(3, true);
+        c.create_topic("t", &settings(3, 2)).unwrap();
+        c.take_ready();
+        let epochs: Vec<u64> = (0..3).map(|b| c.brokers[&b].broker_epoch).collect();
+        // Brokers 0 and 1 stop cleanly; broker 2 is killed.
+        c.controlled_shutdown(0, 0);
+        c.controlled_shutdown(1, 1);
+        c.take_ready();
+        let later = start + Duration::from_secs(2);
+        c.tick(later);
+        c.events.clear();
+        let registered = |c: &mut ControllerNode, b: BrokerId, previous| {
+            let (tx, _rx) = unbounded_channel();
+            c.register(addr(b), life(b, 1), previous, 10 + u64::from(b), tx, later)
+                .expect("the old session is over");
+            let clean: Vec<bool> = c
+                .events
+                .drain(..)
+                .filter(|l| l["event"]["type"] == "BrokerRegistered" && l["event"]["broker"] == b)
+                .map(|l| l["event"]["clean_shutdown"] == true)
+                .collect();
+            assert_eq!(clean.len(), 3, "one per partition");
+            clean[0]
+        };
+        assert!(
+            !registered(&mut c, 0, Some(epochs[0] + 1)),
+            "a marker from another life"
+        );
+        assert!(
+            registered(&mut c, 1, Some(epochs[1])),
+            "the marker of the life registered last"
+        );
+        assert!(!registered(&mut c, 2, None), "no marker");
     }
 
     #[test]
@@ -844,17 +1059,28 @@ mod tests {
         c.heartbeat(0, 0, now + Duration::from_millis(10));
         assert_eq!(c.view().brokers.len(), 2, "it stays fenced");
         let (tx, mut rx) = unbounded_channel();
-        c.register(addr(0), life(0, 0), false, 50, tx, now);
+        c.register(addr(0), life(0, 0), None, 50, tx, now).unwrap();
         c.take_ready().deliver();
         assert!(matches!(
-            rx.try_recv(),
-            Ok(ToBroker::ShutdownAllowed { .. })
+            drain(&mut rx).as_slice(),
+            [
+                ToBroker::Registered { .. },
+                ToBroker::ShutdownAllowed { .. }
+            ]
         ));
         assert_eq!(c.view().brokers.len(), 2);
-        // Its next life registers as a new broker epoch.
+        // Fenced, it keeps its session until it runs out (Kafka 4.x): its
+        // next life waits for that, then registers as a new broker epoch.
+        let epoch = c.brokers[&0].broker_epoch;
         let (tx, _rx) = unbounded_channel();
-        c.register(addr(0), life(0, 1), true, 51, tx, now);
+        let err = c.register(addr(0), life(0, 1), Some(epoch), 51, tx, now);
+        assert!(err.is_err(), "its session lives on after the shutdown");
+        let (tx, _rx) = unbounded_channel();
+        let later = now + Duration::from_millis(1011);
+        c.register(addr(0), life(0, 1), Some(epoch), 52, tx, later)
+            .unwrap();
         assert_eq!(c.view().brokers.len(), 3);
+        assert!(c.brokers[&0].broker_epoch > epoch);
     }
 
     #[test]
@@ -996,7 +1222,8 @@ mod tests {
         assert_restores(&mut c, &mut log);
         // Broker 0 comes back as a new process.
         let (tx, _rx) = unbounded_channel();
-        c.register(addr(0), life(0, 1), false, 10, tx, later);
+        c.register(addr(0), life(0, 1), None, 10, tx, later)
+            .expect("its old life was fenced");
         assert_restores(&mut c, &mut log);
         assert!(
             c.brokers[&0].broker_epoch > 0,
@@ -1014,7 +1241,7 @@ mod tests {
             ControllerNode::restore(Duration::from_secs(1), false, None, records, n, now).unwrap();
         let before = r.image();
         let (tx, mut rx) = unbounded_channel();
-        r.register(addr(0), life(0, 0), false, 7, tx, now);
+        r.register(addr(0), life(0, 0), None, 7, tx, now).unwrap();
         let ready = r.take_ready();
         assert!(
             ready.records.is_empty(),
@@ -1029,10 +1256,15 @@ mod tests {
             .filter(|m| matches!(m, ToBroker::LeaderAndIsr { .. }))
             .count();
         assert_eq!(states, 3, "it hears every partition's state again");
-        // The same id from another process is a new life: the old one is
-        // fenced first.
+        // A restored controller gives every unfenced broker a session from
+        // its start (`ClusterControlManager.activate`): another process
+        // with the same id waits it out, then is a new life, and the old
+        // one is fenced first.
         let (tx, _rx) = unbounded_channel();
-        r.register(addr(1), life(1, 1), false, 8, tx, now);
+        assert!(r.register(addr(1), life(1, 1), None, 8, tx, now).is_err());
+        let (tx, _rx) = unbounded_channel();
+        let later = now + Duration::from_millis(1001);
+        r.register(addr(1), life(1, 1), None, 9, tx, later).unwrap();
         let kinds: Vec<_> = r
             .take_ready()
             .records
