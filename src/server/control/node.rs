@@ -755,7 +755,8 @@ impl ControllerNode {
                 Effect::Send(..)
                 | Effect::Write(_)
                 | Effect::ArmTimer(_)
-                | Effect::CancelTimer(_) => {}
+                | Effect::CancelTimer(_)
+                | Effect::FollowerFetched { .. } => {}
             }
         }
     }
