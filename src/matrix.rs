@@ -44,8 +44,13 @@ pub fn scenario_name(acks: &str, min_isr: u8, variant: &str) -> String {
 #[derive(Clone, Debug, Serialize)]
 pub struct Cell {
     pub property: String,
-    /// `None` while the catalogue has no scenario for this cell.
+    /// `None` while the catalogue has no scenario for this cell, or when
+    /// the table's release cannot run it (`unavailable` says why).
     pub verdict: Option<Verdict>,
+    /// Why the table's release has no verdict here: ELR asked of a
+    /// release before 4.0.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unavailable: Option<String>,
     /// Steps in the shortest counterexample, when violated.
     pub counterexample_length: Option<usize>,
     pub scenario: String,
@@ -87,6 +92,8 @@ struct CellPlan {
     scenario: String,
     /// Index into `Plan::jobs` of the check at the table's release.
     at_release: Option<usize>,
+    /// Why the scenario cannot run at the table's release.
+    unavailable: Option<String>,
     /// For each era (in order), the job that decides it, if the scenario
     /// is valid there.
     eras: Vec<(KafkaVersion, Option<usize>)>,
@@ -144,13 +151,24 @@ pub fn plan(models: &Path, release: Option<KafkaVersion>) -> Result<Plan, String
                     property,
                     scenario: format!("models/{name}.toml"),
                     at_release: None,
+                    unavailable: None,
                     eras: Vec::new(),
                 };
                 if path.exists() {
                     let scenario = Scenario::load(&path)?;
-                    let config = scenario
-                        .at_release(release)
-                        .map_err(|e| format!("{}: at Kafka {release}: {e}", path.display()))?;
+                    let config = match scenario.at_release(release) {
+                        Ok(c) => c,
+                        // A scenario valid at the newest release asks for
+                        // a feature this older one lacks: no verdict here.
+                        Err(e) if !annotate && scenario.at_release(NEWEST).is_ok() => {
+                            cell.unavailable = Some(e);
+                            plan.cells.push(cell);
+                            continue;
+                        }
+                        Err(e) => {
+                            return Err(format!("{}: at Kafka {release}: {e}", path.display()));
+                        }
+                    };
                     cell.at_release = Some(plan.job(&scenario, config));
                     for era in eras().into_iter().filter(|_| annotate) {
                         let job = match era == own_era {
@@ -184,6 +202,7 @@ pub fn assemble(plan: &Plan, reports: &[Report]) -> Result<Matrix, String> {
             None => Cell {
                 property: c.property.to_string(),
                 verdict: None,
+                unavailable: c.unavailable.clone(),
                 counterexample_length: None,
                 scenario: c.scenario.clone(),
                 elsewhere: Vec::new(),
@@ -200,6 +219,7 @@ pub fn assemble(plan: &Plan, reports: &[Report]) -> Result<Matrix, String> {
                 Cell {
                     property: c.property.to_string(),
                     verdict: Some(p.verdict),
+                    unavailable: None,
                     counterexample_length: p.counterexample.as_ref().map(|c| c.length),
                     scenario: c.scenario.clone(),
                     elsewhere: differing(&per_era, p.verdict),
@@ -265,7 +285,10 @@ pub fn build(
 impl Cell {
     fn text(&self) -> String {
         let mut s = match (self.verdict, self.counterexample_length) {
-            (None, _) => "not in the catalogue yet".into(),
+            (None, _) => match &self.unavailable {
+                Some(why) => format!("no verdict: {why}"),
+                None => "not in the catalogue yet".into(),
+            },
             (Some(Verdict::Holds), _) => "holds".into(),
             (Some(Verdict::Violated), Some(n)) => {
                 format!("violated ({n} steps, {})", self.scenario)
@@ -320,5 +343,33 @@ impl Matrix {
         }
         s.push_str("\nExplore a cell's counterexample: insync explore <scenario>\n");
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An older release's table leaves out the cells it cannot run (ELR
+    /// before 4.0) and says why, instead of refusing the whole table.
+    #[test]
+    fn an_older_release_has_no_verdict_where_it_lacks_the_feature() {
+        let v: KafkaVersion = "3.6".parse().unwrap();
+        let plan = plan(Path::new("models"), Some(v)).expect("a 3.6 table");
+        let elr: Vec<&CellPlan> = plan
+            .cells
+            .iter()
+            .filter(|c| c.scenario.ends_with("-elr.toml"))
+            .collect();
+        assert_eq!(elr.len(), 9);
+        for c in &elr {
+            assert!(c.at_release.is_none(), "{}", c.scenario);
+            let why = c.unavailable.as_deref().unwrap_or_default();
+            assert!(why.contains("KIP-966 ships in 4.0"), "{why}");
+        }
+        let others = plan.cells.iter().filter(|c| c.at_release.is_some()).count();
+        assert_eq!(others, 27, "four columns, one of them ELR");
+        assert!(plan.jobs.iter().all(|j| j.config.kafka_version == Some(v)));
+        assert!(plan.cells.iter().all(|c| c.eras.is_empty()));
     }
 }

@@ -48,6 +48,7 @@ struct ModelSection {
     lag_removals: Option<u8>,
     controlled_shutdowns: Option<u8>,
     preferred_elections: Option<u8>,
+    rolling_restart: Option<bool>,
     network_partitions: Option<u8>,
     network: Option<String>,
     truncation: Option<String>,
@@ -123,6 +124,7 @@ impl Scenario {
         set(&mut c.lag_removals, m.lag_removals);
         set(&mut c.controlled_shutdowns, m.controlled_shutdowns);
         set(&mut c.preferred_elections, m.preferred_elections);
+        set(&mut c.rolling_restart, m.rolling_restart);
         set(&mut c.network_partitions, m.network_partitions);
         set(&mut c.strict_min_isr, m.strict_min_isr);
         set(&mut c.consumer, m.consumer);

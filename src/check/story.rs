@@ -103,6 +103,10 @@ fn describe(model: &KafkaModel, state: &KafkaState, action: &Action) -> String {
             "a network partition cuts {name} off from the controller and the other brokers \
              (clients still reach it); its heartbeats stop"
         ),
+        Input::Timer(Timer::RollingRestart(b)) => format!(
+            "no partition is under-replicated and no broker is away: the rolling restart \
+             moves on, and the operator sends broker {b} SIGTERM"
+        ),
         Input::Timer(t) => format!("{name}: {t:?}"),
         Input::Choice(c) => format!("{name}: {c:?}"),
     }
@@ -138,6 +142,7 @@ fn message_name(msg: &KMsg) -> String {
         Msg::SessionExpired => "a heartbeat timeout".into(),
         Msg::BrokerRegistration { .. } => "a broker registration".into(),
         Msg::ControlledShutdown { .. } => "a controlled-shutdown request".into(),
+        Msg::Sigterm => "SIGTERM, the rolling restart's next step".into(),
         Msg::ShutdownAllowed { .. } => "the controller's leave to shut down".into(),
     }
 }

@@ -407,6 +407,10 @@ pub struct ConfigFlags {
     /// one run: leadership moves with no failure.
     #[arg(long)]
     pub preferred_elections: Option<u8>,
+    /// One rolling restart: each broker in turn gets SIGTERM (a controlled
+    /// shutdown) and restarts; the next waits until the ISR is whole again.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub rolling_restart: Option<bool>,
     /// Network partitions allowed in one run: a live broker cut off from the
     /// controller and the other brokers (clients still reach it), then healed.
     #[arg(long)]
@@ -532,6 +536,7 @@ impl ConfigFlags {
         over!(lag_removals, self.lag_removals);
         over!(controlled_shutdowns, self.controlled_shutdowns);
         over!(preferred_elections, self.preferred_elections);
+        over!(rolling_restart, self.rolling_restart);
         over!(network_partitions, self.network_partitions);
         over!(records, self.records);
         over!(kafka.retries, self.retries);
@@ -566,6 +571,7 @@ impl ConfigFlags {
             || self.lag_removals.is_some()
             || self.controlled_shutdowns.is_some()
             || self.preferred_elections.is_some()
+            || self.rolling_restart.is_some()
             || self.network_partitions.is_some()
             || self.records.is_some()
             || self.retries.is_some()

@@ -59,8 +59,20 @@ pub struct ProtocolConfig {
     /// rejoins the ISR only once it has reached the leader's log end.
     #[serde(default)]
     pub caught_up_isr_expansion_under_min_isr: bool,
+    /// KIP-841 (3.3): the controller refuses an AlterPartition that adds
+    /// a fenced or shutting-down broker to the ISR.
+    #[serde(default = "yes")]
+    pub fenced_replicas_leave_isr: bool,
+    /// KIP-903 (3.5, KRaft only): the controller refuses an AlterPartition
+    /// whose joiner's broker epoch is not its registered one.
+    #[serde(default = "yes")]
+    pub broker_epoch_in_alter_partition: bool,
     /// A deliberate bug, for mutation tests only.
     pub mutation: Option<Mutation>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 impl Default for ProtocolConfig {
@@ -73,6 +85,8 @@ impl Default for ProtocolConfig {
             truncation: Truncation::LeaderEpoch,
             flush_interval_messages: None,
             caught_up_isr_expansion_under_min_isr: false,
+            fenced_replicas_leave_isr: true,
+            broker_epoch_in_alter_partition: true,
             mutation: None,
         }
     }

@@ -20,6 +20,14 @@ pub enum Input<R> {
     ElectPreferred(BrokerId),
 }
 
+/// The ISR change an AlterPartition asks for.
+struct IsrChange {
+    leader_epoch: Epoch,
+    partition_epoch: PartitionEpoch,
+    new_isr: BrokerSet,
+    joining: Option<(BrokerId, u8)>,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Controller {
     pub replicas: BrokerSet,
@@ -77,8 +85,17 @@ impl Controller {
                     leader_epoch,
                     partition_epoch,
                     new_isr,
+                    joining,
                 },
-            ) => self.on_alter_partition(b, leader_epoch, partition_epoch, new_isr, cfg, fx),
+            ) => {
+                let change = IsrChange {
+                    leader_epoch,
+                    partition_epoch,
+                    new_isr,
+                    joining,
+                };
+                self.on_alter_partition(b, change, cfg, fx)
+            }
             Input::Message(Node::Broker(b), Msg::ControlledShutdown { broker_epoch }) => {
                 self.on_controlled_shutdown(b, broker_epoch, cfg, fx)
             }
@@ -454,28 +471,44 @@ impl Controller {
         }
     }
 
-    /// AlterPartition from the leader: accepted only from the current
-    /// leader, at the current leader and partition epochs, and never adding
-    /// a fenced broker.
+    /// AlterPartition from the leader (`ReplicationControlManager
+    /// .alterPartition`): accepted only from the current leader, at the
+    /// current leader and partition epochs; from 3.3 never adding a fenced
+    /// broker (KIP-841), and from 3.5 never adding one whose fetch came
+    /// from a previous life (KIP-903), both in `ineligibleReplicasForIsr`.
+    /// Kafka's leader also leaves such a follower out of its proposal when
+    /// its metadata already shows it (`Partition.isReplicaIsrEligible`); the
+    /// controller's check is the one that cannot be stale, so only it is
+    /// modelled, at the cost of one refused round trip.
     fn on_alter_partition<R>(
         &mut self,
         from: BrokerId,
-        leader_epoch: Epoch,
-        partition_epoch: PartitionEpoch,
-        new_isr: BrokerSet,
+        change: IsrChange,
         cfg: &ProtocolConfig,
         fx: &mut Effects<R>,
     ) {
+        let IsrChange {
+            leader_epoch,
+            partition_epoch,
+            new_isr,
+            joining,
+        } = change;
+        let stale_joiner = joining.is_some_and(|(b, epoch)| {
+            new_isr.contains(b) && !self.state.isr.contains(b) && epoch != self.broker_epoch(b)
+        });
         let reject = if self.state.leader != Some(from) || leader_epoch != self.state.leader_epoch {
             Some("FENCED_LEADER_EPOCH: not the current leader")
         } else if partition_epoch != self.state.partition_epoch {
             Some("INVALID_UPDATE_VERSION: stale partition epoch")
-        } else if !new_isr
-            .minus(self.state.isr)
-            .intersect(self.fenced)
-            .is_empty()
+        } else if cfg.fenced_replicas_leave_isr
+            && !new_isr
+                .minus(self.state.isr)
+                .intersect(self.fenced)
+                .is_empty()
         {
             Some("INELIGIBLE_REPLICA: a fenced broker cannot join the ISR")
+        } else if cfg.broker_epoch_in_alter_partition && stale_joiner {
+            Some("INELIGIBLE_REPLICA: the joiner's fetch came from a previous broker epoch")
         } else if !new_isr.contains(from) || self.replicas.union(new_isr) != self.replicas {
             Some("INVALID_REQUEST: the ISR must hold the leader and only replicas")
         } else {
@@ -547,8 +580,72 @@ mod tests {
                 leader_epoch,
                 partition_epoch,
                 new_isr: isr,
+                joining: None,
             },
         )
+    }
+
+    /// An expansion adding broker 3, whose fetch came from broker epoch
+    /// `epoch`, to the ISR {1, 2}.
+    fn expand(epoch: u8, partition_epoch: PartitionEpoch) -> Input<()> {
+        Input::Message(
+            Node::Broker(1),
+            Msg::AlterPartition {
+                leader_epoch: 1,
+                partition_epoch,
+                new_isr: BrokerSet::of([1, 2, 3]),
+                joining: Some((3, epoch)),
+            },
+        )
+    }
+
+    /// KIP-841 and KIP-903: broker 3 crashes with a fetch on the wire; its
+    /// old life's fetch reaches the leader while it is fenced, then after it
+    /// came back as a new life (epoch 1), empty. Each rule refuses one of
+    /// the two late proposals; a release without them takes both.
+    #[test]
+    fn a_fetch_from_a_previous_life_rejoins_the_isr_only_without_kip_841_and_kip_903() {
+        let outcomes = |fenced_rule: bool, epoch_rule: bool| {
+            let cfg = ProtocolConfig {
+                min_insync_replicas: 2,
+                fenced_replicas_leave_isr: fenced_rule,
+                broker_epoch_in_alter_partition: epoch_rule,
+                ..ProtocolConfig::default()
+            };
+            let mut c = Controller::new(BrokerSet::of([1, 2, 3]), Vec::new());
+            let mut fx: Effects<()> = Effects::new();
+            c.step(Input::Elect(1), &cfg, &mut fx);
+            let expired = Input::Message(Node::Broker(3), Msg::SessionExpired);
+            c.step(expired, &cfg, &mut fx);
+            assert_eq!(c.state.isr, BrokerSet::of([1, 2]));
+            let pe = c.state.partition_epoch;
+            c.step(expand(0, pe), &cfg, &mut fx);
+            let while_fenced = c.state.isr.contains(3);
+            let shrink = Input::Message(
+                Node::Broker(1),
+                Msg::AlterPartition {
+                    leader_epoch: 1,
+                    partition_epoch: c.state.partition_epoch,
+                    new_isr: BrokerSet::of([1, 2]),
+                    joining: None,
+                },
+            );
+            c.step(shrink, &cfg, &mut fx);
+            let registration = Msg::BrokerRegistration {
+                clean_shutdown: false,
+                broker_epoch: 1,
+            };
+            c.step(Input::Message(Node::Broker(3), registration), &cfg, &mut fx);
+            c.step(expand(0, c.state.partition_epoch), &cfg, &mut fx);
+            let after_restart = c.state.isr.contains(3);
+            // The new life's own fetch is always welcome.
+            c.step(expand(1, c.state.partition_epoch), &cfg, &mut fx);
+            assert!(c.state.isr.contains(3));
+            (while_fenced, after_restart)
+        };
+        assert_eq!(outcomes(false, false), (true, true), "before 3.3");
+        assert_eq!(outcomes(true, false), (false, true), "3.3 and 3.4");
+        assert_eq!(outcomes(true, true), (false, false), "from 3.5");
     }
 
     #[test]

@@ -111,6 +111,12 @@ pub enum Msg<R> {
         leader_epoch: Epoch,
         partition_epoch: PartitionEpoch,
         new_isr: BrokerSet,
+        /// The follower an expansion adds, with the broker epoch its fetch
+        /// carried (KIP-903's `newIsrWithEpochs`). Kafka sends an epoch for
+        /// every member; only the joiner's can be stale here, because a
+        /// member that restarts leaves the ISR when it is fenced, and the
+        /// one that stays as the last member is the leader itself.
+        joining: Option<(BrokerId, u8)>,
     },
     /// Controller → broker: the partition's current state.
     LeaderAndIsr {
@@ -141,6 +147,12 @@ pub enum Msg<R> {
     /// Controller → broker: it leads nothing any more and is fenced, so it
     /// may stop (`should_shut_down` in the heartbeat's answer).
     ShutdownAllowed { broker_epoch: u8 },
+    /// The operator's SIGTERM to a broker, the next step of a rolling
+    /// restart. Not a Kafka request, and no runtime sends it: the model
+    /// delivers it from the controller's side because the operator waits
+    /// on what the controller knows (no under-replicated partition, no
+    /// broker away) before restarting the next broker.
+    Sigterm,
 }
 
 impl RenameBrokers for Node {
@@ -183,7 +195,8 @@ impl<R> Msg<R> {
             | Msg::SessionExpired
             | Msg::BrokerRegistration { .. }
             | Msg::ControlledShutdown { .. }
-            | Msg::ShutdownAllowed { .. } => false,
+            | Msg::ShutdownAllowed { .. }
+            | Msg::Sigterm => false,
         }
     }
 }
@@ -203,7 +216,13 @@ impl<R> RenameBrokers for Msg<R> {
                 leader_epoch: _,
                 partition_epoch: _,
                 new_isr,
-            } => new_isr.rename_brokers(to),
+                joining,
+            } => {
+                new_isr.rename_brokers(to);
+                if let Some((b, _)) = joining {
+                    *b = to(*b);
+                }
+            }
             // Requests and answers between a client or follower and a
             // leader carry offsets, epochs and records, never a broker id.
             Msg::Produce(_)
@@ -216,7 +235,8 @@ impl<R> RenameBrokers for Msg<R> {
             | Msg::SessionExpired
             | Msg::BrokerRegistration { .. }
             | Msg::ControlledShutdown { .. }
-            | Msg::ShutdownAllowed { .. } => {}
+            | Msg::ShutdownAllowed { .. }
+            | Msg::Sigterm => {}
         }
     }
 }

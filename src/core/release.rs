@@ -101,6 +101,7 @@ pub const TABLE_RELEASES: &[KafkaVersion] = &[
     KafkaVersion::new(2, 8, 0),
     KafkaVersion::new(3, 0, 0),
     KafkaVersion::new(3, 2, 0),
+    KafkaVersion::new(3, 4, 0),
     KafkaVersion::new(3, 6, 0),
     KafkaVersion::new(3, 7, 0),
     KafkaVersion::new(4, 0, 0),
@@ -122,7 +123,7 @@ pub fn eras() -> Vec<KafkaVersion> {
     let mut starts = vec![OLDEST];
     for rule in RULES {
         let info = rule.info();
-        if !info.modelled {
+        if !info.modelled || !info.splits_seed_table {
             continue;
         }
         for &(first, last_minor) in info.since {
@@ -262,6 +263,14 @@ pub struct RuleInfo {
     pub since: &'static [(KafkaVersion, Option<(u8, u8)>)],
     /// Whether the checker models it yet (and the server runs it).
     pub modelled: bool,
+    /// Whether the seed's table is decided again where it begins. KIP-841
+    /// and KIP-903 only refuse a restarted broker's way back into the ISR;
+    /// with the table's one crash and no other leader move, the broker that
+    /// crashed can never lead again before it has caught up (leading needs
+    /// a second leader change), so they cannot change a cell, and deciding
+    /// the table twice more would cost minutes. Their own scenarios
+    /// (`kip903-stale-fetch-*`) decide them.
+    pub splits_seed_table: bool,
     pub what: &'static str,
 }
 
@@ -295,6 +304,7 @@ impl Rule {
                 kafka: "AbstractFetcherThread.truncateToEpochEndOffsets",
                 since: const { &[(v(2, 0, 0), None)] },
                 modelled: true,
+                splits_seed_table: true,
                 what: "a follower truncates to the end of the last leader epoch it shares with \
                        the leader, not to its high watermark",
             },
@@ -304,6 +314,7 @@ impl Rule {
                 kafka: "LogConfig.DEFAULT_UNCLEAN_LEADER_ELECTION_ENABLE",
                 since: const { &[(v(2, 0, 0), None)] },
                 modelled: true,
+                splits_seed_table: true,
                 what: "unclean.leader.election.enable is false unless set",
             },
             Rule::UnknownProducerAccepted => RuleInfo {
@@ -312,6 +323,7 @@ impl Rule {
                 kafka: "ProducerAppendInfo.checkSequence, TransactionManager.handleFailedBatch",
                 since: const { &[(v(2, 5, 0), None)] },
                 modelled: true,
+                splits_seed_table: true,
                 what: "a partition with no state for an idempotent producer accepts any first \
                        sequence from it; the producer bumps its epoch after a failed batch and \
                        starts again at sequence 0",
@@ -322,6 +334,7 @@ impl Rule {
                 kafka: "ProducerConfig (ACKS_CONFIG default \"all\")",
                 since: const { &[(v(3, 0, 0), None)] },
                 modelled: true,
+                splits_seed_table: true,
                 what: "the producer's acks is all unless set (1 before)",
             },
             Rule::IdempotenceByDefault => RuleInfo {
@@ -336,6 +349,7 @@ impl Rule {
                     ]
                 },
                 modelled: true,
+                splits_seed_table: true,
                 what: "enable.idempotence is true unless set; an acks other than all or \
                        retries=0 quietly turns the default off",
             },
@@ -345,25 +359,31 @@ impl Rule {
                 kafka: "ClusterControlManager.registerBroker",
                 since: const { &[(v(2, 8, 0), None)] },
                 modelled: false,
+                splits_seed_table: true,
                 what: "a registration from a broker whose previous life still holds a session is \
                        refused with DUPLICATE_BROKER_REGISTRATION",
             },
             Rule::FencedReplicasLeaveIsr => RuleInfo {
                 name: "fenced-replicas-leave-isr",
                 source: "KIP-841 (3.3)",
-                kafka: "Partition.isReplicaIsrEligible, ReplicationControlManager",
+                kafka: "ReplicationControlManager.ineligibleReplicasForIsr \
+                        (KafkaController.processAlterPartition in ZooKeeper mode)",
                 since: const { &[(v(3, 3, 0), None)] },
-                modelled: false,
+                modelled: true,
+                splits_seed_table: false,
                 what: "fenced and shutting-down brokers are kept out of the ISR",
             },
             Rule::BrokerEpochInFetch => RuleInfo {
                 name: "broker-epoch-in-fetch",
                 source: "KIP-903 (3.5)",
-                kafka: "Partition.isBrokerEpochIsrEligible, ReplicationControlManager",
+                kafka: "ReplicationControlManager.ineligibleReplicasForIsr \
+                        (AlterPartition's newIsrWithEpochs)",
                 since: const { &[(v(3, 5, 0), None)] },
-                modelled: false,
-                what: "a fetch or AlterPartition from a broker's previous life cannot put it \
-                       back into the ISR",
+                modelled: true,
+                splits_seed_table: false,
+                what: "a fetch from a broker's previous life cannot put it back into the ISR: \
+                       the controller compares the fetch's broker epoch with the registered one \
+                       (KRaft only; ZooKeeper-mode clusters never got this check)",
             },
             Rule::StrictMinIsr => RuleInfo {
                 name: "strict-min-isr",
@@ -371,6 +391,7 @@ impl Rule {
                 kafka: "Partition.maybeIncrementLeaderHW (returns when isUnderMinIsr)",
                 since: const { &[(v(3, 7, 0), None)] },
                 modelled: true,
+                splits_seed_table: true,
                 what: "the high watermark does not advance while |ISR| < min.insync.replicas",
             },
             Rule::EligibleLeaderReplicas => RuleInfo {
@@ -379,6 +400,7 @@ impl Rule {
                 kafka: "PartitionChangeBuilder",
                 since: const { &[(v(4, 0, 0), None)] },
                 modelled: true,
+                splits_seed_table: true,
                 what: "replicas that left the ISR while it was under min.insync.replicas may \
                        still be elected (eligible.leader.replicas.version=1)",
             },
@@ -388,6 +410,7 @@ impl Rule {
                 kafka: "EligibleLeaderReplicasVersion (a feature level new clusters are formatted with)",
                 since: const { &[(v(4, 1, 0), None)] },
                 modelled: true,
+                splits_seed_table: true,
                 what: "clusters formatted at this release have ELR on; an upgraded cluster keeps \
                        it off until kafka-features upgrade",
             },
@@ -397,6 +420,7 @@ impl Rule {
                 kafka: "PartitionChangeBuilder.canElectLastKnownLeader",
                 since: const { &[(v(4, 0, 0), None)] },
                 modelled: true,
+                splits_seed_table: true,
                 what: "with ELR, when the ISR and the ELR are both empty the controller elects the \
                        last known leader once it is unfenced",
             },
@@ -406,6 +430,7 @@ impl Rule {
                 kafka: "PartitionChangeBuilder.canElectLastKnownLeader",
                 since: const { &[(v(4, 1, 0), None)] },
                 modelled: false,
+                splits_seed_table: true,
                 what: "with ELR, the last known leader is elected when ISR and ELR are empty \
                        only if it is unfenced; 4.0 elected it regardless, and 4.0 and 4.1.0 \
                        recorded it when the ISR emptied (checked here with 4.1.1's rules)",
@@ -416,6 +441,7 @@ impl Rule {
                 kafka: "Partition.isFollowerInSync",
                 since: &[],
                 modelled: true,
+                splits_seed_table: true,
                 what: "while the partition is under min.insync.replicas, a follower rejoins the \
                        ISR only once it has caught up with the leader's log end, not merely \
                        reached the high watermark the strict rule holds back",

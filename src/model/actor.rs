@@ -103,6 +103,11 @@ pub struct ControllerState {
     pub lag_removals: u8,
     /// Ghost counter of preferred-leader elections (bounded by `preferred_elections`).
     pub preferred_elections: u8,
+    /// The rolling restart's operator: the brokers it has sent SIGTERM.
+    pub rolled: BrokerSet,
+    /// The last broker it restarted, with that broker's epoch then: it
+    /// moves on once the broker has registered a new life.
+    pub rolling: Option<(BrokerId, u8)>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -132,6 +137,9 @@ pub enum Timer {
     /// The controller's leader-imbalance check moves leadership to this
     /// broker (`auto.leader.rebalance.enable`, or an ElectLeaders request).
     ElectPreferred(BrokerId),
+    /// The rolling restart moves on to this broker: the operator sends it
+    /// SIGTERM once no partition is under-replicated and no broker is away.
+    RollingRestart(BrokerId),
 }
 
 impl Timer {
@@ -142,7 +150,8 @@ impl Timer {
             Timer::Crash
             | Timer::ControlledShutdown
             | Timer::Isolate
-            | Timer::ElectPreferred(_) => true,
+            | Timer::ElectPreferred(_)
+            | Timer::RollingRestart(_) => true,
             Timer::Restart | Timer::Heal | Timer::ReplicaLagTimeMax(_) => false,
         }
     }
@@ -187,8 +196,14 @@ impl RenameBrokers for ControllerState {
             core,
             lag_removals: _,
             preferred_elections: _,
+            rolled,
+            rolling,
         } = self;
         core.rename_brokers(to);
+        rolled.rename_brokers(to);
+        if let Some((b, _)) = rolling {
+            *b = to(*b);
+        }
     }
 }
 
@@ -206,7 +221,9 @@ impl RenameBrokers for NodeState {
 impl RenameBrokers for Timer {
     fn rename_brokers(&mut self, to: &impl Fn(BrokerId) -> BrokerId) {
         match self {
-            Timer::ReplicaLagTimeMax(b) | Timer::ElectPreferred(b) => *b = to(*b),
+            Timer::ReplicaLagTimeMax(b) | Timer::ElectPreferred(b) | Timer::RollingRestart(b) => {
+                *b = to(*b)
+            }
             Timer::Crash
             | Timer::Restart
             | Timer::ControlledShutdown
@@ -273,6 +290,8 @@ impl KafkaActor {
                 core: initial,
                 lag_removals: 0,
                 preferred_elections: 0,
+                rolled: BrokerSet::EMPTY,
+                rolling: None,
             }),
             Node::Client(PRODUCER) => {
                 let mut p = Producer::new(
@@ -300,6 +319,18 @@ impl KafkaActor {
     pub fn step(&self, state: &mut Cow<NodeState>, input: Input, fx: &mut Effects<Rec>) {
         let s = &self.settings;
         match (&**state, input) {
+            // The operator's signal is not a network message: no partition
+            // stops it. A broker that is down or already stopping has
+            // nothing to do with it, and the rolling restart stalls there.
+            (NodeState::Broker(b), Input::Msg(_, Msg::Sigterm)) => {
+                if b.down || b.stopping || b.isolated {
+                    return;
+                }
+                let NodeState::Broker(b) = state.to_mut() else {
+                    unreachable!()
+                };
+                self.broker_step(b, Input::Msg(Node::Controller, Msg::Sigterm), fx);
+            }
             (NodeState::Broker(b), Input::Msg(src, msg)) if b.down => {
                 // The port is closed: clients see their connection refused.
                 let reset = match msg {
@@ -364,7 +395,9 @@ impl KafkaActor {
     fn broker_step(&self, b: &mut BrokerState, input: Input, fx: &mut Effects<Rec>) {
         let s = &self.settings;
         let power_loss = s.cfg.crash_mode == CrashMode::Machine;
+        let rolling = matches!(input, Input::Msg(_, Msg::Sigterm));
         let input = match input {
+            Input::Msg(_, Msg::Sigterm) => replica::Input::ControlledShutdown,
             Input::Msg(src, msg) => replica::Input::Message(src, msg),
             Input::Timer(Timer::Crash) => replica::Input::Crash { power_loss },
             Input::Timer(Timer::Restart) => replica::Input::Restart,
@@ -392,7 +425,10 @@ impl KafkaActor {
                 }
                 replica::Input::HeartbeatResumed
             }
-            Input::Timer(Timer::ElectPreferred(_)) | Input::Choice(_) => return,
+            Input::Timer(Timer::ElectPreferred(_) | Timer::RollingRestart(_))
+            | Input::Choice(_) => {
+                return;
+            }
         };
         let crash = matches!(input, replica::Input::Crash { .. });
         let restart = matches!(input, replica::Input::Restart);
@@ -407,7 +443,9 @@ impl KafkaActor {
             b.stopping = false;
         }
         if sigterm {
-            b.shutdowns += 1;
+            // A rolling restart's shutdowns are its own, not the
+            // `controlled_shutdowns` a scenario allows at any moment.
+            b.shutdowns += u8::from(!rolling);
             b.stopping = true;
         }
         if r.stopped && !b.down {
@@ -453,16 +491,18 @@ impl KafkaActor {
         t
     }
 
-    /// The preferred-leader elections the controller may run next.
+    /// The preferred-leader elections the controller may run next, and
+    /// the rolling restart's next brokers.
     fn controller_timers(&self, c: &ControllerState) -> SmallVec<[Timer; 2]> {
-        if c.preferred_elections >= self.settings.cfg.preferred_elections {
-            return SmallVec::new();
+        let mut t = SmallVec::new();
+        if c.preferred_elections < self.settings.cfg.preferred_elections {
+            let candidates = c.core.preferred_candidates(&self.settings.protocol);
+            t.extend(candidates.iter().map(Timer::ElectPreferred));
         }
-        c.core
-            .preferred_candidates(&self.settings.protocol)
-            .iter()
-            .map(Timer::ElectPreferred)
-            .collect()
+        if self.settings.cfg.rolling_restart {
+            t.extend(rolling_candidates(c).iter().map(Timer::RollingRestart));
+        }
+        t
     }
 
     fn election_choices(&self, c: &ControllerState) -> Vec<Choice> {
@@ -571,6 +611,24 @@ fn fault_key(b: &BrokerState) -> (bool, bool, bool, u8, u8, u8) {
     )
 }
 
+/// Who a rolling restart may restart next: any broker not yet restarted,
+/// once the previous one is back with a new life, no broker is fenced and
+/// the ISR holds every replica (the operator waits for the
+/// UnderReplicatedPartitions metric to reach 0, as Kafka's operations
+/// guide asks before each broker). The order is left open: any order is
+/// some operator's.
+fn rolling_candidates(c: &ControllerState) -> BrokerSet {
+    let core = &c.core;
+    let settled = c
+        .rolling
+        .is_none_or(|(b, epoch)| core.broker_epoch(b) != epoch);
+    let whole = core.state.isr == core.replicas && core.fenced.is_empty();
+    if !settled || !whole || core.state.leader.is_none() {
+        return BrokerSet::EMPTY;
+    }
+    core.replicas.minus(c.rolled)
+}
+
 fn controller_step(
     c: &mut ControllerState,
     input: Input,
@@ -578,6 +636,12 @@ fn controller_step(
     fx: &mut Effects<Rec>,
 ) {
     let input = match input {
+        Input::Timer(Timer::RollingRestart(b)) => {
+            c.rolled.insert(b);
+            c.rolling = Some((b, c.core.broker_epoch(b)));
+            fx.send(Node::Broker(b), Msg::Sigterm);
+            return;
+        }
         Input::Msg(src, msg) => controller::Input::Message(src, msg),
         Input::Choice(Choice::Elect(b)) => controller::Input::Elect(b),
         Input::Timer(Timer::ElectPreferred(b)) => {

@@ -91,6 +91,11 @@ pub struct ModelConfig {
     pub strict_min_isr: bool,
     /// KAFKA-19996, a proposal: set only by a `+KAFKA-19996` release.
     pub caught_up_isr_expansion_under_min_isr: bool,
+    /// KIP-841 (3.3): no fenced broker joins the ISR.
+    pub fenced_replicas_leave_isr: bool,
+    /// KIP-903 (3.5): no fetch from a broker's previous life puts it back
+    /// into the ISR.
+    pub broker_epoch_in_alter_partition: bool,
     pub truncation: Truncation,
     /// `log.flush.interval.messages`; `None` never fsyncs.
     /// How many records the producer sends.
@@ -106,6 +111,9 @@ pub struct ModelConfig {
     /// How many preferred-leader elections (`auto.leader.rebalance.enable`)
     /// one run may have.
     pub preferred_elections: u8,
+    /// One rolling restart: each broker in turn gets SIGTERM (a controlled
+    /// shutdown) and restarts, the next only once the ISR is whole again.
+    pub rolling_restart: bool,
     /// How many times one run may cut a live broker off from the controller
     /// and the other brokers (clients still reach it), then heal.
     pub network_partitions: u8,
@@ -127,6 +135,8 @@ impl Default for ModelConfig {
             kafka_version: None,
             strict_min_isr: false,
             caught_up_isr_expansion_under_min_isr: false,
+            fenced_replicas_leave_isr: true,
+            broker_epoch_in_alter_partition: true,
             truncation: Truncation::LeaderEpoch,
             records: 2,
             crashes: 1,
@@ -134,6 +144,7 @@ impl Default for ModelConfig {
             lag_removals: 2,
             controlled_shutdowns: 0,
             preferred_elections: 0,
+            rolling_restart: false,
             network_partitions: 0,
             network: NetworkKind::Ordered,
             consumer: false,
@@ -191,6 +202,8 @@ impl ModelConfig {
             self.strict_min_isr = v.has(Rule::StrictMinIsr);
         }
         self.caught_up_isr_expansion_under_min_isr = v.has(Rule::CaughtUpIsrExpansionUnderMinIsr);
+        self.fenced_replicas_leave_isr = v.has(Rule::FencedReplicasLeaveIsr);
+        self.broker_epoch_in_alter_partition = v.has(Rule::BrokerEpochInFetch);
         if !named.eligible_leader_replicas {
             // A cluster formatted at this release; an upgraded one names
             // eligible.leader.replicas.enable = false.
@@ -265,6 +278,8 @@ impl ModelConfig {
         ProtocolConfig {
             strict_min_isr: self.strict_min_isr,
             caught_up_isr_expansion_under_min_isr: self.caught_up_isr_expansion_under_min_isr,
+            fenced_replicas_leave_isr: self.fenced_replicas_leave_isr,
+            broker_epoch_in_alter_partition: self.broker_epoch_in_alter_partition,
             truncation: self.truncation,
             mutation: self.mutation,
             ..self.kafka.protocol()
@@ -304,6 +319,9 @@ impl ModelConfig {
         }
         if self.network_partitions > 0 {
             s.push_str(&format!(" network_partitions={}", self.network_partitions));
+        }
+        if self.rolling_restart {
+            s.push_str(" rolling_restart");
         }
         if self.preferred_elections > 0 {
             s.push_str(&format!(

@@ -182,6 +182,7 @@ fn sometimes_applies(cfg: &ModelConfig, name: &str) -> bool {
             cfg.crashes > 0
                 || cfg.controlled_shutdowns > 0
                 || cfg.preferred_elections > 0
+                || cfg.rolling_restart
                 || cfg.network_partitions > 0
         }
         SOMETIMES_READ => cfg.consumer,

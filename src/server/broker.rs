@@ -277,6 +277,7 @@ impl Broker {
                         leader_epoch,
                         partition_epoch,
                         new_isr,
+                        joining,
                     },
                 ) => Output::Controller(ToController::AlterPartition {
                     topic: key.0.clone(),
@@ -284,6 +285,7 @@ impl Broker {
                     leader_epoch,
                     partition_epoch,
                     new_isr,
+                    joining,
                 }),
                 (Node::Broker(leader), Msg::Fetch(req)) => Output::Fetch(FollowerFetch {
                     topic: key.0.clone(),

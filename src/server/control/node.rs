@@ -534,6 +534,7 @@ impl ControllerNode {
         leader_epoch: Epoch,
         partition_epoch: PartitionEpoch,
         new_isr: BrokerSet,
+        joining: Option<(BrokerId, u8)>,
     ) {
         if !self.is_current(broker, conn) {
             return;
@@ -543,6 +544,7 @@ impl ControllerNode {
             leader_epoch,
             partition_epoch,
             new_isr,
+            joining,
         };
         self.step(&key, Input::Message(Node::Broker(broker), alter));
         self.settle();
@@ -1175,6 +1177,7 @@ mod tests {
             p0.leader_epoch,
             p0.partition_epoch,
             BrokerSet::of([leader]),
+            None,
         );
         // The follower keeps its session, the sole ISR member falls silent.
         let later = start + Duration::from_millis(1500);
@@ -1215,6 +1218,7 @@ mod tests {
             p0.leader_epoch,
             p0.partition_epoch,
             BrokerSet::of([1]),
+            None,
         );
         assert_eq!(
             c.view().topics["t"].partitions[0].state.isr,

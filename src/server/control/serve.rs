@@ -298,6 +298,7 @@ async fn broker_connection(
                 leader_epoch,
                 partition_epoch,
                 new_isr,
+                joining,
             } => n.node.alter_partition(
                 id,
                 conn,
@@ -306,6 +307,7 @@ async fn broker_connection(
                 leader_epoch,
                 partition_epoch,
                 new_isr,
+                joining,
             ),
             ToController::CreateTopic {
                 request,

@@ -40,6 +40,8 @@ pub enum ToController {
         leader_epoch: Epoch,
         partition_epoch: PartitionEpoch,
         new_isr: BrokerSet,
+        /// The joiner and the broker epoch of its fetch (KIP-903).
+        joining: Option<(BrokerId, u8)>,
     },
     CreateTopic {
         request: u64,

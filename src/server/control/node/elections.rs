@@ -206,6 +206,7 @@ mod tests {
             p.leader_epoch,
             p.partition_epoch,
             BrokerSet::of([0, 1, 2]),
+            Some((0, 0)),
         );
         let r = c.elect_leaders(ElectionType::Preferred, None);
         assert_eq!(code(&r, "t", 0), Some(None), "moved: {r:?}");
