@@ -77,9 +77,12 @@ impl Partition {
         Partition::started(replica, cfg, files, trace, Effects::new(), now)
     }
 
-    /// A partition whose log was read back from disk at startup.
+    /// A partition whose log was read back from disk at startup, on the
+    /// broker's `life` (its replica's incarnation).
+    #[allow(clippy::too_many_arguments)]
     pub fn restored(
         broker: BrokerId,
+        life: u8,
         replicas: BrokerSet,
         state: PartitionState,
         cfg: ProtocolConfig,
@@ -88,7 +91,7 @@ impl Partition {
         now: Instant,
     ) -> Self {
         let mut recovery = effects(trace.is_some(), true);
-        let replica = Replica::restored(
+        let mut replica = Replica::restored(
             broker,
             replicas,
             state,
@@ -97,6 +100,7 @@ impl Partition {
             &cfg,
             &mut recovery,
         );
+        replica.incarnation = life;
         Partition::started(replica, cfg, Some(files), trace, recovery, now)
     }
 

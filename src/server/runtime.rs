@@ -337,7 +337,12 @@ fn apply(shared: &Shared, msg: ToBroker) {
     {
         let mut b = shared.lock();
         match msg {
-            ToBroker::Registered { broker_epoch } => b.broker_epoch = Some(broker_epoch),
+            ToBroker::Registered { broker_epoch, life } => {
+                if let Err(why) = b.registered(broker_epoch, life) {
+                    eprintln!("insync broker {}: {why}; stopping", b.id);
+                    std::process::exit(3);
+                }
+            }
             // Only ever the answer to a registration, which
             // `control_session` reads itself.
             ToBroker::RegistrationRefused { .. } => {}
@@ -457,6 +462,15 @@ async fn fetch_once(
     pool: &Pool,
     f: &FollowerFetch,
 ) -> Result<crate::core::messages::FetchResponse<crate::wire::batch::Batch>, String> {
+    // Fetch names topics by id; the controller's view brings the id with
+    // the topic, as it brings the leader's address.
+    let topic_id = shared
+        .lock()
+        .view
+        .topics
+        .get(&f.topic)
+        .map(|t| t.id)
+        .ok_or_else(|| format!("no id for topic {}", f.topic))?;
     let key = (f.topic.clone(), f.partition);
     let cached = pool.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
     let mut conn = match cached {
@@ -486,7 +500,7 @@ async fn fetch_once(
         }
     };
     let wait_ms = i32::try_from(opts.fetch_wait.as_millis()).unwrap_or(i32::MAX);
-    let req = encode_request(opts.id, &f.topic, f.partition, &f.req, wait_ms);
+    let req = encode_request(opts.id, topic_id, f.partition, &f.req, wait_ms);
     // The leader holds the fetch up to its wait; allow for that and more.
     let r = conn
         .call(

@@ -461,3 +461,38 @@ pub fn scratch(name: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&d);
     d
 }
+
+/// One Kafka request on a fresh connection to `addr`, and its response:
+/// for tests that speak the wire protocol where no client does.
+pub fn kafka_call<Q, A>(
+    addr: &str,
+    key: kafka_protocol::messages::ApiKey,
+    version: i16,
+    request: &Q,
+) -> A
+where
+    Q: kafka_protocol::protocol::Encodable,
+    A: kafka_protocol::protocol::Decodable + kafka_protocol::protocol::HeaderVersion,
+{
+    use kafka_protocol::messages::{RequestHeader, ResponseHeader};
+    use kafka_protocol::protocol::{Decodable, encode_request_header_into_buffer};
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = bytes::BytesMut::new();
+    let mut h = RequestHeader::default();
+    h.request_api_key = key as i16;
+    h.request_api_version = version;
+    h.correlation_id = 7;
+    encode_request_header_into_buffer(&mut buf, &h).unwrap();
+    request.encode(&mut buf, version).unwrap();
+    s.write_all(&insync::wire::frame::framed(&buf)).unwrap();
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).unwrap();
+    let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
+    s.read_exact(&mut body).unwrap();
+    let mut b = bytes::Bytes::from(body);
+    let h = ResponseHeader::decode(&mut b, A::header_version(version)).unwrap();
+    assert_eq!(h.correlation_id, 7);
+    A::decode(&mut b, version).unwrap()
+}

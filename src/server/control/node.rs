@@ -38,6 +38,23 @@ struct Member {
     incarnation: Uuid,
     /// The offset of its `RegisterBrokerRecord`, as in KRaft.
     broker_epoch: u64,
+    /// Which life of this broker id the registered process is: 0 for the
+    /// first, one more for each new process (a new incarnation), the same
+    /// for the same process registered again; wrapping at 256. This is the
+    /// broker epoch the protocol core compares (KIP-903: a joiner's fetch
+    /// must come from the registered life), and the one the broker's
+    /// follower fetches carry as `ReplicaState.ReplicaEpoch`.
+    ///
+    /// Why not KRaft's broker epoch itself: the core keeps broker epochs as
+    /// u8, as the model counts lives, and a record offset cut to 8 bits
+    /// could name two lives alike with only 256 records between them. A
+    /// count of lives can only repeat after 256 new processes, and each
+    /// new process is admitted only once its predecessor's session has
+    /// expired (DUPLICATE_BROKER_REGISTRATION before that), so 256 of
+    /// them span more than 255 session timeouts, while a fetch of a dead
+    /// life lingers in its leader only until its `replica.fetch.wait.max.ms`
+    /// runs out or its AlterPartition is answered.
+    life: u8,
     /// The connection it speaks on; none after a controller restart until
     /// it reconnects.
     conn: Option<ConnId>,
@@ -178,12 +195,14 @@ impl ControllerNode {
                 incarnation,
             } => {
                 let id = broker.id;
+                let life = self.next_life(id, incarnation);
                 self.brokers.insert(
                     id,
                     Member {
                         addr: broker,
                         incarnation,
                         broker_epoch: offset,
+                        life,
                         conn: None,
                         link: None,
                         last_contact: Some(now),
@@ -192,6 +211,7 @@ impl ControllerNode {
                     },
                 );
                 self.refresh_fenced(id);
+                self.refresh_life(id);
             }
             MetadataRecord::FenceBroker { broker } => {
                 let m = self
@@ -220,6 +240,7 @@ impl ControllerNode {
                 let mut core = Controller::new(replicas, Vec::new());
                 core.state = state;
                 core.fenced = replicas.minus(self.live());
+                core.broker_epochs = self.lives_of(replicas);
                 self.partitions.insert(
                     (topic, partition),
                     Placed {
@@ -247,6 +268,40 @@ impl ControllerNode {
         Ok(())
     }
 
+    /// The life a registration of `incarnation` as broker `id` is.
+    fn next_life(&self, id: BrokerId, incarnation: Uuid) -> u8 {
+        match self.brokers.get(&id) {
+            None => 0,
+            Some(m) if m.incarnation == incarnation => m.life,
+            Some(m) => m.life.wrapping_add(1),
+        }
+    }
+
+    /// The core's broker epochs for `replicas`: their registered lives.
+    fn lives_of(&self, replicas: BrokerSet) -> Vec<(BrokerId, u8)> {
+        replicas
+            .iter()
+            .filter_map(|b| self.brokers.get(&b).map(|m| (b, m.life)))
+            .collect()
+    }
+
+    /// Each partition's core keeps the broker epoch (life) of its replicas,
+    /// as registrations replayed from the log set them.
+    fn refresh_life(&mut self, broker: BrokerId) {
+        let Some(life) = self.brokers.get(&broker).map(|m| m.life) else {
+            return;
+        };
+        for p in self.partitions.values_mut() {
+            if p.core.replicas.contains(broker) {
+                let epochs = &mut p.core.broker_epochs;
+                match epochs.binary_search_by_key(&broker, |(b, _)| *b) {
+                    Ok(i) => epochs[i].1 = life,
+                    Err(i) => epochs.insert(i, (broker, life)),
+                }
+            }
+        }
+    }
+
     /// Each partition's core keeps which of its replicas are fenced.
     fn refresh_fenced(&mut self, broker: BrokerId) {
         let fenced = self.brokers.get(&broker).is_none_or(|m| m.fenced);
@@ -270,6 +325,7 @@ impl ControllerNode {
                     addr: b.addr,
                     incarnation: b.incarnation,
                     broker_epoch: b.broker_epoch,
+                    life: b.life,
                     conn: None,
                     link: None,
                     last_contact: (!b.fenced).then_some(now),
@@ -318,6 +374,7 @@ impl ControllerNode {
                     broker_epoch: m.broker_epoch,
                     incarnation: m.incarnation,
                     fenced: m.fenced,
+                    life: m.life,
                 })
                 .collect(),
             topics: self
@@ -425,8 +482,8 @@ impl ControllerNode {
             // The stopping process reconnected: it only needs its answer.
             m.conn = Some(conn);
             m.link = Some(link);
-            let broker_epoch = m.broker_epoch;
-            self.send(id, ToBroker::Registered { broker_epoch });
+            let (broker_epoch, life) = (m.broker_epoch, m.life);
+            self.send(id, ToBroker::Registered { broker_epoch, life });
             self.send(id, ToBroker::ShutdownAllowed { broker_epoch });
             return Ok(());
         }
@@ -438,8 +495,8 @@ impl ControllerNode {
             m.conn = Some(conn);
             m.link = Some(link);
             m.last_contact = Some(now);
-            let broker_epoch = m.broker_epoch;
-            self.send(id, ToBroker::Registered { broker_epoch });
+            let (broker_epoch, life) = (m.broker_epoch, m.life);
+            self.send(id, ToBroker::Registered { broker_epoch, life });
             for key in self.partitions_of(id) {
                 self.send_state(&key, id);
             }
@@ -478,6 +535,7 @@ impl ControllerNode {
         if self.brokers.get(&id).is_some_and(|m| !m.fenced) {
             self.fence(id);
         }
+        let life = self.next_life(id, incarnation);
         let broker_epoch = self.record(MetadataRecord::RegisterBroker {
             broker: addr.clone(),
             incarnation,
@@ -488,6 +546,7 @@ impl ControllerNode {
                 addr,
                 incarnation,
                 broker_epoch,
+                life,
                 conn: Some(conn),
                 link: Some(link),
                 last_contact: Some(now),
@@ -495,11 +554,11 @@ impl ControllerNode {
                 stopping: false,
             },
         );
-        self.send(id, ToBroker::Registered { broker_epoch });
+        self.send(id, ToBroker::Registered { broker_epoch, life });
         for key in self.partitions_of(id) {
             let registration = Msg::BrokerRegistration {
                 clean_shutdown,
-                broker_epoch: 0,
+                broker_epoch: life,
             };
             self.step(&key, Input::Message(Node::Broker(id), registration));
         }
@@ -647,6 +706,7 @@ impl ControllerNode {
                 (0..rf).map(|i| live[(start + i) % live.len()]).collect();
             let mut core = Controller::new(BrokerSet::of(assignment.iter().copied()), Vec::new());
             core.fenced = core.replicas.minus(self.live());
+            core.broker_epochs = self.lives_of(core.replicas);
             self.record(MetadataRecord::Partition {
                 topic: name.to_string(),
                 partition: index,
@@ -932,8 +992,8 @@ mod tests {
         c.take_ready().deliver();
         let told = drain(&mut rx);
         assert!(
-            matches!(told.first(), Some(ToBroker::Registered { broker_epoch }) if *broker_epoch == c.brokers[&0].broker_epoch),
-            "told its new broker epoch first: {told:?}"
+            matches!(told.first(), Some(ToBroker::Registered { broker_epoch, life: 1 }) if *broker_epoch == c.brokers[&0].broker_epoch),
+            "told its new broker epoch and its second life first: {told:?}"
         );
         assert_eq!(c.view().brokers.len(), 3, "the new life is registered");
     }
@@ -959,6 +1019,84 @@ mod tests {
             r.register(addr(1), life(1, 1), None, 11, tx, now).is_err(),
             "an unfenced broker's session starts with the restored controller"
         );
+    }
+
+    /// The core's broker epochs are the brokers' lives: 0 for a first
+    /// process, one more for each new process, the same for the same
+    /// process registered again. Partitions created later and a restored
+    /// controller start from them, and a leader's expansion naming a
+    /// joiner's older life is refused (KIP-903), its current one taken.
+    #[test]
+    fn each_new_process_is_a_new_life_which_the_core_compares() {
+        let (mut c, _rxs, start) = cluster(3);
+        let mut log = Vec::new();
+        c.create_topic("t", &settings(3, 2)).unwrap();
+        assert_restores(&mut c, &mut log);
+        let lives = |c: &ControllerNode, topic: &str| -> Vec<Vec<u8>> {
+            c.partitions
+                .iter()
+                .filter(|((t, _), _)| t == topic)
+                .map(|(_, p)| (0..3).map(|b| p.core.broker_epoch(b)).collect())
+                .collect()
+        };
+        assert_eq!(lives(&c, "t"), vec![vec![0, 0, 0]; 3]);
+        // Broker 1 is killed, fenced, and comes back as a new process.
+        let later = start + Duration::from_millis(1500);
+        c.heartbeat(0, 0, later);
+        c.heartbeat(2, 2, later);
+        c.tick(later);
+        let (tx, mut rx) = unbounded_channel();
+        c.register(addr(1), life(1, 1), None, 10, tx, later)
+            .unwrap();
+        let ready = c.take_ready();
+        log.extend(ready.records.clone());
+        ready.deliver();
+        assert!(
+            matches!(
+                drain(&mut rx).first(),
+                Some(ToBroker::Registered { life: 1, .. })
+            ),
+            "told it is the second life"
+        );
+        assert_eq!(lives(&c, "t"), vec![vec![0, 1, 0]; 3]);
+        c.create_topic("u", &settings(3, 2)).unwrap();
+        assert_eq!(lives(&c, "u"), vec![vec![0, 1, 0]; 3], "a new topic too");
+        assert_restores(&mut c, &mut log);
+        // Cut off, fenced, and heard again: the same process, the same life.
+        let cut = later + Duration::from_millis(1500);
+        c.heartbeat(0, 0, cut);
+        c.heartbeat(2, 2, cut);
+        c.tick(cut);
+        assert!(c.brokers[&1].fenced);
+        c.heartbeat(1, 10, cut);
+        assert!(!c.brokers[&1].fenced);
+        assert_eq!(c.brokers[&1].life, 1);
+        assert_eq!(lives(&c, "t"), vec![vec![0, 1, 0]; 3]);
+        assert_restores(&mut c, &mut log);
+        // Broker 1 is out of partition 0's ISR; its leader proposes it back.
+        let p0 = c.view().topics["t"].partitions[0].state;
+        assert_eq!((p0.leader, p0.isr), (Some(0), BrokerSet::of([0, 2])));
+        let expand = |c: &mut ControllerNode, joiner_life: u8| {
+            let p0 = c.view().topics["t"].partitions[0].state;
+            c.alter_partition(
+                0,
+                0,
+                "t".into(),
+                0,
+                p0.leader_epoch,
+                p0.partition_epoch,
+                BrokerSet::of([0, 1, 2]),
+                Some((1, joiner_life)),
+            );
+            c.view().topics["t"].partitions[0].state.isr
+        };
+        assert_eq!(
+            expand(&mut c, 0),
+            BrokerSet::of([0, 2]),
+            "a fetch of its killed life"
+        );
+        assert_eq!(expand(&mut c, 1), BrokerSet::of([0, 1, 2]));
+        assert_restores(&mut c, &mut log);
     }
 
     /// A session that ran out before the ticker noticed: the new life is
@@ -1103,8 +1241,8 @@ mod tests {
         assert_eq!(p0.isr, BrokerSet::of([1, 2]));
     }
 
-    /// The server's brokers all register with broker epoch 0 in the core
-    /// (its epochs are the model's incarnations), so only the rest counts.
+    /// Everything the core decides by, its replicas' broker epochs (their
+    /// lives) included; the clients it tells are none on the server.
     fn assert_same_core(restored: &Controller, live: &Controller) {
         assert_eq!(
             (restored.replicas, restored.state, restored.fenced),

@@ -75,9 +75,12 @@ pub enum ToController {
 pub enum ToBroker {
     /// The answer to `Register`, before anything else on the connection:
     /// the broker epoch of this life (BrokerRegistrationResponse's
-    /// `BrokerEpoch`). Sent again whenever the controller registers the
-    /// same process anew (fenced while cut off, it speaks again).
-    Registered { broker_epoch: u64 },
+    /// `BrokerEpoch`), and which life of its broker id this process is:
+    /// the broker epoch the protocol core compares, which its follower
+    /// fetches carry (KIP-903; see the controller's `Member::life`). Sent
+    /// again whenever the controller registers the same process anew
+    /// (fenced while cut off, it speaks again), with the same life.
+    Registered { broker_epoch: u64, life: u8 },
     /// The answer to `Register` when the controller refuses it, after
     /// which it closes the connection; the broker asks again later, as
     /// Kafka's `BrokerLifecycleManager` does after any registration error.
