@@ -205,8 +205,11 @@ fn with_elr_the_last_known_leader_is_elected_again_after_an_unclean_restart() {
     acked.extend(alone);
     c.stop(leader, false);
     c.restart(leader);
+    // Its killed life leads with the same ISR until its session expires
+    // (the new life is refused until then): wait for the new life.
+    let back = format!("broker {leader} at {}", c.addr(leader).unwrap());
     c.wait_for(
-        |m| leader_and_isr(m, "last") == Some((leader, 1)),
+        |m| leader_and_isr(m, "last") == Some((leader, 1)) && m.contains(&back),
         "the last known leader is elected again, alone in the ISR",
     );
     kcat_produce(&c.bootstrap(), "last", "all", "after").expect("it takes writes again");

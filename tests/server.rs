@@ -347,6 +347,50 @@ fn produced_batches_are_fetched_back_at_their_offsets() {
     );
 }
 
+/// Fetch v13 and later name topics by id (KIP-516): a consumer's fetch by
+/// the id Metadata reports reads the same records, answered under that
+/// id, and an id the broker does not know gets UNKNOWN_TOPIC_ID.
+#[test]
+fn a_fetch_names_its_topic_by_id_from_v13() {
+    let addr = start(1 << 20);
+    let mut s = connect(addr);
+    let id = ask_metadata(&mut s, Some(&["by-id"]), true).topics[0].topic_id;
+    assert!(!id.is_nil(), "Metadata v12 reports the topic's id");
+    assert_eq!(
+        produce(&mut s, "by-id", 1, batch(&["a", "b"], -1, -1)),
+        (0, 0)
+    );
+    let fetch_by_id = |s: &mut TcpStream, topic_id, version| {
+        let mut p = FetchPartition::default();
+        p.partition = 0;
+        p.partition_max_bytes = 1 << 20;
+        let mut t = FetchTopic::default();
+        t.topic_id = topic_id;
+        t.partitions = vec![p];
+        let mut r = FetchRequest::default();
+        r.replica_id = kafka_protocol::messages::BrokerId(-1);
+        r.max_bytes = 1 << 20;
+        r.topics = vec![t];
+        let answer: FetchResponse = call(s, ApiKey::Fetch, version, &r);
+        assert_eq!(answer.responses[0].topic_id, topic_id);
+        answer.responses[0].partitions[0].clone()
+    };
+    for version in [13, 15] {
+        let p = fetch_by_id(&mut s, id, version);
+        assert_eq!((p.error_code, p.high_watermark), (0, 2), "v{version}");
+        let mut bytes = p.records.unwrap_or_default();
+        let set = RecordBatchDecoder::decode(&mut bytes).unwrap();
+        let values: Vec<_> = set
+            .records
+            .iter()
+            .map(|r| r.value.clone().unwrap())
+            .collect();
+        assert_eq!(values, ["a", "b"], "v{version}");
+        let unknown = fetch_by_id(&mut s, uuid::Uuid::from_u128(7), version);
+        assert_eq!(unknown.error_code, ErrorCode::UnknownTopicId.code());
+    }
+}
+
 #[test]
 fn bad_batches_and_settings_get_kafkas_error_codes_and_change_nothing() {
     let addr = start(1 << 20);

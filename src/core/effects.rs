@@ -4,7 +4,8 @@
 //! [`Effects`]: log writes, messages, timers to arm or cancel and, when the
 //! runtime asks for them, trace events naming each decision. A runtime
 //! takes them back only as one ordered stream of [`Effect`]s (events, then
-//! log writes, then messages, then timers), so it cannot send an
+//! log writes, then messages, then timers, then follower fetch times), so
+//! it cannot send an
 //! acknowledgement before it wrote what the acknowledgement is about, as
 //! raft-rs's `Ready` orders persisting before sending.
 
@@ -48,6 +49,19 @@ pub enum Effect<R> {
     Send(Node, Msg<R>),
     ArmTimer(Timer),
     CancelTimer(Timer),
+    /// The leader counted a fetch of `follower` (Kafka's
+    /// `Replica.updateFetchStateOrThrow`). The runtime notes now as that
+    /// follower's last fetch time. With `caught_up_as_of_previous`, the
+    /// fetch reached the LEO the leader had at the follower's previous
+    /// fetch, so the follower counts as caught up as of that previous
+    /// fetch: its [`Timer::ReplicaLagTimeMax`], if armed, runs from the
+    /// time noted for that fetch, or from later if it already does (a
+    /// clock that never moves back). Comes after the step's timers, so it
+    /// applies to the timer as the step left it.
+    FollowerFetched {
+        follower: BrokerId,
+        caught_up_as_of_previous: bool,
+    },
 }
 
 #[derive(Debug)]
@@ -58,6 +72,9 @@ pub struct Effects<R> {
     /// `(timer, armed)`: armed, or cancelled. Inline: the checker's hot
     /// path should not allocate for the few a step changes.
     timers: SmallVec<[(Timer, bool); 4]>,
+    /// `(follower, caught_up_as_of_previous)` per counted fetch; a step
+    /// counts at most one.
+    fetches: SmallVec<[(BrokerId, bool); 1]>,
 }
 
 impl<R> Effects<R> {
@@ -68,6 +85,7 @@ impl<R> Effects<R> {
             writes: None,
             sends: Vec::new(),
             timers: SmallVec::new(),
+            fetches: SmallVec::new(),
         }
     }
     /// Effects that also record every decision as an [`Event`].
@@ -103,9 +121,13 @@ impl<R> Effects<R> {
     pub fn cancel(&mut self, timer: Timer) {
         self.timers.push((timer, false));
     }
+    /// See [`Effect::FollowerFetched`].
+    pub fn follower_fetched(&mut self, follower: BrokerId, caught_up_as_of_previous: bool) {
+        self.fetches.push((follower, caught_up_as_of_previous));
+    }
     /// Hands every effect to `f`, in the order a runtime must carry them
-    /// out: events, then log writes, then messages, then timers. The one
-    /// place that order is written.
+    /// out: events, then log writes, then messages, then timers, then
+    /// follower fetch times. The one place that order is written.
     pub fn apply(self, mut f: impl FnMut(Effect<R>)) {
         if let Some(events) = self.events {
             for e in events {
@@ -125,6 +147,12 @@ impl<R> Effects<R> {
                 Effect::ArmTimer(t)
             } else {
                 Effect::CancelTimer(t)
+            });
+        }
+        for (follower, caught_up_as_of_previous) in self.fetches {
+            f(Effect::FollowerFetched {
+                follower,
+                caught_up_as_of_previous,
             });
         }
     }

@@ -52,9 +52,14 @@ pub enum ErrorCode {
     ElectionNotNeeded = 84,
     /// More than one batch for a partition in one Produce.
     InvalidRecord = 87,
+    /// Fetch v13+: a topic named by an id this broker does not know.
+    UnknownTopicId = 100,
+    /// BrokerRegistration from a new process while the broker id's previous
+    /// registration still has a live heartbeat session.
+    DuplicateBrokerRegistration = 101,
 }
 
-const ALL: [ErrorCode; 34] = [
+const ALL: [ErrorCode; 36] = [
     ErrorCode::OffsetOutOfRange,
     ErrorCode::CorruptMessage,
     ErrorCode::UnknownTopicOrPartition,
@@ -89,6 +94,8 @@ const ALL: [ErrorCode; 34] = [
     ErrorCode::EligibleLeadersNotAvailable,
     ErrorCode::ElectionNotNeeded,
     ErrorCode::InvalidRecord,
+    ErrorCode::UnknownTopicId,
+    ErrorCode::DuplicateBrokerRegistration,
 ];
 
 impl ErrorCode {
@@ -147,6 +154,8 @@ impl ErrorCode {
             EligibleLeadersNotAvailable => "ELIGIBLE_LEADERS_NOT_AVAILABLE",
             ElectionNotNeeded => "ELECTION_NOT_NEEDED",
             InvalidRecord => "INVALID_RECORD",
+            UnknownTopicId => "UNKNOWN_TOPIC_ID",
+            DuplicateBrokerRegistration => "DUPLICATE_BROKER_REGISTRATION",
         }
     }
 
@@ -171,6 +180,7 @@ impl ErrorCode {
                 | PreferredLeaderNotAvailable
                 | EligibleLeadersNotAvailable
                 | ElectionNotNeeded
+                | UnknownTopicId
         )
     }
 }

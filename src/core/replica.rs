@@ -13,6 +13,8 @@ use super::messages::{
     FetchRequest, FetchResponse, FetchResult, Msg, Node, PartitionState, ProduceRequest,
 };
 use super::types::{Acks, BrokerId, BrokerSet, Epoch, Offset, ProducerSeq, Record, RenameBrokers};
+use smallvec::SmallVec;
+use std::hash::{Hash, Hasher};
 
 /// Everything that can happen to a replica: one step handles one input.
 #[derive(Clone, Debug)]
@@ -64,6 +66,62 @@ pub struct LeaderState {
     pub follower_end: Vec<(BrokerId, Offset)>,
     /// acks=all requests waiting for the HW to pass them.
     pub pending_acks: Vec<PendingAck>,
+    /// The leader's LEO at each follower's last fetch: what a runtime's
+    /// lag clock needs, and nothing else.
+    pub last_fetch_leader_end: LastFetchLeaderEnds,
+}
+
+/// Kafka's `ReplicaState.lastFetchLeaderLogEndOffset` for each follower
+/// that fetched in this leader's epoch: the leader's LEO at the fetch, the
+/// largest seen (`Replica.updateFetchStateOrThrow`; a new leader starts
+/// with none, as `Replica.resetReplicaState` does). It decides only what a
+/// step tells the runtime's `replica.lag.time.max.ms` clock
+/// ([`Effect::FollowerFetched`](super::effects::Effect::FollowerFetched)),
+/// never a change of state. The model is untimed: a lag timer there may
+/// fire whenever it is armed, and the armed set does not depend on this.
+/// So two states that differ only here behave alike, and it is left out of
+/// the state's equality and hash: the checker walks exactly the states it
+/// walked without it.
+#[derive(Clone, Debug, Default)]
+pub struct LastFetchLeaderEnds(SmallVec<[(BrokerId, Offset); 2]>);
+
+impl LastFetchLeaderEnds {
+    /// Counts `follower`'s fetch at `fetch_offset` while the leader's LEO
+    /// is `leader_end`. Answers whether the fetch fell short of the current
+    /// LEO but reached the one the leader had at the follower's previous
+    /// fetch: then the follower counts as caught up as of that previous
+    /// fetch (Kafka's second case in `updateFetchStateOrThrow`; the first,
+    /// reaching the current LEO, stops the lag timer altogether).
+    fn count(&mut self, follower: BrokerId, fetch_offset: Offset, leader_end: Offset) -> bool {
+        match self.0.binary_search_by_key(&follower, |(b, _)| *b) {
+            Ok(i) => {
+                let previous = self.0[i].1;
+                self.0[i].1 = previous.max(leader_end);
+                fetch_offset < leader_end && fetch_offset >= previous
+            }
+            Err(i) => {
+                self.0.insert(i, (follower, leader_end));
+                false
+            }
+        }
+    }
+
+    /// The leader's LEO at `follower`'s last fetch, if it fetched.
+    pub fn get(&self, follower: BrokerId) -> Option<Offset> {
+        self.0.iter().find(|(b, _)| *b == follower).map(|(_, o)| *o)
+    }
+}
+
+impl PartialEq for LastFetchLeaderEnds {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for LastFetchLeaderEnds {}
+
+impl Hash for LastFetchLeaderEnds {
+    fn hash<H: Hasher>(&self, _: &mut H) {}
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -217,6 +275,7 @@ impl<R: Record> Replica<R> {
             epoch_start_offset: self.log.end_offset(),
             follower_end: Vec::new(),
             pending_acks: Vec::new(),
+            last_fetch_leader_end: LastFetchLeaderEnds::default(),
         }
     }
 
@@ -915,6 +974,14 @@ impl<R: Record> Replica<R> {
         fx: &mut Effects<R>,
     ) {
         let id = self.id;
+        let leader_end = self.log.end_offset();
+        let caught_up_as_of_previous = self
+            .leader
+            .as_mut()
+            .expect("checked by caller")
+            .last_fetch_leader_end
+            .count(from, req.fetch_offset, leader_end);
+        fx.follower_fetched(from, caught_up_as_of_previous);
         self.maybe_expand_isr(from, &req, cfg, fx);
         // Only (maximal) ISR members' positions matter: for the HW and for
         // lag. Expansion judges by this fetch alone.
@@ -1066,8 +1133,10 @@ impl<R: Record> Replica<R> {
     }
 
     /// ISR followers not caught up to the leader's LEO: each has its
-    /// `replica.lag.time.max.ms` clock running, from when it fell behind
-    /// (Kafka's `lastCaughtUpTimeMs`, read by `Replica.isFollowerOutOfSync`).
+    /// `replica.lag.time.max.ms` clock running, from when it fell behind or
+    /// from the fetch it last counts as caught up at, whichever is later
+    /// (Kafka's `lastCaughtUpTimeMs`, read by `Partition.isFollowerOutOfSync`;
+    /// see [`LastFetchLeaderEnds`]).
     fn lag_clocks(&self) -> BrokerSet {
         if self.leader.is_none() {
             return BrokerSet::EMPTY;
@@ -1380,7 +1449,12 @@ impl RenameBrokers for LeaderState {
             epoch_start_offset: _,
             follower_end,
             pending_acks,
+            last_fetch_leader_end,
         } = self;
+        for (b, _) in last_fetch_leader_end.0.iter_mut() {
+            *b = to(*b);
+        }
+        last_fetch_leader_end.0.sort();
         if let Some(p) = pending_isr {
             p.rename_brokers(to);
         }

@@ -290,6 +290,7 @@ fn a_step_gives_its_events_then_its_log_writes_then_its_messages() {
             Effect::Write(LogWrite::Truncate { .. }) => "truncate",
             Effect::Send(..) => "send",
             Effect::ArmTimer(_) | Effect::CancelTimer(_) => "timer",
+            Effect::FollowerFetched { .. } => "fetch time",
         })
         .collect();
     assert_eq!(kinds, ["event", "append", "flush", "send"]);
@@ -490,4 +491,93 @@ fn under_min_isr_a_follower_at_the_stalled_hw_rejoins_unless_kafka_19996() {
         ..today
     };
     assert!(!proposes(&rejoin_at_the_stalled_hw(&proposal)));
+}
+
+/// The fetch-time effects of one step: `(follower, caught up as of its
+/// previous fetch)`.
+fn fetch_times(r: &mut Replica<R>, cfg: &ProtocolConfig, input: Input<R>) -> Vec<(u8, bool)> {
+    let mut fx = Effects::new();
+    r.step(input, cfg, &mut fx);
+    fx.into_iter()
+        .filter_map(|e| match e {
+            Effect::FollowerFetched {
+                follower,
+                caught_up_as_of_previous,
+            } => Some((follower, caught_up_as_of_previous)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Kafka's `Replica.updateFetchStateOrThrow`: a fetch that reaches the
+/// leader's LEO as of the follower's previous fetch makes the follower
+/// caught up as of that previous fetch, even when the leader has appended
+/// since, so a follower one fetch behind under steady writes keeps its
+/// lag clock fresh. A fetch short of that LEO does not.
+#[test]
+fn a_fetch_reaching_the_leo_of_the_previous_fetch_is_caught_up_as_of_that_fetch() {
+    let (mut r, cfg) = leader(&[1, 2], 1);
+    r.start(&cfg, &mut Effects::new());
+    produce(&mut r, &cfg, Acks::One, R(0, false, 0));
+    assert_eq!(
+        fetch_times(&mut r, &cfg, fetch_input(2, 0)),
+        vec![(2, false)],
+        "a first fetch has no previous one"
+    );
+    produce(&mut r, &cfg, Acks::One, R(1, false, 0));
+    // The LEO was 1 at the previous fetch; this one reaches it, not 2.
+    assert_eq!(
+        fetch_times(&mut r, &cfg, fetch_input(2, 1)),
+        vec![(2, true)]
+    );
+    produce(&mut r, &cfg, Acks::One, R(2, false, 0));
+    assert_eq!(
+        fetch_times(&mut r, &cfg, fetch_input(2, 1)),
+        vec![(2, false)],
+        "short of the LEO of its previous fetch (2)"
+    );
+    assert_eq!(
+        r.timers().collect::<Vec<_>>(),
+        vec![Timer::ReplicaLagTimeMax(2)],
+        "its clock still runs"
+    );
+    // Reaching the current LEO stops the clock instead.
+    let mut fx = Effects::new();
+    r.step(fetch_input(2, 3), &cfg, &mut fx);
+    let effects: Vec<_> = fx
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::CancelTimer(t) => Some(format!("cancel {t:?}")),
+            Effect::FollowerFetched {
+                follower,
+                caught_up_as_of_previous,
+            } => Some(format!("fetched {follower} {caught_up_as_of_previous}")),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        effects,
+        ["cancel ReplicaLagTimeMax(2)", "fetched 2 false"],
+        "timers first, then the fetch time"
+    );
+}
+
+/// The leader's LEO at each follower's last fetch only feeds the runtime's
+/// clock, so it is no part of the state the checker tells apart: broker 2
+/// fetching offset 0 before or after an append leaves the same state.
+#[test]
+fn the_leo_at_a_followers_last_fetch_is_no_part_of_the_states_identity() {
+    use std::hash::BuildHasher;
+    let (mut a, cfg) = leader(&[1, 2], 1);
+    a.start(&cfg, &mut Effects::new());
+    let mut b = a.clone();
+    produce(&mut a, &cfg, Acks::One, R(0, false, 0));
+    fetch(&mut a, &cfg, 2, 0);
+    fetch(&mut b, &cfg, 2, 0);
+    produce(&mut b, &cfg, Acks::One, R(0, false, 0));
+    let end = |r: &Replica<R>| r.leader.as_ref().unwrap().last_fetch_leader_end.get(2);
+    assert_eq!((end(&a), end(&b)), (Some(1), Some(0)));
+    assert_eq!(a, b);
+    let h = std::collections::hash_map::RandomState::new();
+    assert_eq!(h.hash_one(&a), h.hash_one(&b));
 }

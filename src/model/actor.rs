@@ -563,7 +563,9 @@ impl KafkaActor {
 
     /// Carries out the core's effects: messages onto the network, its
     /// timers as actor timers. Log writes need nothing (the state is the
-    /// log) and events feed only the story.
+    /// log), events feed only the story, and follower fetch times are for
+    /// a clock the untimed model does not have (its lag timers may fire
+    /// whenever armed).
     /// A broker `cut` off by a network partition reaches only clients; the
     /// heartbeat timeout it sends stands for the controller's own clock.
     /// Answers whether a fetch of the broker's own was lost in the cut.
@@ -586,7 +588,11 @@ impl KafkaActor {
             Effect::CancelTimer(effects::Timer::ReplicaLagTimeMax(f)) if lag => {
                 o.cancel_timer(Timer::ReplicaLagTimeMax(f))
             }
-            Effect::ArmTimer(_) | Effect::CancelTimer(_) | Effect::Write(_) | Effect::Event(_) => {}
+            Effect::ArmTimer(_)
+            | Effect::CancelTimer(_)
+            | Effect::Write(_)
+            | Effect::Event(_)
+            | Effect::FollowerFetched { .. } => {}
         });
         fetch_lost
     }

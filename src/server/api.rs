@@ -15,6 +15,7 @@ use super::late_records::LateRecords;
 use super::metadata::metadata_response;
 use super::offsets::list_offsets;
 use super::produce::produce;
+use super::replication::fetcher;
 use super::shared::Shared;
 use super::topics::create_topics;
 use crate::core::error::ErrorCode;
@@ -30,7 +31,7 @@ use kafka_protocol::protocol::{Decodable, Encodable};
 /// offered an API that is not answered.
 pub const SUPPORTED: &[(ApiKey, i16, i16)] = &[
     (ApiKey::Produce, 3, 10),
-    (ApiKey::Fetch, 4, 12),
+    (ApiKey::Fetch, 4, 15),
     (ApiKey::ListOffsets, 1, 7),
     (ApiKey::Metadata, 0, 12),
     (ApiKey::InitProducerId, 0, 4),
@@ -149,8 +150,8 @@ pub async fn handle(mut body: Bytes, shared: &Shared, groups: &GroupPlane) -> Re
             None => Reply::Nothing,
         },
         RequestKind::Fetch(req) => {
-            if req.replica_id.0 >= 0 {
-                let (r, late) = follower_fetch(&req, shared).await;
+            if let Some(replica) = fetcher(&req, version) {
+                let (r, late) = follower_fetch(&req, version, replica, shared).await;
                 return Reply::Respond(Box::new(Response {
                     key,
                     version,

@@ -71,6 +71,12 @@ pub struct Broker {
     pub defaults: TopicSettings,
     /// The cluster as the controller last described it.
     pub view: ClusterView,
+    /// This life's broker epoch, once the controller registered it.
+    pub broker_epoch: Option<u64>,
+    /// Which life of its broker id this process is, as the controller
+    /// counts them: every partition's replica takes it as its incarnation,
+    /// so follower fetches carry it (KIP-903).
+    life: Option<u8>,
     partitions: HashMap<(String, i32), Partition>,
     next_producer_id: i64,
     next_request: u64,
@@ -93,6 +99,8 @@ impl Broker {
             id,
             defaults,
             view: ClusterView::default(),
+            broker_epoch: None,
+            life: None,
             partitions: HashMap::new(),
             // Producer ids must not repeat across brokers and restarts:
             // this broker's own block, started from the clock.
@@ -211,6 +219,26 @@ impl Broker {
     }
 
     /// LeaderAndIsr: hosts the partition if new, else hands it the state.
+    /// The controller's answer to this process's registration. A process
+    /// is one life: the controller names it the same whenever the process
+    /// registers again, and replicas already fetching with it could not
+    /// change it. Another life for this process is refused.
+    pub fn registered(&mut self, broker_epoch: u64, life: u8) -> Result<(), String> {
+        match self.life {
+            Some(known) if known != life => {
+                return Err(format!(
+                    "the controller named this process life {life} of broker {}, \
+                     after life {known}: its metadata is not the one this process \
+                     registered with",
+                    self.id
+                ));
+            }
+            _ => self.life = Some(life),
+        }
+        self.broker_epoch = Some(broker_epoch);
+        Ok(())
+    }
+
     pub fn on_leader_and_isr(
         &mut self,
         topic: String,
@@ -224,6 +252,16 @@ impl Broker {
         match self.partitions.get_mut(&key) {
             Some(p) => p.on_leader_and_isr(state, protocol, now),
             None => {
+                // The controller answers a registration before it names a
+                // partition, so the life is known here.
+                let Some(life) = self.life else {
+                    eprintln!(
+                        "insync broker {}: the state of {}-{} came before the \
+                         registration's answer; ignored",
+                        self.id, key.0, key.1
+                    );
+                    return;
+                };
                 let trace = self.trace.clone().map(|sink| PartitionTrace {
                     sink,
                     topic: key.0.clone(),
@@ -232,7 +270,7 @@ impl Broker {
                 });
                 let p = match self.recovered.remove(&key) {
                     Some(recovered) => Partition::restored(
-                        self.id, replicas, state, protocol, recovered, trace, now,
+                        self.id, life, replicas, state, protocol, recovered, trace, now,
                     ),
                     None => {
                         let files = self.data_dir.as_ref().map(|dir| {
@@ -242,7 +280,8 @@ impl Broker {
                                 Err(e) => storage_failed(&path, &e),
                             }
                         });
-                        let replica = Replica::new(self.id, replicas, state);
+                        let mut replica = Replica::new(self.id, replicas, state);
+                        replica.incarnation = life;
                         Partition::new(replica, protocol, files, trace, now)
                     }
                 };
@@ -375,5 +414,27 @@ impl Broker {
         let id = self.next_producer_id;
         self.next_producer_id += 1;
         id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A process is one life: the controller may register it again (a new
+    /// KRaft broker epoch after it was fenced while cut off) but never as
+    /// another life, which its replicas' fetches could not follow.
+    #[test]
+    fn a_process_keeps_the_life_it_was_first_registered_as() {
+        let mut b = Broker::new(0, TopicSettings::default(), None);
+        b.registered(5, 1).unwrap();
+        b.registered(9, 1).unwrap();
+        assert_eq!((b.broker_epoch, b.life), (Some(9), Some(1)));
+        let why = b.registered(12, 2).unwrap_err();
+        assert!(
+            why.contains("life 2") && why.contains("after life 1"),
+            "{why}"
+        );
+        assert_eq!(b.life, Some(1));
     }
 }

@@ -1,6 +1,6 @@
-//! Fetch (v4–12) for consumers: the batches below the high watermark, as
+//! Fetch (v4–15) for consumers: the batches below the high watermark, as
 //! the protocol core's `consumer_read` decides, waiting up to `max_wait_ms`
-//! for `min_bytes` to arrive.
+//! for `min_bytes` to arrive. From v13 topics are named by id (KIP-516).
 //!
 //! Fetch sessions (KIP-227) are not kept: every answer is a full response
 //! with session id 0, which clients take as "no session".
@@ -13,17 +13,55 @@ use crate::core::error::ErrorCode;
 use crate::core::replica::Input;
 use crate::core::types::BrokerId;
 use bytes::BytesMut;
+use kafka_protocol::messages::fetch_request::FetchTopic;
 use kafka_protocol::messages::fetch_response::{FetchableTopicResponse, PartitionData};
 use kafka_protocol::messages::{BrokerId as WireBrokerId, FetchRequest, FetchResponse};
 use std::time::Duration;
 
-/// A follower's Fetch, on the leader: each partition goes through the
-/// core's `on_fetch`; a parked one waits up to `max_wait_ms` for news, then
-/// expires with the current HW. The records are held in the returned
-/// `LateRecords`, to be written as the response is.
-pub async fn follower_fetch(req: &FetchRequest, shared: &Shared) -> (FetchResponse, LateRecords) {
+/// The topic a Fetch names: by name before v13, by id from v13 (KIP-516),
+/// as this broker's view of the cluster knows it.
+fn topic_name(broker: &Broker, t: &FetchTopic, version: i16) -> Option<String> {
+    if version >= 13 {
+        broker
+            .view
+            .topics
+            .iter()
+            .find(|(_, v)| v.id == t.topic_id)
+            .map(|(name, _)| name.clone())
+    } else {
+        Some(t.topic.0.to_string())
+    }
+}
+
+/// A topic's answer names it as its request did.
+fn topic_response(t: &FetchTopic) -> FetchableTopicResponse {
+    let mut r = FetchableTopicResponse::default();
+    r.topic = t.topic.clone();
+    r.topic_id = t.topic_id;
+    r
+}
+
+/// A partition's answer that is only an error.
+fn failed(partition: i32, code: ErrorCode) -> PartitionData {
+    let mut p = PartitionData::default();
+    p.partition_index = partition;
+    p.error_code = code.code();
+    p
+}
+
+/// A follower's Fetch, on the leader, from `replica` at broker epoch
+/// `replica_epoch`: each partition goes through the core's `on_fetch`; a
+/// parked one waits up to `max_wait_ms` for news, then expires with the
+/// current HW. The records are held in the returned `LateRecords`, to be
+/// written as the response is.
+pub async fn follower_fetch(
+    req: &FetchRequest,
+    version: i16,
+    (replica, replica_epoch): (i32, i64),
+    shared: &Shared,
+) -> (FetchResponse, LateRecords) {
     let mut late = LateRecords::default();
-    let from = match BrokerId::try_from(req.replica_id.0) {
+    let from = match BrokerId::try_from(replica) {
         Ok(b) => b,
         Err(_) => {
             let mut r = FetchResponse::default();
@@ -34,17 +72,21 @@ pub async fn follower_fetch(req: &FetchRequest, shared: &Shared) -> (FetchRespon
     let wait = Duration::from_millis(u64::try_from(req.max_wait_ms).unwrap_or(0));
     let mut r = FetchResponse::default();
     for topic in &req.topics {
-        let mut t = FetchableTopicResponse::default();
-        t.topic = topic.topic.clone();
+        let mut t = topic_response(topic);
+        let Some(name) = topic_name(&shared.lock(), topic, version) else {
+            for fp in &topic.partitions {
+                t.partitions
+                    .push(failed(fp.partition, ErrorCode::UnknownTopicId));
+            }
+            r.responses.push(t);
+            continue;
+        };
+        let name = name.as_str();
         for fp in &topic.partitions {
-            let name = topic.topic.0.as_str();
-            let core_req = match decode_request(fp) {
+            let core_req = match decode_request(fp, replica_epoch) {
                 Ok(q) => q,
                 Err(code) => {
-                    let mut p = PartitionData::default();
-                    p.partition_index = fp.partition;
-                    p.error_code = code.code();
-                    t.partitions.push(p);
+                    t.partitions.push(failed(fp.partition, code));
                     continue;
                 }
             };
@@ -125,17 +167,18 @@ fn read(broker: &Broker, req: &FetchRequest, version: i16) -> (FetchResponse, us
     let mut errors = false;
     let max_bytes = usize::try_from(req.max_bytes).unwrap_or(0);
     for topic in &req.topics {
-        let mut t = FetchableTopicResponse::default();
-        t.topic = topic.topic.clone();
+        let mut t = topic_response(topic);
+        let named = topic_name(broker, topic, version);
+        let name = named.as_deref().unwrap_or_default();
         for fp in &topic.partitions {
             let mut p = PartitionData::default();
             p.partition_index = fp.partition;
             if version >= 11 {
                 p.preferred_read_replica = WireBrokerId(-1);
             }
-            let name = &topic.topic.0;
             let found = broker.partition(name, fp.partition);
             let read = match (found, u64::try_from(fp.fetch_offset)) {
+                (None, _) if named.is_none() => Err(ErrorCode::UnknownTopicId.code()),
                 (None, _) => Err(ErrorCode::UnknownTopicOrPartition.code()),
                 (Some(_), Err(_)) => Err(ErrorCode::OffsetOutOfRange.code()),
                 (Some(part), Ok(offset)) => {

@@ -46,9 +46,14 @@ pub struct Partition {
     pub replica: Replica<Batch>,
     pub cfg: ProtocolConfig,
     tickets: Tickets,
-    /// The core's armed `replica.lag.time.max.ms` timers, each with when it
-    /// was armed: when its follower fell behind.
+    /// The core's armed `replica.lag.time.max.ms` timers, each with the
+    /// time its clock runs from: when it was armed (its follower fell
+    /// behind), or later, the previous fetch the core says the follower
+    /// counts as caught up at (Kafka's `lastCaughtUpTimeMs`).
     lag_timers: HashMap<BrokerId, Instant>,
+    /// When each follower's last fetch the core counted was handled
+    /// (Kafka's `lastFetchTimeMs`).
+    last_fetch: HashMap<BrokerId, Instant>,
     /// What the core addressed to others, in order: answers to produces
     /// (by ticket) and follower fetches, AlterPartition, follower fetches
     /// of its own. The broker routes them.
@@ -72,9 +77,12 @@ impl Partition {
         Partition::started(replica, cfg, files, trace, Effects::new(), now)
     }
 
-    /// A partition whose log was read back from disk at startup.
+    /// A partition whose log was read back from disk at startup, on the
+    /// broker's `life` (its replica's incarnation).
+    #[allow(clippy::too_many_arguments)]
     pub fn restored(
         broker: BrokerId,
+        life: u8,
         replicas: BrokerSet,
         state: PartitionState,
         cfg: ProtocolConfig,
@@ -83,7 +91,7 @@ impl Partition {
         now: Instant,
     ) -> Self {
         let mut recovery = effects(trace.is_some(), true);
-        let replica = Replica::restored(
+        let mut replica = Replica::restored(
             broker,
             replicas,
             state,
@@ -92,6 +100,7 @@ impl Partition {
             &cfg,
             &mut recovery,
         );
+        replica.incarnation = life;
         Partition::started(replica, cfg, Some(files), trace, recovery, now)
     }
 
@@ -110,6 +119,7 @@ impl Partition {
             cfg,
             tickets: Tickets::default(),
             lag_timers: HashMap::new(),
+            last_fetch: HashMap::new(),
             outbox: Vec::new(),
             trace,
             files,
@@ -247,6 +257,18 @@ impl Partition {
                 }
                 Effect::CancelTimer(Timer::ReplicaLagTimeMax(f)) => {
                     self.lag_timers.remove(&f);
+                }
+                Effect::FollowerFetched {
+                    follower,
+                    caught_up_as_of_previous,
+                } => {
+                    let previous = self.last_fetch.insert(follower, now);
+                    if caught_up_as_of_previous
+                        && let Some(previous) = previous
+                        && let Some(since) = self.lag_timers.get_mut(&follower)
+                    {
+                        *since = (*since).max(previous);
+                    }
                 }
             }
         }
@@ -424,6 +446,73 @@ mod tests {
         assert!(p.outbox.iter().any(|(n, m)| *n == to
             && matches!(m, Msg::ProduceResponse { request: r, result: Ok(0) } if *r == request)));
         assert!(p.tickets.taken.is_empty(), "answered, the ticket is free");
+    }
+
+    /// Kafka's caught-up timing (`Replica.updateFetchStateOrThrow`): under
+    /// steady writes a follower that fetches every 40 ms, each time reaching
+    /// the LEO of its previous fetch but never the current one, stays in
+    /// the ISR with `replica.lag.time.max.ms` at 100 ms; its clock restarts
+    /// at its previous fetch each time. Once its fetches stop reaching even
+    /// that, it is dropped after the lag allowance.
+    #[test]
+    fn a_follower_one_fetch_behind_under_steady_writes_stays_in_sync() {
+        let t0 = Instant::now();
+        let ms = |n: u64| t0 + Duration::from_millis(n);
+        let lag = Duration::from_millis(100);
+        let state = PartitionState {
+            leader: Some(0),
+            leader_epoch: 0,
+            isr: BrokerSet::of([0, 1]),
+            elr: BrokerSet::EMPTY,
+            partition_epoch: 0,
+        };
+        let mut p = Partition::new(
+            Replica::new(0, BrokerSet::of([0, 1]), state),
+            ProtocolConfig::default(),
+            None,
+            None,
+            t0,
+        );
+        let fetch = |offset: u64| FetchRequest {
+            leader_epoch: 0,
+            fetch_offset: offset,
+            last_fetched_epoch: (offset > 0).then_some(0),
+            incarnation: 0,
+        };
+        let shrinks = |p: &Partition| {
+            p.outbox
+                .iter()
+                .filter(|(to, m)| {
+                    *to == Node::Controller && matches!(m, Msg::AlterPartition { .. })
+                })
+                .count()
+        };
+        // The follower fetches what the leader had at its previous fetch;
+        // a write lands after every fetch.
+        let mut previous_leo = 0;
+        let mut t = 0;
+        for _ in 0..20 {
+            t += 40;
+            p.on_follower_fetch(1, fetch(previous_leo), ms(t));
+            previous_leo = p.replica.log.end_offset();
+            p.produce(batch(1), Acks::One, ms(t + 1));
+            p.check_lag(ms(t + 2), lag);
+            assert_eq!(shrinks(&p), 0, "still in sync at {t} ms");
+        }
+        assert_eq!(p.replica.partition.isr, BrokerSet::of([0, 1]));
+        // Now it stays where it is while the writes go on.
+        let stuck = previous_leo;
+        for _ in 0..5 {
+            t += 40;
+            p.on_follower_fetch(1, fetch(stuck), ms(t));
+            p.produce(batch(1), Acks::One, ms(t + 1));
+            p.check_lag(ms(t + 2), lag);
+        }
+        assert_eq!(shrinks(&p), 1, "dropped once its lag passed 100 ms");
+        assert!(p.outbox.iter().any(|(_, m)| matches!(
+            m,
+            Msg::AlterPartition { new_isr, .. } if *new_isr == BrokerSet::of([0])
+        )));
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! Follower fetch as Kafka does it: a Fetch request with `replica_id` set,
-//! carrying the follower's leader epoch and last fetched epoch. Both ends
+//! Follower fetch as Kafka does it: a Fetch request whose `ReplicaState`
+//! names the follower and its broker epoch (v15, KIP-903), carrying the
+//! follower's leader epoch and last fetched epoch, its topic named by id
+//! (v13, KIP-516). Both ends
 //! translate between Kafka's wire fields and the core's `FetchRequest` and
 //! `FetchResponse`, so the core alone decides divergence, truncation, the
 //! HW and ISR expansion.
@@ -19,18 +21,23 @@ use crate::core::messages::{FetchRequest, FetchResponse, FetchResult};
 use crate::core::types::BrokerId;
 use crate::wire::batch::Batch;
 use bytes::Bytes;
-use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic};
+use kafka_protocol::messages::fetch_request::{FetchPartition, FetchTopic, ReplicaState};
 use kafka_protocol::messages::fetch_response::{EpochEndOffset, PartitionData};
-use kafka_protocol::messages::{BrokerId as WireBrokerId, FetchRequest as WireFetch, TopicName};
-use kafka_protocol::protocol::StrBytes;
+use kafka_protocol::messages::{BrokerId as WireBrokerId, FetchRequest as WireFetch};
+use uuid::Uuid;
 
-/// The Fetch version followers send.
-pub const FOLLOWER_FETCH_VERSION: i16 = 12;
+/// The Fetch version followers send: the first with `ReplicaState`, whose
+/// `ReplicaEpoch` carries the follower's broker epoch.
+pub const FOLLOWER_FETCH_VERSION: i16 = 15;
 
-/// The follower's side: the core's fetch as a Kafka request.
+/// The follower's side: the core's fetch as a Kafka request. The core's
+/// `incarnation` is the broker's life as the controller counts it (see
+/// the controller's `Member::life`): the broker epoch the controller's
+/// core compares, so it goes out as `ReplicaEpoch`, where Kafka's
+/// follower puts its KRaft broker epoch (`ReplicaFetcherThread`).
 pub fn encode_request(
     follower: BrokerId,
-    topic: &str,
+    topic_id: Uuid,
     partition: i32,
     req: &FetchRequest,
     max_wait_ms: i32,
@@ -43,10 +50,13 @@ pub fn encode_request(
     p.log_start_offset = 0;
     p.partition_max_bytes = 8 << 20;
     let mut t = FetchTopic::default();
-    t.topic = TopicName(StrBytes::from_string(topic.to_string()));
+    t.topic_id = topic_id;
     t.partitions = vec![p];
     let mut r = WireFetch::default();
-    r.replica_id = WireBrokerId(i32::from(follower));
+    let mut replica = ReplicaState::default();
+    replica.replica_id = WireBrokerId(i32::from(follower));
+    replica.replica_epoch = i64::from(req.incarnation);
+    r.replica_state = replica;
     r.max_wait_ms = max_wait_ms;
     r.min_bytes = 1;
     r.max_bytes = 64 << 20;
@@ -56,8 +66,29 @@ pub fn encode_request(
     r
 }
 
-/// The leader's side: the Kafka request as the core's fetch, or why not.
-pub fn decode_request(p: &FetchPartition) -> Result<FetchRequest, ErrorCode> {
+/// Who sent a Fetch (`FetchRequest.replicaId` and `replicaEpoch`): a
+/// follower's id and broker epoch, or `None` for a consumer. Before v15 a
+/// follower names no epoch (-1).
+pub fn fetcher(req: &WireFetch, version: i16) -> Option<(i32, i64)> {
+    if version >= 15 {
+        let r = &req.replica_state;
+        (r.replica_id.0 >= 0).then_some((r.replica_id.0, r.replica_epoch))
+    } else {
+        (req.replica_id.0 >= 0).then_some((req.replica_id.0, -1))
+    }
+}
+
+/// The leader's side: the Kafka request, from a follower at
+/// `replica_epoch`, as the core's fetch, or why not.
+///
+/// The epoch becomes the core's `incarnation`, which an ISR expansion the
+/// fetch brings about names to the controller (KIP-903). Kafka takes -1 (a
+/// follower before v15) as "do not check" (`ReplicationControlManager
+/// .ineligibleReplicasForIsr`); the core has no such value, and insync's
+/// followers always send their epoch, so a follower fetch without one, or
+/// with one no broker life can have, is refused rather than trusted.
+pub fn decode_request(p: &FetchPartition, replica_epoch: i64) -> Result<FetchRequest, ErrorCode> {
+    let incarnation = u8::try_from(replica_epoch).map_err(|_| ErrorCode::InvalidRequest)?;
     let fetch_offset = u64::try_from(p.fetch_offset).map_err(|_| ErrorCode::OffsetOutOfRange)?;
     let leader_epoch =
         u32::try_from(p.current_leader_epoch).map_err(|_| ErrorCode::NotLeaderOrFollower)?;
@@ -65,9 +96,7 @@ pub fn decode_request(p: &FetchPartition) -> Result<FetchRequest, ErrorCode> {
         leader_epoch,
         fetch_offset,
         last_fetched_epoch: u32::try_from(p.last_fetched_epoch).ok(),
-        // Kafka's Fetch has no incarnation: a follower's previous life had
-        // another TCP connection, so its answers cannot reach this one.
-        incarnation: 0,
+        incarnation,
     })
 }
 
@@ -161,4 +190,66 @@ pub fn decode_response(
         incarnation: req.incarnation,
         result,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::BytesMut;
+    use kafka_protocol::protocol::{Decodable, Encodable};
+
+    fn core_fetch(incarnation: u8) -> FetchRequest {
+        FetchRequest {
+            leader_epoch: 4,
+            fetch_offset: 17,
+            last_fetched_epoch: Some(3),
+            incarnation,
+        }
+    }
+
+    /// What a follower sends, as its leader reads it off the wire.
+    fn over_the_wire(req: &WireFetch, version: i16) -> WireFetch {
+        let mut buf = BytesMut::new();
+        req.encode(&mut buf, version).expect("encodes");
+        WireFetch::decode(&mut buf.freeze(), version).expect("decodes")
+    }
+
+    /// KIP-903 on the wire: the follower's life goes out as
+    /// `ReplicaState.ReplicaEpoch` (Fetch v15) and comes back, on the
+    /// leader, as the core's incarnation, which an ISR expansion names to
+    /// the controller; the topic travels by id.
+    #[test]
+    fn a_follower_fetch_carries_its_broker_epoch_to_the_leaders_core() {
+        let topic = Uuid::from_u128(0x1234);
+        let sent = encode_request(2, topic, 0, &core_fetch(3), 500);
+        let read = over_the_wire(&sent, FOLLOWER_FETCH_VERSION);
+        assert_eq!(fetcher(&read, FOLLOWER_FETCH_VERSION), Some((2, 3)));
+        assert_eq!(read.topics[0].topic_id, topic);
+        let (_, epoch) = fetcher(&read, FOLLOWER_FETCH_VERSION).unwrap();
+        assert_eq!(
+            decode_request(&read.topics[0].partitions[0], epoch),
+            Ok(core_fetch(3))
+        );
+    }
+
+    /// A consumer is no follower; a follower fetch without an epoch
+    /// (before v15) or with one no life can have is refused, not trusted.
+    #[test]
+    fn a_follower_fetch_without_a_broker_life_is_refused() {
+        let mut consumer = WireFetch::default();
+        consumer.replica_id = WireBrokerId(-1);
+        assert_eq!(fetcher(&consumer, 12), None);
+        assert_eq!(fetcher(&over_the_wire(&consumer, 15), 15), None);
+        let mut old = WireFetch::default();
+        old.replica_id = WireBrokerId(1);
+        assert_eq!(fetcher(&old, 12), Some((1, -1)));
+        let p = FetchPartition::default();
+        for epoch in [-1, 256, i64::MAX] {
+            assert_eq!(
+                decode_request(&p, epoch),
+                Err(ErrorCode::InvalidRequest),
+                "{epoch}"
+            );
+        }
+    }
 }

@@ -4,6 +4,7 @@
 //! fetcher, and a ticker for `replica.lag.time.max.ms` and the trace.
 
 use super::broker::{Broker, FollowerFetch};
+use super::clean_shutdown::Marker;
 use super::conn::{ListenConfig, bind, serve};
 use super::control::serve::Plane;
 use super::control::wire::{self, Reader, ToBroker, ToController};
@@ -144,12 +145,23 @@ pub async fn start_broker(opts: BrokerOptions) -> std::io::Result<(SocketAddr, A
     let (control_tx, control_rx) = unbounded_channel();
     let (fetch_tx, fetch_rx) = unbounded_channel();
     let mut broker = Broker::new(opts.id, opts.defaults.clone(), trace);
-    let mut clean_shutdown = false;
+    let mut previous_broker_epoch = None;
     if let Some(dir) = &opts.data_dir {
         std::fs::create_dir_all(dir)?;
-        clean_shutdown = super::clean_shutdown::take(dir)?;
-        if clean_shutdown {
-            eprintln!("insync broker {}: the last life stopped cleanly", opts.id);
+        match super::clean_shutdown::take(dir)? {
+            Marker::Absent => {}
+            Marker::Epoch(e) => {
+                eprintln!(
+                    "insync broker {}: the last life stopped cleanly at broker epoch {e}",
+                    opts.id
+                );
+                previous_broker_epoch = Some(e);
+            }
+            Marker::Unreadable(why) => eprintln!(
+                "insync broker {}: the clean-shutdown marker is unreadable ({why}); \
+                 registering as after an unclean stop",
+                opts.id
+            ),
         }
         for note in broker.open_data_dir(dir)? {
             eprintln!("insync broker {}: recovery: {note}", opts.id);
@@ -182,7 +194,7 @@ pub async fn start_broker(opts: BrokerOptions) -> std::io::Result<(SocketAddr, A
         Registration {
             me,
             incarnation,
-            clean_shutdown,
+            previous_broker_epoch,
         },
         shared.clone(),
         control_rx,
@@ -200,8 +212,24 @@ struct Registration {
     me: BrokerAddr,
     /// This process's life (KRaft's `incarnationId`).
     incarnation: uuid::Uuid,
-    /// The last life left the clean-shutdown marker.
-    clean_shutdown: bool,
+    /// The broker epoch the last life's clean-shutdown marker kept.
+    previous_broker_epoch: Option<u64>,
+}
+
+/// Why a connection to the controller ended.
+enum LinkError {
+    /// The controller refused the registration: ask again after
+    /// `broker.heartbeat.interval.ms`, as Kafka's `BrokerLifecycleManager`
+    /// does after a registration error.
+    Refused(String),
+    /// The connection failed or broke: reconnect.
+    Broken(String),
+}
+
+impl From<String> for LinkError {
+    fn from(why: String) -> Self {
+        LinkError::Broken(why)
+    }
 }
 
 /// Keeps a registered connection to the controller, reconnecting when it
@@ -216,7 +244,15 @@ async fn control_link(
     loop {
         match control_session(&opts, &who, &shared, &mut outgoing).await {
             Ok(()) => return,
-            Err(why) => {
+            Err(LinkError::Refused(why)) => {
+                eprintln!(
+                    "insync broker {}: the controller refused the registration: {why}; \
+                     asking again in {:?}",
+                    opts.id, opts.heartbeat
+                );
+                tokio::time::sleep(opts.heartbeat).await;
+            }
+            Err(LinkError::Broken(why)) => {
                 if !warned {
                     eprintln!(
                         "insync broker {}: controller {}: {why}; retrying",
@@ -235,7 +271,7 @@ async fn control_session(
     who: &Registration,
     shared: &Shared,
     outgoing: &mut UnboundedReceiver<ToController>,
-) -> Result<(), String> {
+) -> Result<(), LinkError> {
     let stream = TcpStream::connect(opts.controller)
         .await
         .map_err(|e| e.to_string())?;
@@ -245,11 +281,29 @@ async fn control_session(
     let register = ToController::Register {
         broker: who.me.clone(),
         incarnation: who.incarnation,
-        clean_shutdown: who.clean_shutdown,
+        previous_broker_epoch: who.previous_broker_epoch,
     };
     wire::send(&mut write, &register)
         .await
         .map_err(|e| e.to_string())?;
+    // Nothing else goes out before the answer: a refused connection is
+    // closed, and what was sent on it would be lost.
+    match reader.next::<ToBroker>().await? {
+        Some(ToBroker::RegistrationRefused { error, message }) => {
+            return Err(LinkError::Refused(format!("{error}: {message}")));
+        }
+        Some(registered @ ToBroker::Registered { .. }) => apply(shared, registered),
+        Some(other) => {
+            return Err(LinkError::Broken(format!(
+                "the controller answered the registration with {other:?}"
+            )));
+        }
+        None => {
+            return Err(LinkError::Broken(
+                "the controller closed the connection".into(),
+            ));
+        }
+    }
     if shared.stopping.load(Ordering::SeqCst) {
         // The request may have been lost with the old connection, or the
         // controller restarted without it: ask again, as Kafka's broker
@@ -272,7 +326,7 @@ async fn control_session(
                 wire::send(&mut write, &ToController::Heartbeat).await.map_err(|e| e.to_string())?;
             }
             msg = reader.next::<ToBroker>() => {
-                let Some(msg) = msg? else { return Err("the controller closed the connection".into()) };
+                let Some(msg) = msg? else { return Err(LinkError::Broken("the controller closed the connection".into())) };
                 apply(shared, msg);
             }
         }
@@ -283,6 +337,15 @@ fn apply(shared: &Shared, msg: ToBroker) {
     {
         let mut b = shared.lock();
         match msg {
+            ToBroker::Registered { broker_epoch, life } => {
+                if let Err(why) = b.registered(broker_epoch, life) {
+                    eprintln!("insync broker {}: {why}; stopping", b.id);
+                    std::process::exit(3);
+                }
+            }
+            // Only ever the answer to a registration, which
+            // `control_session` reads itself.
+            ToBroker::RegistrationRefused { .. } => {}
             ToBroker::Cluster(view) => b.view = view,
             ToBroker::LeaderAndIsr {
                 topic,
@@ -399,6 +462,15 @@ async fn fetch_once(
     pool: &Pool,
     f: &FollowerFetch,
 ) -> Result<crate::core::messages::FetchResponse<crate::wire::batch::Batch>, String> {
+    // Fetch names topics by id; the controller's view brings the id with
+    // the topic, as it brings the leader's address.
+    let topic_id = shared
+        .lock()
+        .view
+        .topics
+        .get(&f.topic)
+        .map(|t| t.id)
+        .ok_or_else(|| format!("no id for topic {}", f.topic))?;
     let key = (f.topic.clone(), f.partition);
     let cached = pool.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
     let mut conn = match cached {
@@ -428,7 +500,7 @@ async fn fetch_once(
         }
     };
     let wait_ms = i32::try_from(opts.fetch_wait.as_millis()).unwrap_or(i32::MAX);
-    let req = encode_request(opts.id, &f.topic, f.partition, &f.req, wait_ms);
+    let req = encode_request(opts.id, topic_id, f.partition, &f.req, wait_ms);
     // The leader holds the fetch up to its wait; allow for that and more.
     let r = conn
         .call(

@@ -17,10 +17,15 @@ pub struct Proc {
 
 impl Proc {
     pub fn spawn(args: &[&str]) -> Proc {
+        Proc::spawn_to(args, Stdio::inherit())
+    }
+
+    /// As `spawn`, what it says on stderr going to `stderr`.
+    pub fn spawn_to(args: &[&str], stderr: Stdio) -> Proc {
         let mut child = Command::new(env!("CARGO_BIN_EXE_insync"))
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(stderr)
             .spawn()
             .expect("insync starts");
         let mut line = String::new();
@@ -70,7 +75,12 @@ impl Proc {
 
 /// A controller tracing its decisions into `data/controller.jsonl` (each
 /// life starts the file again).
-fn spawn_controller(data: &std::path::Path, listen: &str, extra: &[String]) -> Proc {
+fn spawn_controller(
+    data: &std::path::Path,
+    listen: &str,
+    session_ms: &str,
+    extra: &[String],
+) -> Proc {
     let dir = data.join("controller");
     std::fs::create_dir_all(data).unwrap();
     let trace = data.join("controller.jsonl");
@@ -79,7 +89,7 @@ fn spawn_controller(data: &std::path::Path, listen: &str, extra: &[String]) -> P
         "--listen",
         listen,
         "--session-timeout-ms",
-        SESSION_MS,
+        session_ms,
         "--data-dir",
         dir.to_str().unwrap(),
         "--trace",
@@ -124,6 +134,8 @@ pub struct Procs {
     pub brokers: Vec<Option<Proc>>,
     pub broker_args: Vec<String>,
     pub controller_args: Vec<String>,
+    /// `broker.session.timeout.ms`, on the controller and every broker.
+    pub session_ms: String,
     /// Broker N keeps its partitions in `data/broker-N`.
     pub data: PathBuf,
 }
@@ -136,6 +148,17 @@ impl Procs {
 
     /// As `start`, the controller with `controller_extra` flags.
     pub fn start_with(n: usize, extra: &[&str], controller_extra: &[&str]) -> Procs {
+        Procs::start_timed(n, extra, controller_extra, SESSION_MS)
+    }
+
+    /// As `start_with`, with sessions of `session_ms` instead of
+    /// [`SESSION_MS`].
+    pub fn start_timed(
+        n: usize,
+        extra: &[&str],
+        controller_extra: &[&str],
+        session_ms: &str,
+    ) -> Procs {
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let data = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!(
             "procs-{}-{}",
@@ -144,7 +167,7 @@ impl Procs {
         ));
         let _ = std::fs::remove_dir_all(&data);
         let controller_args: Vec<String> = controller_extra.iter().map(|s| s.to_string()).collect();
-        let controller = spawn_controller(&data, "127.0.0.1:0", &controller_args);
+        let controller = spawn_controller(&data, "127.0.0.1:0", session_ms, &controller_args);
         let controller_addr = controller.after("controller: ");
         let mut broker_args: Vec<String> = vec![
             "--controller".into(),
@@ -152,7 +175,7 @@ impl Procs {
             "--replication-factor".into(),
             n.to_string(),
             "--session-timeout-ms".into(),
-            SESSION_MS.into(),
+            session_ms.into(),
         ];
         broker_args.extend(extra.iter().map(|s| s.to_string()));
         let mut p = Procs {
@@ -161,6 +184,7 @@ impl Procs {
             brokers: Vec::new(),
             broker_args,
             controller_args,
+            session_ms: session_ms.to_string(),
             data,
         };
         for id in 0..n {
@@ -175,6 +199,10 @@ impl Procs {
     }
 
     fn spawn_broker(&self, id: usize) -> Proc {
+        self.spawn_broker_to(id, Stdio::inherit())
+    }
+
+    fn spawn_broker_to(&self, id: usize, stderr: Stdio) -> Proc {
         let dir = self.data.join(format!("broker-{id}"));
         let dir = dir.to_str().unwrap();
         let id = id.to_string();
@@ -188,7 +216,7 @@ impl Procs {
             dir,
         ];
         args.extend(self.broker_args.iter().map(String::as_str));
-        Proc::spawn(&args)
+        Proc::spawn_to(&args, stderr)
     }
 
     /// The running controller's decisions, one JSON object each.
@@ -212,7 +240,12 @@ impl Procs {
     /// Starts the controller again on its folder and address.
     pub fn restart_controller(&mut self) {
         assert!(self.controller.is_none(), "the controller is running");
-        let c = spawn_controller(&self.data, &self.controller_addr, &self.controller_args);
+        let c = spawn_controller(
+            &self.data,
+            &self.controller_addr,
+            &self.session_ms,
+            &self.controller_args,
+        );
         assert_eq!(c.after("controller: "), self.controller_addr);
         self.controller = Some(c);
     }
@@ -231,6 +264,17 @@ impl Procs {
         assert!(self.brokers[id].is_none(), "broker {id} is running");
         let b = self.spawn_broker(id);
         self.brokers[id] = Some(b);
+    }
+
+    /// As `restart`, what the broker says on stderr going to a file,
+    /// whose path this answers.
+    pub fn restart_logged(&mut self, id: usize) -> PathBuf {
+        assert!(self.brokers[id].is_none(), "broker {id} is running");
+        let log = self.data.join(format!("broker-{id}.stderr"));
+        let file = std::fs::File::create(&log).unwrap();
+        let b = self.spawn_broker_to(id, Stdio::from(file));
+        self.brokers[id] = Some(b);
+        log
     }
 
     pub fn kill(&mut self, id: usize) {
@@ -260,19 +304,24 @@ impl Procs {
 
     /// Polls `kcat -L` until `ok` holds, for at most 20 s.
     pub fn wait_for(&self, ok: impl Fn(&str) -> bool, what: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            let out = kcat(&["-b", &self.bootstrap(), "-L", "-m", "5"]);
-            let meta = String::from_utf8_lossy(&out.stdout).into_owned();
-            if ok(&meta) {
-                return meta;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "timed out waiting until {what}:\n{meta}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
+        wait_for_at(&self.bootstrap(), ok, what)
+    }
+}
+
+/// Polls `kcat -L` on `bootstrap` until `ok` holds, for at most 20 s.
+pub fn wait_for_at(bootstrap: &str, ok: impl Fn(&str) -> bool, what: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let out = kcat(&["-b", bootstrap, "-L", "-m", "5"]);
+        let meta = String::from_utf8_lossy(&out.stdout).into_owned();
+        if ok(&meta) {
+            return meta;
         }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting until {what}:\n{meta}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -411,4 +460,39 @@ pub fn scratch(name: &str) -> PathBuf {
         PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
     d
+}
+
+/// One Kafka request on a fresh connection to `addr`, and its response:
+/// for tests that speak the wire protocol where no client does.
+pub fn kafka_call<Q, A>(
+    addr: &str,
+    key: kafka_protocol::messages::ApiKey,
+    version: i16,
+    request: &Q,
+) -> A
+where
+    Q: kafka_protocol::protocol::Encodable,
+    A: kafka_protocol::protocol::Decodable + kafka_protocol::protocol::HeaderVersion,
+{
+    use kafka_protocol::messages::{RequestHeader, ResponseHeader};
+    use kafka_protocol::protocol::{Decodable, encode_request_header_into_buffer};
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut buf = bytes::BytesMut::new();
+    let mut h = RequestHeader::default();
+    h.request_api_key = key as i16;
+    h.request_api_version = version;
+    h.correlation_id = 7;
+    encode_request_header_into_buffer(&mut buf, &h).unwrap();
+    request.encode(&mut buf, version).unwrap();
+    s.write_all(&insync::wire::frame::framed(&buf)).unwrap();
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).unwrap();
+    let mut body = vec![0u8; i32::from_be_bytes(len) as usize];
+    s.read_exact(&mut body).unwrap();
+    let mut b = bytes::Bytes::from(body);
+    let h = ResponseHeader::decode(&mut b, A::header_version(version)).unwrap();
+    assert_eq!(h.correlation_id, 7);
+    A::decode(&mut b, version).unwrap()
 }

@@ -38,15 +38,49 @@ struct Member {
     incarnation: Uuid,
     /// The offset of its `RegisterBrokerRecord`, as in KRaft.
     broker_epoch: u64,
+    /// Which life of this broker id the registered process is: 0 for the
+    /// first, one more for each new process (a new incarnation), the same
+    /// for the same process registered again; wrapping at 256. This is the
+    /// broker epoch the protocol core compares (KIP-903: a joiner's fetch
+    /// must come from the registered life), and the one the broker's
+    /// follower fetches carry as `ReplicaState.ReplicaEpoch`.
+    ///
+    /// Why not KRaft's broker epoch itself: the core keeps broker epochs as
+    /// u8, as the model counts lives, and a record offset cut to 8 bits
+    /// could name two lives alike with only 256 records between them. A
+    /// count of lives can only repeat after 256 new processes, and each
+    /// new process is admitted only once its predecessor's session has
+    /// expired (DUPLICATE_BROKER_REGISTRATION before that), so 256 of
+    /// them span more than 255 session timeouts, while a fetch of a dead
+    /// life lingers in its leader only until its `replica.fetch.wait.max.ms`
+    /// runs out or its AlterPartition is answered.
+    life: u8,
     /// The connection it speaks on; none after a controller restart until
     /// it reconnects.
     conn: Option<ConnId>,
     link: Option<UnboundedSender<ToBroker>>,
-    last_heartbeat: Instant,
+    /// When this registration last heard from its broker (Kafka 4.x's
+    /// `BrokerHeartbeatTracker` contact time for this broker epoch). None
+    /// once a restored controller finds it fenced: Kafka's
+    /// `ClusterControlManager.activate` gives only unfenced brokers one.
+    last_contact: Option<Instant>,
     fenced: bool,
     /// Granted a controlled shutdown: fenced until a new life registers,
     /// whatever this one still says.
     stopping: bool,
+}
+
+impl Member {
+    /// `BrokerHeartbeatManager.hasValidSession` as Kafka 4.x has it
+    /// (KAFKA-17793): whether the last contact is within the session
+    /// timeout, fenced or not. A broker stopped by a controlled shutdown
+    /// therefore keeps its session until it runs out, as Kafka's
+    /// `ClusterControlManagerTest.testDuplicateBrokerRegistrationWithInactiveBroker`
+    /// shows; before 4.0 a fenced broker had none.
+    fn has_valid_session(&self, now: Instant, timeout: Duration) -> bool {
+        self.last_contact
+            .is_some_and(|t| now.saturating_duration_since(t) <= timeout)
+    }
 }
 
 #[derive(Debug)]
@@ -161,26 +195,31 @@ impl ControllerNode {
                 incarnation,
             } => {
                 let id = broker.id;
+                let life = self.next_life(id, incarnation);
                 self.brokers.insert(
                     id,
                     Member {
                         addr: broker,
                         incarnation,
                         broker_epoch: offset,
+                        life,
                         conn: None,
                         link: None,
-                        last_heartbeat: now,
+                        last_contact: Some(now),
                         fenced: false,
                         stopping: false,
                     },
                 );
                 self.refresh_fenced(id);
+                self.refresh_life(id);
             }
             MetadataRecord::FenceBroker { broker } => {
-                self.brokers
+                let m = self
+                    .brokers
                     .get_mut(&broker)
-                    .ok_or_else(|| format!("fences broker {broker}, never registered"))?
-                    .fenced = true;
+                    .ok_or_else(|| format!("fences broker {broker}, never registered"))?;
+                m.fenced = true;
+                m.last_contact = None;
                 self.refresh_fenced(broker);
             }
             MetadataRecord::Topic { name, id, settings } => {
@@ -201,6 +240,7 @@ impl ControllerNode {
                 let mut core = Controller::new(replicas, Vec::new());
                 core.state = state;
                 core.fenced = replicas.minus(self.live());
+                core.broker_epochs = self.lives_of(replicas);
                 self.partitions.insert(
                     (topic, partition),
                     Placed {
@@ -228,6 +268,40 @@ impl ControllerNode {
         Ok(())
     }
 
+    /// The life a registration of `incarnation` as broker `id` is.
+    fn next_life(&self, id: BrokerId, incarnation: Uuid) -> u8 {
+        match self.brokers.get(&id) {
+            None => 0,
+            Some(m) if m.incarnation == incarnation => m.life,
+            Some(m) => m.life.wrapping_add(1),
+        }
+    }
+
+    /// The core's broker epochs for `replicas`: their registered lives.
+    fn lives_of(&self, replicas: BrokerSet) -> Vec<(BrokerId, u8)> {
+        replicas
+            .iter()
+            .filter_map(|b| self.brokers.get(&b).map(|m| (b, m.life)))
+            .collect()
+    }
+
+    /// Each partition's core keeps the broker epoch (life) of its replicas,
+    /// as registrations replayed from the log set them.
+    fn refresh_life(&mut self, broker: BrokerId) {
+        let Some(life) = self.brokers.get(&broker).map(|m| m.life) else {
+            return;
+        };
+        for p in self.partitions.values_mut() {
+            if p.core.replicas.contains(broker) {
+                let epochs = &mut p.core.broker_epochs;
+                match epochs.binary_search_by_key(&broker, |(b, _)| *b) {
+                    Ok(i) => epochs[i].1 = life,
+                    Err(i) => epochs.insert(i, (broker, life)),
+                }
+            }
+        }
+    }
+
     /// Each partition's core keeps which of its replicas are fenced.
     fn refresh_fenced(&mut self, broker: BrokerId) {
         let fenced = self.brokers.get(&broker).is_none_or(|m| m.fenced);
@@ -251,9 +325,10 @@ impl ControllerNode {
                     addr: b.addr,
                     incarnation: b.incarnation,
                     broker_epoch: b.broker_epoch,
+                    life: b.life,
                     conn: None,
                     link: None,
-                    last_heartbeat: now,
+                    last_contact: (!b.fenced).then_some(now),
                     fenced: b.fenced,
                     stopping: false,
                 },
@@ -299,6 +374,7 @@ impl ControllerNode {
                     broker_epoch: m.broker_epoch,
                     incarnation: m.incarnation,
                     fenced: m.fenced,
+                    life: m.life,
                 })
                 .collect(),
             topics: self
@@ -359,8 +435,94 @@ impl ControllerNode {
     /// BrokerRegistration: a broker connects. The same process connecting
     /// again (after the controller or the link restarted) keeps its
     /// registration and is told its partitions' state again; a new process
-    /// (a new incarnation) is a new life with a new broker epoch.
+    /// (a new incarnation) is a new life with a new broker epoch, admitted
+    /// only once the old life's session has expired
+    /// (`ClusterControlManager.registerBroker`). A refusal is answered on
+    /// `link` and returned; the caller then closes the connection.
     pub fn register(
+        &mut self,
+        addr: BrokerAddr,
+        incarnation: Uuid,
+        previous_broker_epoch: Option<u64>,
+        conn: ConnId,
+        link: UnboundedSender<ToBroker>,
+        now: Instant,
+    ) -> Result<(), String> {
+        let id = addr.id;
+        let existing = self.brokers.get(&id);
+        if let Some(m) = existing
+            && m.incarnation != incarnation
+            && m.has_valid_session(now, self.session_timeout)
+        {
+            // Kafka's DUPLICATE_BROKER_REGISTRATION: the old life may still
+            // be serving, and fencing it on a newcomer's word would let a
+            // misconfigured second broker with the same id unseat it. A
+            // restarted broker asks again until the session runs out and
+            // the ticker fences the old life.
+            let message = format!(
+                "broker id {id} is still registered by another process, whose \
+                 session has not expired (broker.session.timeout.ms {} ms); \
+                 a restarted broker is admitted once it has",
+                self.session_timeout.as_millis()
+            );
+            let refusal = ToBroker::RegistrationRefused {
+                error: ErrorCode::DuplicateBrokerRegistration,
+                message: message.clone(),
+            };
+            self.ready.sends.push((link, refusal));
+            return Err(format!(
+                "{}: {message}",
+                ErrorCode::DuplicateBrokerRegistration
+            ));
+        }
+        if let Some(m) = self.brokers.get_mut(&id)
+            && m.stopping
+            && m.incarnation == incarnation
+        {
+            // The stopping process reconnected: it only needs its answer.
+            m.conn = Some(conn);
+            m.link = Some(link);
+            let (broker_epoch, life) = (m.broker_epoch, m.life);
+            self.send(id, ToBroker::Registered { broker_epoch, life });
+            self.send(id, ToBroker::ShutdownAllowed { broker_epoch });
+            return Ok(());
+        }
+        if let Some(m) = self.brokers.get_mut(&id)
+            && !m.fenced
+            && m.incarnation == incarnation
+            && m.addr == addr
+        {
+            m.conn = Some(conn);
+            m.link = Some(link);
+            m.last_contact = Some(now);
+            let (broker_epoch, life) = (m.broker_epoch, m.life);
+            self.send(id, ToBroker::Registered { broker_epoch, life });
+            for key in self.partitions_of(id) {
+                self.send_state(&key, id);
+            }
+            self.settle();
+            return Ok(());
+        }
+        let existing = self.brokers.get(&id);
+        // Kafka 4.x calls a restart clean when the epoch its marker kept is
+        // the one the controller registered last (`storedBrokerEpoch ==
+        // request.previousBrokerEpoch()` in `registerBroker`); with no
+        // registration on record nothing matches. The same process, fenced
+        // while cut off, speaking again has its log intact, as the core's
+        // `HeartbeatResumed` says, whatever its start found.
+        let clean_shutdown = existing.is_some_and(|m| {
+            m.incarnation == incarnation || previous_broker_epoch == Some(m.broker_epoch)
+        });
+        self.admit(addr, incarnation, clean_shutdown, conn, link, now);
+        Ok(())
+    }
+
+    /// Registers a new life of the broker (a new broker epoch), fencing the
+    /// old one first if it still counts as alive: its session ran out
+    /// before the ticker noticed, or it is the same process that changed
+    /// its address. The partitions it led or sat in the ISR of move on
+    /// before the new life registers.
+    fn admit(
         &mut self,
         addr: BrokerAddr,
         incarnation: Uuid,
@@ -370,45 +532,10 @@ impl ControllerNode {
         now: Instant,
     ) {
         let id = addr.id;
-        if let Some(m) = self.brokers.get_mut(&id)
-            && m.stopping
-            && m.incarnation == incarnation
-        {
-            // The stopping process reconnected: it only needs its answer.
-            m.conn = Some(conn);
-            m.link = Some(link);
-            let broker_epoch = m.broker_epoch;
-            self.send(id, ToBroker::ShutdownAllowed { broker_epoch });
-            return;
-        }
-        if let Some(m) = self.brokers.get_mut(&id)
-            && !m.fenced
-            && m.incarnation == incarnation
-            && m.addr == addr
-        {
-            m.conn = Some(conn);
-            m.link = Some(link);
-            m.last_heartbeat = now;
-            for key in self.partitions_of(id) {
-                self.send_state(&key, id);
-            }
-            self.settle();
-            return;
-        }
-        // The same process, fenced while cut off, speaks again: its log is
-        // intact, as the core's `HeartbeatResumed` says, whatever marker
-        // its start found.
-        let clean_shutdown = clean_shutdown
-            || self
-                .brokers
-                .get(&id)
-                .is_some_and(|m| m.incarnation == incarnation);
         if self.brokers.get(&id).is_some_and(|m| !m.fenced) {
-            // A new incarnation while the old one still counts as alive: as
-            // KRaft does, fence the old one first, so the partitions it led
-            // or sat in the ISR of move on before the new life registers.
             self.fence(id);
         }
+        let life = self.next_life(id, incarnation);
         let broker_epoch = self.record(MetadataRecord::RegisterBroker {
             broker: addr.clone(),
             incarnation,
@@ -419,17 +546,19 @@ impl ControllerNode {
                 addr,
                 incarnation,
                 broker_epoch,
+                life,
                 conn: Some(conn),
                 link: Some(link),
-                last_heartbeat: now,
+                last_contact: Some(now),
                 fenced: false,
                 stopping: false,
             },
         );
+        self.send(id, ToBroker::Registered { broker_epoch, life });
         for key in self.partitions_of(id) {
             let registration = Msg::BrokerRegistration {
                 clean_shutdown,
-                broker_epoch: 0,
+                broker_epoch: life,
             };
             self.step(&key, Input::Message(Node::Broker(id), registration));
         }
@@ -443,13 +572,13 @@ impl ControllerNode {
             return;
         }
         let m = self.brokers.get_mut(&broker).expect("current");
-        m.last_heartbeat = now;
+        m.last_contact = Some(now);
         if m.fenced
             && !m.stopping
             && let Some(link) = m.link.clone()
         {
             let (addr, incarnation) = (m.addr.clone(), m.incarnation);
-            self.register(addr, incarnation, true, conn, link, now);
+            self.admit(addr, incarnation, true, conn, link, now);
         }
     }
 
@@ -515,9 +644,7 @@ impl ControllerNode {
         let expired: Vec<BrokerId> = self
             .brokers
             .iter()
-            .filter(|(_, m)| {
-                !m.fenced && now.duration_since(m.last_heartbeat) > self.session_timeout
-            })
+            .filter(|(_, m)| !m.fenced && !m.has_valid_session(now, self.session_timeout))
             .map(|(b, _)| *b)
             .collect();
         if expired.is_empty() {
@@ -579,6 +706,7 @@ impl ControllerNode {
                 (0..rf).map(|i| live[(start + i) % live.len()]).collect();
             let mut core = Controller::new(BrokerSet::of(assignment.iter().copied()), Vec::new());
             core.fenced = core.replicas.minus(self.live());
+            core.broker_epochs = self.lives_of(core.replicas);
             self.record(MetadataRecord::Partition {
                 topic: name.to_string(),
                 partition: index,
@@ -689,7 +817,8 @@ impl ControllerNode {
                 Effect::Send(..)
                 | Effect::Write(_)
                 | Effect::ArmTimer(_)
-                | Effect::CancelTimer(_) => {}
+                | Effect::CancelTimer(_)
+                | Effect::FollowerFetched { .. } => {}
             }
         }
     }
@@ -742,15 +871,28 @@ mod tests {
     }
 
     pub(super) fn cluster(n: u8) -> (ControllerNode, Vec<UnboundedReceiver<ToBroker>>, Instant) {
-        let mut c = ControllerNode::new(Duration::from_secs(1), false);
+        cluster_traced(n, false)
+    }
+
+    fn cluster_traced(
+        n: u8,
+        trace: bool,
+    ) -> (ControllerNode, Vec<UnboundedReceiver<ToBroker>>, Instant) {
+        let mut c = ControllerNode::new(Duration::from_secs(1), trace);
         let now = Instant::now();
         let mut rxs = Vec::new();
         for b in 0..n {
             let (tx, rx) = unbounded_channel();
-            c.register(addr(b), life(b, 0), false, u64::from(b), tx, now);
+            c.register(addr(b), life(b, 0), None, u64::from(b), tx, now)
+                .expect("a first registration");
             rxs.push(rx);
         }
         (c, rxs, now)
+    }
+
+    /// Everything sent so far on `rx`.
+    fn drain(rx: &mut UnboundedReceiver<ToBroker>) -> Vec<ToBroker> {
+        std::iter::from_fn(|| rx.try_recv().ok()).collect()
     }
 
     pub(super) fn settings(rf: u8, min_isr: u8) -> TopicSettings {
@@ -802,16 +944,228 @@ mod tests {
         );
     }
 
+    /// Kafka 4.x's DUPLICATE_BROKER_REGISTRATION: a new process with the
+    /// id of a broker whose session lives is refused, and nothing changes;
+    /// once the session has expired and the old life is fenced, it is
+    /// admitted. The partitions never see two lives at once.
     #[test]
-    fn a_restarted_broker_is_fenced_before_it_registers_again() {
-        let (mut c, _rxs, now) = cluster(3);
+    fn a_new_process_is_refused_while_the_old_session_lives() {
+        let (mut c, _rxs, start) = cluster(3);
         c.create_topic("t", &settings(3, 2)).unwrap();
-        let (tx, _rx) = unbounded_channel();
-        c.register(addr(0), life(0, 1), false, 100, tx, now);
+        c.take_ready().deliver();
+        let before = c.image();
+        let (tx, mut rx) = unbounded_channel();
+        let soon = start + Duration::from_millis(900);
+        let why = c
+            .register(addr(0), life(0, 1), None, 100, tx, soon)
+            .unwrap_err();
+        assert!(why.contains("DUPLICATE_BROKER_REGISTRATION"), "{why}");
+        let ready = c.take_ready();
+        assert!(ready.records.is_empty(), "{:?}", ready.records);
+        ready.deliver();
+        assert!(
+            matches!(
+                drain(&mut rx).as_slice(),
+                [ToBroker::RegistrationRefused {
+                    error: ErrorCode::DuplicateBrokerRegistration,
+                    ..
+                }]
+            ),
+            "the refusal, and nothing else"
+        );
+        assert_eq!(c.image(), before, "the old life keeps everything");
+        assert_eq!(c.view().topics["t"].partitions[0].state.leader, Some(0));
+        // A refused process does not speak for the broker.
+        c.heartbeat(0, 100, soon);
+        assert_eq!(c.brokers[&0].conn, Some(0));
+        // The session runs out; the ticker fences the old life.
+        let later = start + Duration::from_millis(1500);
+        c.heartbeat(1, 1, later);
+        c.heartbeat(2, 2, later);
+        c.tick(later);
         let p0 = c.view().topics["t"].partitions[0].state;
         assert_eq!(p0.leader, Some(1), "its old life lost the leadership");
         assert_eq!(p0.isr, BrokerSet::of([1, 2]), "and its ISR seat");
+        let (tx, mut rx) = unbounded_channel();
+        c.register(addr(0), life(0, 1), None, 101, tx, later)
+            .expect("admitted once the old session expired");
+        c.take_ready().deliver();
+        let told = drain(&mut rx);
+        assert!(
+            matches!(told.first(), Some(ToBroker::Registered { broker_epoch, life: 1 }) if *broker_epoch == c.brokers[&0].broker_epoch),
+            "told its new broker epoch and its second life first: {told:?}"
+        );
         assert_eq!(c.view().brokers.len(), 3, "the new life is registered");
+    }
+
+    /// After a controller restart only unfenced brokers have a session
+    /// (`ClusterControlManager.activate`): a broker that stopped by a
+    /// controlled shutdown comes back at once.
+    #[test]
+    fn a_restored_controller_gives_fenced_brokers_no_session() {
+        let (mut c, _rxs, now) = cluster(3);
+        c.create_topic("t", &settings(3, 2)).unwrap();
+        c.controlled_shutdown(0, 0);
+        let records = c.take_ready().records;
+        let n = records.len() as u64;
+        let mut r =
+            ControllerNode::restore(Duration::from_secs(1), false, None, records, n, now).unwrap();
+        let (tx, _rx) = unbounded_channel();
+        let epoch = r.brokers[&0].broker_epoch;
+        r.register(addr(0), life(0, 1), Some(epoch), 10, tx, now)
+            .expect("no session to wait out");
+        let (tx, _rx) = unbounded_channel();
+        assert!(
+            r.register(addr(1), life(1, 1), None, 11, tx, now).is_err(),
+            "an unfenced broker's session starts with the restored controller"
+        );
+    }
+
+    /// The core's broker epochs are the brokers' lives: 0 for a first
+    /// process, one more for each new process, the same for the same
+    /// process registered again. Partitions created later and a restored
+    /// controller start from them, and a leader's expansion naming a
+    /// joiner's older life is refused (KIP-903), its current one taken.
+    #[test]
+    fn each_new_process_is_a_new_life_which_the_core_compares() {
+        let (mut c, _rxs, start) = cluster(3);
+        let mut log = Vec::new();
+        c.create_topic("t", &settings(3, 2)).unwrap();
+        assert_restores(&mut c, &mut log);
+        let lives = |c: &ControllerNode, topic: &str| -> Vec<Vec<u8>> {
+            c.partitions
+                .iter()
+                .filter(|((t, _), _)| t == topic)
+                .map(|(_, p)| (0..3).map(|b| p.core.broker_epoch(b)).collect())
+                .collect()
+        };
+        assert_eq!(lives(&c, "t"), vec![vec![0, 0, 0]; 3]);
+        // Broker 1 is killed, fenced, and comes back as a new process.
+        let later = start + Duration::from_millis(1500);
+        c.heartbeat(0, 0, later);
+        c.heartbeat(2, 2, later);
+        c.tick(later);
+        let (tx, mut rx) = unbounded_channel();
+        c.register(addr(1), life(1, 1), None, 10, tx, later)
+            .unwrap();
+        let ready = c.take_ready();
+        log.extend(ready.records.clone());
+        ready.deliver();
+        assert!(
+            matches!(
+                drain(&mut rx).first(),
+                Some(ToBroker::Registered { life: 1, .. })
+            ),
+            "told it is the second life"
+        );
+        assert_eq!(lives(&c, "t"), vec![vec![0, 1, 0]; 3]);
+        c.create_topic("u", &settings(3, 2)).unwrap();
+        assert_eq!(lives(&c, "u"), vec![vec![0, 1, 0]; 3], "a new topic too");
+        assert_restores(&mut c, &mut log);
+        // Cut off, fenced, and heard again: the same process, the same life.
+        let cut = later + Duration::from_millis(1500);
+        c.heartbeat(0, 0, cut);
+        c.heartbeat(2, 2, cut);
+        c.tick(cut);
+        assert!(c.brokers[&1].fenced);
+        c.heartbeat(1, 10, cut);
+        assert!(!c.brokers[&1].fenced);
+        assert_eq!(c.brokers[&1].life, 1);
+        assert_eq!(lives(&c, "t"), vec![vec![0, 1, 0]; 3]);
+        assert_restores(&mut c, &mut log);
+        // Broker 1 is out of partition 0's ISR; its leader proposes it back.
+        let p0 = c.view().topics["t"].partitions[0].state;
+        assert_eq!((p0.leader, p0.isr), (Some(0), BrokerSet::of([0, 2])));
+        let expand = |c: &mut ControllerNode, joiner_life: u8| {
+            let p0 = c.view().topics["t"].partitions[0].state;
+            c.alter_partition(
+                0,
+                0,
+                "t".into(),
+                0,
+                p0.leader_epoch,
+                p0.partition_epoch,
+                BrokerSet::of([0, 1, 2]),
+                Some((1, joiner_life)),
+            );
+            c.view().topics["t"].partitions[0].state.isr
+        };
+        assert_eq!(
+            expand(&mut c, 0),
+            BrokerSet::of([0, 2]),
+            "a fetch of its killed life"
+        );
+        assert_eq!(expand(&mut c, 1), BrokerSet::of([0, 1, 2]));
+        assert_restores(&mut c, &mut log);
+    }
+
+    /// A session that ran out before the ticker noticed: the new life is
+    /// admitted, and the old one fenced first, in the same decision.
+    #[test]
+    fn a_new_process_after_the_session_ran_out_fences_the_old_life_first() {
+        let (mut c, _rxs, start) = cluster(3);
+        c.create_topic("t", &settings(3, 2)).unwrap();
+        c.take_ready();
+        let (tx, _rx) = unbounded_channel();
+        let later = start + Duration::from_millis(1001);
+        c.register(addr(0), life(0, 1), None, 100, tx, later)
+            .expect("the old session expired");
+        let kinds: Vec<_> = c
+            .take_ready()
+            .records
+            .into_iter()
+            .map(|(_, rec)| match rec {
+                MetadataRecord::FenceBroker { .. } => "fence",
+                MetadataRecord::RegisterBroker { .. } => "register",
+                MetadataRecord::PartitionChange { .. } => "change",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(kinds.first(), Some(&"fence"), "{kinds:?}");
+        assert!(kinds.contains(&"register"), "{kinds:?}");
+        let p0 = c.view().topics["t"].partitions[0].state;
+        assert_eq!((p0.leader, p0.isr), (Some(1), BrokerSet::of([1, 2])));
+    }
+
+    /// The core hears a clean restart only when the registration's previous
+    /// broker epoch is the one registered last (Kafka 4.x's
+    /// `ClusterControlManager.registerBroker`): a marker's mere presence,
+    /// or one from an older life, is not enough.
+    #[test]
+    fn a_restart_is_clean_only_with_the_registered_previous_broker_epoch() {
+        let (mut c, _rxs, start) = cluster_traced(3, true);
+        c.create_topic("t", &settings(3, 2)).unwrap();
+        c.take_ready();
+        let epochs: Vec<u64> = (0..3).map(|b| c.brokers[&b].broker_epoch).collect();
+        // Brokers 0 and 1 stop cleanly; broker 2 is killed.
+        c.controlled_shutdown(0, 0);
+        c.controlled_shutdown(1, 1);
+        c.take_ready();
+        let later = start + Duration::from_secs(2);
+        c.tick(later);
+        c.events.clear();
+        let registered = |c: &mut ControllerNode, b: BrokerId, previous| {
+            let (tx, _rx) = unbounded_channel();
+            c.register(addr(b), life(b, 1), previous, 10 + u64::from(b), tx, later)
+                .expect("the old session is over");
+            let clean: Vec<bool> = c
+                .events
+                .drain(..)
+                .filter(|l| l["event"]["type"] == "BrokerRegistered" && l["event"]["broker"] == b)
+                .map(|l| l["event"]["clean_shutdown"] == true)
+                .collect();
+            assert_eq!(clean.len(), 3, "one per partition");
+            clean[0]
+        };
+        assert!(
+            !registered(&mut c, 0, Some(epochs[0] + 1)),
+            "a marker from another life"
+        );
+        assert!(
+            registered(&mut c, 1, Some(epochs[1])),
+            "the marker of the life registered last"
+        );
+        assert!(!registered(&mut c, 2, None), "no marker");
     }
 
     #[test]
@@ -846,17 +1200,28 @@ mod tests {
         c.heartbeat(0, 0, now + Duration::from_millis(10));
         assert_eq!(c.view().brokers.len(), 2, "it stays fenced");
         let (tx, mut rx) = unbounded_channel();
-        c.register(addr(0), life(0, 0), false, 50, tx, now);
+        c.register(addr(0), life(0, 0), None, 50, tx, now).unwrap();
         c.take_ready().deliver();
         assert!(matches!(
-            rx.try_recv(),
-            Ok(ToBroker::ShutdownAllowed { .. })
+            drain(&mut rx).as_slice(),
+            [
+                ToBroker::Registered { .. },
+                ToBroker::ShutdownAllowed { .. }
+            ]
         ));
         assert_eq!(c.view().brokers.len(), 2);
-        // Its next life registers as a new broker epoch.
+        // Fenced, it keeps its session until it runs out (Kafka 4.x): its
+        // next life waits for that, then registers as a new broker epoch.
+        let epoch = c.brokers[&0].broker_epoch;
         let (tx, _rx) = unbounded_channel();
-        c.register(addr(0), life(0, 1), true, 51, tx, now);
+        let err = c.register(addr(0), life(0, 1), Some(epoch), 51, tx, now);
+        assert!(err.is_err(), "its session lives on after the shutdown");
+        let (tx, _rx) = unbounded_channel();
+        let later = now + Duration::from_millis(1011);
+        c.register(addr(0), life(0, 1), Some(epoch), 52, tx, later)
+            .unwrap();
         assert_eq!(c.view().brokers.len(), 3);
+        assert!(c.brokers[&0].broker_epoch > epoch);
     }
 
     #[test]
@@ -876,8 +1241,8 @@ mod tests {
         assert_eq!(p0.isr, BrokerSet::of([1, 2]));
     }
 
-    /// The server's brokers all register with broker epoch 0 in the core
-    /// (its epochs are the model's incarnations), so only the rest counts.
+    /// Everything the core decides by, its replicas' broker epochs (their
+    /// lives) included; the clients it tells are none on the server.
     fn assert_same_core(restored: &Controller, live: &Controller) {
         assert_eq!(
             (restored.replicas, restored.state, restored.fenced),
@@ -1000,7 +1365,8 @@ mod tests {
         assert_restores(&mut c, &mut log);
         // Broker 0 comes back as a new process.
         let (tx, _rx) = unbounded_channel();
-        c.register(addr(0), life(0, 1), false, 10, tx, later);
+        c.register(addr(0), life(0, 1), None, 10, tx, later)
+            .expect("its old life was fenced");
         assert_restores(&mut c, &mut log);
         assert!(
             c.brokers[&0].broker_epoch > 0,
@@ -1018,7 +1384,7 @@ mod tests {
             ControllerNode::restore(Duration::from_secs(1), false, None, records, n, now).unwrap();
         let before = r.image();
         let (tx, mut rx) = unbounded_channel();
-        r.register(addr(0), life(0, 0), false, 7, tx, now);
+        r.register(addr(0), life(0, 0), None, 7, tx, now).unwrap();
         let ready = r.take_ready();
         assert!(
             ready.records.is_empty(),
@@ -1033,10 +1399,15 @@ mod tests {
             .filter(|m| matches!(m, ToBroker::LeaderAndIsr { .. }))
             .count();
         assert_eq!(states, 3, "it hears every partition's state again");
-        // The same id from another process is a new life: the old one is
-        // fenced first.
+        // A restored controller gives every unfenced broker a session from
+        // its start (`ClusterControlManager.activate`): another process
+        // with the same id waits it out, then is a new life, and the old
+        // one is fenced first.
         let (tx, _rx) = unbounded_channel();
-        r.register(addr(1), life(1, 1), false, 8, tx, now);
+        assert!(r.register(addr(1), life(1, 1), None, 8, tx, now).is_err());
+        let (tx, _rx) = unbounded_channel();
+        let later = now + Duration::from_millis(1001);
+        r.register(addr(1), life(1, 1), None, 9, tx, later).unwrap();
         let kinds: Vec<_> = r
             .take_ready()
             .records

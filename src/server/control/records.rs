@@ -65,6 +65,11 @@ pub struct BrokerImage {
     pub broker_epoch: u64,
     pub incarnation: Uuid,
     pub fenced: bool,
+    /// Which life of the broker id the registration is (see
+    /// `ControllerNode`'s `Member::life`); counted from the records, kept
+    /// here because a snapshot replaces them.
+    #[serde(default)]
+    pub life: u8,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

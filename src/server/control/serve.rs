@@ -231,28 +231,41 @@ async fn broker_connection(
     let Some(ToController::Register {
         broker,
         incarnation,
-        clean_shutdown,
+        previous_broker_epoch,
     }) = first
     else {
         writer.abort();
         return Err(format!("expected a registration first, got {first:?}"));
     };
     let id = broker.id;
-    eprintln!(
-        "insync controller: broker {id} registers{}",
-        if clean_shutdown {
-            " after a clean shutdown"
-        } else {
-            ""
-        }
-    );
-    {
+    let admitted = {
         let mut n = lock(node);
         let now = Instant::now();
-        n.node
-            .register(broker, incarnation, clean_shutdown, conn, tx.clone(), now);
+        let admitted = n.node.register(
+            broker,
+            incarnation,
+            previous_broker_epoch,
+            conn,
+            tx.clone(),
+            now,
+        );
         finish(&mut n, trace);
+        admitted
+    };
+    if let Err(why) = admitted {
+        eprintln!("insync controller: refused broker {id}'s registration: {why}");
+        // The refusal is on its way; the connection ends once it is out.
+        drop(tx);
+        let _ = writer.await;
+        return Ok(());
     }
+    eprintln!(
+        "insync controller: broker {id} registers{}",
+        match previous_broker_epoch {
+            Some(e) => format!(" (previous broker epoch {e})"),
+            None => String::new(),
+        }
+    );
     let result = loop {
         let msg: ToController = match reader.next().await {
             Ok(Some(m)) => m,

@@ -27,7 +27,11 @@ pub enum ToController {
         /// This broker process's life (KRaft's `incarnationId`): the same
         /// on every reconnection, new after a restart.
         incarnation: uuid::Uuid,
-        clean_shutdown: bool,
+        /// The broker epoch the clean-shutdown marker kept, if the last
+        /// life left one (BrokerRegistration v3's `PreviousBrokerEpoch`,
+        /// KIP-966; `None` stands for Kafka's -1). The controller calls the
+        /// restart clean only when it equals the epoch it last registered.
+        previous_broker_epoch: Option<u64>,
     },
     Heartbeat,
     AlterPartition {
@@ -69,6 +73,18 @@ pub enum ToController {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum ToBroker {
+    /// The answer to `Register`, before anything else on the connection:
+    /// the broker epoch of this life (BrokerRegistrationResponse's
+    /// `BrokerEpoch`), and which life of its broker id this process is:
+    /// the broker epoch the protocol core compares, which its follower
+    /// fetches carry (KIP-903; see the controller's `Member::life`). Sent
+    /// again whenever the controller registers the same process anew
+    /// (fenced while cut off, it speaks again), with the same life.
+    Registered { broker_epoch: u64, life: u8 },
+    /// The answer to `Register` when the controller refuses it, after
+    /// which it closes the connection; the broker asks again later, as
+    /// Kafka's `BrokerLifecycleManager` does after any registration error.
+    RegistrationRefused { error: ErrorCode, message: String },
     /// The cluster as Metadata should report it.
     Cluster(ClusterView),
     /// A partition's state, with what a broker needs to host it.
