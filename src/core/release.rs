@@ -353,13 +353,20 @@ impl Rule {
                 what: "enable.idempotence is true unless set; an acks other than all or \
                        retries=0 quietly turns the default off",
             },
+            // The model keeps this rule by construction: a killed broker's
+            // heartbeat timeout goes to the controller ahead of its next
+            // life's registration, on the same ordered channel, and a
+            // controlled shutdown fences the broker before it stops; a
+            // healed partition resumes the same life. The server enforces
+            // it (`control/node.rs`, `register`). Every modelled release
+            // has it, so it splits no era.
             Rule::DuplicateBrokerRegistration => RuleInfo {
                 name: "duplicate-broker-registration",
                 source: "KRaft (2.8)",
                 kafka: "ClusterControlManager.registerBroker",
                 since: const { &[(v(2, 8, 0), None)] },
-                modelled: false,
-                splits_seed_table: true,
+                modelled: true,
+                splits_seed_table: false,
                 what: "a registration from a broker whose previous life still holds a session is \
                        refused with DUPLICATE_BROKER_REGISTRATION",
             },
