@@ -866,6 +866,20 @@ mod tests {
     }
 
     /// Broker `b`'s process in its `n`th life.
+    /// The kinds of the records the controller has ready, in order.
+    fn record_kinds(c: &mut ControllerNode) -> Vec<&'static str> {
+        c.take_ready()
+            .records
+            .into_iter()
+            .map(|(_, rec)| match rec {
+                MetadataRecord::FenceBroker { .. } => "fence",
+                MetadataRecord::RegisterBroker { .. } => "register",
+                MetadataRecord::PartitionChange { .. } => "change",
+                _ => "other",
+            })
+            .collect()
+    }
+
     fn life(b: BrokerId, n: u8) -> Uuid {
         Uuid::from_u128(u128::from(b) << 8 | u128::from(n))
     }
@@ -1110,17 +1124,7 @@ mod tests {
         let later = start + Duration::from_millis(1001);
         c.register(addr(0), life(0, 1), None, 100, tx, later)
             .expect("the old session expired");
-        let kinds: Vec<_> = c
-            .take_ready()
-            .records
-            .into_iter()
-            .map(|(_, rec)| match rec {
-                MetadataRecord::FenceBroker { .. } => "fence",
-                MetadataRecord::RegisterBroker { .. } => "register",
-                MetadataRecord::PartitionChange { .. } => "change",
-                _ => "other",
-            })
-            .collect();
+        let kinds = record_kinds(&mut c);
         assert_eq!(kinds.first(), Some(&"fence"), "{kinds:?}");
         assert!(kinds.contains(&"register"), "{kinds:?}");
         let p0 = c.view().topics["t"].partitions[0].state;
@@ -1408,17 +1412,7 @@ mod tests {
         let (tx, _rx) = unbounded_channel();
         let later = now + Duration::from_millis(1001);
         r.register(addr(1), life(1, 1), None, 9, tx, later).unwrap();
-        let kinds: Vec<_> = r
-            .take_ready()
-            .records
-            .into_iter()
-            .map(|(_, rec)| match rec {
-                MetadataRecord::FenceBroker { .. } => "fence",
-                MetadataRecord::RegisterBroker { .. } => "register",
-                MetadataRecord::PartitionChange { .. } => "change",
-                _ => "other",
-            })
-            .collect();
+        let kinds = record_kinds(&mut r);
         assert_eq!(kinds.first(), Some(&"fence"), "{kinds:?}");
         assert!(kinds.contains(&"register"), "{kinds:?}");
     }
