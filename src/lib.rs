@@ -12,6 +12,7 @@ pub mod lincheck;
 pub mod matrix;
 pub mod model;
 pub mod releases;
+pub mod rng;
 pub mod scenario;
 pub mod server;
 pub mod torture;

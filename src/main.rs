@@ -70,9 +70,23 @@ fn check_cmd(a: CheckArgs) -> Result<u8, String> {
         threads: a.threads,
         progress: progress_wanted(a.quiet),
         symmetry: !a.no_symmetry,
-        simulate: a.simulate.then(|| Duration::from_secs(a.seconds)),
+        simulate: a.simulate.then(|| match (a.seconds, a.walks) {
+            (Some(s), _) => Duration::from_secs(s),
+            // Bounded by walks alone.
+            (None, Some(_)) => Duration::MAX,
+            (None, None) => Duration::from_secs(10),
+        }),
+        walks: a.walks,
+        time_limit: a.seconds.filter(|_| !a.simulate).map(Duration::from_secs),
         seed: a.seed,
     };
+    if a.simulate && scenario.config.network != insync::model::NetworkKind::Ordered {
+        return Err(format!(
+            "--simulate walks the ordered network only; check the {} network exhaustively (--seconds N bounds it)",
+            scenario.config.network
+        ));
+    }
+    stop_on_ctrl_c();
     let report = check::run(&scenario.config, &scenario.expect, &opts);
     match a.format {
         Format::Json => println!(
@@ -90,7 +104,34 @@ fn check_cmd(a: CheckArgs) -> Result<u8, String> {
             }
         }
     }
-    Ok(if report.matches() { OK } else { MISMATCH })
+    let unreached = report.unreached();
+    if !unreached.is_empty() {
+        eprintln!(
+            "insync: inconclusive: no {} reached {}, so what they did not find proves nothing; run longer (--seconds) or check exhaustively",
+            if report.simulation {
+                "walk"
+            } else {
+                "state searched"
+            },
+            unreached.join(", ")
+        );
+    }
+    Ok(if report.matches() && unreached.is_empty() {
+        OK
+    } else {
+        MISMATCH
+    })
+}
+
+/// The first Ctrl-C stops a check, which then reports what it has; a
+/// second one ends the process at once.
+fn stop_on_ctrl_c() {
+    use std::sync::atomic::Ordering;
+    let _ = ctrlc::set_handler(|| {
+        if check::INTERRUPTED.swap(true, Ordering::Relaxed) {
+            std::process::exit(130);
+        }
+    });
 }
 
 fn crosscheck_cmd(a: cli::CrosscheckArgs) -> Result<u8, String> {

@@ -294,6 +294,8 @@ impl Cell {
                 format!("violated ({n} steps, {})", self.scenario)
             }
             (Some(Verdict::Violated), None) => format!("violated ({})", self.scenario),
+            // The table's checks are exhaustive and never cut short.
+            (Some(Verdict::Unknown), _) => "undecided".into(),
         };
         for e in &self.elsewhere {
             s.push_str(&format!("; {} {}", e.verdict, e.releases));

@@ -18,6 +18,9 @@ use std::path::{Path, PathBuf};
 pub enum Verdict {
     Holds,
     Violated,
+    /// Not decided: random walks, or a search stopped before it was done,
+    /// neither met a deciding state. Never an expectation.
+    Unknown,
 }
 
 impl fmt::Display for Verdict {
@@ -25,6 +28,7 @@ impl fmt::Display for Verdict {
         f.write_str(match self {
             Verdict::Holds => "holds",
             Verdict::Violated => "violated",
+            Verdict::Unknown => "unknown",
         })
     }
 }
@@ -175,7 +179,12 @@ fn check_expect_names(c: &ModelConfig, e: &Expect) -> Result<(), String> {
         .iter()
         .map(|(n, _, _)| *n)
         .collect();
-    for name in e.0.keys() {
+    for (name, verdict) in &e.0 {
+        if *verdict == Verdict::Unknown {
+            return Err(format!(
+                "[expect] {name}: an expectation is \"holds\" or \"violated\", not \"unknown\""
+            ));
+        }
         if !known.contains(&name.as_str()) {
             return Err(format!(
                 "[expect] {name}: no such property for this configuration (known: {})",
@@ -244,6 +253,9 @@ mod tests {
         let e =
             Scenario::parse("why = \"x\"\n[expect]\nacked_never_lost = \"maybe\"\n").unwrap_err();
         assert!(e.contains("maybe"), "{e}");
+        let e =
+            Scenario::parse("why = \"x\"\n[expect]\nacked_never_lost = \"unknown\"\n").unwrap_err();
+        assert!(e.contains("not \"unknown\""), "{e}");
     }
 
     #[test]

@@ -1,29 +1,29 @@
-//! Running a check: an exhaustive breadth-first search with the broker
-//! symmetry reduction decides every property and finds the shortest
-//! counterexample of each violated one; `--simulate` hands the model to
-//! stateright's random walks instead.
+//! Running a check: an exhaustive search with the broker symmetry
+//! reduction decides every property and finds the shortest counterexample
+//! of each violated one; `--simulate` takes random walks instead.
 
 pub mod batch;
 mod chunked;
 pub mod report;
 pub mod search;
+mod shorten;
 pub mod story;
 mod table;
 pub mod trace;
+pub mod walk;
 
 use crate::model::ModelConfig;
 use crate::model::config::NetworkKind;
 use crate::model::properties::SAFETY;
-use crate::model::state::{KafkaModel, KafkaState};
-use crate::model::symmetry::representative;
+use crate::model::state::KafkaModel;
 use crate::scenario::{Expect, Verdict};
 use indicatif::{ProgressBar, ProgressStyle};
 use report::{Counterexample, PropertyReport, Report};
-use stateright::{Checker, Expectation, Model};
+use stateright::{Expectation, Model};
 use trace::Trace;
 
-type Action = <KafkaModel as Model>::Action;
 use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug)]
@@ -37,8 +37,20 @@ pub struct CheckOptions {
     pub symmetry: bool,
     /// Random walks instead of an exhaustive check, for this long.
     pub simulate: Option<Duration>,
+    /// At most this many random walks.
+    pub walks: Option<u64>,
+    /// An exhaustive check gives up after this long and reports what it
+    /// has found.
+    pub time_limit: Option<Duration>,
     pub seed: u64,
 }
+
+/// Set by Ctrl-C: a running check stops and reports what it has so far.
+pub static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Deepest a random walk goes before it starts over: far past every
+/// counterexample in the catalogue (the longest is 22 steps).
+const WALK_DEPTH: usize = 400;
 
 impl Default for CheckOptions {
     fn default() -> Self {
@@ -47,6 +59,8 @@ impl Default for CheckOptions {
             progress: false,
             symmetry: true,
             simulate: None,
+            walks: None,
+            time_limit: None,
             seed: 0,
         }
     }
@@ -75,16 +89,38 @@ pub fn run(cfg: &ModelConfig, expect: &Expect, opts: &CheckOptions) -> Report {
     let model = cfg.clone().into_model();
     let symmetry = opts.symmetry && cfg.network == NetworkKind::Ordered;
     let pb = spinner(opts.progress, &cfg.summary());
+    let summary = cfg.summary();
     let found = match opts.simulate {
-        Some(limit) => simulate(&model, cfg, symmetry, limit, opts, &pb),
-        None => {
-            let summary = cfg.summary();
+        // The walks step compact states, which model the ordered network.
+        Some(limit) if cfg.network == NetworkKind::Ordered => {
+            let on_progress = |p: &walk::WalkProgress| {
+                pb.set_message(format!(
+                    "{summary}: {} random walks, {} steps, {} properties decided",
+                    p.walks, p.steps, p.decided
+                ));
+            };
+            let limits = walk::WalkLimits {
+                threads: opts.threads,
+                limit,
+                seed: opts.seed,
+                max_walks: opts.walks,
+                max_depth: WALK_DEPTH,
+                stop: &INTERRUPTED,
+            };
+            walk::walk(&model, symmetry, &limits, &on_progress)
+        }
+        simulate => {
             let on_progress = |unique: usize, phase: &str| {
                 pb.set_message(format!("{summary}: {phase}, {unique} unique states"));
             };
-            search::search(&model, symmetry, &on_progress)
+            let deadline = search::Deadline {
+                limit: simulate.or(opts.time_limit),
+                stop: &INTERRUPTED,
+            };
+            search::search(&model, symmetry, &on_progress, &deadline)
         }
     };
+    let simulation = opts.simulate.is_some() && found.walks > 0;
     let mut properties = Vec::new();
     for p in model.properties() {
         let decided = found.decided.contains(&p.name);
@@ -92,10 +128,12 @@ pub fn run(cfg: &ModelConfig, expect: &Expect, opts: &CheckOptions) -> Report {
         let (verdict, counterexample) = match (&p.expectation, decided) {
             (Expectation::Always | Expectation::Eventually, true) => (
                 Verdict::Violated,
-                trace.map(|t| counterexample(&model, t, p.name, opts)),
+                trace.map(|t| counterexample(&model, t, p.name, simulation)),
             ),
-            (Expectation::Always | Expectation::Eventually, false) => (Verdict::Holds, None),
             (Expectation::Sometimes, true) => (Verdict::Holds, None),
+            // Walks, or a search cut short, prove nothing by missing a state.
+            (_, false) if !found.exhausted => (Verdict::Unknown, None),
+            (Expectation::Always | Expectation::Eventually, false) => (Verdict::Holds, None),
             (Expectation::Sometimes, false) => (Verdict::Violated, None),
         };
         properties.push(PropertyReport {
@@ -122,8 +160,13 @@ pub fn run(cfg: &ModelConfig, expect: &Expect, opts: &CheckOptions) -> Report {
         max_depth: found.max_depth,
         seconds: started.elapsed().as_secs_f64(),
         symmetry,
-        simulation: opts.simulate.is_some(),
+        simulation,
         exhausted: found.exhausted,
+        walks: simulation.then_some(found.walks),
+        stopped: found.stopped.map(|s| match s {
+            search::Stopped::TimeLimit => "time limit",
+            search::Stopped::Interrupted => "interrupted",
+        }),
     }
 }
 
@@ -136,15 +179,10 @@ pub fn resolve_threads(n: usize) -> usize {
     }
 }
 
-fn counterexample(
-    model: &KafkaModel,
-    t: &Trace,
-    property: &str,
-    opts: &CheckOptions,
-) -> Counterexample {
+fn counterexample(model: &KafkaModel, t: &Trace, property: &str, walked: bool) -> Counterexample {
     let mut steps = story::story(model, t);
     steps.extend(story::ending(t, property));
-    if opts.simulate.is_some() {
+    if walked {
         steps.insert(
             0,
             "(found by a random walk: a counterexample, not necessarily the shortest)".into(),
@@ -155,68 +193,4 @@ fn counterexample(
         explorer_path: t.explorer_path(),
         steps,
     }
-}
-
-/// stateright's random walks, for configurations too large to exhaust.
-fn simulate(
-    model: &KafkaModel,
-    cfg: &ModelConfig,
-    symmetry: bool,
-    limit: Duration,
-    opts: &CheckOptions,
-    pb: &ProgressBar,
-) -> search::Outcome {
-    let mut builder = model.clone().checker().threads(opts.threads.max(1));
-    if symmetry {
-        builder = builder.symmetry_fn(representative);
-    }
-    let mut checker = builder
-        .timeout(limit)
-        .spawn_simulation(opts.seed, stateright::UniformChooser);
-    while !checker.is_done() {
-        std::thread::sleep(Duration::from_millis(50));
-        pb.set_message(format!(
-            "{}: random walks, {} states, depth {}",
-            cfg.summary(),
-            checker.state_count(),
-            checker.max_depth()
-        ));
-    }
-    for h in checker.handles() {
-        let _ = h.join();
-    }
-    let mut discoveries = std::collections::HashMap::new();
-    let mut decided = Vec::new();
-    for (name, path) in checker.discoveries() {
-        decided.push(name);
-        let indices = explorer_indices(model, &path);
-        if let Some(t) = indices.and_then(|ix| Trace::replay(model, 0, ix)) {
-            discoveries.insert(name, t);
-        }
-    }
-    search::Outcome {
-        unique_states: checker.unique_state_count(),
-        states: checker.state_count(),
-        max_depth: checker.max_depth(),
-        exhausted: false,
-        decided,
-        discoveries,
-    }
-}
-
-/// The action indices of a stateright path, found by matching each step's
-/// action among the state's actions.
-fn explorer_indices(
-    model: &KafkaModel,
-    path: &stateright::Path<KafkaState, Action>,
-) -> Option<Vec<usize>> {
-    let mut indices = Vec::new();
-    let mut actions = Vec::new();
-    for (state, action) in path.clone().into_vec() {
-        let Some(action) = action else { break };
-        actions.clear();
-        model.actions(&state, &mut actions);
-        indices.push(actions.iter().position(|a| *a == action)?);
-    }
-    Some(indices)
 }

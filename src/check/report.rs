@@ -27,8 +27,9 @@ pub struct PropertyReport {
 }
 
 impl PropertyReport {
+    /// The verdict is the expected one; "unknown" contradicts nothing.
     pub fn matches(&self) -> bool {
-        self.expected.is_none_or(|e| e == self.verdict)
+        self.verdict == Verdict::Unknown || self.expected.is_none_or(|e| e == self.verdict)
     }
 }
 
@@ -44,9 +45,13 @@ pub struct Report {
     pub symmetry: bool,
     /// A random walk, not an exhaustive check.
     pub simulation: bool,
-    /// Every reachable state was visited. False when the search stopped
-    /// once every property was decided (the verdicts are final either way).
+    /// Every reachable state was visited.
     pub exhausted: bool,
+    /// Random walks taken (simulations only).
+    pub walks: Option<u64>,
+    /// Why a search ended before it was done: "time limit" or
+    /// "interrupted".
+    pub stopped: Option<&'static str>,
 }
 
 impl Report {
@@ -59,30 +64,51 @@ impl Report {
         self.properties.iter().find(|p| p.name == name)
     }
 
+    /// The `sometimes` properties no walk (or cut-short search) reached:
+    /// then nothing the walks did not find means anything, since they may
+    /// never have acknowledged a write, crashed a broker or moved a leader.
+    pub fn unreached(&self) -> Vec<&str> {
+        self.properties
+            .iter()
+            .filter(|p| p.expectation == "sometimes" && p.verdict == Verdict::Unknown)
+            .map(|p| p.name.as_str())
+            .collect()
+    }
+
+    /// What "unknown" means in this report.
+    fn unknown_means(&self) -> String {
+        match (self.walks, self.stopped) {
+            (Some(w), _) => format!("not found in {w} walks (depth <= {})", self.max_depth),
+            (None, Some(why)) => format!("not decided ({why} after {} states)", self.unique_states),
+            (None, None) => "unknown".into(),
+        }
+    }
+
     pub fn to_text(&self, title: &str) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "{title}: {}", self.config.summary());
         for p in &self.properties {
             let mark = match p.expected {
                 None => "",
+                Some(_) if p.verdict == Verdict::Unknown => "",
                 Some(e) if e == p.verdict => "  (as expected)",
                 Some(_) => "  ** UNEXPECTED **",
             };
-            let _ = writeln!(
-                s,
-                "  {:<30} {:<9} {}{mark}",
-                p.name, p.expectation, p.verdict
-            );
+            let verdict = match p.verdict {
+                Verdict::Unknown => self.unknown_means(),
+                v => v.to_string(),
+            };
+            let _ = writeln!(s, "  {:<30} {:<9} {verdict}{mark}", p.name, p.expectation);
         }
         let _ = writeln!(
             s,
             "  {} unique states ({} visited{}), depth {}, {:.1} s{}",
             self.unique_states,
             self.states,
-            if self.exhausted || self.simulation {
-                ""
-            } else {
-                "; stopped once every property was decided"
+            match (self.walks, self.stopped) {
+                (Some(w), _) => format!(" in {w} random walks"),
+                (None, Some(why)) => format!("; STOPPED ({why})"),
+                (None, None) => String::new(),
             },
             self.max_depth,
             self.seconds,
@@ -95,7 +121,20 @@ impl Report {
         if self.simulation {
             let _ = writeln!(
                 s,
-                "  SIMULATION: random walks found these; a property reported to hold was merely not seen violated, which proves nothing."
+                "  SIMULATION: random walks; a violation found is real, but a property not found violated is not shown to hold, which proves nothing."
+            );
+        } else if self.stopped.is_some() {
+            let _ = writeln!(
+                s,
+                "  PARTIAL: the search stopped before it had visited every state; a violation found is real (its path the shortest among the states visited), the rest is undecided."
+            );
+        }
+        let unreached = self.unreached();
+        if !unreached.is_empty() {
+            let _ = writeln!(
+                s,
+                "  INCONCLUSIVE: never reached {}, so the properties not found violated were barely exercised.",
+                unreached.join(", ")
             );
         }
         for p in &self.properties {

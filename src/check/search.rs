@@ -24,9 +24,10 @@ use crate::model::symmetry;
 use stateright::actor::Network;
 use stateright::{Expectation, Model};
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
-/// A state's identity: the hash of its broker symmetry class.
-pub type Fingerprint = u64;
+pub use super::table::Fingerprint;
 
 /// A stateright state's fingerprint, equal to its compact twin's.
 pub fn fingerprint(state: &KafkaState, symmetry: bool) -> Fingerprint {
@@ -142,6 +143,36 @@ pub struct Outcome {
     pub decided: Vec<&'static str>,
     /// A shortest path to each deciding state that could be replayed.
     pub discoveries: HashMap<&'static str, Trace>,
+    /// Random walks taken (0 for a search).
+    pub walks: u64,
+    /// Why a search ended before it had visited every state.
+    pub stopped: Option<Stopped>,
+}
+
+/// Why a search stopped early.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stopped {
+    TimeLimit,
+    Interrupted,
+}
+
+/// When an exhaustive search must give up: its time limit, or a flag
+/// set from outside (Ctrl-C).
+pub struct Deadline<'a> {
+    pub limit: Option<Duration>,
+    pub stop: &'a AtomicBool,
+}
+
+impl Deadline<'_> {
+    fn reached(&self, started: Instant) -> Option<Stopped> {
+        if self.stop.load(Ordering::Relaxed) {
+            Some(Stopped::Interrupted)
+        } else if self.limit.is_some_and(|l| started.elapsed() >= l) {
+            Some(Stopped::TimeLimit)
+        } else {
+            None
+        }
+    }
 }
 
 /// Progress as the search goes: classes found so far, and the phase.
@@ -198,7 +229,14 @@ impl Graph {
 /// The first pass: depth first over every class, recording the class
 /// graph, which classes decide which property, and how many transitions
 /// were followed.
-fn visit<S: Space>(space: &S, nprops: usize, progress: OnProgress) -> (Graph, Vec<Bits>, usize) {
+fn visit<S: Space>(
+    space: &S,
+    nprops: usize,
+    progress: OnProgress,
+    deadline: &Deadline,
+) -> (Graph, Vec<Bits>, usize, Option<Stopped>) {
+    let started = Instant::now();
+    let mut stopped = None;
     let mut hits: Vec<Bits> = (0..nprops).map(|_| Bits::default()).collect();
     let mut g = Graph::default();
     let mut states = 0;
@@ -244,17 +282,28 @@ fn visit<S: Space>(space: &S, nprops: usize, progress: OnProgress) -> (Graph, Ve
         expanded += 1;
         if expanded.is_multiple_of(8192) {
             progress(g.fingerprints.len(), "visiting states");
+            stopped = deadline.reached(started);
+            if stopped.is_some() {
+                // Classes left on the stack keep no successors: the
+                // shortest-path pass still finds what was met so far.
+                break;
+            }
         }
     }
-    (g, hits, states)
+    (g, hits, states, stopped)
 }
 
 /// Visits every state of `model` reachable within its boundary and
 /// returns each decided property with a shortest path.
-pub fn search(model: &KafkaModel, symmetry: bool, progress: OnProgress) -> Outcome {
+pub fn search(
+    model: &KafkaModel,
+    symmetry: bool,
+    progress: OnProgress,
+    deadline: &Deadline,
+) -> Outcome {
     let props = model.properties();
     assert!(props.len() <= 32, "decided properties are kept as bits");
-    let (g, hits, states) = if model.cfg.network == NetworkKind::Ordered
+    let (g, hits, states, stopped) = if model.cfg.network == NetworkKind::Ordered
         && std::env::var_os("INSYNC_ACTOR_SPACE").is_none()
     {
         let space = CompactSpace {
@@ -270,17 +319,18 @@ pub fn search(model: &KafkaModel, symmetry: bool, progress: OnProgress) -> Outco
                 .zip(&props)
                 .all(|(a, b)| a.0 == b.name && a.1 == b.expectation)
         );
-        visit(&space, props.len(), progress)
+        visit(&space, props.len(), progress, deadline)
     } else {
         let space = ActorSpace {
             model,
             props: model.properties(),
             symmetry,
         };
-        visit(&space, props.len(), progress)
+        visit(&space, props.len(), progress, deadline)
     };
     let mut out = Outcome {
-        exhausted: true,
+        exhausted: stopped.is_none(),
+        stopped,
         states,
         ..Outcome::default()
     };
@@ -325,22 +375,35 @@ pub fn search(model: &KafkaModel, symmetry: bool, progress: OnProgress) -> Outco
             classes.push(c);
         }
         classes.reverse();
-        if let Some(t) = replay(model, &g, &classes, symmetry) {
+        let (_, init_index) = *g
+            .roots
+            .iter()
+            .find(|(r, _)| *r == classes[0])
+            .expect("a path starts at a root");
+        let path: Vec<Fingerprint> = classes
+            .iter()
+            .map(|&c| g.fingerprints[c as usize])
+            .collect();
+        if let Some(t) = replay(model, init_index, &path, symmetry) {
             out.discoveries.insert(p.name, t);
         }
     }
     out
 }
 
-/// Replays a path of classes on concrete states. `None` only if two
+/// Replays a path of classes, given by their fingerprints from the
+/// initial state's on, on concrete states. `None` only if two
 /// fingerprints collided, which the 64-bit hash makes vanishingly rare.
-fn replay(model: &KafkaModel, g: &Graph, classes: &[u32], symmetry: bool) -> Option<Trace> {
-    let (_, init_index) = *g.roots.iter().find(|(r, _)| *r == classes[0])?;
+pub(super) fn replay(
+    model: &KafkaModel,
+    init_index: usize,
+    path: &[Fingerprint],
+    symmetry: bool,
+) -> Option<Trace> {
     let mut state = model.init_states().into_iter().nth(init_index)?;
-    let mut indices = Vec::with_capacity(classes.len());
+    let mut indices = Vec::with_capacity(path.len());
     let mut actions = Vec::new();
-    for &next_class in &classes[1..] {
-        let want = g.fingerprints[next_class as usize];
+    for &want in &path[1..] {
         actions.clear();
         model.actions(&state, &mut actions);
         let (i, next) = actions.drain(..).enumerate().find_map(|(i, a)| {

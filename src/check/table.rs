@@ -4,7 +4,8 @@
 //! that to one cache line, and a lookup's slot can be prefetched while the
 //! next fingerprint is being computed.
 
-use super::search::Fingerprint;
+/// A state's identity: the hash of its broker symmetry class.
+pub type Fingerprint = u64;
 
 /// 12 bytes: the table is most of the search's memory.
 #[derive(Clone, Copy, Default)]

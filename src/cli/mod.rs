@@ -465,12 +465,19 @@ pub struct CheckArgs {
     /// No progress on stderr.
     #[arg(long)]
     pub quiet: bool,
-    /// Walk the model randomly instead of checking it exhaustively.
+    /// Walk the model randomly instead of checking it exhaustively: many
+    /// seeded walks, each under its own weights (a swarm), on every core.
     #[arg(long)]
     pub simulate: bool,
-    /// How long to simulate.
-    #[arg(long, default_value_t = 10)]
-    pub seconds: u64,
+    /// How long the random walks run (default 10). Without --simulate, a
+    /// time limit: the search stops and reports what it has found.
+    #[arg(long)]
+    pub seconds: Option<u64>,
+    /// With --simulate: stop after this many walks (then --seconds, if
+    /// given, still bounds the time). Walk i depends only on --seed and i,
+    /// so the result is the same on any number of threads.
+    #[arg(long, requires = "simulate", value_parser = clap::value_parser!(u64).range(1..))]
+    pub walks: Option<u64>,
     /// Seed of the random walks.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

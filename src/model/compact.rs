@@ -158,6 +158,24 @@ enum Step {
     Elect(usize, BrokerId),
 }
 
+/// What a step does, as random walks see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StepKind {
+    /// The head of channel (source, destination) delivered.
+    Deliver(u8, u8),
+    /// A timer fired: the actor, and the timer's bit number (`timer_bit`).
+    Timer(u8, u8),
+    /// The controller picked a leader among its candidates.
+    Elect,
+}
+
+impl StepKind {
+    /// Whether the step starts a fault (a crash, an isolation, ...).
+    pub fn starts_a_fault(self) -> bool {
+        matches!(self, StepKind::Timer(_, bit) if (1 << bit) & FAULT_STARTS != 0)
+    }
+}
+
 pub struct CompactModel<'a> {
     actors: &'a [KafkaActor],
     cfg: &'a ModelConfig,
@@ -194,6 +212,34 @@ impl<'a> CompactModel<'a> {
     /// Every successor of `s` within the model's bounds, as
     /// `ActorModel::next_state` and `within_boundary` would give them.
     pub fn successors(&self, s: &Compact, out: &mut Vec<Compact>) {
+        out.extend(
+            self.steps(s)
+                .into_iter()
+                .filter_map(|step| self.next(s, step))
+                .filter(|n| within_bounds_view(self.cfg, &View::of(n))),
+        );
+    }
+
+    /// The successors with the kind of step that leads to each: random
+    /// walks weight their choices by it.
+    pub fn successors_by_kind(&self, s: &Compact, out: &mut Vec<(StepKind, Compact)>) {
+        for step in self.steps(s) {
+            let Some(n) = self.next(s, step) else {
+                continue;
+            };
+            if !within_bounds_view(self.cfg, &View::of(&n)) {
+                continue;
+            }
+            let kind = match step {
+                Step::Deliver(m) => StepKind::Deliver(s.net[m].0, s.net[m].1),
+                Step::Timeout(i, bit) => StepKind::Timer(i as u8, bit.trailing_zeros() as u8),
+                Step::Elect(..) => StepKind::Elect,
+            };
+            out.push((kind, n));
+        }
+    }
+
+    fn steps(&self, s: &Compact) -> SmallVec<[Step; 16]> {
         let mut steps: SmallVec<[Step; 16]> = SmallVec::new();
         for (i, (src, dst, _, _)) in s.net.iter().enumerate() {
             if i == 0 || (s.net[i - 1].0, s.net[i - 1].1) != (*src, *dst) {
@@ -211,12 +257,7 @@ impl<'a> CompactModel<'a> {
                 steps.extend(c.iter().map(|b| Step::Elect(i, b)));
             }
         }
-        out.extend(
-            steps
-                .into_iter()
-                .filter_map(|step| self.next(s, step))
-                .filter(|n| within_bounds_view(self.cfg, &View::of(n))),
-        );
+        steps
     }
 
     fn next(&self, s: &Compact, step: Step) -> Option<Compact> {

@@ -9,6 +9,19 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// Runs `insync` to completion: its exit code, stdout and stderr.
+pub fn insync(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_insync"))
+        .args(args)
+        .output()
+        .expect("insync runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// A child process killed when dropped, with the first line it printed.
 pub struct Proc {
     pub child: Child,
