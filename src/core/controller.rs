@@ -18,6 +18,11 @@ pub enum Input<R> {
     /// Move leadership to this live ISR member, which the partition prefers
     /// (see [`Controller::preferred_candidates`]).
     ElectPreferred(BrokerId),
+    /// Elect this candidate for an ElectLeaders request of type UNCLEAN
+    /// (see [`Controller::unclean_candidates`]). The model never asks: its
+    /// elections are the controller's own, which the topic's
+    /// `unclean.leader.election.enable` governs.
+    ElectUnclean(BrokerId),
 }
 
 /// The ISR change an AlterPartition asks for.
@@ -102,6 +107,10 @@ impl Controller {
             Input::Message(..) => {}
             Input::Elect(b) => self.elect(b, cfg, fx),
             Input::ElectPreferred(b) => self.elect_preferred(b, cfg, fx),
+            Input::ElectUnclean(b) => {
+                let candidates = self.unclean_candidates(cfg);
+                self.elect_from(b, candidates, fx)
+            }
         }
         assert!(
             self.state.leader_epoch >= before.leader_epoch
@@ -203,6 +212,27 @@ impl Controller {
         (BrokerSet::EMPTY, ElectionKind::Clean)
     }
 
+    /// Who an ElectLeaders request of type UNCLEAN may elect: whom the
+    /// controller's own election would, and, where that is no one, any live
+    /// replica whatever the topic's `unclean.leader.election.enable` says.
+    /// Kafka runs `PartitionChangeBuilder` with `Election.UNCLEAN` for it
+    /// (`ReplicationControlManager.electLeader`), whose `electAnyLeader`
+    /// tries a live ISR member (an ELR member while the ISR is empty), then
+    /// the last known leader, and only then the first acceptable replica of
+    /// the assignment, acceptable meaning unfenced and not shutting down
+    /// (`LeaderAcceptor`). The topic's setting only decides whether the
+    /// controller asks for that by itself (`ReplicationControlManager
+    /// .maybeTriggerUncleanLeaderElectionForLeaderlessPartitions`). Empty
+    /// while a leader exists: Kafka answers ELECTION_NOT_NEEDED before
+    /// building any change.
+    pub fn unclean_candidates(&self, cfg: &ProtocolConfig) -> (BrokerSet, ElectionKind) {
+        let ordinary = self.election_candidates(cfg);
+        if self.state.leader.is_some() || !ordinary.0.is_empty() {
+            return ordinary;
+        }
+        (self.live(), ElectionKind::Unclean)
+    }
+
     /// Who a preferred-leader election may move leadership to: the live ISR
     /// members other than the leader. Kafka moves it to the first replica
     /// of the assignment when it is an acceptable leader in the ISR
@@ -238,7 +268,16 @@ impl Controller {
     /// Makes `broker` leader. Which candidate wins is Kafka's replica order;
     /// the model leaves it open, since any order is some partition's order.
     fn elect<R>(&mut self, broker: BrokerId, cfg: &ProtocolConfig, fx: &mut Effects<R>) {
-        let (candidates, kind) = self.election_candidates(cfg);
+        let candidates = self.election_candidates(cfg);
+        self.elect_from(broker, candidates, fx);
+    }
+
+    fn elect_from<R>(
+        &mut self,
+        broker: BrokerId,
+        (candidates, kind): (BrokerSet, ElectionKind),
+        fx: &mut Effects<R>,
+    ) {
         assert!(
             candidates.contains(broker),
             "broker {broker} is not electable ({candidates:?})"
@@ -727,6 +766,143 @@ mod tests {
             &mut fx,
         );
         assert_eq!(c.last_known_leader, None);
+    }
+
+    /// The leader shrinks the ISR to itself and is fenced: the partition
+    /// is left with no leader and no live ISR (or ELR) member. Answers the
+    /// controller and the config it ran with. min.insync.replicas is 1 so
+    /// that the followers the shrink removes do not enter the ELR.
+    fn leaderless_with_isr_fenced(eligible_leader_replicas: bool) -> (Controller, ProtocolConfig) {
+        let cfg = ProtocolConfig {
+            min_insync_replicas: 1,
+            eligible_leader_replicas,
+            unclean_leader_election: false,
+            ..ProtocolConfig::default()
+        };
+        let mut c = Controller::new(BrokerSet::of([1, 2, 3]), Vec::new());
+        let mut fx: Effects<()> = Effects::new();
+        c.step(Input::Elect(1), &cfg, &mut fx);
+        c.step(alter(BrokerSet::of([1]), 1, 1), &cfg, &mut fx);
+        let expire = Input::Message(Node::Broker(1), Msg::SessionExpired);
+        c.step(expire, &cfg, &mut fx);
+        assert_eq!(c.state.leader, None);
+        assert!(
+            c.election_candidates(&cfg).0.is_empty(),
+            "the topic forbids unclean elections"
+        );
+        (c, cfg)
+    }
+
+    /// `ReplicationControlManager.electLeader` with `ElectionType.UNCLEAN`:
+    /// `PartitionChangeBuilder.electAnyLeader` falls back to any live
+    /// replica even though the topic forbids unclean elections, and, as
+    /// its `tryElection` and `maybeUpdateRecordElr` do, leaves the new
+    /// leader alone in the ISR with the ELR and the last known leader
+    /// cleared.
+    #[test]
+    fn an_unclean_election_on_demand_elects_any_live_replica() {
+        for elr in [false, true] {
+            let (mut c, cfg) = leaderless_with_isr_fenced(elr);
+            if elr {
+                assert_eq!(
+                    (c.state.isr, c.state.elr, c.last_known_leader),
+                    (BrokerSet::EMPTY, BrokerSet::of([1]), Some(1))
+                );
+            } else {
+                assert_eq!(c.state.isr, BrokerSet::of([1]), "last replica standing");
+            }
+            assert_eq!(
+                c.unclean_candidates(&cfg),
+                (BrokerSet::of([2, 3]), ElectionKind::Unclean)
+            );
+            let (epoch, partition_epoch) = (c.state.leader_epoch, c.state.partition_epoch);
+            let mut fx: Effects<()> = Effects::traced();
+            c.step(Input::ElectUnclean(3), &cfg, &mut fx);
+            assert_eq!(
+                (c.state.leader, c.state.isr, c.state.elr),
+                (Some(3), BrokerSet::of([3]), BrokerSet::EMPTY),
+                "ELR on: {elr}"
+            );
+            assert_eq!(c.last_known_leader, None);
+            assert_eq!(
+                (c.state.leader_epoch, c.state.partition_epoch),
+                (epoch + 1, partition_epoch + 1)
+            );
+            assert!(
+                matches!(
+                    fx.events(),
+                    [Event::LeaderElected {
+                        broker: 3,
+                        kind: ElectionKind::Unclean,
+                        ..
+                    }]
+                ),
+                "{:?}",
+                fx.events()
+            );
+            assert!(
+                c.unclean_candidates(&cfg).0.is_empty(),
+                "with a leader nothing is needed"
+            );
+        }
+    }
+
+    /// `electAnyLeader` tries a clean election, then the ELR, then the last
+    /// known leader before any replica outside them: an UNCLEAN request
+    /// elects as the controller would wherever the controller could.
+    #[test]
+    fn an_unclean_election_on_demand_prefers_whom_a_clean_one_would_elect() {
+        let cfg = ProtocolConfig {
+            eligible_leader_replicas: true,
+            min_insync_replicas: 1,
+            ..ProtocolConfig::default()
+        };
+        let c = Controller::new(BrokerSet::of([1, 2, 3]), Vec::new());
+        assert_eq!(
+            c.unclean_candidates(&cfg),
+            (BrokerSet::of([1, 2, 3]), ElectionKind::Clean)
+        );
+        // The last known leader, back after an unclean shutdown, goes first.
+        let (mut c, cfg) = leaderless_with_isr_fenced(true);
+        let back = Msg::BrokerRegistration {
+            clean_shutdown: false,
+            broker_epoch: 1,
+        };
+        let mut fx: Effects<()> = Effects::new();
+        c.step(Input::Message(Node::Broker(1), back), &cfg, &mut fx);
+        assert_eq!(
+            c.unclean_candidates(&cfg),
+            (BrokerSet::of([1]), ElectionKind::LastKnownLeader)
+        );
+        let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            c.clone()
+                .step(Input::ElectUnclean(2), &cfg, &mut Effects::<()>::new());
+        }));
+        assert!(refused.is_err(), "broker 2 is not electable before 1");
+    }
+
+    /// Refused: no live replica to elect, or a fenced one asked for.
+    #[test]
+    fn an_unclean_election_on_demand_never_elects_a_fenced_replica() {
+        let (mut c, cfg) = leaderless_with_isr_fenced(false);
+        let refused = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            c.clone()
+                .step(Input::ElectUnclean(1), &cfg, &mut Effects::<()>::new());
+        }));
+        assert!(refused.is_err(), "broker 1 is fenced");
+        let mut fx: Effects<()> = Effects::new();
+        for b in [2, 3] {
+            c.step(
+                Input::Message(Node::Broker(b), Msg::SessionExpired),
+                &cfg,
+                &mut fx,
+            );
+        }
+        assert_eq!(
+            c.unclean_candidates(&cfg).0,
+            BrokerSet::EMPTY,
+            "ELIGIBLE_LEADERS_NOT_AVAILABLE"
+        );
     }
 
     /// A controlled shutdown takes the leader out of the ISR and of

@@ -187,7 +187,8 @@ pub enum ElectionKind {
     Clean,
     /// KIP-966: from the live Eligible Leader Replicas.
     Elr,
-    /// `unclean.leader.election.enable`: from any live replica.
+    /// `unclean.leader.election.enable`, or an ElectLeaders request of
+    /// type UNCLEAN: from any live replica.
     Unclean,
     /// KIP-966's last resort: with the ISR and the ELR both empty, the
     /// partition's last leader, once it is back.

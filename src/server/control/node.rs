@@ -888,7 +888,7 @@ mod tests {
         cluster_traced(n, false)
     }
 
-    fn cluster_traced(
+    pub(super) fn cluster_traced(
         n: u8,
         trace: bool,
     ) -> (ControllerNode, Vec<UnboundedReceiver<ToBroker>>, Instant) {
@@ -905,7 +905,7 @@ mod tests {
     }
 
     /// Everything sent so far on `rx`.
-    fn drain(rx: &mut UnboundedReceiver<ToBroker>) -> Vec<ToBroker> {
+    pub(super) fn drain(rx: &mut UnboundedReceiver<ToBroker>) -> Vec<ToBroker> {
         std::iter::from_fn(|| rx.try_recv().ok()).collect()
     }
 

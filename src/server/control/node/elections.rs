@@ -1,7 +1,8 @@
-//! Leader elections asked for while the partition has a leader: the
+//! Leader elections asked for rather than forced by a failure: the
 //! preferred-replica balance (`auto.leader.rebalance.enable`) and the
-//! ElectLeaders API. Both go through the core's `ElectPreferred`, so the
-//! model checks the very rule that moves leaders here.
+//! ElectLeaders API. Preferred ones go through the core's
+//! `ElectPreferred`, so the model checks the very rule that moves leaders
+//! here; UNCLEAN ones through its `ElectUnclean`.
 
 use super::{ControllerNode, Input};
 use crate::core::error::ErrorCode;
@@ -53,7 +54,7 @@ impl ControllerNode {
                 let key = (topic.clone(), partition);
                 let r = match election {
                     ElectionType::Preferred => self.elect_preferred(&key),
-                    ElectionType::Unclean => self.elect_if_leaderless(&key),
+                    ElectionType::Unclean => self.elect_unclean(&key),
                 };
                 let (error, message) = match r {
                     Ok(()) => (None, None),
@@ -125,23 +126,21 @@ impl ControllerNode {
         Ok(())
     }
 
-    /// `Election.UNCLEAN` on demand: only a leaderless partition needs it.
-    /// The core elects outside the ISR only where the topic's
-    /// `unclean.leader.election.enable` allows, which the election that
-    /// follows every change already does, so a leaderless partition here
-    /// has no one to elect.
-    fn elect_if_leaderless(
-        &mut self,
-        key: &(String, i32),
-    ) -> Result<(), (ErrorCode, Option<String>)> {
+    /// `Election.UNCLEAN` on demand (`ReplicationControlManager
+    /// .electLeader`): only a leaderless partition needs it, and it may
+    /// elect a replica the topic's `unclean.leader.election.enable` keeps
+    /// the controller's own elections from; the core decides whom. As
+    /// `PartitionChangeBuilder.electAnyLeader`, the first candidate in
+    /// assignment order wins.
+    fn elect_unclean(&mut self, key: &(String, i32)) -> Result<(), (ErrorCode, Option<String>)> {
         let p = self.partitions.get(key).ok_or_else(|| unknown(key))?;
         if p.core.state.leader.is_some() {
             return Err((ErrorCode::ElectionNotNeeded, None));
         }
-        let (candidates, _) = p.core.election_candidates(&p.protocol);
+        let (candidates, _) = p.core.unclean_candidates(&p.protocol);
         match p.assignment.iter().find(|b| candidates.contains(**b)) {
             Some(&b) => {
-                self.step(key, Input::Elect(b));
+                self.step(key, Input::ElectUnclean(b));
                 Ok(())
             }
             None => Err((ErrorCode::EligibleLeadersNotAvailable, None)),
@@ -160,7 +159,9 @@ fn unknown(key: &(String, i32)) -> (ErrorCode, Option<String>) {
 mod tests {
     use super::*;
     use crate::core::types::BrokerSet;
-    use crate::server::control::node::tests::{cluster, settings};
+    use crate::server::control::node::tests::{cluster, cluster_traced, drain, settings};
+    use crate::server::control::records::MetadataRecord;
+    use crate::server::control::wire::ToBroker;
     use std::time::Duration;
 
     fn code(r: &[TopicElections], topic: &str, partition: i32) -> Option<Option<ErrorCode>> {
@@ -216,5 +217,101 @@ mod tests {
         assert_eq!(code(&r, "t", 0), Some(Some(ErrorCode::ElectionNotNeeded)));
         let r = c.elect_leaders(ElectionType::Unclean, Some(vec![("t".into(), vec![0])]));
         assert_eq!(code(&r, "t", 0), Some(Some(ErrorCode::ElectionNotNeeded)));
+    }
+
+    /// A partition whose topic forbids unclean elections loses its last
+    /// ISR member: the controller elects no one by itself, and an UNCLEAN
+    /// ElectLeaders request elects the first live replica of the
+    /// assignment, alone in the ISR (`PartitionChangeBuilder.tryElection`),
+    /// durably and told to the brokers. A partition with no live replica
+    /// gets ELIGIBLE_LEADERS_NOT_AVAILABLE (`ReplicationControlManager
+    /// .electLeader`).
+    #[test]
+    fn an_unclean_election_elects_whatever_the_topic_says() {
+        let (mut c, mut rxs, start) = cluster_traced(3, true);
+        c.create_topic("t", &settings(3, 2)).unwrap();
+        let mut lonely = settings(1, 1);
+        lonely.partitions = 1;
+        c.create_topic("solo", &lonely).unwrap();
+        let t0 = ("t".to_string(), 0);
+        assert_eq!(c.partitions[&t0].assignment, vec![0, 1, 2]);
+        assert!(!c.partitions[&t0].protocol.unclean_leader_election);
+        let solo_replica = c.partitions[&("solo".to_string(), 0)].assignment[0];
+        // Broker 0, leading t-0, shrinks the ISR to itself, then falls
+        // silent with the broker hosting solo-0.
+        let p = c.partitions[&t0].core.state;
+        c.alter_partition(
+            0,
+            0,
+            "t".into(),
+            0,
+            p.leader_epoch,
+            p.partition_epoch,
+            BrokerSet::of([0]),
+            None,
+        );
+        let later = start + Duration::from_millis(1500);
+        for b in (1..3).filter(|b| *b != solo_replica) {
+            c.heartbeat(b, u64::from(b), later);
+        }
+        c.tick(later);
+        let before = c.partitions[&t0].core.state;
+        assert_eq!(
+            (before.leader, before.isr),
+            (None, BrokerSet::of([0])),
+            "no clean election, and the topic forbids unclean ones"
+        );
+        c.take_ready().deliver();
+        for rx in &mut rxs {
+            drain(rx);
+        }
+        c.events.clear();
+
+        let asked = vec![("t".into(), vec![0]), ("solo".into(), vec![0])];
+        let r = c.elect_leaders(ElectionType::Unclean, Some(asked));
+        assert_eq!(code(&r, "t", 0), Some(None), "{r:?}");
+        assert_eq!(
+            code(&r, "solo", 0),
+            Some(Some(ErrorCode::EligibleLeadersNotAvailable))
+        );
+        let winner = (1..3).find(|b| *b != solo_replica).unwrap();
+        let after = c.partitions[&t0].core.state;
+        assert_eq!(
+            (after.leader, after.isr, after.elr),
+            (Some(winner), BrokerSet::of([winner]), BrokerSet::EMPTY)
+        );
+        assert_eq!(after.leader_epoch, before.leader_epoch + 1);
+        let kinds: Vec<_> = c
+            .events
+            .iter()
+            .filter(|l| l["event"]["type"] == "LeaderElected")
+            .map(|l| (l["topic"].clone(), l["event"]["kind"].clone()))
+            .collect();
+        assert_eq!(kinds, vec![("t".into(), "Unclean".into())]);
+        let ready = c.take_ready();
+        assert!(
+            ready.records.iter().any(|(_, rec)| matches!(
+                rec,
+                MetadataRecord::PartitionChange { topic, partition: 0, state, .. }
+                    if topic == "t" && state.leader == Some(winner)
+            )),
+            "the election is a metadata record"
+        );
+        ready.deliver();
+        let told = drain(&mut rxs[usize::from(winner)]);
+        assert!(
+            told.iter().any(|m| matches!(
+                m,
+                ToBroker::LeaderAndIsr { topic, partition: 0, state, .. }
+                    if topic == "t" && state.leader == Some(winner)
+                        && state.isr == BrokerSet::of([winner])
+            )),
+            "the new leader learns it leads alone: {told:?}"
+        );
+        let again = c.elect_leaders(ElectionType::Unclean, Some(vec![("t".into(), vec![0])]));
+        assert_eq!(
+            code(&again, "t", 0),
+            Some(Some(ErrorCode::ElectionNotNeeded))
+        );
     }
 }
