@@ -11,14 +11,48 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// Checks every scenario against its `[expect]` on `opts.threads` workers
 /// (0: one per core); reports come back in the scenarios' order.
 pub fn run_many(scenarios: &[Scenario], opts: &CheckOptions) -> Vec<Report> {
-    let workers = resolve_threads(opts.threads).min(scenarios.len()).max(1);
+    // Scenarios that ask the same question (two names for one
+    // configuration, or releases whose rules agree on it) share one check.
+    let first: Vec<usize> = (0..scenarios.len())
+        .map(|i| {
+            (0..i)
+                .find(|&j| scenarios[j].config.same_rules(&scenarios[i].config))
+                .unwrap_or(i)
+        })
+        .collect();
+    let distinct: Vec<usize> = (0..scenarios.len()).filter(|&i| first[i] == i).collect();
+    let checked = run_distinct(scenarios, &distinct, opts);
+    (0..scenarios.len())
+        .map(|i| {
+            let mut r = checked[first[i]]
+                .clone()
+                .expect("each first member was checked");
+            if first[i] != i {
+                let s = &scenarios[i];
+                r.config = s.config.clone();
+                for p in &mut r.properties {
+                    p.expected = s.expect.get(&p.name);
+                }
+            }
+            r
+        })
+        .collect()
+}
+
+/// Checks the scenarios numbered in `which`; the others' slots stay empty.
+fn run_distinct(
+    scenarios: &[Scenario],
+    which: &[usize],
+    opts: &CheckOptions,
+) -> Vec<Option<Report>> {
+    let workers = resolve_threads(opts.threads).min(which.len()).max(1);
     let single = CheckOptions {
         progress: false,
         threads: 1,
         ..opts.clone()
     };
     let pb = if opts.progress {
-        let pb = ProgressBar::new(scenarios.len() as u64);
+        let pb = ProgressBar::new(which.len() as u64);
         pb.set_style(
             ProgressStyle::with_template("{bar:30} {pos}/{len} scenarios, {elapsed} {msg}")
                 .expect("a valid template"),
@@ -28,7 +62,7 @@ pub fn run_many(scenarios: &[Scenario], opts: &CheckOptions) -> Vec<Report> {
         ProgressBar::hidden()
     };
     // Largest first, so no big search is left running alone at the end.
-    let mut order: Vec<usize> = (0..scenarios.len()).collect();
+    let mut order: Vec<usize> = which.to_vec();
     order.sort_by_key(|&i| std::cmp::Reverse(size_hint(&scenarios[i])));
     let next = AtomicUsize::new(0);
     let running: Mutex<Vec<&str>> = Mutex::new(Vec::new());
@@ -55,12 +89,7 @@ pub fn run_many(scenarios: &[Scenario], opts: &CheckOptions) -> Vec<Report> {
         }
     });
     pb.finish_and_clear();
-    reports
-        .into_inner()
-        .expect("no worker panicked")
-        .into_iter()
-        .map(|r| r.expect("every scenario was checked"))
-        .collect()
+    reports.into_inner().expect("no worker panicked")
 }
 
 /// A rough rank of a scenario's state space: power loss and lag removals

@@ -125,6 +125,9 @@ fn message_name(msg: &KMsg) -> String {
         Msg::ConsumerFetchResponse { .. } => "a consumer fetch response".into(),
         Msg::ConnectionReset => "a connection reset".into(),
         Msg::AlterPartition { new_isr, .. } => format!("AlterPartition (ISR {new_isr})"),
+        Msg::AlterPartitionRejected { new_isr, .. } => {
+            format!("the refusal of its AlterPartition (ISR {new_isr})")
+        }
         Msg::LeaderAndIsr { state: p, .. } => match p.leader {
             Some(l) => format!(
                 "LeaderAndIsr (leader broker {l}, epoch {}, ISR {})",

@@ -558,8 +558,19 @@ impl Controller {
                 leader: from,
                 reason: reason.into(),
             });
-            // The leader learns the current state and may try again.
-            fx.send(Node::Broker(from), self.leader_and_isr(from));
+            // An error for that request, not the state: whatever made the
+            // proposal stale has reached the leader already (every change
+            // is published to it, on this same ordered channel), and a
+            // leader that has since proposed again must not take this
+            // answer for its new proposal.
+            fx.send(
+                Node::Broker(from),
+                Msg::AlterPartitionRejected {
+                    new_isr,
+                    partition_epoch,
+                    ineligible: reason.starts_with("INELIGIBLE_REPLICA"),
+                },
+            );
             return;
         }
         let removed = self.state.isr.minus(new_isr);

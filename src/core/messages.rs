@@ -118,6 +118,20 @@ pub enum Msg<R> {
         /// one that stays as the last member is the leader itself.
         joining: Option<(BrokerId, u8)>,
     },
+    /// Controller → leader: its AlterPartition proposing `new_isr` at
+    /// `partition_epoch` was refused. Kafka answers the request with an
+    /// error code, not with the partition's state, and the leader acts on
+    /// it only while it still waits for that very proposal
+    /// (`Partition.submitAlterPartition`: "Ignoring failed ISR update").
+    /// `ineligible`: refused for a fenced or stale joiner
+    /// (INELIGIBLE_REPLICA), the one refusal after which Kafka's leader
+    /// drops its proposal (`Partition.handleAlterPartitionError`); after
+    /// any other it waits for the metadata that made the proposal stale.
+    AlterPartitionRejected {
+        new_isr: BrokerSet,
+        partition_epoch: Epoch,
+        ineligible: bool,
+    },
     /// Controller → broker: the partition's current state.
     LeaderAndIsr {
         state: PartitionState,
@@ -184,7 +198,10 @@ impl<R> Msg<R> {
     /// sender and receiver): only then does renaming brokers change it.
     pub fn names_brokers(&self) -> bool {
         match self {
-            Msg::LeaderAndIsr { .. } | Msg::Metadata { .. } | Msg::AlterPartition { .. } => true,
+            Msg::LeaderAndIsr { .. }
+            | Msg::Metadata { .. }
+            | Msg::AlterPartition { .. }
+            | Msg::AlterPartitionRejected { .. } => true,
             Msg::Produce(_)
             | Msg::ProduceResponse { .. }
             | Msg::Fetch(_)
@@ -212,6 +229,11 @@ impl<R> RenameBrokers for Msg<R> {
                 leader,
                 leader_epoch: _,
             } => leader.rename_brokers(to),
+            Msg::AlterPartitionRejected {
+                new_isr,
+                partition_epoch: _,
+                ineligible: _,
+            } => new_isr.rename_brokers(to),
             Msg::AlterPartition {
                 leader_epoch: _,
                 partition_epoch: _,

@@ -374,6 +374,14 @@ impl<R: Record> Replica<R> {
                     broker_epoch,
                 },
             ) => self.on_leader_and_isr(state, broker_epoch, cfg, fx),
+            (
+                Node::Controller,
+                Msg::AlterPartitionRejected {
+                    new_isr,
+                    partition_epoch,
+                    ineligible,
+                },
+            ) => self.on_alter_partition_rejected(new_isr, partition_epoch, ineligible, cfg, fx),
             (Node::Broker(l), Msg::ConnectionReset)
                 if self.partition.leader == Some(l)
                     && cfg.mutation != Some(Mutation::FetcherWaitsForLostFetch) =>
@@ -625,6 +633,41 @@ impl<R: Record> Replica<R> {
             }
         }
         self.redispatch_parked(cfg, fx);
+    }
+
+    /// The controller refused an AlterPartition. Kafka's leader ignores the
+    /// answer unless it still waits for that proposal (`Partition
+    /// .submitAlterPartition` compares its state with the proposal it
+    /// sent); then INELIGIBLE_REPLICA resets it to the last committed ISR,
+    /// and any other error leaves the proposal pending until new metadata
+    /// arrives (`Partition.handleAlterPartitionError`). Taking a stale
+    /// answer for the current proposal would drop a joiner from the
+    /// maximal ISR and let the HW pass records it does not have.
+    fn on_alter_partition_rejected(
+        &mut self,
+        new_isr: BrokerSet,
+        partition_epoch: Epoch,
+        ineligible: bool,
+        cfg: &ProtocolConfig,
+        fx: &mut Effects<R>,
+    ) {
+        let current = partition_epoch == self.partition.partition_epoch;
+        let Some(l) = self.leader.as_mut() else {
+            return;
+        };
+        if !ineligible || !current || l.pending_isr != Some(new_isr) {
+            return;
+        }
+        l.pending_isr = None;
+        fx.event(|| Event::IsrUpdated {
+            broker: self.id,
+            isr: self.partition.isr,
+        });
+        let maximal = self.maximal_isr();
+        if let Some(l) = self.leader.as_mut() {
+            l.follower_end.retain(|(b, _)| maximal.contains(*b));
+        }
+        self.maybe_advance_high_watermark(cfg, fx);
     }
 
     /// Answers or re-handles requests parked for an epoch we had not heard of.

@@ -581,3 +581,52 @@ fn the_leo_at_a_followers_last_fetch_is_no_part_of_the_states_identity() {
     let h = std::collections::hash_map::RandomState::new();
     assert_eq!(h.hash_one(&a), h.hash_one(&b));
 }
+
+/// `Partition.submitAlterPartition` ignores an answer to a proposal the
+/// leader no longer waits for, and `handleAlterPartitionError` drops the
+/// current proposal only for INELIGIBLE_REPLICA. Taking a stale refusal
+/// for the current expansion would drop the joiner from the maximal ISR,
+/// and the HW could pass a record the joiner lacks.
+#[test]
+fn a_refused_alter_partition_counts_only_for_the_proposal_it_answers() {
+    let (mut r, cfg) = leader(&[1, 2], 1);
+    let mut fx = Effects::new();
+    r.start(&cfg, &mut fx);
+    // Broker 3 fetches at the LEO: the leader proposes {1, 2, 3}.
+    let sends = fetch(&mut r, &cfg, 3, 0);
+    let proposed = BrokerSet::of([1, 2, 3]);
+    assert!(sends.iter().any(|(_, m)| matches!(
+        m,
+        Msg::AlterPartition { new_isr, partition_epoch: 1, .. } if *new_isr == proposed
+    )));
+    let refusal = |new_isr, partition_epoch, ineligible| {
+        Input::Message(
+            Node::Controller,
+            Msg::AlterPartitionRejected {
+                new_isr,
+                partition_epoch,
+                ineligible,
+            },
+        )
+    };
+    // A refusal of an older proposal, or one that waits for metadata,
+    // leaves the expansion pending.
+    for stale in [
+        refusal(BrokerSet::of([1, 2]), 0, true),
+        refusal(BrokerSet::of([1]), 1, true),
+        refusal(proposed, 1, false),
+    ] {
+        step(&mut r, &cfg, stale);
+        assert_eq!(r.maximal_isr(), proposed);
+    }
+    // The HW waits for broker 3, which is in the maximal ISR.
+    produce(&mut r, &cfg, Acks::All, R(0, false, 0));
+    fetch(&mut r, &cfg, 2, 1);
+    assert_eq!(r.high_watermark, 0);
+    // INELIGIBLE_REPLICA for this very proposal: back to the committed ISR,
+    // and the HW no longer waits for broker 3.
+    let sends = step(&mut r, &cfg, refusal(proposed, 1, true));
+    assert_eq!(r.maximal_isr(), BrokerSet::of([1, 2]));
+    assert_eq!(r.high_watermark, 1);
+    assert_eq!(produce_result(&sends), Some(Ok(0)));
+}

@@ -503,7 +503,7 @@ mod tests {
 
     #[test]
     fn layouts_agree_on_small_scenarios() {
-        assert_eq!(layouts_agree("seed-acksall-isr3-process"), 121_436);
+        assert_eq!(layouts_agree("seed-acksall-isr3-process"), 100_523);
         assert!(layouts_agree("retries-with-idempotence") > 1000);
         // The new faults' timers: a broker's SIGTERM and the controller's
         // preferred-leader elections.

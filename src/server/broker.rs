@@ -239,6 +239,20 @@ impl Broker {
         Ok(())
     }
 
+    /// Any other message from the controller about a partition this
+    /// broker hosts; one it does not host has nothing to act on.
+    pub fn from_controller(
+        &mut self,
+        topic: String,
+        partition: i32,
+        msg: Msg<Batch>,
+        now: Instant,
+    ) {
+        if let Some(p) = self.partitions.get_mut(&(topic, partition)) {
+            p.step(Input::Message(Node::Controller, msg), now);
+        }
+    }
+
     pub fn on_leader_and_isr(
         &mut self,
         topic: String,

@@ -354,6 +354,20 @@ fn apply(shared: &Shared, msg: ToBroker) {
                 protocol,
                 state,
             } => b.on_leader_and_isr(topic, partition, replicas, protocol, state, Instant::now()),
+            ToBroker::AlterPartitionRejected {
+                topic,
+                partition,
+                new_isr,
+                partition_epoch,
+                ineligible,
+            } => {
+                let msg = Msg::AlterPartitionRejected {
+                    new_isr,
+                    partition_epoch,
+                    ineligible,
+                };
+                b.from_controller(topic, partition, msg, Instant::now());
+            }
             ToBroker::TopicCreated { request, result } => b.on_topic_created(request, result),
             ToBroker::LeadersElected { request, results } => b.on_leaders_elected(request, results),
             ToBroker::LeaderMoved { .. } => {} // for operators, never sent to a broker

@@ -811,6 +811,23 @@ impl ControllerNode {
                 Effect::Send(Node::Broker(b), Msg::LeaderAndIsr { .. }) => {
                     self.send_state(key, b);
                 }
+                Effect::Send(
+                    Node::Broker(b),
+                    Msg::AlterPartitionRejected {
+                        new_isr,
+                        partition_epoch,
+                        ineligible,
+                    },
+                ) => {
+                    let msg = ToBroker::AlterPartitionRejected {
+                        topic: key.0.clone(),
+                        partition: key.1,
+                        new_isr,
+                        partition_epoch,
+                        ineligible,
+                    };
+                    self.send(b, msg);
+                }
                 // Metadata reaches clients through the cluster view; the
                 // controller's own log is the metadata records above, and
                 // it arms no timer.

@@ -95,6 +95,15 @@ pub enum ToBroker {
         protocol: ProtocolConfig,
         state: PartitionState,
     },
+    /// The answer to an AlterPartition the controller refused (see the
+    /// core's `Msg::AlterPartitionRejected`).
+    AlterPartitionRejected {
+        topic: String,
+        partition: i32,
+        new_isr: BrokerSet,
+        partition_epoch: Epoch,
+        ineligible: bool,
+    },
     TopicCreated {
         request: u64,
         result: Result<(), TopicError>,
