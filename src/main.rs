@@ -5,7 +5,6 @@ mod cli;
 use cli::{BenchArgs, CheckArgs, Cli, Command, ExploreArgs, Format, MatrixArgs};
 use insync::matrix;
 use insync::model::properties::SAFETY;
-use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -60,8 +59,10 @@ fn main() -> ExitCode {
     }
 }
 
+/// Progress goes to stderr unless `--quiet`: redrawn on a terminal, a
+/// plain line every few seconds elsewhere.
 fn progress_wanted(quiet: bool) -> bool {
-    !quiet && std::io::stderr().is_terminal()
+    !quiet
 }
 
 fn check_cmd(a: CheckArgs) -> Result<u8, String> {

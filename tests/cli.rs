@@ -469,3 +469,25 @@ fn the_matrix_names_the_releases_where_a_verdict_differs() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("Kafka 1.0 is not modelled"), "{err}");
 }
+
+/// Off a terminal (CI logs, `2>file`) progress is a plain line every few
+/// seconds, not a redrawn spinner and not silence; `--quiet` stops it.
+#[test]
+fn progress_off_a_terminal_is_a_plain_line_every_few_seconds() {
+    let canonical = "models/seed-acksall-isr2-machine.toml";
+    let (_, _, err) = insync(&["check", canonical, "--seconds", "7"]);
+    let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("insync: ")).collect();
+    assert!(!lines.is_empty(), "no progress line in: {err}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.contains("unique states") && l.contains("states/s")),
+        "{err}"
+    );
+    assert!(
+        !err.contains('\r') && !err.contains('\u{1b}'),
+        "redrawn: {err:?}"
+    );
+    let (_, _, quiet) = insync(&["check", canonical, "--seconds", "7", "--quiet"]);
+    assert!(!quiet.contains("unique states"), "{quiet}");
+}

@@ -1,12 +1,12 @@
 //! Checking many scenarios at once, one per core: each exhaustive search
 //! runs on one thread, so a catalogue spreads across the machine.
 
+use super::progress::Progress;
 use super::report::Report;
 use super::{CheckOptions, resolve_threads, run};
 use crate::scenario::Scenario;
-use indicatif::{ProgressBar, ProgressStyle};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// Checks every scenario against its `[expect]` on `opts.threads` workers
 /// (0: one per core); reports come back in the scenarios' order.
@@ -51,24 +51,36 @@ fn run_distinct(
         threads: 1,
         ..opts.clone()
     };
-    let pb = if opts.progress {
-        let pb = ProgressBar::new(which.len() as u64);
-        pb.set_style(
-            ProgressStyle::with_template("{bar:30} {pos}/{len} scenarios, {elapsed} {msg}")
-                .expect("a valid template"),
-        );
-        pb
-    } else {
-        ProgressBar::hidden()
-    };
+    let pb = Progress::bar(opts.progress, which.len() as u64, "scenarios");
+    let done = AtomicUsize::new(0);
     // Largest first, so no big search is left running alone at the end.
     let mut order: Vec<usize> = which.to_vec();
     order.sort_by_key(|&i| std::cmp::Reverse(size_hint(&scenarios[i])));
     let next = AtomicUsize::new(0);
     let running: Mutex<Vec<&str>> = Mutex::new(Vec::new());
     let reports: Mutex<Vec<Option<Report>>> = Mutex::new(vec![None; scenarios.len()]);
-    let show = |running: &Vec<&str>| pb.set_message(running.join(", "));
+    let show = |running: &Vec<&str>| {
+        pb.message(format!(
+            "{}/{} scenarios done; checking {}",
+            done.load(Ordering::Relaxed),
+            which.len(),
+            running.join(", ")
+        ))
+    };
+    let finished = AtomicBool::new(false);
+    let workers_done = AtomicUsize::new(0);
     std::thread::scope(|scope| {
+        // Off a terminal nothing redraws, so someone must speak up while
+        // a long search runs; `Progress` keeps it to a line every few
+        // seconds.
+        if opts.progress {
+            scope.spawn(|| {
+                while !finished.load(Ordering::Relaxed) {
+                    std::thread::sleep(std::time::Duration::from_millis(250));
+                    show(&running.lock().expect("no worker panics holding it"));
+                }
+            });
+        }
         for _ in 0..workers {
             scope.spawn(|| {
                 while let Some(&i) = order.get(next.fetch_add(1, Ordering::Relaxed)) {
@@ -80,15 +92,19 @@ fn run_distinct(
                     }
                     let report = run(&s.config, &s.expect, &single);
                     reports.lock().expect("no worker panics holding it")[i] = Some(report);
+                    done.fetch_add(1, Ordering::Relaxed);
                     let mut r = running.lock().expect("no worker panics holding it");
                     r.retain(|n| *n != s.name);
                     show(&r);
-                    pb.inc(1);
+                    pb.inc();
+                }
+                if workers_done.fetch_add(1, Ordering::Relaxed) + 1 == workers {
+                    finished.store(true, Ordering::Relaxed);
                 }
             });
         }
     });
-    pb.finish_and_clear();
+    pb.finish();
     reports.into_inner().expect("no worker panicked")
 }
 

@@ -4,6 +4,7 @@
 
 pub mod batch;
 mod chunked;
+mod progress;
 pub mod report;
 pub mod search;
 mod shorten;
@@ -17,7 +18,7 @@ use crate::model::config::NetworkKind;
 use crate::model::properties::SAFETY;
 use crate::model::state::KafkaModel;
 use crate::scenario::{Expect, Verdict};
-use indicatif::{ProgressBar, ProgressStyle};
+use progress::Progress;
 use report::{Counterexample, PropertyReport, Report};
 use stateright::{Expectation, Model};
 use trace::Trace;
@@ -31,7 +32,8 @@ pub struct CheckOptions {
     /// Worker threads for random walks; 0 means one per core. The
     /// exhaustive search runs on one.
     pub threads: usize,
-    /// Show a spinner on stderr while checking.
+    /// Show progress on stderr while checking: a spinner on a terminal,
+    /// a plain line every few seconds elsewhere.
     pub progress: bool,
     /// Use the broker symmetry reduction (ordered network only).
     pub symmetry: bool,
@@ -66,19 +68,6 @@ impl Default for CheckOptions {
     }
 }
 
-fn spinner(enabled: bool, what: &str) -> ProgressBar {
-    if !enabled {
-        return ProgressBar::hidden();
-    }
-    let pb = ProgressBar::new_spinner();
-    pb.set_style(
-        ProgressStyle::with_template("{spinner} {elapsed:>4} {msg}").expect("a valid template"),
-    );
-    pb.set_message(what.to_string());
-    pb.enable_steady_tick(Duration::from_millis(120));
-    pb
-}
-
 /// Checks one configuration and compares each verdict with `expect`.
 pub fn run(cfg: &ModelConfig, expect: &Expect, opts: &CheckOptions) -> Report {
     let started = Instant::now();
@@ -88,13 +77,13 @@ pub fn run(cfg: &ModelConfig, expect: &Expect, opts: &CheckOptions) -> Report {
     };
     let model = cfg.clone().into_model();
     let symmetry = opts.symmetry && cfg.network == NetworkKind::Ordered;
-    let pb = spinner(opts.progress, &cfg.summary());
+    let pb = Progress::spinner(opts.progress, &cfg.summary());
     let summary = cfg.summary();
     let found = match opts.simulate {
         // The walks step compact states, which model the ordered network.
         Some(limit) if cfg.network == NetworkKind::Ordered => {
             let on_progress = |p: &walk::WalkProgress| {
-                pb.set_message(format!(
+                pb.message(format!(
                     "{summary}: {} random walks, {} steps, {} properties decided",
                     p.walks, p.steps, p.decided
                 ));
@@ -111,7 +100,10 @@ pub fn run(cfg: &ModelConfig, expect: &Expect, opts: &CheckOptions) -> Report {
         }
         simulate => {
             let on_progress = |unique: usize, phase: &str| {
-                pb.set_message(format!("{summary}: {phase}, {unique} unique states"));
+                let rate = unique as f64 / pb.elapsed().as_secs_f64().max(1e-3);
+                pb.message(format!(
+                    "{summary}: {phase}, {unique} unique states, {rate:.0} states/s"
+                ));
             };
             let deadline = search::Deadline {
                 limit: simulate.or(opts.time_limit),
@@ -149,7 +141,7 @@ pub fn run(cfg: &ModelConfig, expect: &Expect, opts: &CheckOptions) -> Report {
             counterexample,
         });
     }
-    pb.finish_and_clear();
+    pb.finish();
     let order: BTreeMap<&str, usize> = SAFETY.iter().enumerate().map(|(i, n)| (*n, i)).collect();
     properties.sort_by_key(|p| order.get(p.name.as_str()).copied().unwrap_or(usize::MAX));
     Report {
