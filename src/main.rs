@@ -2,7 +2,7 @@ use clap::Parser;
 use insync::check::{self, CheckOptions};
 mod cli;
 
-use cli::{BenchArgs, CheckArgs, Cli, Command, ExploreArgs, Format, MatrixArgs};
+use cli::{BenchArgs, CheckArgs, Cli, Command, ExploreArgs, Format, MatrixArgs, ReportFormat};
 use insync::matrix;
 use insync::model::properties::SAFETY;
 use std::process::ExitCode;
@@ -90,11 +90,11 @@ fn check_cmd(a: CheckArgs) -> Result<u8, String> {
     stop_on_ctrl_c();
     let report = check::run(&scenario.config, &scenario.expect, &opts);
     match a.format {
-        Format::Json => println!(
+        ReportFormat::Json => println!(
             "{}",
             serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
         ),
-        Format::Text | Format::Markdown => {
+        ReportFormat::Text => {
             let title = match &scenario.path {
                 Some(p) => p.display().to_string(),
                 None => "flags".into(),
@@ -150,11 +150,11 @@ fn crosscheck_cmd(a: cli::CrosscheckArgs) -> Result<u8, String> {
     };
     let (report, agree) = crosscheck(&c, &exe)?;
     match a.format {
-        Format::Json => println!(
+        ReportFormat::Json => println!(
             "{}",
             serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
         ),
-        Format::Text | Format::Markdown => {
+        ReportFormat::Text => {
             for w in report["walks"].as_array().into_iter().flatten() {
                 let faults: Vec<String> = w["faults"]
                     .as_array()
@@ -197,7 +197,7 @@ fn conform_cmd(a: cli::ConformArgs) -> Result<u8, String> {
     let steps = insync::conform::load(&a.traces).map_err(|e| e.to_string())?;
     let out = insync::conform::check(&steps);
     match a.format {
-        Format::Json => {
+        ReportFormat::Json => {
             let j = serde_json::json!({
                 "traces": a.traces,
                 "steps": steps.len(),
@@ -211,7 +211,7 @@ fn conform_cmd(a: cli::ConformArgs) -> Result<u8, String> {
                 serde_json::to_string_pretty(&j).map_err(|e| e.to_string())?
             );
         }
-        Format::Text | Format::Markdown => match &out.violation {
+        ReportFormat::Text => match &out.violation {
             None => println!(
                 "{}: all {} steps allowed ({} partitions)",
                 a.traces.display(),
@@ -259,11 +259,11 @@ fn torture_cmd(a: cli::TortureArgs) -> Result<u8, String> {
     let exe = std::env::current_exe().map_err(|e| format!("cannot find insync itself: {e}"))?;
     let outcome = run(&cfg, exe)?;
     match a.format {
-        Format::Json => println!(
+        ReportFormat::Json => println!(
             "{}",
             serde_json::to_string_pretty(&outcome.summary).map_err(|e| e.to_string())?
         ),
-        Format::Text | Format::Markdown => {
+        ReportFormat::Text => {
             let s = &outcome.summary;
             println!(
                 "{}: {} appends ok, {} failed, {} unknown; {} polls; {} faults; {} records read back, {} acknowledged ones missing",
@@ -302,7 +302,7 @@ fn lincheck_cmd(a: cli::LincheckArgs) -> Result<u8, String> {
             .map_err(|e| format!("{}: {e}", path.display()))?;
     }
     match a.format {
-        Format::Json => {
+        ReportFormat::Json => {
             let mut out = report.to_json();
             out["history"] = serde_json::json!(a.history);
             println!(
@@ -310,7 +310,7 @@ fn lincheck_cmd(a: cli::LincheckArgs) -> Result<u8, String> {
                 serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?
             );
         }
-        Format::Text | Format::Markdown => {
+        ReportFormat::Text => {
             println!("{}: {} operations", a.history.display(), ops.len());
             print!("{}", report.text());
         }

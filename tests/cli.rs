@@ -491,3 +491,71 @@ fn progress_off_a_terminal_is_a_plain_line_every_few_seconds() {
     let (_, _, quiet) = insync(&["check", canonical, "--seconds", "7", "--quiet"]);
     assert!(!quiet.contains("unique states"), "{quiet}");
 }
+
+/// `--acks -1` is Kafka's spelling of acks=all and must parse as a value,
+/// not as a flag; a format the command cannot print is refused, not
+/// quietly printed as text.
+#[test]
+fn acks_minus_one_parses_and_an_unprintable_format_is_refused() {
+    let (code, out, err) = insync(&[
+        "check",
+        "--acks",
+        "-1",
+        "--rf",
+        "2",
+        "--min-isr",
+        "1",
+        "--crash-mode",
+        "process",
+        "--lag-removals",
+        "0",
+        "--records",
+        "1",
+        "--quiet",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON on stdout");
+    assert_eq!(v["config"]["acks"], "all");
+    let (code, _, err) = insync(&["check", "--format", "markdown", "--quiet"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("markdown"), "{err}");
+}
+
+/// A story ends with the loss itself: which record, acknowledged where,
+/// missing from which leader's log.
+#[test]
+fn a_violated_story_ends_with_the_record_it_lost() {
+    let (_, out, _) = insync(&["check", "models/unclean-election.toml", "--quiet"]);
+    assert!(
+        out.contains(
+            "=> Lost: r0 (acknowledged at offset 0) is not in the log of broker 2, the leader now"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("was visible to consumers on broker 1"),
+        "{out}"
+    );
+    let (_, out, _) = insync(&[
+        "check",
+        "models/unclean-election.toml",
+        "--quiet",
+        "--format",
+        "json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("JSON on stdout");
+    let lost = v["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "acked_never_lost")
+        .unwrap();
+    let c = &lost["counterexample"];
+    assert!(c["ending"].as_str().unwrap().starts_with("Lost: r0"), "{c}");
+    assert_eq!(
+        c["steps"].as_array().unwrap().len() as u64,
+        c["length"].as_u64().unwrap()
+    );
+}

@@ -120,7 +120,7 @@ pub fn run(cfg: &ModelConfig, expect: &Expect, opts: &CheckOptions) -> Report {
         let (verdict, counterexample) = match (&p.expectation, decided) {
             (Expectation::Always | Expectation::Eventually, true) => (
                 Verdict::Violated,
-                trace.map(|t| counterexample(&model, t, p.name, simulation)),
+                trace.map(|t| counterexample(&model, t, p.name)),
             ),
             (Expectation::Sometimes, true) => (Verdict::Holds, None),
             // Walks, or a search cut short, prove nothing by missing a state.
@@ -171,18 +171,11 @@ pub fn resolve_threads(n: usize) -> usize {
     }
 }
 
-fn counterexample(model: &KafkaModel, t: &Trace, property: &str, walked: bool) -> Counterexample {
-    let mut steps = story::story(model, t);
-    steps.extend(story::ending(t, property));
-    if walked {
-        steps.insert(
-            0,
-            "(found by a random walk: a counterexample, not necessarily the shortest)".into(),
-        );
-    }
+fn counterexample(model: &KafkaModel, t: &Trace, property: &str) -> Counterexample {
     Counterexample {
         length: t.len(),
         explorer_path: t.explorer_path(),
-        steps,
+        steps: story::story(model, t),
+        ending: story::ending(t, property),
     }
 }

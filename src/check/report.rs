@@ -11,6 +11,9 @@ pub struct Counterexample {
     pub length: usize,
     /// The numbered story, one line per step.
     pub steps: Vec<String>,
+    /// What the last state shows that no step says: which record is gone
+    /// from whose log, or why a record never gets an answer.
+    pub ending: Option<String>,
     /// Action indices for stateright's Explorer: `/#/steps/{explorer_path}`.
     pub explorer_path: String,
 }
@@ -140,8 +143,17 @@ impl Report {
         for p in &self.properties {
             if let Some(c) = &p.counterexample {
                 let _ = writeln!(s, "\n{} is violated in {} steps:", p.name, c.length);
+                if self.simulation {
+                    let _ = writeln!(
+                        s,
+                        "  (found by a random walk: a counterexample, not necessarily the shortest)"
+                    );
+                }
                 for (i, step) in c.steps.iter().enumerate() {
                     let _ = writeln!(s, "  {:>2}. {step}", i + 1);
+                }
+                if let Some(end) = &c.ending {
+                    let _ = writeln!(s, "  => {end}");
                 }
             } else if p.verdict == Verdict::Violated && p.expectation == "always" {
                 let _ = writeln!(

@@ -4,8 +4,9 @@
 use super::trace::Trace;
 use crate::core::effects::{Effects, Event};
 use crate::core::messages::Msg;
+use crate::core::producer::Outcome;
 use crate::model::actor::{Input, KMsg, NodeState, Timer};
-use crate::model::properties::WRITES_AVAILABLE;
+use crate::model::properties::{ACKED_NEVER_LOST, VISIBLE_NEVER_LOST, WRITES_AVAILABLE};
 use crate::model::record::Rec;
 use crate::model::state::{KafkaModel, KafkaState, Snapshot, View};
 use stateright::actor::{Actor, ActorModelAction};
@@ -24,20 +25,64 @@ pub fn story(model: &KafkaModel, trace: &Trace) -> Vec<String> {
 /// One of the model's steps.
 pub type Action = ActorModelAction<KMsg, Timer, crate::model::actor::Choice>;
 
-/// What the last state shows that no step says: a stuck run's record
-/// failing by `delivery.timeout.ms`.
+/// What the last state shows that no step says: which record is gone,
+/// from whose log, or a stuck run's record failing by
+/// `delivery.timeout.ms`.
 pub fn ending(trace: &Trace, property: &str) -> Option<String> {
     let last = trace.states.last()?;
     let v = View::of(last);
     let p = v.producer;
-    let stuck = property == WRITES_AVAILABLE && !p.is_done() && last.quiet();
-    stuck.then(|| {
-        let record = p.current().map_or("a record".into(), |r| r.to_string());
-        format!(
-            "Nothing more can happen without a new fault, and {record} has no answer: \
-             delivery.timeout.ms fails it, its outcome unknown to the producer"
-        )
-    })
+    let leader = v.controller.core.state.leader;
+    match property {
+        ACKED_NEVER_LOST => {
+            let log = v.leader_log()?;
+            let lost: Vec<String> = p
+                .outcomes
+                .iter()
+                .zip(&p.records)
+                .filter(|(_, r)| !log.entries().iter().any(|e| e.record.value == r.value))
+                .filter_map(|(o, r)| match o {
+                    Outcome::Acked(offset) => {
+                        Some(format!("{r} (acknowledged at offset {offset})"))
+                    }
+                    Outcome::Sent => Some(format!("{r} (sent with acks=0)")),
+                    Outcome::Failed(_) => None,
+                })
+                .collect();
+            (!lost.is_empty()).then(|| {
+                format!(
+                    "Lost: {} is not in the log of broker {}, the leader now; a consumer will never read it",
+                    lost.join(" and "),
+                    leader.map_or("?".into(), |b| b.to_string())
+                )
+            })
+        }
+        VISIBLE_NEVER_LOST => {
+            let log = v.leader_log()?;
+            v.brokers.iter().find_map(|b| {
+                let (offset, rec) = b.exposed.iter().find(|(offset, rec)| {
+                    log.entry_at(*offset).is_none_or(|e| e.record != *rec)
+                })?;
+                let now = match log.entry_at(*offset) {
+                    Some(e) => format!("holds {} there", e.record),
+                    None => "has nothing there".into(),
+                };
+                Some(format!(
+                    "Lost: {rec} at offset {offset} was visible to consumers on broker {} (below its HW), and broker {}, the leader now, {now}",
+                    b.replica.id,
+                    leader.map_or("?".into(), |b| b.to_string())
+                ))
+            })
+        }
+        WRITES_AVAILABLE if !p.is_done() && last.quiet() => {
+            let record = p.current().map_or("a record".into(), |r| r.to_string());
+            Some(format!(
+                "Nothing more can happen without a new fault, and {record} has no answer: \
+                 delivery.timeout.ms fails it, its outcome unknown to the producer"
+            ))
+        }
+        _ => None,
+    }
 }
 
 /// Which actor a step runs, and on what input.

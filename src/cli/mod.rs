@@ -44,8 +44,9 @@ pub enum Command {
     Controller(ControllerArgs),
     /// Check a recorded history (history.jsonl): Jepsen's Kafka anomalies and linearizability.
     Lincheck(LincheckArgs),
-    /// Measure `insync lincheck` on generated histories against issue 4's
-    /// targets, with stateright's LinearizabilityTester as the baseline; JSON on stdout.
+    /// Measure `insync lincheck` on generated histories against its speed
+    /// and memory targets (BENCHMARKS.md), with stateright's
+    /// LinearizabilityTester as the baseline; JSON on stdout.
     BenchLincheck(BenchLincheckArgs),
     /// Run a 3-broker cluster under faults with insync's own clients, then
     /// check the history; exit 0 when linearizable with no anomaly.
@@ -138,8 +139,8 @@ pub struct LincheckArgs {
     /// Also write a self-contained HTML report here.
     #[arg(long)]
     pub html: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
 }
 
 /// `insync torture`: exit 0 when the history shows no anomaly and is
@@ -147,7 +148,7 @@ pub struct LincheckArgs {
 #[derive(Args, Debug, Clone)]
 pub struct TortureArgs {
     /// Producer acks: 0, 1, all (or -1).
-    #[arg(long, default_value = "all", value_parser = |s: &str| s.parse::<Acks>())]
+    #[arg(long, default_value = "all", allow_hyphen_values = true, value_parser = |s: &str| s.parse::<Acks>())]
     pub acks: Acks,
     /// min.insync.replicas of the topic (RF is 3).
     #[arg(long, default_value_t = 2)]
@@ -191,8 +192,8 @@ pub struct TortureArgs {
     /// Stop the workload and faults after this many seconds.
     #[arg(long, default_value_t = 60)]
     pub time_limit_s: u64,
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
     /// No progress on stderr.
     #[arg(long)]
     pub quiet: bool,
@@ -204,8 +205,8 @@ pub struct TortureArgs {
 pub struct ConformArgs {
     /// The folder of trace files (*.jsonl, *.jsonl.N).
     pub traces: PathBuf,
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
 }
 
 /// `insync crosscheck`: exit 0 when every walk's verdict and its run's
@@ -233,8 +234,8 @@ pub struct CrosscheckArgs {
     /// Folder for each run's files (walk-N/).
     #[arg(long, default_value = "insync-crosscheck")]
     pub out: PathBuf,
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
     /// No progress on stderr.
     #[arg(long)]
     pub quiet: bool,
@@ -377,12 +378,19 @@ pub enum Format {
     Markdown,
 }
 
+/// For reports with no table to draw: text for people, JSON for machines.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportFormat {
+    Text,
+    Json,
+}
+
 #[derive(Args, Debug, Clone, Default)]
 pub struct ConfigFlags {
     /// A scenario file (models/*.toml); flags override it.
     pub scenario: Option<PathBuf>,
     /// Producer acks: 0, 1, all (or -1).
-    #[arg(long, value_parser = |s: &str| s.parse::<Acks>())]
+    #[arg(long, allow_hyphen_values = true, value_parser = |s: &str| s.parse::<Acks>())]
     pub acks: Option<Acks>,
     /// min.insync.replicas.
     #[arg(long)]
@@ -460,8 +468,8 @@ pub struct CheckArgs {
     /// Worker threads for --simulate; 0 means one per core (the exhaustive search uses one).
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
     /// No progress on stderr.
     #[arg(long)]
     pub quiet: bool,

@@ -25,8 +25,8 @@ fn topic_settings(t: &TopicFlags, replication_factor: u8) -> Result<TopicSetting
     };
     s.check().map_err(|e| {
         format!(
-            "impossible topic settings (--min-isr, --partitions, --brokers, \
-             --replication-factor or --flush-every): {}",
+            "impossible topic settings (--min-isr, --partitions, --flush-every, or the \
+             replication factor: --replication-factor, which `cluster` takes from --brokers): {}",
             e.message
         )
     })?;

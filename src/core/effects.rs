@@ -482,7 +482,13 @@ impl<R: fmt::Display> fmt::Display for Event<R> {
                 power_loss,
                 end_offset,
             } => {
-                if *power_loss {
+                if *power_loss && *end_offset == 0 {
+                    write!(
+                        f,
+                        "{} loses power; nothing was flushed, so its log is empty",
+                        b(*broker)
+                    )
+                } else if *power_loss {
                     write!(
                         f,
                         "{} loses power; its log keeps only the flushed offsets below {end_offset}",
