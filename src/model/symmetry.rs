@@ -272,7 +272,9 @@ fn canonical<S: Hashable>(state: &S) -> (Renaming, u64) {
     best.expect("there is always a sorting renaming")
 }
 
-/// The representative of `state`'s class under renaming brokers.
+/// The representative of `state`'s class under renaming brokers. The
+/// search never builds it (fingerprints hash a class without it); the
+/// tests do, to show that a class has one fingerprint and one verdict.
 pub fn representative(state: &KafkaState) -> KafkaState {
     let (ren, _) = canonical(state);
     if ren.is_identity() {
