@@ -51,7 +51,7 @@ trait Space {
 
 /// Bit `i` set when the `i`th property's condition value decides it:
 /// false for `always`, true for `sometimes`.
-fn decided_bits<'a>(results: impl Iterator<Item = (&'a Expectation, bool)>) -> u32 {
+pub(super) fn decided_bits<'a>(results: impl Iterator<Item = (&'a Expectation, bool)>) -> u32 {
     let mut bits = 0;
     for (i, (expectation, holds)) in results.enumerate() {
         let decides = match expectation {

@@ -16,7 +16,7 @@
 //! story (the shortest any walk found, then shortened further, but not
 //! necessarily the shortest there is).
 
-use super::search::{Fingerprint, Outcome, replay};
+use super::search::{Fingerprint, Outcome, decided_bits, replay};
 use super::shorten::shorten;
 use crate::model::compact::{CompactModel, StepKind};
 use crate::model::properties::properties;
@@ -188,17 +188,17 @@ pub fn walk(
                     path.push(symmetry::fingerprint(&state, symmetry));
                     loop {
                         let v = View::of(&state);
-                        for (i, (_, expectation, check)) in checks.iter().enumerate() {
-                            let holds = check(&model.cfg, &state, &v);
-                            let decides = match expectation {
-                                Expectation::Always | Expectation::Eventually => !holds,
-                                Expectation::Sometimes => holds,
-                            };
-                            if decides && found.shortest[i].load(Ordering::Relaxed) >= path.len() {
+                        let decided = decided_bits(
+                            checks
+                                .iter()
+                                .map(|(_, e, check)| (e, check(&model.cfg, &state, &v))),
+                        );
+                        drop(v);
+                        for i in (0..n).filter(|i| decided & (1 << i) != 0) {
+                            if found.shortest[i].load(Ordering::Relaxed) >= path.len() {
                                 found.offer(i, index, &path);
                             }
                         }
-                        drop(v);
                         if path.len() > limits.max_depth {
                             break;
                         }

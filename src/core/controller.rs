@@ -722,17 +722,8 @@ mod tests {
     /// empty, only its return makes it electable, as the last known leader.
     #[test]
     fn with_isr_and_elr_empty_the_last_known_leader_is_elected_once_back() {
-        let cfg = ProtocolConfig {
-            eligible_leader_replicas: true,
-            min_insync_replicas: 1,
-            ..ProtocolConfig::default()
-        };
-        let mut c = Controller::new(BrokerSet::of([1, 2, 3]), Vec::new());
+        let (mut c, cfg) = leaderless_with_isr_fenced(true);
         let mut fx: Effects<()> = Effects::new();
-        c.step(Input::Elect(1), &cfg, &mut fx);
-        c.step(alter(BrokerSet::of([1]), 1, 1), &cfg, &mut fx);
-        let expire = Input::Message(Node::Broker(1), Msg::SessionExpired);
-        c.step(expire, &cfg, &mut fx);
         assert_eq!(
             (c.state.isr, c.state.elr),
             (BrokerSet::EMPTY, BrokerSet::of([1]))

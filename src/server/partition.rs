@@ -414,8 +414,8 @@ mod tests {
         ));
     }
 
-    #[test]
-    fn an_acks_all_answer_waits_in_the_outbox_for_its_ticket() {
+    /// Broker 0 leading, broker 1 its follower in the ISR, no files.
+    fn leading_with_one_follower(now: Instant) -> Partition {
         let state = PartitionState {
             leader: Some(0),
             leader_epoch: 0,
@@ -423,13 +423,18 @@ mod tests {
             elr: BrokerSet::EMPTY,
             partition_epoch: 0,
         };
-        let mut p = Partition::new(
+        Partition::new(
             Replica::new(0, BrokerSet::of([0, 1]), state),
             ProtocolConfig::default(),
             None,
             None,
-            Instant::now(),
-        );
+            now,
+        )
+    }
+
+    #[test]
+    fn an_acks_all_answer_waits_in_the_outbox_for_its_ticket() {
+        let mut p = leading_with_one_follower(Instant::now());
         let Appended::Waiting(ticket) = p.produce(batch(2), Acks::All, Instant::now()) else {
             panic!("broker 1 has not fetched the batch yet")
         };
@@ -459,20 +464,7 @@ mod tests {
         let t0 = Instant::now();
         let ms = |n: u64| t0 + Duration::from_millis(n);
         let lag = Duration::from_millis(100);
-        let state = PartitionState {
-            leader: Some(0),
-            leader_epoch: 0,
-            isr: BrokerSet::of([0, 1]),
-            elr: BrokerSet::EMPTY,
-            partition_epoch: 0,
-        };
-        let mut p = Partition::new(
-            Replica::new(0, BrokerSet::of([0, 1]), state),
-            ProtocolConfig::default(),
-            None,
-            None,
-            t0,
-        );
+        let mut p = leading_with_one_follower(t0);
         let fetch = |offset: u64| FetchRequest {
             leader_epoch: 0,
             fetch_offset: offset,
