@@ -2,6 +2,8 @@
 //! answers, and a connection that sends garbage, an oversized frame or a
 //! truncated one is closed without disturbing the others.
 
+mod common;
+
 use bytes::Bytes;
 use bytes::BytesMut;
 use insync::core::error::ErrorCode;
@@ -580,13 +582,7 @@ fn every_node_traces_its_decisions_as_json_lines() {
         produce(&mut l, "traced", -1, batch(&["a", "b"], -1, -1)),
         (0, 0)
     );
-    let lines = |file: &str| -> Vec<serde_json::Value> {
-        std::fs::read_to_string(dir.join(file))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("each line is JSON"))
-            .collect()
-    };
+    let lines = |file: &str| common::written_jsonl(&dir.join(file));
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     let appended = loop {
         let found = lines(&format!("broker-{leader}.jsonl"))

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -234,10 +234,7 @@ impl Procs {
 
     /// The running controller's decisions, one JSON object each.
     pub fn controller_trace(&self) -> Vec<Value> {
-        let text = std::fs::read_to_string(self.data.join("controller.jsonl")).unwrap();
-        text.lines()
-            .map(|l| serde_json::from_str(l).expect("a JSON trace line"))
-            .collect()
+        written_jsonl(&self.data.join("controller.jsonl"))
     }
 
     /// Stops the controller: SIGKILL, or SIGTERM when `clean`.
@@ -508,4 +505,16 @@ where
     let h = ResponseHeader::decode(&mut b, A::header_version(version)).unwrap();
     assert_eq!(h.correlation_id, 7);
     A::decode(&mut b, version).unwrap()
+}
+
+/// The complete lines of a JSON-lines file a running process is still
+/// writing: a last line without its newline is not yet written and is left
+/// for the next read, so a test polling the file never parses half a line.
+pub fn written_jsonl(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let complete = text.rfind('\n').map_or("", |end| &text[..end]);
+    complete
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON trace line"))
+        .collect()
 }
