@@ -71,6 +71,7 @@ fn check_cmd(a: CheckArgs) -> Result<u8, String> {
         threads: a.threads,
         progress: progress_wanted(a.quiet),
         symmetry: !a.no_symmetry,
+        sleep_sets: !a.no_por,
         simulate: a.simulate.then(|| match (a.seconds, a.walks) {
             (Some(s), _) => Duration::from_secs(s),
             // Bounded by walks alone.

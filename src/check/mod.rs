@@ -4,10 +4,13 @@
 
 pub mod batch;
 mod chunked;
+mod deadline;
+mod graph;
 mod progress;
 pub mod report;
 pub mod search;
 mod shorten;
+mod sleep;
 pub mod story;
 mod table;
 pub mod trace;
@@ -37,6 +40,9 @@ pub struct CheckOptions {
     pub progress: bool,
     /// Use the broker symmetry reduction (ordered network only).
     pub symmetry: bool,
+    /// Use sleep sets in the exhaustive search (ordered network only):
+    /// the same states through fewer transitions (see `sleep`).
+    pub sleep_sets: bool,
     /// Random walks instead of an exhaustive check, for this long.
     pub simulate: Option<Duration>,
     /// At most this many random walks.
@@ -60,6 +66,7 @@ impl Default for CheckOptions {
             threads: 0,
             progress: false,
             symmetry: true,
+            sleep_sets: true,
             simulate: None,
             walks: None,
             time_limit: None,
@@ -109,7 +116,7 @@ pub fn run(cfg: &ModelConfig, expect: &Expect, opts: &CheckOptions) -> Report {
                 limit: simulate.or(opts.time_limit),
                 stop: &INTERRUPTED,
             };
-            search::search(&model, symmetry, &on_progress, &deadline)
+            search::search(&model, symmetry, opts.sleep_sets, &on_progress, &deadline)
         }
     };
     let simulation = opts.simulate.is_some() && found.walks > 0;

@@ -13,8 +13,8 @@
 //!
 //! Lengths are exact under the reduction because every property is symmetric.
 
-use super::chunked::Chunked;
-use super::table::ClassIds;
+pub use super::deadline::{Deadline, OnProgress, Stopped};
+use super::graph::{Bits, Graph};
 use super::trace::Trace;
 use crate::model::NetworkKind;
 use crate::model::compact::{Compact, CompactModel};
@@ -24,8 +24,7 @@ use crate::model::symmetry;
 use stateright::actor::Network;
 use stateright::{Expectation, Model};
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub use super::table::Fingerprint;
 
@@ -149,83 +148,6 @@ pub struct Outcome {
     pub stopped: Option<Stopped>,
 }
 
-/// Why a search stopped early.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Stopped {
-    TimeLimit,
-    Interrupted,
-}
-
-/// When an exhaustive search must give up: its time limit, or a flag
-/// set from outside (Ctrl-C).
-pub struct Deadline<'a> {
-    pub limit: Option<Duration>,
-    pub stop: &'a AtomicBool,
-}
-
-impl Deadline<'_> {
-    fn reached(&self, started: Instant) -> Option<Stopped> {
-        if self.stop.load(Ordering::Relaxed) {
-            Some(Stopped::Interrupted)
-        } else if self.limit.is_some_and(|l| started.elapsed() >= l) {
-            Some(Stopped::TimeLimit)
-        } else {
-            None
-        }
-    }
-}
-
-/// Progress as the search goes: classes found so far, and the phase.
-pub type OnProgress<'a> = &'a (dyn Fn(usize, &str) + Sync);
-
-/// A set of class ids.
-#[derive(Default)]
-struct Bits(Vec<u64>);
-
-impl Bits {
-    fn insert(&mut self, i: u32) {
-        let w = i as usize / 64;
-        if self.0.len() <= w {
-            self.0.resize(w + 1, 0);
-        }
-        self.0[w] |= 1 << (i % 64);
-    }
-    fn contains(&self, i: u32) -> bool {
-        self.0
-            .get(i as usize / 64)
-            .is_some_and(|w| w & (1 << (i % 64)) != 0)
-    }
-}
-
-/// The class graph the first pass records.
-#[derive(Default)]
-struct Graph {
-    ids: ClassIds,
-    fingerprints: Chunked<Fingerprint>,
-    /// Each class's successors: `range[i] = (start, len)` names
-    /// `succ[start..start + len]`, set when the class is expanded (classes
-    /// are expanded out of id order).
-    range: Chunked<(u64, u32)>,
-    succ: Chunked<u32>,
-    /// Initial classes, with the index of their initial state.
-    roots: Vec<(u32, usize)>,
-}
-
-impl Graph {
-    /// The class's id, and whether it is new.
-    fn intern(&mut self, fp: Fingerprint) -> (u32, bool) {
-        let (id, new) = self.ids.get_or_insert(fp, || {
-            u32::try_from(self.fingerprints.len())
-                .expect("fewer than 2^32 classes: the search would not fit in memory anyway")
-        });
-        if new {
-            self.fingerprints.push(fp);
-            self.range.push((0, 0));
-        }
-        (id, new)
-    }
-}
-
 /// The first pass: depth first over every class, recording the class
 /// graph, which classes decide which property, and how many transitions
 /// were followed.
@@ -298,6 +220,7 @@ fn visit<S: Space>(
 pub fn search(
     model: &KafkaModel,
     symmetry: bool,
+    sleep_sets: bool,
     progress: OnProgress,
     deadline: &Deadline,
 ) -> Outcome {
@@ -319,7 +242,20 @@ pub fn search(
                 .zip(&props)
                 .all(|(a, b)| a.0 == b.name && a.1 == b.expectation)
         );
-        visit(&space, props.len(), progress, deadline)
+        if sleep_sets {
+            let decided = |s: &Compact| space.decided(s);
+            super::sleep::visit(
+                &space.model,
+                model.cfg.kafka.replication_factor as usize,
+                symmetry,
+                &decided,
+                props.len(),
+                progress,
+                deadline,
+            )
+        } else {
+            visit(&space, props.len(), progress, deadline)
+        }
     } else {
         let space = ActorSpace {
             model,
@@ -347,22 +283,21 @@ pub fn search(
         queue.push_back(r);
     }
     let mut nearest: Vec<Option<u32>> = vec![None; props.len()];
+    let successors = g.successors();
     while let Some(c) = queue.pop_front() {
         for (p, bits) in nearest.iter_mut().zip(&hits) {
             if p.is_none() && bits.contains(c) {
                 *p = Some(c);
             }
         }
-        let (start, len) = g.range[c as usize];
-        for i in start as usize..start as usize + len as usize {
-            let s = g.succ[i];
+        successors(c, &mut |s| {
             if parent[s as usize] == u32::MAX {
                 parent[s as usize] = c;
                 depth[s as usize] = depth[c as usize] + 1;
                 out.max_depth = out.max_depth.max(depth[s as usize] as usize);
                 queue.push_back(s);
             }
-        }
+        });
     }
     for (p, target) in props.iter().zip(nearest) {
         let Some(target) = target else { continue };

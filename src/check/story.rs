@@ -93,7 +93,7 @@ fn step_input(model: &KafkaModel, action: &Action) -> Option<(usize, Input)> {
             let src_node = actor.settings.layout.node(*src);
             (usize::from(*dst), Input::Msg(src_node, msg.clone()))
         }
-        ActorModelAction::Timeout(id, t) => (usize::from(*id), Input::Timer(t.clone())),
+        ActorModelAction::Timeout(id, t) => (usize::from(*id), Input::Timer(*t)),
         ActorModelAction::SelectRandom { actor, random, .. } => {
             (usize::from(*actor), Input::Choice(random.clone()))
         }

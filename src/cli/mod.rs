@@ -492,6 +492,10 @@ pub struct CheckArgs {
     /// Turn the broker symmetry reduction off.
     #[arg(long)]
     pub no_symmetry: bool,
+    /// Turn the partial-order reduction (sleep sets) off: the search
+    /// follows every transition. It visits the same states either way.
+    #[arg(long)]
+    pub no_por: bool,
 }
 
 #[derive(Args, Debug)]

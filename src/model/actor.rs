@@ -119,7 +119,7 @@ pub enum NodeState {
 }
 
 /// Faults and timeouts: any armed timer may fire at any moment.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Timer {
     /// The broker crashes (kill -9 or power loss, per `crash_mode`).
     Crash,
@@ -551,7 +551,7 @@ impl KafkaActor {
         }
         for t in &old {
             if !new.contains(t) {
-                o.cancel_timer(t.clone());
+                o.cancel_timer(*t);
             }
         }
         for t in new {
@@ -682,7 +682,7 @@ impl Actor for KafkaActor {
     }
 
     fn on_timeout(&self, _id: Id, state: &mut Cow<NodeState>, timer: &Timer, o: &mut Out<Self>) {
-        self.handle(state, Input::Timer(timer.clone()), o);
+        self.handle(state, Input::Timer(*timer), o);
     }
 
     fn on_random(&self, _id: Id, state: &mut Cow<NodeState>, random: &Choice, o: &mut Out<Self>) {
@@ -706,7 +706,7 @@ impl KafkaActor {
             Cow::Owned(_) => None,
         };
         let fired = match &input {
-            Input::Timer(t) => Some(t.clone()),
+            Input::Timer(t) => Some(*t),
             _ => None,
         };
         let mut fx = Effects::new();

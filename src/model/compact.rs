@@ -18,7 +18,8 @@ use super::actor::{Choice, ELECTION, KMsg, KafkaActor, NodeState, Timer};
 use super::config::ModelConfig;
 use super::digest::message_digest;
 use super::history::History;
-use super::state::{KafkaModel, Snapshot, View, within_bounds_view};
+use super::state::{KafkaModel, Snapshot, View, fault_counts, within_bounds_view};
+use super::step_names::{NameSet, Named, Names};
 use crate::core::types::{BrokerId, BrokerSet};
 use smallvec::SmallVec;
 use stateright::actor::{Actor, Command, Envelope, Id, Out};
@@ -158,6 +159,16 @@ enum Step {
     Elect(usize, BrokerId),
 }
 
+/// A step, as the sleep sets see it.
+#[derive(Clone, Copy, Debug)]
+pub struct Tag {
+    pub name: Option<u8>,
+    /// The actor whose state it reads and changes.
+    pub owner: u8,
+    /// It changes a count `within_bounds_view` bounds.
+    pub counting: bool,
+}
+
 /// What a step does, as random walks see it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StepKind {
@@ -236,6 +247,59 @@ impl<'a> CompactModel<'a> {
                 Step::Elect(..) => StepKind::Elect,
             };
             out.push((kind, n));
+        }
+    }
+
+    /// The successors within bounds, leaving out every step whose name
+    /// is in `skip` (and, unless `others`, every step without a name), each
+    /// with what the sleep sets need to know of its step (see
+    /// `check::sleep`).
+    pub fn successors_sleeping(
+        &self,
+        s: &Compact,
+        names: &Names,
+        skip: NameSet,
+        others: bool,
+        out: &mut Vec<(Tag, Compact)>,
+    ) {
+        let counts = fault_counts(&View::of(s));
+        for step in self.steps(s) {
+            let (named, owner) = match step {
+                Step::Deliver(m) => {
+                    let (src, dst) = (s.net[m].0, s.net[m].1);
+                    (Named::Deliver { src, dst }, dst)
+                }
+                Step::Timeout(i, bit) => {
+                    let timer = timers_of(bit).next().expect("one timer bit");
+                    let actor = i as u8;
+                    (Named::Timer { actor, timer }, actor)
+                }
+                Step::Elect(i, broker) => {
+                    let controller = i as u8;
+                    (Named::Elect { controller, broker }, controller)
+                }
+            };
+            let name = names.name(named);
+            match name {
+                Some(n) if skip & (1 << n) != 0 => continue,
+                None if !others => continue,
+                _ => {}
+            }
+            let Some(n) = self.next(s, step) else {
+                continue;
+            };
+            let v = View::of(&n);
+            if !within_bounds_view(self.cfg, &v) {
+                continue;
+            }
+            let counting = fault_counts(&v) != counts;
+            drop(v);
+            let tag = Tag {
+                name,
+                owner,
+                counting,
+            };
+            out.push((tag, n));
         }
     }
 

@@ -10,6 +10,7 @@ pub mod history;
 pub mod properties;
 pub mod record;
 pub mod state;
+pub mod step_names;
 pub mod symmetry;
 
 pub use config::{CrashMode, ModelConfig, NetworkKind};

@@ -129,6 +129,19 @@ pub fn within_bounds_view(cfg: &ModelConfig, v: &View) -> bool {
         && v.controller.preferred_elections <= cfg.preferred_elections
 }
 
+/// Everything `within_bounds_view` counts. A step that leaves these alone
+/// cannot be taken out of bounds by another actor's step, nor take one
+/// out of bounds: the search's sleep sets rely on it.
+pub fn fault_counts(v: &View) -> [u32; 5] {
+    [
+        v.crashes(),
+        v.shutdowns(),
+        v.partitions(),
+        v.controller.lag_removals as u32,
+        v.controller.preferred_elections as u32,
+    ]
+}
+
 pub fn within_bounds(cfg: &ModelConfig, state: &KafkaState) -> bool {
     within_bounds_view(cfg, &View::of(state))
 }

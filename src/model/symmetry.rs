@@ -9,6 +9,7 @@ use super::actor::{BrokerState, Choice, ControllerState, KMsg, NodeState, Timer}
 use super::compact::{Compact, TimerBits, choice_set, timer_bit, timers_of};
 use super::digest::{hasher, message_digest};
 use super::state::{KafkaState, Snapshot};
+use super::step_names::SlotMap;
 use crate::core::types::{BrokerId, BrokerSet, RenameBrokers};
 use smallvec::{SmallVec, smallvec};
 use stateright::actor::{Id, Network, Timers};
@@ -380,6 +381,24 @@ pub fn fingerprint<S: Hashable>(state: &S, symmetry: bool) -> u64 {
         let identity = Renaming::new((1..=brokers(state)).collect());
         content_hash(state, &identity)
     }
+}
+
+/// `fingerprint`, with the renaming of actor slots that takes `state` to
+/// the member of its class the fingerprint hashes: transitions named by
+/// slot (the sleep sets of the search) are carried between members of a
+/// class through it.
+pub fn fingerprint_and_slots<S: Hashable>(state: &S, symmetry: bool) -> (u64, SlotMap) {
+    let (ren, fp) = if symmetry {
+        canonical(state)
+    } else {
+        let identity = Renaming::new((1..=brokers(state)).collect());
+        let fp = content_hash(state, &identity);
+        (identity, fp)
+    };
+    let to = (0..state.slot_count())
+        .map(|i| usize::from(ren.id(Id::from(i))) as u8)
+        .collect();
+    (fp, to)
 }
 
 fn brokers<S: Hashable>(state: &S) -> BrokerId {
