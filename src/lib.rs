@@ -8,6 +8,7 @@ pub mod client;
 pub mod conform;
 pub mod core;
 pub mod crosscheck;
+pub mod kafka_config;
 pub mod lincheck;
 pub mod matrix;
 pub mod model;

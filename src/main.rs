@@ -66,7 +66,13 @@ fn progress_wanted(quiet: bool) -> bool {
 }
 
 fn check_cmd(a: CheckArgs) -> Result<u8, String> {
-    let scenario = a.config.resolve()?;
+    let (scenario, reading) = a.config.resolve_reading()?;
+    if let Some(r) = &reading
+        && !a.quiet
+        && a.format == ReportFormat::Text
+    {
+        eprint!("{}", r.to_text());
+    }
     let opts = CheckOptions {
         threads: a.threads,
         progress: progress_wanted(a.quiet),
@@ -91,14 +97,22 @@ fn check_cmd(a: CheckArgs) -> Result<u8, String> {
     stop_on_ctrl_c();
     let report = check::run(&scenario.config, &scenario.expect, &opts);
     match a.format {
-        ReportFormat::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
-        ),
+        ReportFormat::Json => {
+            let mut json = serde_json::to_value(&report).map_err(|e| e.to_string())?;
+            if let (Some(r), Some(o)) = (&reading, json.as_object_mut()) {
+                let r = serde_json::to_value(r).map_err(|e| e.to_string())?;
+                o.insert("config_files".into(), r);
+            }
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?
+            )
+        }
         ReportFormat::Text => {
-            let title = match &scenario.path {
-                Some(p) => p.display().to_string(),
-                None => "flags".into(),
+            let title = match (&scenario.path, &reading) {
+                (Some(p), _) => p.display().to_string(),
+                (None, Some(_)) => "your configuration".into(),
+                (None, None) => "flags".into(),
             };
             print!("{}", report.to_text(&title));
             if !scenario.why.is_empty() && !a.quiet {

@@ -6,6 +6,7 @@ pub mod serve;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use insync::core::release::NEWEST;
 use insync::core::types::Acks;
+use insync::kafka_config::{Reading, Role};
 use insync::model::config::Named;
 use insync::model::{CrashMode, ModelConfig, NetworkKind};
 use insync::scenario::{Scenario, parse_truncation};
@@ -459,6 +460,18 @@ pub struct ConfigFlags {
     /// Add a consumer reading below the HW.
     #[arg(long)]
     pub consumer: bool,
+    /// A broker's server.properties (or `kafka-configs --describe` output,
+    /// or one key=value); repeatable. Overrides the scenario file; flags
+    /// override it.
+    #[arg(long, value_name = "FILE|KEY=VALUE")]
+    pub broker_config: Vec<String>,
+    /// The topic's configuration (a .properties file, `kafka-configs
+    /// --entity-type topics --describe` output, or key=value); repeatable.
+    #[arg(long, value_name = "FILE|KEY=VALUE")]
+    pub topic_config: Vec<String>,
+    /// The producer's properties (a file, or key=value); repeatable.
+    #[arg(long, value_name = "FILE|KEY=VALUE")]
+    pub producer_config: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -535,9 +548,43 @@ pub struct ExploreArgs {
 impl ConfigFlags {
     /// The scenario file (if any) with the flags applied over it.
     pub fn resolve(&self) -> Result<Scenario, String> {
+        self.resolve_reading().map(|(s, _)| s)
+    }
+
+    /// The Kafka configuration given with --broker-config, --topic-config
+    /// and --producer-config, in that order.
+    fn config_files(&self) -> Vec<(Role, &str)> {
+        let mut out = Vec::new();
+        for (role, args) in [
+            (Role::Broker, &self.broker_config),
+            (Role::Topic, &self.topic_config),
+            (Role::Producer, &self.producer_config),
+        ] {
+            out.extend(args.iter().map(|a| (role, a.as_str())));
+        }
+        out
+    }
+
+    /// The scenario file (if any), the Kafka configuration files over it and
+    /// the flags over both, with what was read from the files.
+    pub fn resolve_reading(&self) -> Result<(Scenario, Option<Reading>), String> {
         let mut s = match &self.scenario {
             Some(p) => Scenario::load(p)?,
             None => Scenario::from_config(ModelConfig::default()),
+        };
+        let files = self.config_files();
+        let mut from_files = Named::default();
+        let reading = if files.is_empty() {
+            None
+        } else {
+            let release = self
+                .kafka_version
+                .or(s.config.kafka_version)
+                .unwrap_or(NEWEST);
+            let r = insync::kafka_config::read(&files, release)?;
+            r.settings.validate()?;
+            r.apply(&mut s.config, &mut from_files);
+            Some(r)
         };
         let c = &mut s.config;
         macro_rules! over {
@@ -572,7 +619,7 @@ impl ConfigFlags {
         // The release goes last: its defaults fill what neither the file
         // nor a flag names, and the producer's default idempotence depends
         // on the final acks and retries.
-        let named = s.named.or(Named {
+        let named = s.named.or(from_files).or(Named {
             acks: self.acks.is_some(),
             enable_idempotence: self.idempotence.is_some(),
             eligible_leader_replicas: self.elr.is_some(),
@@ -602,16 +649,28 @@ impl ConfigFlags {
             || self.idempotence.is_some()
             || self.strict_min_isr.is_some()
             || self.kafka_version.is_some()
-            || self.consumer;
+            || self.consumer
+            || reading.is_some();
         if overridden {
             // The file's expectations were for its own configuration.
             s.expect = Default::default();
         }
-        let origin = match &self.scenario {
-            Some(p) => format!("{} with flags", p.display()),
-            None => "flags".to_string(),
+        let origin = match (&self.scenario, &reading) {
+            (Some(p), _) => format!("{} with flags", p.display()),
+            (None, Some(_)) => "your configuration".to_string(),
+            (None, None) => "flags".to_string(),
         };
-        s.config.validate().map_err(|e| format!("{origin}: {e}"))?;
-        Ok(s)
+        if let Err(e) = s.config.validate() {
+            // Name the line that set the key the error is about.
+            let at = reading.as_ref().and_then(|r| {
+                r.read
+                    .iter()
+                    .rev()
+                    .find(|k| e.starts_with(&format!("{}:", k.key)))
+                    .map(|k| format!(" ({})", k.at))
+            });
+            return Err(format!("{origin}: {e}{}", at.unwrap_or_default()));
+        }
+        Ok((s, reading))
     }
 }
