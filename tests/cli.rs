@@ -143,6 +143,12 @@ fn lincheck_exits_by_what_the_history_shows() {
     let (code, out, _) = insync(&["lincheck", &write("valid.jsonl", &[a0, b1, read_all])]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("no anomaly"));
+    assert!(
+        !out.contains("numbered from 0"),
+        "no operation named: {out}"
+    );
+    let (_, out, _) = insync(&["lincheck", &write("lost-text.jsonl", &[a0, b1, read_b])]);
+    assert!(out.contains("operations are numbered from 0"), "{out}");
     let (code, out, _) = insync(&[
         "lincheck",
         &write("lost.jsonl", &[a0, b1, read_b]),

@@ -52,12 +52,18 @@ pub(crate) fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-/// Linux keeps a resettable high-water mark of the resident set.
-pub(crate) fn reset_peak_rss() {
+/// Linux keeps a resettable high-water mark of the resident set. The
+/// reset brings it down to the current resident set only, which still
+/// holds what the allocator kept of the previous run's memory; so the
+/// allocator hands that back first, or a run would be charged with its
+/// predecessor's peak.
+pub fn reset_peak_rss() {
+    // SAFETY: mi_collect takes no pointers; it only returns free pages.
+    unsafe { libmimalloc_sys::mi_collect(true) };
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-pub(crate) fn peak_rss_mb() -> Option<f64> {
+pub fn peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;

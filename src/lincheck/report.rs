@@ -125,6 +125,17 @@ impl Report {
                 ));
             }
         }
+        let names_ops = !self.anomalies.is_empty()
+            || self
+                .verdicts
+                .values()
+                .any(|v| matches!(v, Verdict::NotLinearizable { .. }));
+        if names_ops {
+            out.push_str(
+                "(operations are numbered from 0, in the history's order, blank lines \
+                 not counted)\n",
+            );
+        }
         out
     }
 }

@@ -76,7 +76,9 @@ pub fn run_cluster(plan: ClusterPlan) -> Result<(), String> {
         .await?;
         println!("bootstrap: {}", c.bootstrap());
         eprintln!(
-            "insync: {} broker(s) and a controller at {}; Ctrl-C stops them",
+            "insync: {} broker(s) and a controller at {}; Ctrl-C stops them \
+             (Metadata names a broker as \"controller\", as KRaft brokers do: \
+             the one that forwards admin requests)",
             plan.brokers.len(),
             c.controller
         );

@@ -857,6 +857,10 @@ impl ControllerNode {
         }
         ClusterView {
             cluster_id: self.cluster_id.clone(),
+            // A KRaft broker reports a live broker as the "controller"
+            // (KRaftMetadataCache.getControllerId → getRandomAliveBroker):
+            // the one a client sends admin requests to, which the broker
+            // forwards. The quorum controller itself is never listed.
             controller: live.iter().next(),
             brokers: self
                 .brokers
