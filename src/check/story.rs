@@ -120,10 +120,14 @@ fn describe(model: &KafkaModel, state: &KafkaState, action: &Action) -> String {
     };
     let actor = &model.actors[index];
     let before: &NodeState = &state.actor_states[index];
-    let events: Vec<String> = step_events(model, state, action)
+    let decided = step_events(model, state, action);
+    let mut events: Vec<String> = decided.iter().map(|e| e.to_string()).collect();
+    if let Some(why) = decided
         .iter()
-        .map(|e| e.to_string())
-        .collect();
+        .find_map(|e| ack_below_min_isr(model, state, e))
+    {
+        events.push(why);
+    }
     if !events.is_empty() {
         return events.join("; ");
     }
@@ -155,6 +159,38 @@ fn describe(model: &KafkaModel, state: &KafkaState, action: &Action) -> String {
         Input::Timer(t) => format!("{name}: {t:?}"),
         Input::Choice(c) => format!("{name}: {c:?}"),
     }
+}
+
+/// Why an acks=all acknowledgement that looks wrong is not: the
+/// controller has already committed an ISR below min.insync.replicas, but
+/// the leader has not heard, and it judges acks=all by the ISR it knows
+/// (Kafka's `Partition.maybeIncrementLeaderHW` over `maximalIsr`, which a
+/// shrink it proposed itself keeps at the larger set until the answer
+/// comes: `PendingShrinkIsr`).
+fn ack_below_min_isr(model: &KafkaModel, state: &KafkaState, e: &Event<Rec>) -> Option<String> {
+    let Event::ProduceCompleted {
+        broker,
+        result: Ok(_),
+        ..
+    } = e
+    else {
+        return None;
+    };
+    let k = &model.cfg.kafka;
+    if k.acks != crate::core::types::Acks::All {
+        return None;
+    }
+    let v = View::of(state);
+    let committed = v.controller.core.state.isr;
+    let known = v.broker(*broker).replica.maximal_isr();
+    (committed != known && committed.len() < usize::from(k.min_insync_replicas)).then(|| {
+        format!(
+            "although the controller has already committed ISR {committed}, below \
+             min.insync.replicas={}: broker {broker} has not heard yet, and judges \
+             acks=all by the ISR it knows, {known}, as Kafka's leader does",
+            k.min_insync_replicas
+        )
+    })
 }
 
 fn message_name(msg: &KMsg) -> String {
