@@ -171,6 +171,12 @@ fn a_bad_value_names_the_file_the_line_and_the_key() {
     ]);
     assert_eq!(code, 2);
     assert!(err.contains("enable.idempotence: needs acks=all"), "{err}");
+    let (code, _, err) = insync(&["check", "--topic-config", "min.insync.replicas=0"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("min.insync.replicas=0") || err.contains("at least 1"),
+        "{err}"
+    );
     let (code, _, err) = insync(&["check", "--broker-config", "no-such-server.properties"]);
     assert_eq!(code, 2);
     assert!(

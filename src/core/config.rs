@@ -75,6 +75,23 @@ fn yes() -> bool {
     true
 }
 
+impl ProtocolConfig {
+    /// The min.insync.replicas a partition of `replicas` replicas is held
+    /// to. Kafka accepts a setting above the replica count; from 3.7
+    /// (KAFKA-15583, with the strict HW rule) every check uses
+    /// `Partition.effectiveMinIsr`, capped at the replica count, and the
+    /// controller `ReplicationControlManager.getTopicEffectiveMinIsr`;
+    /// before, acks=all could never be satisfied.
+    pub fn min_isr(&self, replicas: usize) -> usize {
+        let set = usize::from(self.min_insync_replicas);
+        if self.strict_min_isr {
+            set.min(replicas)
+        } else {
+            set
+        }
+    }
+}
+
 impl Default for ProtocolConfig {
     fn default() -> Self {
         ProtocolConfig {

@@ -349,7 +349,7 @@ impl Controller {
         let isr = self.state.isr.minus(removed);
         if cfg.eligible_leader_replicas {
             self.state.isr = isr;
-            if isr.len() < usize::from(cfg.min_insync_replicas) {
+            if isr.len() < cfg.min_isr(self.replicas.len()) {
                 self.state.elr = self.state.elr.union(removed);
             }
         } else if !isr.is_empty() {
@@ -578,7 +578,7 @@ impl Controller {
         self.shrink_isr(removed, cfg);
         self.state.isr = self.state.isr.union(added);
         if cfg.eligible_leader_replicas {
-            if self.state.isr.len() >= usize::from(cfg.min_insync_replicas) {
+            if self.state.isr.len() >= cfg.min_isr(self.replicas.len()) {
                 self.state.elr = BrokerSet::EMPTY;
             }
             self.state.elr = self.state.elr.minus(self.state.isr);

@@ -750,7 +750,7 @@ impl<R: Record> Replica<R> {
             return reply(fx, Err(ErrorCode::NotLeaderOrFollower));
         }
         if acks == Acks::All
-            && self.partition.isr.len() < usize::from(cfg.min_insync_replicas)
+            && self.partition.isr.len() < cfg.min_isr(self.replicas.len())
             && cfg.mutation != Some(Mutation::SkipMinIsrCheck)
         {
             fx.event(|| Event::ProduceRejected {
@@ -849,6 +849,7 @@ impl<R: Record> Replica<R> {
     fn complete_pending_acks(&mut self, cfg: &ProtocolConfig, fx: &mut Effects<R>) {
         let hw = self.high_watermark;
         let maximal = self.maximal_isr().len();
+        let min_isr = cfg.min_isr(self.replicas.len());
         let id = self.id;
         let Some(l) = self.leader.as_mut() else {
             return;
@@ -857,7 +858,7 @@ impl<R: Record> Replica<R> {
             if hw < p.end {
                 return true;
             }
-            let result = if maximal >= usize::from(cfg.min_insync_replicas) {
+            let result = if maximal >= min_isr {
                 Ok(p.offset)
             } else {
                 Err(ErrorCode::NotEnoughReplicasAfterAppend)
@@ -1055,7 +1056,8 @@ impl<R: Record> Replica<R> {
     }
 
     /// `Partition.isUnderMinIsr`, against `effectiveMinIsr`: never more
-    /// than the partition's replicas.
+    /// than the partition's replicas (only the strict HW rule asks, and it
+    /// came with the cap).
     fn under_min_isr(&self, cfg: &ProtocolConfig) -> bool {
         let effective_min_isr = usize::from(cfg.min_insync_replicas).min(self.replicas.len());
         self.partition.isr.len() < effective_min_isr

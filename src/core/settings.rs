@@ -98,15 +98,10 @@ impl KafkaSettings {
         if min_isr == 0 {
             return err("min.insync.replicas", "must be at least 1".into());
         }
-        if min_isr > rf {
-            return err(
-                "min.insync.replicas",
-                format!(
-                    "{min_isr} is larger than replication.factor ({rf}): \
-                     no write with acks=all could ever succeed"
-                ),
-            );
-        }
+        // Above the replica count is accepted, as Kafka accepts it (its
+        // ConfigDef asks only for at least 1): before 3.7 no acks=all write
+        // can then succeed; from 3.7 the replica count caps it
+        // (`ProtocolConfig::min_isr`).
         if self.log_flush_interval_messages == Some(0) {
             return err("log.flush.interval.messages", "must be at least 1".into());
         }
@@ -178,12 +173,12 @@ mod tests {
             f(&mut s);
             s.validate().unwrap_err()
         };
-        let e = bad(|s| s.min_insync_replicas = 4);
-        assert_eq!(e.key, "min.insync.replicas");
-        assert!(
-            e.reason.contains("larger than replication.factor (3)"),
-            "{e}"
-        );
+        let above = KafkaSettings {
+            min_insync_replicas: 4,
+            ..KafkaSettings::default()
+        };
+        assert_eq!(above.validate(), Ok(()), "Kafka accepts it");
+        let e = bad(|s| s.min_insync_replicas = 0);
         assert_eq!(e.error_code(), ErrorCode::InvalidConfig);
         assert_eq!(
             bad(|s| s.min_insync_replicas = 0).key,
