@@ -112,6 +112,18 @@ fn json_output_has_the_documented_fields() {
         c["steps"].as_array().unwrap().len()
     );
     assert!(c["explorer_path"].as_str().unwrap().starts_with("0/"));
+    // acks=1: the step that appends is the one that acknowledges.
+    assert!(
+        c["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s.as_str().unwrap().contains("appends r0")
+                && s.as_str()
+                    .unwrap()
+                    .contains("acknowledges offset 0 at once")),
+        "{c}"
+    );
 }
 
 #[test]

@@ -478,15 +478,23 @@ fn list_offsets_and_create_topics_answer_what_the_log_holds() {
     ct.replication_factor = 1;
     let mut cfg = CreatableTopicConfig::default();
     cfg.name = StrBytes::from_static_str("min.insync.replicas");
-    cfg.value = Some(StrBytes::from_static_str("2"));
+    cfg.value = Some(StrBytes::from_static_str("0"));
     ct.configs = vec![cfg];
     let mut req = CreateTopicsRequest::default();
     req.topics = vec![ct.clone()];
     let r: CreateTopicsResponse = call(&mut s, ApiKey::CreateTopics, 7, &req);
     assert_eq!(
         r.topics[0].error_code, 40,
-        "min.insync.replicas 2 > RF 1: INVALID_CONFIG"
+        "min.insync.replicas 0: INVALID_CONFIG"
     );
+    // Above the replica count Kafka accepts it (the replica count caps it
+    // from 3.7), and so does the broker.
+    let mut above = ct.clone();
+    above.name = TopicName(StrBytes::from_static_str("above"));
+    above.configs[0].value = Some(StrBytes::from_static_str("2"));
+    req.topics = vec![above];
+    let r: CreateTopicsResponse = call(&mut s, ApiKey::CreateTopics, 7, &req);
+    assert_eq!(r.topics[0].error_code, 0, "min.insync.replicas 2 > RF 1");
     ct.configs.clear();
     req.topics = vec![ct];
     let r: CreateTopicsResponse = call(&mut s, ApiKey::CreateTopics, 7, &req);

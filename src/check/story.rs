@@ -128,6 +128,9 @@ fn describe(model: &KafkaModel, state: &KafkaState, action: &Action) -> String {
     {
         events.push(why);
     }
+    if let Some(ack) = decided.iter().find_map(|e| ack_at_once(model, e)) {
+        events.push(ack);
+    }
     if !events.is_empty() {
         return events.join("; ");
     }
@@ -189,6 +192,21 @@ fn ack_below_min_isr(model: &KafkaModel, state: &KafkaState, e: &Event<Rec>) -> 
              min.insync.replicas={}: broker {broker} has not heard yet, and judges \
              acks=all by the ISR it knows, {known}, as Kafka's leader does",
             k.min_insync_replicas
+        )
+    })
+}
+
+/// With acks=1 the leader answers as soon as its own append is done
+/// (`Partition.appendRecordsToLeader`, then `ReplicaManager` answers
+/// without waiting): the step that appends also acknowledges, before any
+/// follower has the record.
+fn ack_at_once(model: &KafkaModel, e: &Event<Rec>) -> Option<String> {
+    let Event::LeaderAppend { broker, offset, .. } = e else {
+        return None;
+    };
+    (model.cfg.kafka.acks == crate::core::types::Acks::One).then(|| {
+        format!(
+            "broker {broker} acknowledges offset {offset} at once (acks=1: no follower has it yet)"
         )
     })
 }
