@@ -19,7 +19,7 @@ pub struct Deadline<'a> {
 }
 
 impl Deadline<'_> {
-    pub(super) fn reached(&self, started: Instant) -> Option<Stopped> {
+    fn reached(&self, started: Instant) -> Option<Stopped> {
         if self.stop.load(Ordering::Relaxed) {
             Some(Stopped::Interrupted)
         } else if self.limit.is_some_and(|l| started.elapsed() >= l) {
@@ -32,3 +32,33 @@ impl Deadline<'_> {
 
 /// Progress as the search goes: classes found so far, and the phase.
 pub type OnProgress<'a> = &'a (dyn Fn(usize, &str) + Sync);
+
+/// Every few thousand expansions: progress, and whether to stop.
+pub(super) struct Pacer {
+    started: Instant,
+    expanded: u64,
+}
+
+impl Pacer {
+    pub(super) fn start() -> Pacer {
+        Pacer {
+            started: Instant::now(),
+            expanded: 0,
+        }
+    }
+
+    /// One class expanded, `classes` known so far: why to stop, if it is time.
+    pub(super) fn tick(
+        &mut self,
+        classes: usize,
+        progress: OnProgress,
+        deadline: &Deadline,
+    ) -> Option<Stopped> {
+        self.expanded += 1;
+        if !self.expanded.is_multiple_of(8192) {
+            return None;
+        }
+        progress(classes, "visiting states");
+        deadline.reached(self.started)
+    }
+}

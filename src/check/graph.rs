@@ -76,3 +76,13 @@ impl Graph {
         }
     }
 }
+
+/// Marks class `id` in `hits[i]` for every property `i` whose bit is set in
+/// `decided`.
+pub(super) fn record_hits(hits: &mut [Bits], id: u32, decided: u32) {
+    for (i, h) in hits.iter_mut().enumerate() {
+        if decided & (1 << i) != 0 {
+            h.insert(id);
+        }
+    }
+}

@@ -13,8 +13,9 @@
 //!
 //! Lengths are exact under the reduction because every property is symmetric.
 
+use super::deadline::Pacer;
 pub use super::deadline::{Deadline, OnProgress, Stopped};
-use super::graph::{Bits, Graph};
+use super::graph::{Bits, Graph, record_hits};
 use super::trace::Trace;
 use crate::model::NetworkKind;
 use crate::model::compact::{Compact, CompactModel};
@@ -24,7 +25,6 @@ use crate::model::symmetry;
 use stateright::actor::Network;
 use stateright::{Expectation, Model};
 use std::collections::{HashMap, VecDeque};
-use std::time::Instant;
 
 pub use super::table::Fingerprint;
 
@@ -157,7 +157,7 @@ fn visit<S: Space>(
     progress: OnProgress,
     deadline: &Deadline,
 ) -> (Graph, Vec<Bits>, usize, Option<Stopped>) {
-    let started = Instant::now();
+    let mut pacer = Pacer::start();
     let mut stopped = None;
     let mut hits: Vec<Bits> = (0..nprops).map(|_| Bits::default()).collect();
     let mut g = Graph::default();
@@ -173,14 +173,8 @@ fn visit<S: Space>(
     }
     let mut next = Vec::new();
     let mut fps = Vec::new();
-    let mut expanded = 0u64;
     while let Some((id, state)) = stack.pop() {
-        let decided = space.decided(&state);
-        for (i, bits) in hits.iter_mut().enumerate() {
-            if decided & (1 << i) != 0 {
-                bits.insert(id);
-            }
-        }
+        record_hits(&mut hits, id, space.decided(&state));
         space.successors(&state, &mut next);
         drop(state);
         let start = g.succ.len() as u64;
@@ -201,15 +195,11 @@ fn visit<S: Space>(
             }
         }
         g.range[id as usize] = (start, (g.succ.len() as u64 - start) as u32);
-        expanded += 1;
-        if expanded.is_multiple_of(8192) {
-            progress(g.fingerprints.len(), "visiting states");
-            stopped = deadline.reached(started);
-            if stopped.is_some() {
-                // Classes left on the stack keep no successors: the
-                // shortest-path pass still finds what was met so far.
-                break;
-            }
+        stopped = pacer.tick(g.fingerprints.len(), progress, deadline);
+        if stopped.is_some() {
+            // Classes left on the stack keep no successors: the
+            // shortest-path pass still finds what was met so far.
+            break;
         }
     }
     (g, hits, states, stopped)

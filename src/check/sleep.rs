@@ -8,27 +8,31 @@
 //! them it computes the second order only where it could lead somewhere
 //! the first did not.
 //!
-//! Why two deliveries commute. A delivery of channel (i, j)'s head runs
-//! actor j's handler on j's state alone, pops that head and appends to
-//! channels (j, _): actors see nothing but their own state and their
-//! messages (stateright's actor semantics). Another delivery, to actor
-//! l != j, touches l's state and channels (_, l) and (l, _). Each leaves
-//! the other enabled (a channel's head stays its head when another actor
-//! appends to it) and both orders give the same state, with two
-//! exceptions, which are treated as depending on every transition:
+//! Why two steps of different actors commute. A delivery of channel
+//! (i, j)'s head runs actor j's handler on j's state alone, pops that head
+//! and appends to channels (j, _); a timer of actor j, or the controller's
+//! election choice, runs j's handler on j's state and timers alone:
+//! actors see nothing but their own state and their messages (stateright's
+//! actor semantics). A step of another actor l touches l's state, l's
+//! timers and channels (_, l) and (l, _). Each leaves the other enabled (a
+//! channel's head stays its head when another actor appends to it; only j
+//! arms or disarms j's timers) and both orders give the same state, with
+//! two exceptions:
 //! - the history (the linearizability tester's record) changes when a
-//!   client sends or receives, so deliveries to two clients depend on each
-//!   other; a broker's or the controller's delivery never records;
-//! - a step that counts toward a fault bound (`state::fault_counts`) could
-//!   take another out of bounds; it never sleeps, and nothing sleeps
-//!   across it. Timers (every fault and timeout) and the controller's
-//!   election choices likewise.
+//!   client sends or receives, so two clients' steps depend on each other;
+//!   a broker's or the controller's step never records;
+//! - two steps that both count toward a fault bound (`state::fault_counts`:
+//!   crashes, shutdowns, partitions, lag removals, preferred elections)
+//!   could take each other out of bounds. A counting step therefore never
+//!   sleeps; a step that does sleep counts nothing, and a step's counting
+//!   depends only on its own actor's state, so it stays so.
 //!
-//! A sleep set names transitions by channel, and a channel's head is the
-//! same message in every state where the transition is asleep, so the
-//! name is enough. Classes are stored under their fingerprint: a sleep
-//! set is kept in the canonical member's slot numbering and carried to
-//! the member at hand through `fingerprint_and_slots`.
+//! A sleep set names steps ("deliver the head of channel (i, j)", "actor
+//! i's timer T fires", "the controller elects broker b": `step_names`),
+//! and a named step does the same thing in every state where it is asleep,
+//! so the name is enough. Classes are stored under their fingerprint: a
+//! sleep set is kept in the canonical member's slot numbering and carried
+//! to the member at hand through `fingerprint_and_slots`.
 //!
 //! Every class is still visited (the `--no-por` agreement tests pin it),
 //! and every property is a predicate on one state, so verdicts cannot
@@ -38,13 +42,12 @@
 //! to the graph's `extra` list, so the shortest-path pass sees them.
 
 use super::chunked::Chunked;
-use super::deadline::{Deadline, OnProgress, Stopped};
-use super::graph::{Bits, Graph};
+use super::deadline::{Deadline, OnProgress, Pacer, Stopped};
+use super::graph::{Bits, Graph, record_hits};
 use crate::model::actor::NodeState;
 use crate::model::compact::{Compact, CompactModel, Tag};
 use crate::model::step_names::{NameSet, Names, SlotMap};
 use crate::model::symmetry::fingerprint_and_slots;
-use std::time::Instant;
 
 /// Which steps depend on which, for one model.
 struct Dependence {
@@ -110,7 +113,7 @@ pub(super) fn visit(
     progress: OnProgress,
     deadline: &Deadline,
 ) -> (Graph, Vec<Bits>, usize, Option<Stopped>) {
-    let started = Instant::now();
+    let mut pacer = Pacer::start();
     let mut stopped = None;
     let mut hits: Vec<Bits> = (0..nprops).map(|_| Bits::default()).collect();
     let mut g = Graph::default();
@@ -133,17 +136,11 @@ pub(super) fn visit(
     }];
     let mut states = 1;
     let mut next = Vec::new();
-    let mut done_tasks = 0u64;
     while let Some(task) = stack.pop() {
         let first = task.only.is_none();
         let asleep = if first {
             expanded.insert(task.id);
-            let bits = decided(&task.state);
-            for (i, h) in hits.iter_mut().enumerate() {
-                if bits & (1 << i) != 0 {
-                    h.insert(task.id);
-                }
-            }
+            record_hits(&mut hits, task.id, decided(&task.state));
             names.unrenamed(sleep[task.id as usize], &task.to)
         } else {
             task.asleep
@@ -213,13 +210,9 @@ pub(super) fn visit(
         if first {
             g.range[task.id as usize] = (start, (g.succ.len() as u64 - start) as u32);
         }
-        done_tasks += 1;
-        if done_tasks.is_multiple_of(8192) {
-            progress(g.fingerprints.len(), "visiting states");
-            stopped = deadline.reached(started);
-            if stopped.is_some() {
-                break;
-            }
+        stopped = pacer.tick(g.fingerprints.len(), progress, deadline);
+        if stopped.is_some() {
+            break;
         }
     }
     (g, hits, states, stopped)

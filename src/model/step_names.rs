@@ -28,7 +28,6 @@ pub enum Named {
 /// The numbering of one model's step names.
 pub struct Names {
     actors: usize,
-    rf: usize,
     all: Vec<Named>,
 }
 
@@ -80,7 +79,7 @@ impl Names {
             }
         }
         all.truncate(NameSet::BITS as usize);
-        Names { actors, rf, all }
+        Names { actors, all }
     }
 
     /// The step's name, if it has one.
@@ -151,10 +150,6 @@ impl Names {
             from[t as usize] = i as u8;
         }
         self.renamed(set, &from)
-    }
-
-    pub fn brokers(&self) -> usize {
-        self.rf
     }
 }
 
