@@ -186,12 +186,16 @@ fn ack_below_min_isr(model: &KafkaModel, state: &KafkaState, e: &Event<Rec>) -> 
     let v = View::of(state);
     let committed = v.controller.core.state.isr;
     let known = v.broker(*broker).replica.maximal_isr();
-    (committed != known && committed.len() < usize::from(k.min_insync_replicas)).then(|| {
+    // The same minimum the leader holds the ISR to (capped from 3.7).
+    let min_isr = model
+        .cfg
+        .protocol()
+        .min_isr(v.controller.core.replicas.len());
+    (committed != known && committed.len() < min_isr).then(|| {
         format!(
             "although the controller has already committed ISR {committed}, below \
-             min.insync.replicas={}: broker {broker} has not heard yet, and judges \
-             acks=all by the ISR it knows, {known}, as Kafka's leader does",
-            k.min_insync_replicas
+             min.insync.replicas={min_isr}: broker {broker} has not heard yet, and judges \
+             acks=all by the ISR it knows, {known}, as Kafka's leader does"
         )
     })
 }
