@@ -1,6 +1,7 @@
 //! insync: Kafka's produce → replicate → ack protocol as a model-checked
 //! specification, with the protocol core shared by the model and the server.
 
+pub mod advise;
 pub mod alloc;
 pub mod bench;
 pub mod check;

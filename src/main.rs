@@ -30,6 +30,7 @@ fn main() -> ExitCode {
             quiet: false,
         }),
         Some(Command::Matrix(a)) => matrix_cmd(a),
+        Some(Command::Advise(a)) => cli::advise::advise(&a),
         Some(Command::Check(a)) => check_cmd(a),
         Some(Command::Explore(a)) => explore_cmd(a),
         Some(Command::Releases(a)) => {
@@ -86,6 +87,7 @@ fn check_cmd(a: CheckArgs) -> Result<u8, String> {
         }),
         walks: a.walks,
         time_limit: a.seconds.filter(|_| !a.simulate).map(Duration::from_secs),
+        enough: Vec::new(),
         seed: a.seed,
     };
     if a.simulate && scenario.config.network != insync::model::NetworkKind::Ordered {
@@ -141,7 +143,7 @@ fn check_cmd(a: CheckArgs) -> Result<u8, String> {
 
 /// The first Ctrl-C stops a check, which then reports what it has; a
 /// second one ends the process at once.
-fn stop_on_ctrl_c() {
+pub(crate) fn stop_on_ctrl_c() {
     use std::sync::atomic::Ordering;
     let _ = ctrlc::set_handler(|| {
         if check::INTERRUPTED.swap(true, Ordering::Relaxed) {

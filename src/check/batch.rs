@@ -21,7 +21,7 @@ pub fn run_many(scenarios: &[Scenario], opts: &CheckOptions) -> Vec<Report> {
         })
         .collect();
     let distinct: Vec<usize> = (0..scenarios.len()).filter(|&i| first[i] == i).collect();
-    let checked = run_distinct(scenarios, &distinct, opts);
+    let checked = run_distinct(scenarios, &distinct, &|_| Vec::new(), opts);
     (0..scenarios.len())
         .map(|i| {
             let mut r = checked[first[i]]
@@ -39,10 +39,26 @@ pub fn run_many(scenarios: &[Scenario], opts: &CheckOptions) -> Vec<Report> {
         .collect()
 }
 
+/// Checks every scenario on `opts.threads` workers, each search stopping
+/// once the properties `enough(i)` names for scenario `i` are all decided
+/// (`CheckOptions::enough`); reports come back in the scenarios' order.
+pub fn run_each(
+    scenarios: &[Scenario],
+    enough: &(dyn Fn(usize) -> Vec<&'static str> + Sync),
+    opts: &CheckOptions,
+) -> Vec<Report> {
+    let all: Vec<usize> = (0..scenarios.len()).collect();
+    run_distinct(scenarios, &all, enough, opts)
+        .into_iter()
+        .map(|r| r.expect("every scenario was checked"))
+        .collect()
+}
+
 /// Checks the scenarios numbered in `which`; the others' slots stay empty.
 fn run_distinct(
     scenarios: &[Scenario],
     which: &[usize],
+    enough: &(dyn Fn(usize) -> Vec<&'static str> + Sync),
     opts: &CheckOptions,
 ) -> Vec<Option<Report>> {
     let workers = resolve_threads(opts.threads).min(which.len()).max(1);
@@ -90,7 +106,11 @@ fn run_distinct(
                         r.push(&s.name);
                         show(&r);
                     }
-                    let report = run(&s.config, &s.expect, &single);
+                    let own = CheckOptions {
+                        enough: enough(i),
+                        ..single.clone()
+                    };
+                    let report = run(&s.config, &s.expect, &own);
                     reports.lock().expect("no worker panics holding it")[i] = Some(report);
                     done.fetch_add(1, Ordering::Relaxed);
                     let mut r = running.lock().expect("no worker panics holding it");

@@ -9,6 +9,8 @@ use std::time::{Duration, Instant};
 pub enum Stopped {
     TimeLimit,
     Interrupted,
+    /// Every property the caller asked about was decided (`Deadline::enough`).
+    Decided,
 }
 
 /// When an exhaustive search must give up: its time limit, or a flag
@@ -16,12 +18,18 @@ pub enum Stopped {
 pub struct Deadline<'a> {
     pub limit: Option<Duration>,
     pub stop: &'a AtomicBool,
+    /// Property bits: once a state decides every one of them, the search
+    /// may stop (0: never). For callers that only need to know whether a
+    /// few properties fail, such as `insync advise`.
+    pub enough: u32,
 }
 
 impl Deadline<'_> {
-    fn reached(&self, started: Instant) -> Option<Stopped> {
+    fn reached(&self, started: Instant, decided: u32) -> Option<Stopped> {
         if self.stop.load(Ordering::Relaxed) {
             Some(Stopped::Interrupted)
+        } else if self.enough != 0 && decided & self.enough == self.enough {
+            Some(Stopped::Decided)
         } else if self.limit.is_some_and(|l| started.elapsed() >= l) {
             Some(Stopped::TimeLimit)
         } else {
@@ -47,10 +55,12 @@ impl Pacer {
         }
     }
 
-    /// One class expanded, `classes` known so far: why to stop, if it is time.
+    /// One class expanded, `classes` known so far, the properties in
+    /// `decided` decided so far: why to stop, if it is time.
     pub(super) fn tick(
         &mut self,
         classes: usize,
+        decided: u32,
         progress: OnProgress,
         deadline: &Deadline,
     ) -> Option<Stopped> {
@@ -59,6 +69,6 @@ impl Pacer {
             return None;
         }
         progress(classes, "visiting states");
-        deadline.reached(self.started)
+        deadline.reached(self.started, decided)
     }
 }

@@ -50,6 +50,10 @@ pub struct CheckOptions {
     /// An exhaustive check gives up after this long and reports what it
     /// has found.
     pub time_limit: Option<Duration>,
+    /// An exhaustive check may stop once every property named here is
+    /// violated (or, for a `sometimes` one, reached); the others are then
+    /// undecided. Empty: search everything.
+    pub enough: Vec<&'static str>,
     pub seed: u64,
 }
 
@@ -70,6 +74,7 @@ impl Default for CheckOptions {
             simulate: None,
             walks: None,
             time_limit: None,
+            enough: Vec::new(),
             seed: 0,
         }
     }
@@ -112,9 +117,16 @@ pub fn run(cfg: &ModelConfig, expect: &Expect, opts: &CheckOptions) -> Report {
                     "{summary}: {phase}, {unique} unique states, {rate:.0} states/s"
                 ));
             };
+            let enough = model
+                .properties()
+                .iter()
+                .enumerate()
+                .filter(|(_, p)| opts.enough.contains(&p.name))
+                .fold(0, |bits, (i, _)| bits | 1 << i);
             let deadline = search::Deadline {
                 limit: simulate.or(opts.time_limit),
                 stop: &INTERRUPTED,
+                enough,
             };
             search::search(&model, symmetry, opts.sleep_sets, &on_progress, &deadline)
         }
@@ -165,6 +177,7 @@ pub fn run(cfg: &ModelConfig, expect: &Expect, opts: &CheckOptions) -> Report {
         stopped: found.stopped.map(|s| match s {
             search::Stopped::TimeLimit => "time limit",
             search::Stopped::Interrupted => "interrupted",
+            search::Stopped::Decided => "enough decided",
         }),
     }
 }

@@ -52,8 +52,8 @@ pub struct Report {
     pub exhausted: bool,
     /// Random walks taken (simulations only).
     pub walks: Option<u64>,
-    /// Why a search ended before it was done: "time limit" or
-    /// "interrupted".
+    /// Why a search ended before it was done: "time limit",
+    /// "interrupted", or "enough decided" (`CheckOptions::enough`).
     pub stopped: Option<&'static str>,
 }
 

@@ -173,8 +173,11 @@ fn visit<S: Space>(
     }
     let mut next = Vec::new();
     let mut fps = Vec::new();
+    let mut decided = 0;
     while let Some((id, state)) = stack.pop() {
-        record_hits(&mut hits, id, space.decided(&state));
+        let bits = space.decided(&state);
+        decided |= bits;
+        record_hits(&mut hits, id, bits);
         space.successors(&state, &mut next);
         drop(state);
         let start = g.succ.len() as u64;
@@ -195,7 +198,7 @@ fn visit<S: Space>(
             }
         }
         g.range[id as usize] = (start, (g.succ.len() as u64 - start) as u32);
-        stopped = pacer.tick(g.fingerprints.len(), progress, deadline);
+        stopped = pacer.tick(g.fingerprints.len(), decided, progress, deadline);
         if stopped.is_some() {
             // Classes left on the stack keep no successors: the
             // shortest-path pass still finds what was met so far.

@@ -136,11 +136,14 @@ pub(super) fn visit(
     }];
     let mut states = 1;
     let mut next = Vec::new();
+    let mut decided_so_far = 0;
     while let Some(task) = stack.pop() {
         let first = task.only.is_none();
         let asleep = if first {
             expanded.insert(task.id);
-            record_hits(&mut hits, task.id, decided(&task.state));
+            let bits = decided(&task.state);
+            decided_so_far |= bits;
+            record_hits(&mut hits, task.id, bits);
             names.unrenamed(sleep[task.id as usize], &task.to)
         } else {
             task.asleep
@@ -210,7 +213,7 @@ pub(super) fn visit(
         if first {
             g.range[task.id as usize] = (start, (g.succ.len() as u64 - start) as u32);
         }
-        stopped = pacer.tick(g.fingerprints.len(), progress, deadline);
+        stopped = pacer.tick(g.fingerprints.len(), decided_so_far, progress, deadline);
         if stopped.is_some() {
             break;
         }

@@ -1,6 +1,7 @@
 //! The command line: `insync check`, `insync matrix`, `insync explore`,
 //! `insync bench` and `insync cluster`.
 
+pub mod advise;
 pub mod serve;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -30,6 +31,10 @@ pub enum Command {
     Check(CheckArgs),
     /// Print the seed's table (acks × min.insync.replicas), every cell decided by the checker.
     Matrix(MatrixArgs),
+    /// Which durability settings keep every acknowledged record and stay
+    /// writable under the faults you name, cheapest first; given your
+    /// config files, what to change in them.
+    Advise(AdviseArgs),
     /// Serve stateright's Explorer for one scenario.
     Explore(ExploreArgs),
     /// Which protocol rules each Kafka release has (`--kafka-version` picks one).
@@ -460,9 +465,17 @@ pub struct ConfigFlags {
     /// Add a consumer reading below the HW.
     #[arg(long)]
     pub consumer: bool,
+    /// Your own Kafka configuration: it overrides the scenario file, and
+    /// flags override it.
+    #[command(flatten)]
+    pub files: ConfigFiles,
+}
+
+/// A user's own Kafka configuration files.
+#[derive(Args, Debug, Clone, Default)]
+pub struct ConfigFiles {
     /// A broker's server.properties (or `kafka-configs --describe` output,
-    /// or one key=value); repeatable. Overrides the scenario file; flags
-    /// override it.
+    /// or one key=value); repeatable.
     #[arg(long, value_name = "FILE|KEY=VALUE")]
     pub broker_config: Vec<String>,
     /// The topic's configuration (a .properties file, `kafka-configs
@@ -472,6 +485,22 @@ pub struct ConfigFlags {
     /// The producer's properties (a file, or key=value); repeatable.
     #[arg(long, value_name = "FILE|KEY=VALUE")]
     pub producer_config: Vec<String>,
+}
+
+impl ConfigFiles {
+    /// Every argument given, broker's first, then the topic's, then the
+    /// producer's.
+    pub fn all(&self) -> Vec<(Role, &str)> {
+        let mut out = Vec::new();
+        for (role, args) in [
+            (Role::Broker, &self.broker_config),
+            (Role::Topic, &self.topic_config),
+            (Role::Producer, &self.producer_config),
+        ] {
+            out.extend(args.iter().map(|a| (role, a.as_str())));
+        }
+        out
+    }
 }
 
 #[derive(Args, Debug)]
@@ -530,6 +559,44 @@ pub struct MatrixArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct AdviseArgs {
+    /// The Kafka release (2.5 to 4.3; default: 4.3).
+    #[arg(long, value_parser = |s: &str| s.parse::<insync::core::release::KafkaVersion>())]
+    pub kafka_version: Option<insync::core::release::KafkaVersion>,
+    /// Broker crashes to survive (f).
+    #[arg(long, default_value_t = 1)]
+    pub tolerate: u8,
+    /// process (kill -9: the page cache survives) or machine (power loss).
+    #[arg(long, default_value = "machine", value_parser = |s: &str| s.parse::<CrashMode>())]
+    pub crash_mode: CrashMode,
+    /// The topic's replication factor (default: your files', else 3).
+    #[arg(long)]
+    pub replicas: Option<u8>,
+    /// Lag removals in the durability check (a follower dropped from the
+    /// ISR for lagging).
+    #[arg(long, default_value_t = 2)]
+    pub lag_removals: u8,
+    /// Records the producer sends in each check.
+    #[arg(long, default_value_t = 2)]
+    pub records: u8,
+    /// Your own Kafka configuration: the advice marks your row and says
+    /// what to change in these files.
+    #[command(flatten)]
+    pub files: ConfigFiles,
+    /// Give up on one check after this many seconds (its row is then
+    /// undecided). Default: no limit.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub seconds: Option<u64>,
+    /// Checks run at once; 0 means one per core.
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Args, Debug)]
 pub struct ReleasesArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -551,20 +618,6 @@ impl ConfigFlags {
         self.resolve_reading().map(|(s, _)| s)
     }
 
-    /// The Kafka configuration given with --broker-config, --topic-config
-    /// and --producer-config, in that order.
-    fn config_files(&self) -> Vec<(Role, &str)> {
-        let mut out = Vec::new();
-        for (role, args) in [
-            (Role::Broker, &self.broker_config),
-            (Role::Topic, &self.topic_config),
-            (Role::Producer, &self.producer_config),
-        ] {
-            out.extend(args.iter().map(|a| (role, a.as_str())));
-        }
-        out
-    }
-
     /// The scenario file (if any), the Kafka configuration files over it and
     /// the flags over both, with what was read from the files.
     pub fn resolve_reading(&self) -> Result<(Scenario, Option<Reading>), String> {
@@ -572,7 +625,7 @@ impl ConfigFlags {
             Some(p) => Scenario::load(p)?,
             None => Scenario::from_config(ModelConfig::default()),
         };
-        let files = self.config_files();
+        let files = self.files.all();
         let mut from_files = Named::default();
         let reading = if files.is_empty() {
             None

@@ -142,7 +142,7 @@ impl KafkaSettings {
     }
 }
 
-fn ser_acks<S: Serializer>(a: &Acks, s: S) -> Result<S::Ok, S::Error> {
+pub fn ser_acks<S: Serializer>(a: &Acks, s: S) -> Result<S::Ok, S::Error> {
     s.collect_str(a)
 }
 

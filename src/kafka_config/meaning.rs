@@ -295,6 +295,8 @@ pub(super) fn take(role: Role, e: super::Entry, r: &mut Reading) -> Result<(), S
         value: e.value,
         at: e.origin.to_string(),
         meaning,
+        file: e.origin.source.clone(),
+        role,
     });
     Ok(())
 }

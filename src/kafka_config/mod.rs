@@ -55,6 +55,11 @@ pub struct Read {
     pub value: String,
     pub at: String,
     pub meaning: String,
+    /// The file (or "the command line") it was read from, and as what.
+    #[serde(skip)]
+    pub file: String,
+    #[serde(skip)]
+    pub role: Role,
 }
 
 /// A key left out of the check, and why.

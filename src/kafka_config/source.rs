@@ -19,6 +19,9 @@ impl std::fmt::Display for Origin {
     }
 }
 
+/// The source of a `key=value` given as an argument.
+pub const COMMAND_LINE: &str = "the command line";
+
 /// One `key=value` setting, where it was read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry {
@@ -42,7 +45,7 @@ pub fn entries(arg: &str) -> Result<Vec<Entry>, String> {
             key: key.to_string(),
             value: value.trim().to_string(),
             origin: Origin {
-                source: "the command line".into(),
+                source: COMMAND_LINE.into(),
                 line: None,
             },
         }]);
