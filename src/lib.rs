@@ -12,6 +12,7 @@ pub mod crosscheck;
 pub mod kafka_config;
 pub mod lincheck;
 pub mod matrix;
+pub mod matrix_html;
 pub mod model;
 pub mod releases;
 pub mod rng;

@@ -21,6 +21,12 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { BAD_INPUT } else { OK });
         }
     };
+    if cli.html.is_some() && cli.command.is_some() {
+        eprintln!(
+            "insync: --html before a command: give it after the command (insync check ... --html FILE)"
+        );
+        return ExitCode::from(BAD_INPUT);
+    }
     let result = match cli.command {
         None => matrix_cmd(MatrixArgs {
             format: Format::Text,
@@ -28,6 +34,7 @@ fn main() -> ExitCode {
             models: "models".into(),
             threads: 0,
             quiet: false,
+            html: cli.html,
         }),
         Some(Command::Matrix(a)) => matrix_cmd(a),
         Some(Command::Advise(a)) => cli::advise::advise(&a),
@@ -98,6 +105,13 @@ fn check_cmd(a: CheckArgs) -> Result<u8, String> {
     }
     stop_on_ctrl_c();
     let report = check::run(&scenario.config, &scenario.expect, &opts);
+    if let Some(path) = &a.html {
+        let title = match &scenario.path {
+            Some(p) => format!("insync check {}", p.display()),
+            None => format!("insync check: {}", scenario.config.summary()),
+        };
+        write_file(path, &check::html::render(&title, &report))?;
+    }
     match a.format {
         ReportFormat::Json => {
             let mut json = serde_json::to_value(&report).map_err(|e| e.to_string())?;
@@ -143,6 +157,11 @@ fn check_cmd(a: CheckArgs) -> Result<u8, String> {
 
 /// The first Ctrl-C stops a check, which then reports what it has; a
 /// second one ends the process at once.
+/// Writes a whole file, or says which and why not.
+fn write_file(path: &std::path::Path, text: &str) -> Result<(), String> {
+    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
+
 pub(crate) fn stop_on_ctrl_c() {
     use std::sync::atomic::Ordering;
     let _ = ctrlc::set_handler(|| {
@@ -336,12 +355,16 @@ fn lincheck_cmd(a: cli::LincheckArgs) -> Result<u8, String> {
 }
 
 fn matrix_cmd(a: MatrixArgs) -> Result<u8, String> {
-    let m = matrix::build(
-        &a.models,
-        a.kafka_version,
-        progress_wanted(a.quiet),
-        a.threads,
-    )?;
+    let progress = progress_wanted(a.quiet);
+    let m = match &a.html {
+        None => matrix::build(&a.models, a.kafka_version, progress, a.threads)?,
+        Some(path) => {
+            let (m, page) =
+                insync::matrix_html::build(&a.models, a.kafka_version, progress, a.threads)?;
+            write_file(path, &page)?;
+            m
+        }
+    };
     match a.format {
         Format::Json => println!(
             "{}",

@@ -108,6 +108,15 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Each cell's report at the table's release, in the table's order
+    /// (row by row), given the reports of `jobs`.
+    pub fn cell_reports<'a>(&self, reports: &'a [Report]) -> Vec<Option<&'a Report>> {
+        self.cells
+            .iter()
+            .map(|c| c.at_release.map(|j| &reports[j]))
+            .collect()
+    }
+
     /// The job for `config`, added if no job has it yet.
     fn job(&mut self, base: &Scenario, config: ModelConfig) -> usize {
         let same = |j: &Scenario| j.config.same_rules(&config);
@@ -272,6 +281,17 @@ pub fn build(
     progress: bool,
     threads: usize,
 ) -> Result<Matrix, String> {
+    let (plan, reports) = checked(models, release, progress, threads)?;
+    assemble(&plan, &reports)
+}
+
+/// The plan for the table, and its jobs' reports.
+pub fn checked(
+    models: &Path,
+    release: Option<KafkaVersion>,
+    progress: bool,
+    threads: usize,
+) -> Result<(Plan, Vec<Report>), String> {
     let plan = plan(models, release)?;
     let opts = CheckOptions {
         progress,
@@ -279,7 +299,7 @@ pub fn build(
         ..CheckOptions::default()
     };
     let reports = check::batch::run_many(&plan.jobs, &opts);
-    assemble(&plan, &reports)
+    Ok((plan, reports))
 }
 
 impl Cell {

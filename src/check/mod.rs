@@ -5,7 +5,9 @@
 pub mod batch;
 mod chunked;
 mod deadline;
+pub mod diagram;
 mod graph;
+pub mod html;
 mod progress;
 pub mod report;
 pub mod search;
@@ -192,10 +194,12 @@ pub fn resolve_threads(n: usize) -> usize {
 }
 
 fn counterexample(model: &KafkaModel, t: &Trace, property: &str) -> Counterexample {
+    let steps = story::story(model, t);
     Counterexample {
         length: t.len(),
         explorer_path: t.explorer_path(),
-        steps: story::story(model, t),
+        diagram: Some(diagram::diagram(model, t, &steps, property)),
+        steps,
         ending: story::ending(t, property),
     }
 }

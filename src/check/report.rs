@@ -16,6 +16,9 @@ pub struct Counterexample {
     pub ending: Option<String>,
     /// Action indices for stateright's Explorer: `/#/steps/{explorer_path}`.
     pub explorer_path: String,
+    /// The same steps as a message-sequence chart, for the HTML report.
+    #[serde(skip)]
+    pub diagram: Option<super::diagram::Diagram>,
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -23,6 +23,11 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
+    /// Without a command (the main job): also write the table as a
+    /// self-contained HTML page, each violated cell linking to its
+    /// counterexample's message-sequence chart.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -531,6 +536,11 @@ pub struct CheckArgs {
     /// Seed of the random walks.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Also write the verdicts, and each counterexample as a
+    /// message-sequence chart beside its story, to this self-contained
+    /// HTML file.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Turn the broker symmetry reduction off.
     #[arg(long)]
     pub no_symmetry: bool,
@@ -556,6 +566,10 @@ pub struct MatrixArgs {
     pub threads: usize,
     #[arg(long)]
     pub quiet: bool,
+    /// Also write the table as a self-contained HTML page, each violated
+    /// cell linking to its counterexample's message-sequence chart.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]

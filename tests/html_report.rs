@@ -1,0 +1,193 @@
+//! The HTML reports as people see them: rendered by headless Chromium,
+//! with a probe that measures what the browser laid out (every step of
+//! every chart drawn inside its row, every lifeline named, the lost record
+//! marked in red, every link landing on its chart, nothing fetched from
+//! the network, no script error).
+
+mod common;
+
+use common::insync;
+use serde_json::Value;
+use std::path::Path;
+use std::process::Command;
+
+const PROBE: &str = r##"<script>
+(function () {
+  const errors = [];
+  window.addEventListener('error', e => errors.push(String(e.message)));
+  const out = { errors, sections: [], links: [],
+    resources: performance.getEntriesByType('resource').length };
+  for (const s of document.querySelectorAll('section.counterexample')) {
+    const rows = s.querySelectorAll('tr.step');
+    let drawn = 0;
+    for (const r of rows) {
+      const svg = r.querySelector('td.lanes svg');
+      const box = svg.getBoundingClientRect();
+      const item = svg.querySelector('line.msg, g.mark');
+      if (!item) continue;
+      const ib = item.getBoundingClientRect();
+      if (box.width > 100 && box.height >= 30 && (ib.width > 0 || ib.height > 0)
+          && ib.left >= box.left - 1 && ib.right <= box.right + 1
+          && ib.top >= box.top - 1 && ib.bottom <= box.bottom + 1) drawn++;
+    }
+    const names = [...s.querySelectorAll('th.lanes text.name')]
+      .filter(t => t.getBoundingClientRect().width > 0).length;
+    const lifelines = s.querySelectorAll('th.lanes line.life').length;
+    const marked = [...s.querySelectorAll('span.rec.marked')]
+      .map(e => getComputedStyle(e).backgroundColor);
+    out.sections.push({ id: s.id, rows: rows.length, drawn, names, lifelines,
+      marked: marked.length, colors: [...new Set(marked)] });
+  }
+  for (const a of document.querySelectorAll('a[href^="#"]')) {
+    const id = a.getAttribute('href').slice(1);
+    out.links.push({ id, lands: !!document.getElementById(id) });
+  }
+  const pre = document.createElement('pre');
+  pre.id = 'probe';
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+})();
+</script>"##;
+
+/// What the probe measured in `page` as Chromium rendered it, which
+/// must have run no failing script and fetched nothing.
+fn rendered(page: &Path) -> Value {
+    let html = std::fs::read_to_string(page).unwrap();
+    let probed = page.with_extension("probed.html");
+    std::fs::write(&probed, html.replace("</body>", &format!("{PROBE}</body>"))).unwrap();
+    let out = Command::new("chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--window-size=1500,1200",
+            "--dump-dom",
+        ])
+        .arg(format!("file://{}", probed.display()))
+        .output()
+        .expect("chromium runs (scripts/install-clients installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let (_, rest) = dom.split_once("<pre id=\"probe\">").expect("the probe ran");
+    let (json, _) = rest.split_once("</pre>").unwrap();
+    let json = json
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    let probe: Value = serde_json::from_str(&json).expect("the probe's JSON");
+    assert_eq!(probe["errors"].as_array().unwrap().len(), 0, "{probe}");
+    assert_eq!(
+        probe["resources"], 0,
+        "a self-contained page fetches nothing"
+    );
+    probe
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("insync-html-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// Runs `insync ARGS` writing `page`, and returns its JSON output.
+fn with_page(args: &[&str], page: &Path) -> Value {
+    let mut all = args.to_vec();
+    all.extend([
+        "--format",
+        "json",
+        "--quiet",
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    let (code, out, err) = insync(&all);
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+const RED: &str = "rgb(208, 2, 27)";
+
+#[test]
+#[ignore = "needs chromium: scripts/install-clients installs it"]
+fn every_counterexample_is_drawn_step_by_step_in_a_real_browser() {
+    let page = tmp("check.html");
+    let report = with_page(&["check", "models/seed-acks1-isr1-process.toml"], &page);
+    let violated: Vec<&Value> = report["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["verdict"] == "violated")
+        .collect();
+    assert!(violated.len() >= 2, "acks=1 loses records and more");
+    let probe = rendered(&page);
+    let sections = probe["sections"].as_array().unwrap();
+    assert_eq!(
+        sections.len(),
+        violated.len(),
+        "one chart per violated property"
+    );
+    for (s, p) in sections.iter().zip(&violated) {
+        assert_eq!(s["id"], p["name"]);
+        let steps = &p["counterexample"]["length"];
+        assert_eq!(&s["rows"], steps, "{s}");
+        assert_eq!(&s["drawn"], steps, "every step drawn inside its row: {s}");
+        assert_eq!(s["names"], 5, "brokers 1-3, controller, producer: {s}");
+        assert_eq!(s["lifelines"], 5);
+    }
+    let lost = &sections[0];
+    assert_eq!(lost["id"], "acked_never_lost");
+    assert!(
+        lost["marked"].as_u64().unwrap() > 0,
+        "the lost record is marked: {lost}"
+    );
+    assert_eq!(lost["colors"], serde_json::json!([RED]));
+    let links = probe["links"].as_array().unwrap();
+    assert_eq!(
+        links.len(),
+        violated.len(),
+        "each violated verdict links to its chart"
+    );
+    assert!(links.iter().all(|l| l["lands"] == true), "{probe}");
+}
+
+#[test]
+#[ignore = "needs chromium: scripts/install-clients installs it"]
+fn the_seed_table_page_links_each_violated_cell_to_its_chart() {
+    // A catalogue of the cheap cells only: the others say so.
+    let models = tmp("models");
+    std::fs::create_dir_all(&models).unwrap();
+    for acks in ["0", "1"] {
+        let name = format!("seed-acks{acks}-isr1-process.toml");
+        std::fs::copy(Path::new("models").join(&name), models.join(&name)).unwrap();
+    }
+    let page = tmp("matrix.html");
+    let args = [
+        "matrix",
+        "--models",
+        models.to_str().unwrap(),
+        "--kafka-version",
+        "4.3",
+    ];
+    let m = with_page(&args, &page);
+    let violated = m["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["cells"].as_array().unwrap())
+        .filter(|c| c["verdict"] == "violated")
+        .count();
+    assert!(violated >= 2, "acks=0 and acks=1 lose records");
+    let probe = rendered(&page);
+    let sections = probe["sections"].as_array().unwrap();
+    assert_eq!(sections.len(), violated, "a chart per violated cell");
+    for s in sections {
+        assert_eq!(s["rows"], s["drawn"], "{s}");
+        assert!(s["rows"].as_u64().unwrap() > 0);
+    }
+    let links = probe["links"].as_array().unwrap();
+    assert_eq!(links.len(), violated);
+    assert!(links.iter().all(|l| l["lands"] == true), "{probe}");
+}
