@@ -334,8 +334,19 @@ fn lincheck_cmd(a: cli::LincheckArgs) -> Result<u8, String> {
     let report = Report::check(&ops, Duration::from_millis(a.deadline_ms));
     if let Some(path) = &a.html {
         let title = format!("insync lincheck: {}", a.history.display());
-        std::fs::write(path, insync::lincheck::html::render(&title, &ops, &report))
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let sibling = a.history.with_file_name("nemesis.jsonl");
+        let nemesis = a.nemesis.clone().or(sibling.exists().then_some(sibling));
+        let faults = match &nemesis {
+            None => Vec::new(),
+            Some(p) => {
+                let text =
+                    std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+                insync::lincheck::plots::parse_nemesis(&text)
+                    .map_err(|e| format!("{}: {e}", p.display()))?
+            }
+        };
+        let page = insync::lincheck::html::render(&title, &ops, &report, &faults);
+        write_file(path, &page)?;
     }
     match a.format {
         ReportFormat::Json => {

@@ -52,9 +52,13 @@ const PROBE: &str = r##"<script>
 /// What the probe measured in `page` as Chromium rendered it, which
 /// must have run no failing script and fetched nothing.
 fn rendered(page: &Path) -> Value {
+    rendered_with(page, PROBE)
+}
+
+fn rendered_with(page: &Path, probe: &str) -> Value {
     let html = std::fs::read_to_string(page).unwrap();
     let probed = page.with_extension("probed.html");
-    std::fs::write(&probed, html.replace("</body>", &format!("{PROBE}</body>"))).unwrap();
+    std::fs::write(&probed, html.replace("</body>", &format!("{probe}</body>"))).unwrap();
     let out = Command::new("chromium")
         .args([
             "--headless",
@@ -190,4 +194,116 @@ fn the_seed_table_page_links_each_violated_cell_to_its_chart() {
     let links = probe["links"].as_array().unwrap();
     assert_eq!(links.len(), violated);
     assert!(links.iter().all(|l| l["lands"] == true), "{probe}");
+}
+
+/// Measures the torture report's plots: where each fault band, tick,
+/// point and line landed, relative to its plot.
+const PLOT_PROBE: &str = r##"<script>
+(function () {
+  const errors = [];
+  window.addEventListener('error', e => errors.push(String(e.message)));
+  const inside = (el, svg) => {
+    const a = el.getBoundingClientRect(), b = svg.getBoundingClientRect();
+    return a.left >= b.left - 1 && a.right <= b.right + 1 && a.top >= b.top - 1 && a.bottom <= b.bottom + 1;
+  };
+  const plot = sel => {
+    const svg = document.querySelector(sel);
+    if (!svg) return null;
+    const all = q => [...svg.querySelectorAll(q)];
+    return {
+      bands: all('rect.band').length,
+      bands_inside: all('rect.band').filter(e => inside(e, svg) && e.getBoundingClientRect().width > 0).length,
+      band_labels: all('text.band').map(t => t.textContent),
+      ticks: all('text.tick').filter(t => inside(t, svg)).map(t => t.textContent),
+      points: all('circle, rect.pt').filter(e => inside(e, svg)).length,
+      lines: all('polyline').filter(e => inside(e, svg) && e.getBoundingClientRect().width > 100).length,
+      boxes: all('rect.ok, rect.fail, rect.info').length,
+    };
+  };
+  const out = { errors, resources: performance.getEntriesByType('resource').length,
+    timeline: plot('svg.timeline'), latency: plot('svg.latency'), rate: plot('svg.rate') };
+  const pre = document.createElement('pre');
+  pre.id = 'probe';
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+})();
+</script>"##;
+
+#[test]
+#[ignore = "needs chromium: scripts/install-clients installs it"]
+fn the_torture_report_draws_the_faults_over_time_latency_and_throughput() {
+    // Two clients over ten seconds; a kill of broker 1 from 3 s to 5 s and
+    // a partition of broker 2 from 6 s to 8 s.
+    let mut history = String::new();
+    let s = 1_000_000_000u64;
+    for i in 0..40u64 {
+        let t = i * s / 4;
+        let (ok, latency) = if (3 * s..5 * s).contains(&t) {
+            ("info", s / 2)
+        } else {
+            ("ok", s / 100)
+        };
+        let offset = if ok == "ok" {
+            format!(",\"offset\":{i}")
+        } else {
+            String::new()
+        };
+        history.push_str(&format!(
+            "{{\"process\":{},\"f\":\"append\",\"partition\":\"t-0\",\"value\":\"v{i}\",\"invoke_ns\":{t},\"complete_ns\":{},\"type\":\"{ok}\"{offset}}}\n",
+            i % 2,
+            t + latency
+        ));
+    }
+    let dir = tmp("torture");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("history.jsonl"), history).unwrap();
+    std::fs::write(
+        dir.join("nemesis.jsonl"),
+        format!(
+            "{{\"fault\":\"kill\",\"broker\":1,\"start_ns\":{},\"end_ns\":{}}}\n\
+             {{\"fault\":\"partition\",\"broker\":2,\"start_ns\":{},\"end_ns\":{}}}\n",
+            3 * s,
+            5 * s,
+            6 * s,
+            8 * s
+        ),
+    )
+    .unwrap();
+    let page = dir.join("report.html");
+    let history = dir.join("history.jsonl");
+    // The nemesis file beside the history is found without being named.
+    let (code, _, err) = insync(&[
+        "lincheck",
+        history.to_str().unwrap(),
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    assert!(code == 0 || code == 1, "{err}");
+    let probe = rendered_with(&page, PLOT_PROBE);
+    let timeline = &probe["timeline"];
+    assert_eq!(timeline["bands"], 2, "{probe}");
+    assert_eq!(timeline["bands_inside"], 2, "{probe}");
+    assert_eq!(
+        timeline["band_labels"],
+        serde_json::json!(["kill broker 1", "partition broker 2"])
+    );
+    assert_eq!(timeline["boxes"], 40);
+    let ticks: Vec<&str> = timeline["ticks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    assert!(
+        ticks.contains(&"0 s") && ticks.contains(&"5 s"),
+        "a time axis in seconds: {ticks:?}"
+    );
+    for plot in ["latency", "rate"] {
+        assert_eq!(probe[plot]["bands_inside"], 2, "{plot}: {probe}");
+    }
+    assert_eq!(probe["latency"]["points"], 40, "one point per operation");
+    assert_eq!(
+        probe["rate"]["lines"], 3,
+        "acknowledged appends, other appends, polls"
+    );
 }

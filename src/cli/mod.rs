@@ -150,6 +150,11 @@ pub struct LincheckArgs {
     /// Also write a self-contained HTML report here.
     #[arg(long)]
     pub html: Option<PathBuf>,
+    /// The faults injected during the run (`nemesis.jsonl`: fault, broker,
+    /// start_ns, end_ns per line), drawn as bands over the report's plots.
+    /// Default: the history's sibling `nemesis.jsonl`, if there is one.
+    #[arg(long)]
+    pub nemesis: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
 }

@@ -59,6 +59,12 @@ impl Op {
         }
     }
     /// When it was invoked and when it completed, in ns.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            Op::Append { outcome, .. } | Op::Poll { outcome, .. } => *outcome,
+        }
+    }
+
     pub fn times(&self) -> (u64, u64) {
         match self {
             Op::Append {

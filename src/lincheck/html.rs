@@ -9,6 +9,7 @@
 
 use super::anomalies::Anomaly;
 use super::history::{Op, Outcome};
+use super::plots::{self, FaultSpan, Frame};
 use super::report::Report;
 use super::wgl::Verdict;
 use std::collections::{BTreeMap, BTreeSet};
@@ -16,7 +17,7 @@ use std::fmt::Write;
 
 /// Past this many operations the timeline shows the first ones only (the
 /// table and the verdict still cover everything).
-const TIMELINE_MAX: usize = 4000;
+pub(super) const TIMELINE_MAX: usize = 4000;
 const ROW: usize = 22;
 const WIDTH: f64 = 1400.0;
 const LEFT: usize = 90;
@@ -47,14 +48,8 @@ fn label(op: &Op) -> String {
     }
 }
 
-fn outcome(op: &Op) -> Outcome {
-    match op {
-        Op::Append { outcome, .. } | Op::Poll { outcome, .. } => *outcome,
-    }
-}
-
-/// The whole page.
-pub fn render(title: &str, ops: &[Op], report: &Report) -> String {
+/// The whole page; `faults` are the nemesis's, drawn over every plot.
+pub fn render(title: &str, ops: &[Op], report: &Report, faults: &[FaultSpan]) -> String {
     let mut flagged: BTreeSet<usize> = BTreeSet::new();
     for a in &report.anomalies {
         flagged.extend(a.ops.iter().copied());
@@ -83,12 +78,25 @@ pub fn render(title: &str, ops: &[Op], report: &Report) -> String {
     };
     let _ = write!(
         page,
-        "<!doctype html><html><head><meta charset=utf-8><title>{t}</title><style>{STYLE}</style></head><body>\
+        "<!doctype html><html><head><meta charset=utf-8><title>{t}</title><style>{STYLE}{}</style></head><body>\
          <h1>{t}</h1>{verdict}<pre>{text}</pre>",
+        plots::STYLE,
         t = esc(title),
         text = esc(&report.text()),
     );
-    timeline(&mut page, ops, &flagged, &stuck);
+    let shown = &ops[..ops.len().min(TIMELINE_MAX)];
+    let frame = Frame::of(shown, faults, LEFT as f64, WIDTH);
+    timeline(
+        &mut page,
+        &frame,
+        shown,
+        ops.len(),
+        faults,
+        &flagged,
+        &stuck,
+    );
+    plots::latency(&mut page, &frame, shown, faults);
+    plots::rate(&mut page, &frame, ops, faults);
     offsets(&mut page, ops, &report.anomalies);
     page.push_str("</body></html>\n");
     page
@@ -101,45 +109,50 @@ rect.flag{stroke:#d0021b;stroke-width:2}rect.stuck{stroke:#000;stroke-width:3}\
 table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px;text-align:left}\
 tr.anomaly{background:#fbd5d5}";
 
-fn timeline(page: &mut String, ops: &[Op], flagged: &BTreeSet<usize>, stuck: &BTreeSet<usize>) {
-    let shown = &ops[..ops.len().min(TIMELINE_MAX)];
+fn timeline(
+    page: &mut String,
+    frame: &Frame,
+    shown: &[Op],
+    total: usize,
+    faults: &[FaultSpan],
+    flagged: &BTreeSet<usize>,
+    stuck: &BTreeSet<usize>,
+) {
     let mut rows: BTreeMap<u64, usize> = BTreeMap::new();
     for op in shown {
         let next = rows.len();
         rows.entry(op.process()).or_insert(next);
     }
-    let start = shown.iter().map(|o| o.times().0).min().unwrap_or(0);
-    let end = shown
-        .iter()
-        .map(|o| o.times().1)
-        .max()
-        .unwrap_or(1)
-        .max(start + 1);
-    let scale = WIDTH / (end - start) as f64;
-    let height = rows.len() * ROW + 10;
+    // Room above the rows for the faults' labels.
+    let top = if faults.is_empty() { 0 } else { 36 };
+    let body = rows.len() * ROW;
+    let height = top + body + 30;
     let _ = write!(
         page,
         "<h2>Operations</h2><p>One row per process; a box runs from invocation to \
          completion (green ok, grey failed, amber unknown; red outline: in an anomaly; \
-         black: where the linearization search got stuck). {} of {} operations shown, \
-         {:.3} s in all.</p><svg width={} height={height} xmlns='http://www.w3.org/2000/svg'>",
+         black: where the linearization search got stuck). Shaded bands: the nemesis's \
+         faults, from injection until healed ({} of them). {} of {total} operations shown, \
+         {:.3} s in all.</p><svg class=timeline width={} height={height} xmlns='http://www.w3.org/2000/svg'>",
+        faults.len(),
         shown.len(),
-        ops.len(),
-        (end - start) as f64 / 1e9,
+        (frame.end - frame.start) as f64 / 1e9,
         LEFT + WIDTH as usize + 10
     );
+    plots::bands(page, frame, faults, 0, top + body, true);
+    plots::axis(page, frame, top, top + body + 4);
     for (process, row) in &rows {
         let _ = write!(
             page,
             "<text x=2 y={}>process {process}</text>",
-            row * ROW + 15
+            top + row * ROW + 15
         );
     }
     for (i, op) in shown.iter().enumerate() {
         let (a, b) = op.times();
-        let x = LEFT as f64 + (a - start) as f64 * scale;
-        let w = ((b - a) as f64 * scale).max(2.0);
-        let class = match outcome(op) {
+        let x = frame.x(a);
+        let w = (frame.x(b) - x).max(2.0);
+        let class = match op.outcome() {
             Outcome::Ok => "ok",
             Outcome::Fail => "fail",
             Outcome::Info => "info",
@@ -154,7 +167,7 @@ fn timeline(page: &mut String, ops: &[Op], flagged: &BTreeSet<usize>, stuck: &BT
         let _ = write!(
             page,
             "<rect class='{class}{mark}' x={x:.1} y={} width={w:.1} height={}><title>#{i} {}</title></rect>",
-            rows[&op.process()] * ROW + 3,
+            top + rows[&op.process()] * ROW + 3,
             ROW - 6,
             esc(&label(op))
         );
@@ -257,7 +270,7 @@ mod tests {
         let ops = parse(text).unwrap();
         let report = Report::check(&ops, Duration::from_secs(5));
         assert!(!report.valid());
-        let page = render("run", &ops, &report);
+        let page = render("run", &ops, &report, &[]);
         assert!(page.contains("&lt;a&amp;b&gt;"));
         assert!(!page.contains("<a&b>"));
         assert!(
@@ -266,7 +279,9 @@ mod tests {
         );
         assert!(page.contains("lost-write"));
         assert!(page.contains("class='ok flag'") || page.contains("class='ok stuck'"));
-        assert_eq!(page.matches("<rect").count(), 4);
+        // Four operation boxes, and the one poll's latency point.
+        assert_eq!(page.matches("<rect class='ok").count(), 4);
+        assert_eq!(page.matches("<rect class='pt").count(), 1);
     }
 
     #[test]
@@ -275,7 +290,7 @@ mod tests {
 {"process":1,"f":"poll","partition":"t-0","invoke_ns":6,"complete_ns":8,"type":"ok","records":[[0,"v0"]],"seek":true}"#;
         let ops = parse(text).unwrap();
         let report = Report::check(&ops, Duration::from_secs(5));
-        let page = render("run", &ops, &report);
+        let page = render("run", &ops, &report, &[]);
         assert!(page.contains("Linearizable, no anomaly."));
         assert!(!page.contains("class=anomaly"));
     }

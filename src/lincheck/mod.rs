@@ -8,6 +8,7 @@ pub mod baseline;
 pub mod generate;
 pub mod history;
 pub mod html;
+pub mod plots;
 pub mod report;
 pub mod wgl;
 

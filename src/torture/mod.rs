@@ -151,12 +151,16 @@ async fn run_async(cfg: &TortureConfig, exe: PathBuf) -> Result<Outcome, String>
     ops.sort_by_key(|o| o["invoke_ns"].as_u64());
     let history_path = cfg.out.join("history.jsonl");
     write_lines(&history_path, &ops)?;
-    write_lines(&cfg.out.join("nemesis.jsonl"), &faults)?;
+    let nemesis_path = cfg.out.join("nemesis.jsonl");
+    write_lines(&nemesis_path, &faults)?;
     // Read back through the checker's own parser: what is checked is
     // exactly what the file says.
     let text = std::fs::read_to_string(&history_path).map_err(|e| e.to_string())?;
     let parsed = history::parse(&text).map_err(|e| format!("{}: {e}", history_path.display()))?;
     let report = Report::check(&parsed, Duration::from_secs(30));
+    let nemesis = std::fs::read_to_string(&nemesis_path).map_err(|e| e.to_string())?;
+    let spans = crate::lincheck::plots::parse_nemesis(&nemesis)
+        .map_err(|e| format!("{}: {e}", nemesis_path.display()))?;
     let html = cfg.out.join("report.html");
     let title = format!(
         "insync torture: acks={} min.isr={} nemesis={} seed={}",
@@ -171,7 +175,7 @@ async fn run_async(cfg: &TortureConfig, exe: PathBuf) -> Result<Outcome, String>
     );
     std::fs::write(
         &html,
-        crate::lincheck::html::render(&title, &parsed, &report),
+        crate::lincheck::html::render(&title, &parsed, &report, &spans),
     )
     .map_err(|e| format!("{}: {e}", html.display()))?;
     let steps = crate::conform::load(&cfg.out.join("traces")).map_err(|e| e.to_string())?;
