@@ -158,7 +158,7 @@ fn check_cmd(a: CheckArgs) -> Result<u8, String> {
 /// The first Ctrl-C stops a check, which then reports what it has; a
 /// second one ends the process at once.
 /// Writes a whole file, or says which and why not.
-fn write_file(path: &std::path::Path, text: &str) -> Result<(), String> {
+pub(crate) fn write_file(path: &std::path::Path, text: &str) -> Result<(), String> {
     std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 

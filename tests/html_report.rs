@@ -307,3 +307,31 @@ fn the_torture_report_draws_the_faults_over_time_latency_and_throughput() {
         "acknowledged appends, other appends, polls"
     );
 }
+
+#[test]
+#[ignore = "needs chromium: scripts/install-clients installs it"]
+fn each_rejected_advice_links_to_its_counterexample() {
+    let page = tmp("advise.html");
+    let args = ["advise", "--records", "1", "--crash-mode", "process"];
+    let advice = with_page(&args, &page);
+    let rejected = advice["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r.get("breaks").is_some())
+        .count();
+    assert!(rejected > 0);
+    let probe = rendered(&page);
+    let sections = probe["sections"].as_array().unwrap();
+    assert_eq!(
+        sections.len(),
+        rejected,
+        "a chart per rejected row: {probe}"
+    );
+    for s in sections {
+        assert_eq!(s["rows"], s["drawn"], "{s}");
+    }
+    let links = probe["links"].as_array().unwrap();
+    assert_eq!(links.len(), rejected);
+    assert!(links.iter().all(|l| l["lands"] == true), "{probe}");
+}

@@ -13,7 +13,7 @@ mod render;
 
 use crate::check::CheckOptions;
 use crate::check::batch::run_each;
-use crate::check::report::Report;
+use crate::check::report::{PropertyReport, Report};
 use crate::core::release::{KafkaVersion, Rule};
 use crate::core::types::Acks;
 use crate::model::config::Named;
@@ -237,6 +237,10 @@ pub struct Broken {
     pub property: &'static str,
     /// Prints the shortest counterexample as a story.
     pub command: String,
+    /// The check's verdict on it, with the counterexample it met first
+    /// (the check stopped there, so not necessarily the shortest).
+    #[serde(skip)]
+    pub found: Option<PropertyReport>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -362,11 +366,13 @@ fn row(
         Some(Broken {
             property: WRITES_AVAILABLE,
             command: availability_command.clone(),
+            found: writable.property(WRITES_AVAILABLE).cloned(),
         })
     } else if keeps == Verdict::Violated {
         Some(Broken {
             property: ACKED_NEVER_LOST,
             command: durability_command.clone(),
+            found: durable.and_then(|d| d.property(ACKED_NEVER_LOST)).cloned(),
         })
     } else {
         None
@@ -384,7 +390,7 @@ fn row(
     }
 }
 
-pub use render::{to_json, to_markdown, to_text};
+pub use render::{to_html, to_json, to_markdown, to_text};
 
 #[cfg(test)]
 mod tests {

@@ -247,3 +247,49 @@ pub fn to_json(a: &Advice) -> Result<String, String> {
     }
     serde_json::to_string_pretty(&v).map_err(|e| e.to_string())
 }
+
+/// The advice as a page: the table, each rejected row linking to the
+/// chart of the counterexample its check met.
+pub fn to_html(a: &Advice) -> String {
+    use crate::check::html::{chart, esc, page_start};
+    let mut page = page_start("insync advise");
+    let _ = write!(page, "<p>{}</p>", esc(&header(&a.question)));
+    page.push_str("<table class=advice><tr><th>#</th>");
+    for h in HEADINGS {
+        let _ = write!(page, "<th>{}</th>", esc(h));
+    }
+    page.push_str("<th>verdict</th></tr>");
+    let mut charts = String::new();
+    for (i, r) in a.rows.iter().enumerate() {
+        let _ = write!(page, "<tr><td>{}</td>", i + 1);
+        for c in cells(r) {
+            let _ = write!(page, "<td>{}</td>", esc(&c));
+        }
+        let yours = if r.yours { " (yours)" } else { "" };
+        let verdict = match &r.breaks {
+            _ if r.passes => "<span class=holds>passes</span>".to_string(),
+            Some(b) => {
+                let id = format!("row-{}", i + 1);
+                let title = format!("#{}: {}: ", i + 1, settings_line(&r.candidate));
+                match &b.found {
+                    Some(p) if p.counterexample.is_some() => {
+                        chart(&mut charts, &id, &title, p);
+                        let _ = write!(
+                            charts,
+                            "<p>The check stopped at this one; for the shortest: <code>{}</code></p>",
+                            esc(&b.command)
+                        );
+                        format!("<a class=violated href='#{id}'>breaks {}</a>", b.property)
+                    }
+                    _ => format!("<span class=violated>breaks {}</span>", b.property),
+                }
+            }
+            None => "undecided".into(),
+        };
+        let _ = write!(page, "<td>{verdict}{yours}</td></tr>");
+    }
+    page.push_str("</table>");
+    page.push_str(&charts);
+    page.push_str("</body></html>\n");
+    page
+}

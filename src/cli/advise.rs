@@ -59,6 +59,9 @@ pub fn advise(a: &AdviseArgs) -> Result<u8, String> {
             advice.changes = advise::changes(&own, &t, reading, &owned, release);
         }
     }
+    if let Some(path) = &a.html {
+        crate::write_file(path, &advise::to_html(&advice))?;
+    }
     match a.format {
         Format::Text => print!("{}", advise::to_text(&advice)),
         Format::Markdown => print!("{}", advise::to_markdown(&advice)),

@@ -602,6 +602,10 @@ pub struct AdviseArgs {
     /// what to change in these files.
     #[command(flatten)]
     pub files: ConfigFiles,
+    /// Also write the table as a self-contained HTML page, each rejected
+    /// row linking to the chart of its counterexample.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
     /// Give up on one check after this many seconds (its row is then
     /// undecided). Default: no limit.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
