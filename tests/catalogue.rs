@@ -10,7 +10,8 @@ use insync::scenario::{Scenario, load_dir};
 use std::collections::HashMap;
 use std::path::Path;
 
-/// Unique states (with the broker symmetry reduction) of the seed scenarios.
+/// Unique states (with the broker symmetry reduction) of the seed scenarios
+/// and a few others.
 const PINNED_STATES: &[(&str, usize)] = &[
     ("seed-acks0-isr1-process", 66_110),
     ("seed-acks1-isr1-process", 181_153),
@@ -19,6 +20,7 @@ const PINNED_STATES: &[(&str, usize)] = &[
     ("seed-acksall-isr3-process", 100_523),
     ("seed-acksall-isr2-machine", 2_186_552),
     ("follower-fetch-before-leader-and-isr", 285_000),
+    ("two-power-losses-isr2-machine", 7_714_811),
 ];
 
 /// Shortest counterexample lengths.
