@@ -6,10 +6,10 @@
 use super::story::Action;
 use super::trace::Trace;
 use crate::core::messages::{FetchResult, Msg};
-use crate::core::producer::Outcome;
 use crate::model::actor::{KMsg, Timer};
 use crate::model::properties::{
     ACKED_NEVER_LOST, LINEARIZABLE, NO_DUPLICATES, VISIBLE_NEVER_LOST, WRITES_AVAILABLE,
+    acked_missing, visible_missing,
 };
 use crate::model::record::Rec;
 use crate::model::state::{KafkaModel, View};
@@ -229,29 +229,11 @@ fn marked(trace: &Trace, property: &str) -> Vec<String> {
         return Vec::new();
     };
     let v = View::of(last);
-    let p = v.producer;
-    let in_leader = |r: &Rec| {
-        v.leader_log()
-            .is_some_and(|log| log.entries().iter().any(|e| e.record.value == r.value))
-    };
     let mut out: Vec<String> = match property {
-        ACKED_NEVER_LOST | LINEARIZABLE => p
-            .outcomes
-            .iter()
-            .zip(&p.records)
-            .filter(|(o, r)| matches!(o, Outcome::Acked(_) | Outcome::Sent) && !in_leader(r))
+        ACKED_NEVER_LOST | LINEARIZABLE => acked_missing(last, &v)
             .map(|(_, r)| r.to_string())
             .collect(),
-        VISIBLE_NEVER_LOST => v
-            .brokers
-            .iter()
-            .flat_map(|b| b.exposed.iter())
-            .filter(|(offset, rec)| {
-                v.leader_log()
-                    .is_none_or(|log| log.entry_at(*offset).is_none_or(|e| e.record != *rec))
-            })
-            .map(|(_, r)| r.to_string())
-            .collect(),
+        VISIBLE_NEVER_LOST => visible_missing(&v).map(|(_, _, r)| r.to_string()).collect(),
         NO_DUPLICATES => v.leader_log().map_or(Vec::new(), |log| {
             let all = names(log.entries().iter().map(|e| e.record));
             all.iter()
@@ -259,7 +241,12 @@ fn marked(trace: &Trace, property: &str) -> Vec<String> {
                 .cloned()
                 .collect()
         }),
-        WRITES_AVAILABLE => p.current().map(|r| r.to_string()).into_iter().collect(),
+        WRITES_AVAILABLE => v
+            .producer
+            .current()
+            .map(|r| r.to_string())
+            .into_iter()
+            .collect(),
         _ => Vec::new(),
     };
     out.sort();

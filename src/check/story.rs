@@ -6,7 +6,9 @@ use crate::core::effects::{Effects, Event};
 use crate::core::messages::Msg;
 use crate::core::producer::Outcome;
 use crate::model::actor::{Input, KMsg, NodeState, Timer};
-use crate::model::properties::{ACKED_NEVER_LOST, VISIBLE_NEVER_LOST, WRITES_AVAILABLE};
+use crate::model::properties::{
+    ACKED_NEVER_LOST, VISIBLE_NEVER_LOST, WRITES_AVAILABLE, acked_missing, visible_missing,
+};
 use crate::model::record::Rec;
 use crate::model::state::{KafkaModel, KafkaState, Snapshot, View};
 use stateright::actor::{Actor, ActorModelAction};
@@ -35,18 +37,10 @@ pub fn ending(trace: &Trace, property: &str) -> Option<String> {
     let leader = v.controller.core.state.leader;
     match property {
         ACKED_NEVER_LOST => {
-            let log = v.leader_log()?;
-            let lost: Vec<String> = p
-                .outcomes
-                .iter()
-                .zip(&p.records)
-                .filter(|(_, r)| !log.entries().iter().any(|e| e.record.value == r.value))
-                .filter_map(|(o, r)| match o {
-                    Outcome::Acked(offset) => {
-                        Some(format!("{r} (acknowledged at offset {offset})"))
-                    }
-                    Outcome::Sent => Some(format!("{r} (sent with acks=0)")),
-                    Outcome::Failed(_) => None,
+            let lost: Vec<String> = acked_missing(last, &v)
+                .map(|(o, r)| match o {
+                    Outcome::Acked(offset) => format!("{r} (acknowledged at offset {offset})"),
+                    _ => format!("{r} (sent with acks=0)"),
                 })
                 .collect();
             (!lost.is_empty()).then(|| {
@@ -59,20 +53,16 @@ pub fn ending(trace: &Trace, property: &str) -> Option<String> {
         }
         VISIBLE_NEVER_LOST => {
             let log = v.leader_log()?;
-            v.brokers.iter().find_map(|b| {
-                let (offset, rec) = b.exposed.iter().find(|(offset, rec)| {
-                    log.entry_at(*offset).is_none_or(|e| e.record != *rec)
-                })?;
-                let now = match log.entry_at(*offset) {
-                    Some(e) => format!("holds {} there", e.record),
-                    None => "has nothing there".into(),
-                };
-                Some(format!(
-                    "Lost: {rec} at offset {offset} was visible to consumers on broker {} (below its HW), and broker {}, the leader now, {now}",
-                    b.replica.id,
-                    leader.map_or("?".into(), |b| b.to_string())
-                ))
-            })
+            let (b, offset, rec) = visible_missing(&v).next()?;
+            let now = match log.entry_at(offset) {
+                Some(e) => format!("holds {} there", e.record),
+                None => "has nothing there".into(),
+            };
+            Some(format!(
+                "Lost: {rec} at offset {offset} was visible to consumers on broker {} (below its HW), and broker {}, the leader now, {now}",
+                b.replica.id,
+                leader.map_or("?".into(), |b| b.to_string())
+            ))
         }
         WRITES_AVAILABLE if !p.is_done() && last.quiet() => {
             let record = p.current().map_or("a record".into(), |r| r.to_string());

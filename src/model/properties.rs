@@ -1,11 +1,13 @@
 //! The properties of DESIGN §3, under exactly those names, plus the
 //! `sometimes` sanity properties that keep every verdict from being vacuous.
 
+use super::actor::BrokerState;
 use super::config::ModelConfig;
+use super::record::Rec;
 use super::state::{KafkaModel, KafkaState, Snapshot, View};
 use crate::core::messages::Msg;
 use crate::core::producer::Outcome;
-use crate::core::types::Acks;
+use crate::core::types::{Acks, Offset};
 use stateright::Expectation;
 
 pub const ACKED_NEVER_LOST: &str = "acked_never_lost";
@@ -39,30 +41,48 @@ fn produce_in_flight<S: Snapshot>(state: &S, value: u8) -> bool {
 }
 
 fn acked_never_lost<S: Snapshot>(_: &ModelConfig, state: &S, v: &View) -> bool {
-    let Some(log) = v.leader_log() else {
-        return true;
-    };
-    v.producer
-        .outcomes
+    acked_missing(state, v).next().is_none()
+}
+
+/// What `acked_never_lost` forbids: each record acknowledged (with acks=0,
+/// sent) that the current leader's log lacks, with its outcome. Stories
+/// and charts name the same records the property counts.
+pub fn acked_missing<'s, 'a: 's, S: Snapshot>(
+    state: &'s S,
+    v: &View<'a>,
+) -> impl Iterator<Item = (&'a Outcome, &'a Rec)> + 's {
+    let log = v.leader_log();
+    let p = v.producer;
+    p.outcomes
         .iter()
-        .zip(&v.producer.records)
-        .filter(|(o, r)| match o {
+        .zip(&p.records)
+        .filter(move |(o, r)| match o {
             Outcome::Acked(_) => true,
             // acks=0: acknowledged means sent, once the request left the network.
             Outcome::Sent => !produce_in_flight(state, r.value),
             Outcome::Failed(_) => false,
         })
-        .all(|(_, r)| log.entries().iter().any(|e| e.record.value == r.value))
+        .filter(move |(_, r)| {
+            log.is_some_and(|log| !log.entries().iter().any(|e| e.record.value == r.value))
+        })
 }
 
 fn visible_never_lost<S: Snapshot>(_: &ModelConfig, _: &S, v: &View) -> bool {
-    let Some(log) = v.leader_log() else {
-        return true;
-    };
-    v.brokers.iter().all(|b| {
-        b.exposed
-            .iter()
-            .all(|(offset, rec)| log.entry_at(*offset).is_some_and(|e| e.record == *rec))
+    visible_missing(v).next().is_none()
+}
+
+/// What `visible_never_lost` forbids: each (broker, offset, record) a
+/// broker exposed below its HW that the current leader's log does not hold
+/// at that offset.
+pub fn visible_missing<'v, 'a: 'v>(
+    v: &'v View<'a>,
+) -> impl Iterator<Item = (&'a BrokerState, Offset, Rec)> + 'v {
+    let log = v.leader_log();
+    v.brokers.iter().flat_map(move |&b| {
+        b.exposed.iter().filter_map(move |(offset, rec)| {
+            let kept = log?.entry_at(*offset).is_some_and(|e| e.record == *rec);
+            (!kept).then_some((b, *offset, *rec))
+        })
     })
 }
 
