@@ -315,14 +315,15 @@ pub fn advise(
 impl Candidate {
     /// The release's defaults: what a cluster gets when no file names a key.
     pub fn defaults(q: &Question) -> ModelConfig {
+        // An empty configuration read as a user's files are: the config
+        // reader is where Kafka's defaults live.
         let mut c = ModelConfig::default();
+        let mut named = Named::default();
+        if let Ok(empty) = crate::kafka_config::read(&[], q.release) {
+            empty.apply(&mut c, &mut named);
+        }
         c.kafka.replication_factor = q.replicas;
-        c.kafka.min_insync_replicas = 1;
-        c.kafka.log_flush_interval_messages = None;
-        c.kafka.unclean_leader_election_enable = false;
-        c.kafka.retries = 1;
-        // Only what a release decides is left unnamed.
-        let _ = c.apply_release(q.release, Named::default());
+        let _ = c.apply_release(q.release, named);
         c
     }
 }
