@@ -547,7 +547,16 @@ fn acks_minus_one_parses_and_an_unprintable_format_is_refused() {
 /// missing from which leader's log.
 #[test]
 fn a_violated_story_ends_with_the_record_it_lost() {
-    let (_, out, _) = insync(&["check", "models/unclean-election.toml", "--quiet"]);
+    // One worker: which broker the story names is one of several equally
+    // short counterexamples, and only one worker picks it the same way
+    // every run.
+    let (_, out, _) = insync(&[
+        "check",
+        "models/unclean-election.toml",
+        "--quiet",
+        "--threads",
+        "1",
+    ]);
     assert!(
         out.contains(
             "=> Lost: r0 (acknowledged at offset 0) is not in the log of broker 2, the leader now"

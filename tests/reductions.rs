@@ -1,7 +1,8 @@
 //! The partial-order reduction (sleep sets) changes how many transitions
 //! the search follows and nothing else: for every catalogue scenario small
 //! enough to check twice, the same classes, the same verdicts, and
-//! counterexamples of the same length, with and without it.
+//! counterexamples of the same length, with and without it. The same
+//! holds for a search shared among several workers.
 
 use insync::check::report::Report;
 use insync::check::{self, CheckOptions};
@@ -72,4 +73,45 @@ fn sleep_sets_keep_every_class_verdict_and_counterexample_length() {
     // The reduction does something: most scenarios lose a third of their
     // transitions or more.
     assert!(fewer * 2 > small.len(), "{fewer} of {}", small.len());
+}
+
+/// A search on two workers meets the same classes and decides the same,
+/// with counterexamples as short, as one worker: on the canonical scenario
+/// (where the workers hand work to each other thousands of times) and on
+/// small ones (where one may find nothing left to do).
+#[test]
+fn two_workers_keep_every_class_verdict_and_counterexample_length() {
+    let all = load_dir(Path::new("models")).expect("the catalogue loads");
+    let pick = [
+        "seed-acksall-isr2-machine",
+        "unclean-election",
+        "consumer-reads-acks-all",
+    ];
+    for name in pick {
+        let s = all
+            .iter()
+            .find(|s| s.name == name)
+            .unwrap_or_else(|| panic!("{name} is in the catalogue"));
+        let run = |threads| {
+            check::run(
+                &s.config,
+                &s.expect,
+                &CheckOptions {
+                    threads,
+                    progress: false,
+                    ..CheckOptions::default()
+                },
+            )
+        };
+        let (one, two) = (run(1), run(2));
+        assert!(one.exhausted && two.exhausted, "{name}");
+        assert_eq!(one.unique_states, two.unique_states, "{name}: classes");
+        assert_eq!(one.max_depth, two.max_depth, "{name}: depth");
+        assert_eq!(summary(&one), summary(&two), "{name}: verdicts");
+        for p in &two.properties {
+            if let Some(c) = &p.counterexample {
+                assert_eq!(c.length, c.steps.len(), "{name}: {} replays", p.name);
+            }
+        }
+    }
 }

@@ -68,6 +68,17 @@ impl Pacer {
         if !self.expanded.is_multiple_of(8192) {
             return None;
         }
+        self.check(classes, decided, progress, deadline)
+    }
+
+    /// Progress, and whether to stop, now.
+    pub(super) fn check(
+        &self,
+        classes: usize,
+        decided: u32,
+        progress: OnProgress,
+        deadline: &Deadline,
+    ) -> Option<Stopped> {
         progress(classes, "visiting states");
         deadline.reached(self.started, decided)
     }

@@ -18,6 +18,14 @@ impl Bits {
         }
         self.0[w] |= 1 << (i % 64);
     }
+    pub(super) fn union(&mut self, other: &Bits) {
+        if self.0.len() < other.0.len() {
+            self.0.resize(other.0.len(), 0);
+        }
+        for (a, b) in self.0.iter_mut().zip(&other.0) {
+            *a |= b;
+        }
+    }
     pub(super) fn contains(&self, i: u32) -> bool {
         self.0
             .get(i as usize / 64)

@@ -4,10 +4,12 @@
 
 pub mod batch;
 mod chunked;
+mod classes;
 mod deadline;
 pub mod diagram;
 mod graph;
 pub mod html;
+mod pool;
 mod progress;
 pub mod report;
 pub mod search;
@@ -130,7 +132,14 @@ pub fn run(cfg: &ModelConfig, expect: &Expect, opts: &CheckOptions) -> Report {
                 stop: &INTERRUPTED,
                 enough,
             };
-            search::search(&model, symmetry, opts.sleep_sets, &on_progress, &deadline)
+            search::search(
+                &model,
+                symmetry,
+                opts.sleep_sets,
+                opts.threads,
+                &on_progress,
+                &deadline,
+            )
         }
     };
     let simulation = opts.simulate.is_some() && found.walks > 0;

@@ -4,6 +4,8 @@
 //!    evaluates every property there, and records the class graph as
 //!    integer edges. Depth first, because only the current path's states are
 //!    alive: memory stays hot and small (a few dozen bytes per class).
+//!    With sleep sets (the default) it runs on several workers
+//!    (`sleep::visit`); `--no-por`'s reference search runs on one.
 //! 2. A breadth-first search over that integer graph finds, for each
 //!    decided property, the class nearest to the initial state, and the
 //!    path to it is replayed on concrete states, picking at each step an
@@ -214,6 +216,7 @@ pub fn search(
     model: &KafkaModel,
     symmetry: bool,
     sleep_sets: bool,
+    threads: usize,
     progress: OnProgress,
     deadline: &Deadline,
 ) -> Outcome {
@@ -243,6 +246,7 @@ pub fn search(
                 symmetry,
                 &decided,
                 props.len(),
+                threads,
                 progress,
                 deadline,
             )

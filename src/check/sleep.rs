@@ -42,12 +42,17 @@
 //! to the graph's `extra` list, so the shortest-path pass sees them.
 
 use super::chunked::Chunked;
+use super::classes::{Classes, Met};
 use super::deadline::{Deadline, OnProgress, Pacer, Stopped};
 use super::graph::{Bits, Graph, record_hits};
+use super::pool::Pool;
+use super::table::Fingerprint;
 use crate::model::actor::NodeState;
-use crate::model::compact::{Compact, CompactModel, Tag};
+use crate::model::compact::{Compact, CompactModel, Portable, Tag};
 use crate::model::step_names::{NameSet, Names, SlotMap};
 use crate::model::symmetry::fingerprint_and_slots;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 /// Which steps depend on which, for one model.
 struct Dependence {
@@ -95,56 +100,211 @@ impl Dependence {
 /// is read from the table when it is popped), or a second one for the
 /// transitions in `only`, starting from the sleep set `asleep`. Both in
 /// `state`'s own slot numbering.
-struct Task {
+struct Task<S> {
     id: u32,
-    state: Compact,
+    fp: Fingerprint,
+    state: S,
     to: SlotMap,
     only: Option<NameSet>,
     asleep: NameSet,
 }
 
-/// The first pass, as `search::visit`, with sleep sets.
+impl<S> Task<S> {
+    fn with<T>(self, f: impl FnOnce(S) -> T) -> Task<T> {
+        Task {
+            id: self.id,
+            fp: self.fp,
+            state: f(self.state),
+            to: self.to,
+            only: self.only,
+            asleep: self.asleep,
+        }
+    }
+}
+
+/// What one worker recorded: the classes it numbered, the ones it
+/// expanded first with their edges, and what it found.
+struct Part {
+    /// (class, count): each class's successors follow the previous one's
+    /// in `succ`.
+    ranges: Vec<(u32, u32)>,
+    succ: Chunked<u32>,
+    extra: Vec<(u32, u32)>,
+    hits: Vec<Bits>,
+    states: usize,
+}
+
+/// Everything the workers share.
+struct Search<'a> {
+    model: &'a CompactModel<'a>,
+    dep: Dependence,
+    symmetry: bool,
+    decided: &'a (dyn Fn(&Compact) -> u32 + Sync),
+    nprops: usize,
+    classes: Classes,
+    pool: Pool<Task<Portable>>,
+    decided_so_far: AtomicU32,
+    stop: AtomicBool,
+    stopped: Mutex<Option<Stopped>>,
+}
+
+/// The caller's thread also keeps the clock: progress and the deadline.
+struct Clock<'a> {
+    pacer: Pacer,
+    progress: OnProgress<'a>,
+    deadline: &'a Deadline<'a>,
+}
+
+/// The first pass, as `search::visit`, with sleep sets, on `threads`
+/// workers. One worker takes every step in the same order each run; more
+/// find the same classes, but which edges a sleep set spares can differ.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn visit(
     model: &CompactModel,
     rf: usize,
     symmetry: bool,
-    decided: &dyn Fn(&Compact) -> u32,
+    decided: &(dyn Fn(&Compact) -> u32 + Sync),
     nprops: usize,
+    threads: usize,
     progress: OnProgress,
     deadline: &Deadline,
 ) -> (Graph, Vec<Bits>, usize, Option<Stopped>) {
-    let mut pacer = Pacer::start();
-    let mut stopped = None;
-    let mut hits: Vec<Bits> = (0..nprops).map(|_| Bits::default()).collect();
-    let mut g = Graph::default();
-    // Each class's sleep set, in its canonical member's numbering.
-    let mut sleep: Chunked<NameSet> = Chunked::default();
-    let mut expanded = Bits::default();
+    let threads = threads.max(1);
     let init = model.init_state();
-    let dep = Dependence::of(&init, rf);
-    let names = &dep.names;
+    let search = Search {
+        model,
+        dep: Dependence::of(&init, rf),
+        symmetry,
+        decided,
+        nprops,
+        classes: Classes::new(),
+        pool: Pool::new(threads),
+        decided_so_far: AtomicU32::new(0),
+        stop: AtomicBool::new(false),
+        stopped: Mutex::new(None),
+    };
     let (fp, to) = fingerprint_and_slots(&init, symmetry);
-    let (id, _) = g.intern(fp);
-    g.roots.push((id, 0));
-    sleep.push(0);
-    let mut stack = vec![Task {
-        id,
+    let root = search.classes.meet(fp, 0).id();
+    let first = Task {
+        id: root,
+        fp,
         state: init,
         to,
         only: None,
         asleep: 0,
-    }];
-    let mut states = 1;
-    let mut next = Vec::new();
-    let mut decided_so_far = 0;
-    while let Some(task) = stack.pop() {
+    };
+    let clock = Clock {
+        pacer: Pacer::start(),
+        progress,
+        deadline,
+    };
+    let parts: Vec<Part> = std::thread::scope(|scope| {
+        let others: Vec<_> = (1..threads)
+            .map(|_| scope.spawn(|| search.work(Vec::new(), None)))
+            .collect();
+        let mut parts = vec![search.work(vec![first], Some(clock))];
+        parts.extend(
+            others
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))),
+        );
+        parts
+    });
+    let stopped = *search.stopped.lock().unwrap_or_else(|e| e.into_inner());
+    let fingerprints = search.classes.fingerprints();
+    let (g, hits, states) = merge(fingerprints, root, nprops, parts);
+    (g, hits, states, stopped)
+}
+
+impl Search<'_> {
+    fn stop_now(&self, why: Stopped) {
+        self.stopped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_or_insert(why);
+        self.stop.store(true, Ordering::Relaxed);
+        self.pool.end();
+    }
+
+    /// One worker's loop, from the tasks in `stack`.
+    fn work(&self, mut stack: Vec<Task<Compact>>, mut clock: Option<Clock>) -> Part {
+        let mut part = Part {
+            ranges: Vec::new(),
+            succ: Chunked::default(),
+            extra: Vec::new(),
+            hits: (0..self.nprops).map(|_| Bits::default()).collect(),
+            states: 0,
+        };
+        // The initial state.
+        part.states += stack.len();
+        let mut next = Vec::new();
+        loop {
+            let Some(task) = stack.pop() else {
+                let mut stop = || match &clock {
+                    Some(c) => {
+                        let why = c.pacer.check(
+                            self.classes.len(),
+                            self.decided_so_far.load(Ordering::Relaxed),
+                            c.progress,
+                            c.deadline,
+                        );
+                        if let Some(why) = why {
+                            // The pool ends the others' wait itself.
+                            *self.stopped.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
+                            self.stop.store(true, Ordering::Relaxed);
+                        }
+                        why.is_some()
+                    }
+                    None => self.stop.load(Ordering::Relaxed),
+                };
+                match self.pool.take(&mut stop) {
+                    Some(tasks) => {
+                        stack.extend(tasks.into_iter().map(|t| t.with(Portable::into_compact)));
+                        continue;
+                    }
+                    None => break,
+                }
+            };
+            self.expand(task, &mut stack, &mut next, &mut part);
+            if let Some(c) = &mut clock {
+                let why = c.pacer.tick(
+                    self.classes.len(),
+                    self.decided_so_far.load(Ordering::Relaxed),
+                    c.progress,
+                    c.deadline,
+                );
+                if let Some(why) = why {
+                    // Classes left on the stacks keep no successors: the
+                    // shortest-path pass still finds what was met so far.
+                    self.stop_now(why);
+                    break;
+                }
+            } else if self.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            if self.pool.wanted() && stack.len() >= 2 {
+                let half = stack.len() / 2;
+                self.pool
+                    .give(stack.drain(..half).map(|t| t.with(Compact::portable)));
+            }
+        }
+        part
+    }
+
+    fn expand(
+        &self,
+        task: Task<Compact>,
+        stack: &mut Vec<Task<Compact>>,
+        next: &mut Vec<(Tag, Compact)>,
+        part: &mut Part,
+    ) {
+        let names = &self.dep.names;
         let first = task.only.is_none();
         let asleep = if first {
-            expanded.insert(task.id);
-            let bits = decided(&task.state);
-            decided_so_far |= bits;
-            record_hits(&mut hits, task.id, bits);
-            names.unrenamed(sleep[task.id as usize], &task.to)
+            let bits = (self.decided)(&task.state);
+            self.decided_so_far.fetch_or(bits, Ordering::Relaxed);
+            record_hits(&mut part.hits, task.id, bits);
+            names.unrenamed(self.classes.expand(task.fp), &task.to)
         } else {
             task.asleep
         };
@@ -153,15 +313,16 @@ pub(super) fn visit(
             None => (asleep, true),
             Some(only) => (!only, false),
         };
-        model.successors_sleeping(&task.state, names, skip, others, &mut next);
+        self.model
+            .successors_sleeping(&task.state, names, skip, others, next);
         drop(task.state);
-        let start = g.succ.len() as u64;
+        let start = part.succ.len() as u64;
         // Transitions taken here so far: asleep in the later siblings'
         // states where independent of the sibling's own step.
         let mut taken: NameSet = 0;
         for (tag, n) in next.drain(..) {
-            states += 1;
-            let child_asleep = dep.independent_of(asleep | taken, tag.owner);
+            part.states += 1;
+            let child_asleep = self.dep.independent_of(asleep | taken, tag.owner);
             // A step that counts toward a fault bound could take another
             // such step out of bounds: it never sleeps.
             if let Tag {
@@ -172,53 +333,80 @@ pub(super) fn visit(
             {
                 taken |= 1 << name;
             }
-            let (fp, to) = fingerprint_and_slots(&n, symmetry);
-            let (nid, new) = g.intern(fp);
-            if first {
-                g.succ.push(nid);
-            } else {
-                g.extra.push((task.id, nid));
-            }
+            let (fp, to) = fingerprint_and_slots(&n, self.symmetry);
             let canon = names.renamed(child_asleep, &to);
-            if new {
-                sleep.push(canon);
-                stack.push(Task {
-                    id: nid,
-                    state: n,
-                    to,
-                    only: None,
-                    asleep: 0,
-                });
-                continue;
+            let met = self.classes.meet(fp, canon);
+            let nid = met.id();
+            if first {
+                part.succ.push(nid);
+            } else {
+                part.extra.push((task.id, nid));
             }
-            let old = sleep[nid as usize];
-            let now = old & canon;
-            if now == old {
-                continue;
-            }
-            sleep[nid as usize] = now;
-            if expanded.contains(nid) {
-                // Asleep when it was expanded, awake on this path: take
-                // those transitions now.
-                let only = names.unrenamed(old & !canon, &to);
-                stack.push(Task {
-                    id: nid,
-                    state: n,
-                    to,
-                    only: Some(only),
-                    asleep: child_asleep,
-                });
+            match met {
+                Met::New(_) => {
+                    stack.push(Task {
+                        id: nid,
+                        fp,
+                        state: n,
+                        to,
+                        only: None,
+                        asleep: 0,
+                    });
+                }
+                Met::Known(_) => {}
+                Met::Woken(_, woken) => {
+                    // Asleep when it was expanded, awake on this path:
+                    // take those transitions now.
+                    let only = names.unrenamed(woken, &to);
+                    stack.push(Task {
+                        id: nid,
+                        fp,
+                        state: n,
+                        to,
+                        only: Some(only),
+                        asleep: child_asleep,
+                    });
+                }
             }
         }
         if first {
-            g.range[task.id as usize] = (start, (g.succ.len() as u64 - start) as u32);
-        }
-        stopped = pacer.tick(g.fingerprints.len(), decided_so_far, progress, deadline);
-        if stopped.is_some() {
-            break;
+            let len = (part.succ.len() as u64 - start) as u32;
+            part.ranges.push((task.id, len));
         }
     }
-    (g, hits, states, stopped)
+}
+
+/// The workers' parts as one graph, numbered as the classes were met.
+fn merge(
+    fingerprints: Vec<Fingerprint>,
+    root: u32,
+    nprops: usize,
+    parts: Vec<Part>,
+) -> (Graph, Vec<Bits>, usize) {
+    let mut g = Graph::default();
+    for fp in fingerprints {
+        g.fingerprints.push(fp);
+        g.range.push((0, 0));
+    }
+    g.roots.push((root, 0));
+    let mut hits: Vec<Bits> = (0..nprops).map(|_| Bits::default()).collect();
+    let mut states = 0;
+    for p in parts {
+        let mut start = g.succ.len() as u64;
+        for i in 0..p.succ.len() {
+            g.succ.push(p.succ[i]);
+        }
+        for (id, len) in p.ranges {
+            g.range[id as usize] = (start, len);
+            start += len as u64;
+        }
+        g.extra.extend(p.extra);
+        for (all, mine) in hits.iter_mut().zip(&p.hits) {
+            all.union(mine);
+        }
+        states += p.states;
+    }
+    (g, hits, states)
 }
 
 #[cfg(test)]

@@ -87,6 +87,16 @@ impl ClassIds {
         }
     }
 
+    /// Every (fingerprint, id) pair, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (Fingerprint, u32)> + '_ {
+        let zero = self.zero.map(|id| (0, id));
+        self.slots
+            .iter()
+            .filter(|s| s.fp != 0)
+            .map(|s| (s.fp, s.id))
+            .chain(zero)
+    }
+
     fn grow(&mut self) {
         let bigger = vec![Slot::default(); self.slots.len() * 2];
         let old = std::mem::replace(&mut self.slots, bigger);
@@ -123,5 +133,8 @@ mod tests {
         for (i, &k) in keys.iter().enumerate() {
             assert_eq!(t.get_or_insert(k, || unreachable!()), (i as u32, false));
         }
+        let mut all: Vec<(u64, u32)> = t.iter().collect();
+        all.sort_by_key(|&(_, id)| id);
+        assert!(all.iter().map(|&(k, _)| k).eq(keys.iter().copied()));
     }
 }

@@ -517,7 +517,9 @@ impl ConfigFiles {
 pub struct CheckArgs {
     #[command(flatten)]
     pub config: ConfigFlags,
-    /// Worker threads for --simulate; 0 means one per core (the exhaustive search uses one).
+    /// Worker threads for the search or --simulate; 0 means one per core.
+    /// Any number finds the same states and counterexamples of the same
+    /// length; with one, a run repeats the same counterexample exactly.
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]

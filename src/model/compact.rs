@@ -124,6 +124,52 @@ pub struct Compact {
     pub history: History,
 }
 
+/// A compact state that can move to another thread: its actor states no
+/// longer shared (their hashes are cached again over there).
+pub struct Portable {
+    slots: Vec<(NodeState, TimerBits, Option<BrokerSet>)>,
+    net: Vec<(u8, u8, KMsg, u64)>,
+    history: History,
+}
+
+impl Compact {
+    pub fn portable(self) -> Portable {
+        let slots = self
+            .slots
+            .into_iter()
+            .map(|s| {
+                let state = Rc::try_unwrap(s.node)
+                    .map(|c| c.state)
+                    .unwrap_or_else(|shared| shared.state.clone());
+                (state, s.timers, s.choices)
+            })
+            .collect();
+        Portable {
+            slots,
+            net: self.net,
+            history: self.history,
+        }
+    }
+}
+
+impl Portable {
+    pub fn into_compact(self) -> Compact {
+        Compact {
+            slots: self
+                .slots
+                .into_iter()
+                .map(|(state, timers, choices)| Slot {
+                    node: Cached::new(state),
+                    timers,
+                    choices,
+                })
+                .collect(),
+            net: self.net,
+            history: self.history,
+        }
+    }
+}
+
 impl Snapshot for Compact {
     fn nodes(&self) -> impl Iterator<Item = &NodeState> {
         self.slots.iter().map(|s| &s.node.state)
