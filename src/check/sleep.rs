@@ -40,6 +40,25 @@
 //! with fewer of them asleep is expanded again for the difference, as
 //! Godefroid's algorithm with state caching does; the edges so found go
 //! to the graph's `extra` list, so the shortest-path pass sees them.
+//!
+//! Why not persistent (ample) sets, which would visit fewer classes: each
+//! of two obstacles is enough here.
+//! - A persistent set that takes actor j's steps must also take every step
+//!   that could later put a message on a channel to j that is empty now.
+//!   The controller, the leader and the producer can each send to any
+//!   broker after steps of their own, so the set grows to nearly every
+//!   actor's steps.
+//! - The properties are predicates on single states, and a search that
+//!   postpones steps keeps such predicates only if the steps it postpones
+//!   change nothing they read (the visibility condition, C2 in Clarke,
+//!   Grumberg and Peled's "Model Checking"). Nearly every step changes
+//!   something a property reads: a follower's log (`replicas_agree`), a
+//!   leader's HW (`visible_never_lost`), whether anything is left in
+//!   flight (`writes_available`).
+//!
+//! The workers of one search share the class table (`classes`): a class's
+//! sleep set and whether it was expanded change under one lock, so the
+//! rule above holds whichever worker meets the class first.
 
 use super::chunked::Chunked;
 use super::classes::{Classes, Met};
