@@ -75,19 +75,22 @@ impl Classes {
 
     fn shard(&self, fp: Fingerprint) -> std::sync::MutexGuard<'_, Shard> {
         let s = &self.shards[(fp >> (64 - SHARD_BITS)) as usize];
-        // A worker that panicked has already failed the search.
+        // A worker that panicked ends the search (`sleep::EndOnPanic`).
         s.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Meets class `fp` with `asleep` asleep on this path: a new class keeps
     /// that sleep set; a known one keeps what is asleep on every path to it.
     pub(super) fn meet(&self, fp: Fingerprint, asleep: NameSet) -> Met {
+        assert!(
+            self.len() < EXPANDED as usize - 1024,
+            "fewer than 2^31 classes: the search would not fit in memory anyway"
+        );
         let mut shard = self.shard(fp);
         let index = shard.classes.len() as u32;
         let (at, new) = shard.ids.get_or_insert(fp, || index);
         if new {
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-            assert!(id < EXPANDED, "fewer than 2^31 classes");
             shard.classes.push(Class { id, asleep });
             return Met::New(id);
         }

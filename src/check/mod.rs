@@ -36,8 +36,8 @@ use std::time::{Duration, Instant};
 
 #[derive(Clone, Debug)]
 pub struct CheckOptions {
-    /// Worker threads for random walks; 0 means one per core. The
-    /// exhaustive search runs on one.
+    /// Worker threads for the search or the random walks; 0 means one per
+    /// core. A batch gives each scenario one and runs them side by side.
     pub threads: usize,
     /// Show progress on stderr while checking: a spinner on a terminal,
     /// a plain line every few seconds elsewhere.

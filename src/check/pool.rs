@@ -15,12 +15,13 @@ pub(super) struct Pool<T> {
     /// Workers waiting, readable without the lock: busy workers look at it
     /// after every expansion.
     waiting: AtomicUsize,
-    workers: usize,
 }
 
 struct Shared<T> {
     tasks: Vec<T>,
     waiting: usize,
+    /// Workers that may still take tasks.
+    workers: usize,
     over: bool,
 }
 
@@ -30,11 +31,11 @@ impl<T> Pool<T> {
             shared: Mutex::new(Shared {
                 tasks: Vec::new(),
                 waiting: 0,
+                workers,
                 over: false,
             }),
             wake: Condvar::new(),
             waiting: AtomicUsize::new(0),
-            workers,
         }
     }
 
@@ -49,10 +50,26 @@ impl<T> Pool<T> {
 
     pub(super) fn give(&self, tasks: impl Iterator<Item = T>) {
         self.lock().tasks.extend(tasks);
+        // Served: no more handing over until a worker waits again (each
+        // waiter says so once more when it wakes and finds nothing).
+        self.waiting.store(0, Ordering::Relaxed);
         self.wake.notify_all();
     }
 
-    /// Ends the search for every worker (a deadline passed).
+    /// One worker fewer: it could not start. The others no longer wait for
+    /// it to run dry.
+    pub(super) fn retire(&self) {
+        let mut s = self.lock();
+        s.workers -= 1;
+        if s.waiting >= s.workers {
+            s.over = true;
+        }
+        drop(s);
+        self.wake.notify_all();
+    }
+
+    /// Ends the search for every worker (a deadline passed, or a worker
+    /// failed).
     pub(super) fn end(&self) {
         self.lock().over = true;
         self.wake.notify_all();
@@ -75,7 +92,7 @@ impl<T> Pool<T> {
             }
             s.waiting += 1;
             self.waiting.store(s.waiting, Ordering::Relaxed);
-            if s.waiting == self.workers {
+            if s.waiting >= s.workers {
                 s.over = true;
                 self.wake.notify_all();
                 return None;
@@ -120,6 +137,16 @@ mod tests {
             assert_eq!(pool.take(&mut || false), None);
         });
         assert_eq!(done.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn a_worker_that_never_started_is_not_waited_for() {
+        let pool: Pool<u32> = Pool::new(3);
+        pool.retire();
+        std::thread::scope(|scope| {
+            scope.spawn(|| assert_eq!(pool.take(&mut || false), None));
+            assert_eq!(pool.take(&mut || false), None);
+        });
     }
 
     #[test]

@@ -167,6 +167,20 @@ struct Search<'a> {
     stopped: Mutex<Option<Stopped>>,
 }
 
+/// Ends the search for every worker when one unwinds: the others would
+/// wait forever for it to run dry, and the panic could never reach the
+/// caller.
+struct EndOnPanic<'s, 'a>(&'s Search<'a>);
+
+impl Drop for EndOnPanic<'_, '_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.stop.store(true, Ordering::Relaxed);
+            self.0.pool.end();
+        }
+    }
+}
+
 /// The caller's thread also keeps the clock: progress and the deadline.
 struct Clock<'a> {
     pacer: Pacer,
@@ -219,7 +233,15 @@ pub(super) fn visit(
     };
     let parts: Vec<Part> = std::thread::scope(|scope| {
         let others: Vec<_> = (1..threads)
-            .map(|_| scope.spawn(|| search.work(Vec::new(), None)))
+            .filter_map(|_| {
+                let worker = std::thread::Builder::new().name("insync search".into());
+                let started = worker.spawn_scoped(scope, || search.work(Vec::new(), None));
+                if started.is_err() {
+                    // The system would not give another thread: search on fewer.
+                    search.pool.retire();
+                }
+                started.ok()
+            })
             .collect();
         let mut parts = vec![search.work(vec![first], Some(clock))];
         parts.extend(
@@ -254,6 +276,7 @@ impl Search<'_> {
             hits: (0..self.nprops).map(|_| Bits::default()).collect(),
             states: 0,
         };
+        let _end = EndOnPanic(self);
         // The initial state.
         part.states += stack.len();
         let mut next = Vec::new();
@@ -410,8 +433,12 @@ fn merge(
     g.roots.push((root, 0));
     let mut hits: Vec<Bits> = (0..nprops).map(|_| Bits::default()).collect();
     let mut states = 0;
-    for p in parts {
+    for mut p in parts {
         let mut start = g.succ.len() as u64;
+        if start == 0 {
+            // The first part's edges stay where they are.
+            g.succ = std::mem::take(&mut p.succ);
+        }
         for i in 0..p.succ.len() {
             g.succ.push(p.succ[i]);
         }
