@@ -258,13 +258,22 @@ pub(super) fn visit(
 }
 
 impl Search<'_> {
-    fn stop_now(&self, why: Stopped) {
+    /// Progress, and whether to stop: every few thousand expansions, or
+    /// `now`. A stop is recorded, and every worker told.
+    fn clock_says(&self, c: &mut Clock, now: bool) -> Option<Stopped> {
+        let classes = self.classes.len();
+        let decided = self.decided_so_far.load(Ordering::Relaxed);
+        let why = if now {
+            c.pacer.check(classes, decided, c.progress, c.deadline)
+        } else {
+            c.pacer.tick(classes, decided, c.progress, c.deadline)
+        }?;
         self.stopped
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get_or_insert(why);
         self.stop.store(true, Ordering::Relaxed);
-        self.pool.end();
+        Some(why)
     }
 
     /// One worker's loop, from the tasks in `stack`.
@@ -282,21 +291,9 @@ impl Search<'_> {
         let mut next = Vec::new();
         loop {
             let Some(task) = stack.pop() else {
-                let mut stop = || match &clock {
-                    Some(c) => {
-                        let why = c.pacer.check(
-                            self.classes.len(),
-                            self.decided_so_far.load(Ordering::Relaxed),
-                            c.progress,
-                            c.deadline,
-                        );
-                        if let Some(why) = why {
-                            // The pool ends the others' wait itself.
-                            *self.stopped.lock().unwrap_or_else(|e| e.into_inner()) = Some(why);
-                            self.stop.store(true, Ordering::Relaxed);
-                        }
-                        why.is_some()
-                    }
+                // The pool ends the others' wait itself.
+                let mut stop = || match &mut clock {
+                    Some(c) => self.clock_says(c, true).is_some(),
                     None => self.stop.load(Ordering::Relaxed),
                 };
                 match self.pool.take(&mut stop) {
@@ -309,16 +306,10 @@ impl Search<'_> {
             };
             self.expand(task, &mut stack, &mut next, &mut part);
             if let Some(c) = &mut clock {
-                let why = c.pacer.tick(
-                    self.classes.len(),
-                    self.decided_so_far.load(Ordering::Relaxed),
-                    c.progress,
-                    c.deadline,
-                );
-                if let Some(why) = why {
+                if self.clock_says(c, false).is_some() {
                     // Classes left on the stacks keep no successors: the
                     // shortest-path pass still finds what was met so far.
-                    self.stop_now(why);
+                    self.pool.end();
                     break;
                 }
             } else if self.stop.load(Ordering::Relaxed) {
