@@ -47,6 +47,9 @@ pub struct CheckOptions {
     /// Use sleep sets in the exhaustive search (ordered network only):
     /// the same states through fewer transitions (see `sleep`).
     pub sleep_sets: bool,
+    /// With sleep sets, also take the clients' steps alone where that
+    /// visits every verdict (`model::client_first`): fewer states.
+    pub client_first: bool,
     /// Random walks instead of an exhaustive check, for this long.
     pub simulate: Option<Duration>,
     /// At most this many random walks.
@@ -75,6 +78,7 @@ impl Default for CheckOptions {
             progress: false,
             symmetry: true,
             sleep_sets: true,
+            client_first: true,
             simulate: None,
             walks: None,
             time_limit: None,
@@ -135,7 +139,7 @@ pub fn run(cfg: &ModelConfig, expect: &Expect, opts: &CheckOptions) -> Report {
             search::search(
                 &model,
                 symmetry,
-                opts.sleep_sets,
+                (opts.sleep_sets, opts.client_first),
                 opts.threads,
                 &on_progress,
                 &deadline,

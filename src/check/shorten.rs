@@ -1,7 +1,10 @@
-//! Shortening a counterexample a random walk found.
+//! Shortening a counterexample a random walk, or the search with clients
+//! first, found.
 //!
 //! A walk wanders: its path to a violation carries steps the violation
-//! does not need (a fetch that changed nothing, a heartbeat). Each pass
+//! does not need (a fetch that changed nothing, a heartbeat). The search
+//! with clients first (`model::client_first`) can end a path with client
+//! deliveries it took early, which the violation did not need either. Each pass
 //! drops one step and replays the rest, also dropping every later step
 //! the removal disabled (a response whose request is gone); whatever still
 //! ends in a violation, and is shorter, is kept. This is delta debugging

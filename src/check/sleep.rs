@@ -34,15 +34,24 @@
 //! sleep set is kept in the canonical member's slot numbering and carried
 //! to the member at hand through `fingerprint_and_slots`.
 //!
-//! Every class is still visited (the `--no-por` agreement tests pin it),
-//! and every property is a predicate on one state, so verdicts cannot
-//! change. A class first expanded with transitions asleep and met again
+//! Sleep sets alone visit every class (the `--no-client-first` agreement
+//! tests pin it), and every property is a predicate on one state, so
+//! verdicts cannot change. A class first expanded with transitions asleep and met again
 //! with fewer of them asleep is expanded again for the difference, as
 //! Godefroid's algorithm with state caching does; the edges so found go
 //! to the graph's `extra` list, so the shortest-path pass sees them.
 //!
-//! Why not persistent (ample) sets, which would visit fewer classes: each
-//! of two obstacles is enough here.
+//! Persistent (ample) sets visit fewer classes; this search takes one
+//! only for the clients' steps (`model::client_first`), where the two
+//! obstacles below fall: nothing but a client's own request (or the
+//! controller's Metadata, already on its way) makes anyone send to a
+//! client, and a client step never undoes a violation. Where it applies,
+//! `successors_sleeping` offers only the clients' steps, and the sleep
+//! sets work within them as Godefroid's combined algorithm does. Which
+//! classes the combination meets can then depend on the order of steps
+//! (a class may be met only after client steps it could have been met
+//! before), never whether a violation is met. Elsewhere, each of two
+//! obstacles is enough to rule a persistent set out.
 //! - A persistent set that takes actor j's steps must also take every step
 //!   that could later put a message on a channel to j that is empty now.
 //!   The controller, the leader and the producer can each send to any
@@ -158,6 +167,8 @@ struct Search<'a> {
     model: &'a CompactModel<'a>,
     dep: Dependence,
     symmetry: bool,
+    /// Take the clients' steps alone where `client_first` allows it.
+    client_first: bool,
     decided: &'a (dyn Fn(&Compact) -> u32 + Sync),
     nprops: usize,
     classes: Classes,
@@ -195,7 +206,7 @@ struct Clock<'a> {
 pub(super) fn visit(
     model: &CompactModel,
     rf: usize,
-    symmetry: bool,
+    (symmetry, client_first): (bool, bool),
     decided: &(dyn Fn(&Compact) -> u32 + Sync),
     nprops: usize,
     threads: usize,
@@ -208,6 +219,7 @@ pub(super) fn visit(
         model,
         dep: Dependence::of(&init, rf),
         symmetry,
+        client_first,
         decided,
         nprops,
         classes: Classes::new(),
@@ -347,7 +359,7 @@ impl Search<'_> {
             Some(only) => (!only, false),
         };
         self.model
-            .successors_sleeping(&task.state, names, skip, others, next);
+            .successors_sleeping(&task.state, names, (skip, others, self.client_first), next);
         drop(task.state);
         let start = part.succ.len() as u64;
         // Transitions taken here so far: asleep in the later siblings'

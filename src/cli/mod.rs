@@ -551,10 +551,15 @@ pub struct CheckArgs {
     /// Turn the broker symmetry reduction off.
     #[arg(long)]
     pub no_symmetry: bool,
-    /// Turn the partial-order reduction (sleep sets) off: the search
-    /// follows every transition. It visits the same states either way.
+    /// Turn the partial-order reduction off: the search follows every
+    /// transition from every state. Verdicts are the same either way.
     #[arg(long)]
     pub no_por: bool,
+    /// Keep the sleep sets but turn off "clients first", the part of the
+    /// partial-order reduction that visits fewer states: every state is
+    /// then visited, and counterexamples are the shortest.
+    #[arg(long)]
+    pub no_client_first: bool,
 }
 
 #[derive(Args, Debug)]

@@ -1411,20 +1411,28 @@ impl<R: Record> Replica<R> {
         });
     }
 
+    /// The clients this replica holds a request of: an acks=all produce
+    /// waiting for the HW, or a produce or read parked for an epoch. It
+    /// answers them later, or resets their connections when it stops.
+    /// Nothing else makes a replica send to a client unasked: every other
+    /// answer goes out in the step that receives the request (the model's
+    /// client-first reduction relies on it, `model::client_first`).
+    pub fn clients_owed(&self) -> impl Iterator<Item = Node> + '_ {
+        let pending = self.leader.iter().flat_map(|l| l.pending_acks.iter());
+        let parked = self.parked.iter().filter_map(|p| match p {
+            Parked::Read { client, .. } | Parked::Produce(client, _) => Some(*client),
+            Parked::FetchForUnknownEpoch(..) | Parked::DelayedFetch(..) => None,
+        });
+        pending.map(|p| p.client).chain(parked)
+    }
+
     /// What ends with the process, however it ends: its leadership, its
     /// parked requests and its connections: each client with a request
     /// pending sees its connection reset.
     fn stop_process(&mut self, fx: &mut Effects<R>) {
-        let mut clients = Vec::new();
-        if let Some(l) = self.leader.take() {
-            clients.extend(l.pending_acks.iter().map(|p| p.client));
-        }
-        for p in std::mem::take(&mut self.parked) {
-            match p {
-                Parked::Read { client, .. } | Parked::Produce(client, _) => clients.push(client),
-                Parked::FetchForUnknownEpoch(..) | Parked::DelayedFetch(..) => {}
-            }
-        }
+        let mut clients: Vec<Node> = self.clients_owed().collect();
+        self.leader = None;
+        self.parked.clear();
         clients.sort();
         clients.dedup();
         self.high_watermark = self.high_watermark.min(self.log.end_offset());

@@ -14,7 +14,8 @@
 //! recording history) is repeated here, and tests check that both walks
 //! reach the same classes with the same fingerprints.
 
-use super::actor::{Choice, ELECTION, KMsg, KafkaActor, NodeState, Timer};
+use super::actor::{Choice, ELECTION, KMsg, KafkaActor, Layout, NodeState, Timer};
+use super::client_first;
 use super::config::ModelConfig;
 use super::digest::message_digest;
 use super::history::History;
@@ -299,17 +300,28 @@ impl<'a> CompactModel<'a> {
     /// The successors within bounds, leaving out every step whose name
     /// is in `skip` (and, unless `others`, every step without a name), each
     /// with what the sleep sets need to know of its step (see
-    /// `check::sleep`).
+    /// `check::sleep`). With `client_first`, only the clients' steps where
+    /// `client_first::applies`.
     pub fn successors_sleeping(
         &self,
         s: &Compact,
         names: &Names,
-        skip: NameSet,
-        others: bool,
+        (skip, others, client_first): (NameSet, bool, bool),
         out: &mut Vec<(Tag, Compact)>,
     ) {
         let counts = fault_counts(&View::of(s));
-        for step in self.steps(s) {
+        let mut steps = self.steps(s);
+        let layout = Layout {
+            rf: self.cfg.kafka.replication_factor,
+        };
+        if client_first && client_first::applies(s, layout) {
+            let clients = client_first::client_slots(s, layout);
+            steps.retain(|step| match *step {
+                Step::Deliver(m) => clients.contains(&(s.net[m].1 as usize)),
+                Step::Timeout(i, _) | Step::Elect(i, _) => clients.contains(&i),
+            });
+        }
+        for step in steps {
             let (named, owner) = match step {
                 Step::Deliver(m) => {
                     let (src, dst) = (s.net[m].0, s.net[m].1);

@@ -3,6 +3,7 @@
 
 pub mod actor;
 pub mod build;
+pub mod client_first;
 pub mod compact;
 pub mod config;
 pub mod digest;

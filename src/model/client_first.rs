@@ -1,0 +1,105 @@
+//! Clients first: a persistent set (Godefroid 1996, ch. 4) the search may
+//! take instead of every step. Where it applies, the search follows only
+//! the clients' steps (the producer's and the consumer's deliveries) and
+//! postpones the brokers' and the controller's, which visits fewer
+//! classes, not only fewer transitions as sleep sets do.
+//!
+//! **When.** Some message is on its way to a client, and no broker or
+//! controller can put a message on a channel to a client that is empty
+//! now, whatever they do before a client moves ([`may_send`]):
+//! - the controller publishes Metadata to every client on each partition
+//!   change, which a chain of other steps (a crash, its session timeout)
+//!   can bring at almost any moment: its channel to each client must
+//!   already be busy;
+//! - a broker sends a client only what answers one of that client's
+//!   requests: one on its way to the broker, or one the broker holds
+//!   (`Replica::clients_owed`: an acks=all produce awaiting the HW, a
+//!   produce or read parked for an epoch). Every other answer goes out in
+//!   the step that receives the request, and a broker that is down
+//!   answers a request it receives with a reset;
+//! - a client sends only to brokers.
+//!
+//! `tests/reductions.rs` checks these three facts on every transition of
+//! several scenarios.
+//!
+//! **Why the set is persistent.** Call T the clients' enabled steps. A
+//! step of a broker or of the controller runs on that actor's state alone
+//! and appends to channels it sends on; it neither records in the history
+//! (only clients do) nor counts toward a fault bound differently for a
+//! client having moved. So it commutes with every step in T and leaves
+//! each of them enabled (a busy channel keeps its head). The only steps
+//! that depend on T are further client steps, and by the condition above
+//! none can become enabled until a step of T is taken.
+//!
+//! **Why verdicts stay.** A persistent set postpones steps, so the
+//! reduced graph need not hold every state; it holds every state in
+//! which no step of T is left (quiet states among them), and for any
+//! other state w it holds w after some client steps. Each property keeps
+//! its verdict because client steps never undo a violation or a
+//! `sometimes` witness:
+//! - `acked_never_lost`: a client step can only add an acknowledged
+//!   record; it changes no log, and an acks=0 record counted as sent is
+//!   never sent again;
+//! - `linearizable`: a client step appends to the history, and a history
+//!   that no order explains stays so when extended;
+//! - `writes_available`: a state with a message in flight is not quiet,
+//!   and a producer that is done ignores everything;
+//! - `visible_never_lost`, `replicas_agree`, `no_duplicates`,
+//!   `leader_in_isr`, `sometimes_crash` and `sometimes_leader_change` read
+//!   nothing a client step changes; `sometimes_write_acknowledged` and
+//!   `sometimes_consumer_read` only grow.
+//!
+//! **No step is postponed forever** (the cycle proviso): clients never
+//! send to clients, so each step of T leaves one message fewer on the
+//! way to a client, and a chain of reduced states ends in a fully
+//! expanded one.
+//!
+//! **What it costs.** The state at the end of a counterexample may be one
+//! where the clients have moved on, so a counterexample can be a few
+//! client deliveries longer than the shortest one in the full graph.
+//! `--no-client-first` (or `--no-por`) turns the reduction off.
+
+use super::actor::{Layout, NodeState};
+use super::compact::Compact;
+use crate::core::messages::Node;
+
+/// Whether the search may take only the clients' steps from `s`.
+pub fn applies(s: &Compact, layout: Layout) -> bool {
+    let clients = client_slots(s, layout);
+    let busy = |src: usize, dst: usize| {
+        s.net
+            .iter()
+            .any(|(a, b, _, _)| (*a as usize, *b as usize) == (src, dst))
+    };
+    let any_to_a_client = s
+        .net
+        .iter()
+        .any(|(_, b, _, _)| clients.contains(&(*b as usize)));
+    any_to_a_client
+        && clients
+            .clone()
+            .all(|x| (0..clients.start).all(|y| busy(y, x) || !may_send(s, layout, y, x)))
+}
+
+/// Whether actor `y` (a broker or the controller) could send to client
+/// `x` before `x` takes a step: conservative, so `true` when unsure.
+pub fn may_send(s: &Compact, layout: Layout, y: usize, x: usize) -> bool {
+    let client = layout.node(x.into());
+    match &s.slots[y].node.state {
+        NodeState::Broker(b) => {
+            let asked = s
+                .net
+                .iter()
+                .any(|(a, d, _, _)| (*a as usize, *d as usize) == (x, y));
+            asked || b.replica.clients_owed().any(|c| c == client)
+        }
+        NodeState::Controller(_) => true,
+        NodeState::Producer(_) | NodeState::Consumer(_) => false,
+    }
+}
+
+/// The clients' actor slots: after the brokers and the controller.
+pub fn client_slots(s: &Compact, layout: Layout) -> std::ops::Range<usize> {
+    let first = usize::from(layout.id(Node::Controller)) + 1;
+    first..s.slots.len()
+}
