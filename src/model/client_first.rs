@@ -60,46 +60,45 @@
 //! `--no-client-first` (or `--no-por`) turns the reduction off.
 
 use super::actor::{Layout, NodeState};
-use super::compact::Compact;
 use crate::core::messages::Node;
 
+/// What the rule reads of a global state: its actors and which channels
+/// hold messages.
+pub trait Channels {
+    fn actors(&self) -> usize;
+    fn node(&self, actor: usize) -> &NodeState;
+    /// Some message is on its way from `src` to `dst`.
+    fn busy(&self, src: usize, dst: usize) -> bool;
+}
+
 /// Whether the search may take only the clients' steps from `s`.
-pub fn applies(s: &Compact, layout: Layout) -> bool {
+pub fn applies(s: &impl Channels, layout: Layout) -> bool {
     let clients = client_slots(s, layout);
-    let busy = |src: usize, dst: usize| {
-        s.net
-            .iter()
-            .any(|(a, b, _, _)| (*a as usize, *b as usize) == (src, dst))
-    };
-    let any_to_a_client = s
-        .net
-        .iter()
-        .any(|(_, b, _, _)| clients.contains(&(*b as usize)));
+    let others = 0..clients.start;
+    let any_to_a_client = clients
+        .clone()
+        .any(|x| (0..s.actors()).any(|y| s.busy(y, x)));
     any_to_a_client
-        && clients
-            .clone()
-            .all(|x| (0..clients.start).all(|y| busy(y, x) || !may_send(s, layout, y, x)))
+        && clients.clone().all(|x| {
+            others
+                .clone()
+                .all(|y| s.busy(y, x) || !may_send(s, layout, y, x))
+        })
 }
 
 /// Whether actor `y` (a broker or the controller) could send to client
 /// `x` before `x` takes a step: conservative, so `true` when unsure.
-pub fn may_send(s: &Compact, layout: Layout, y: usize, x: usize) -> bool {
+pub fn may_send(s: &impl Channels, layout: Layout, y: usize, x: usize) -> bool {
     let client = layout.node(x.into());
-    match &s.slots[y].node.state {
-        NodeState::Broker(b) => {
-            let asked = s
-                .net
-                .iter()
-                .any(|(a, d, _, _)| (*a as usize, *d as usize) == (x, y));
-            asked || b.replica.clients_owed().any(|c| c == client)
-        }
+    match s.node(y) {
+        NodeState::Broker(b) => s.busy(x, y) || b.replica.clients_owed().any(|c| c == client),
         NodeState::Controller(_) => true,
         NodeState::Producer(_) | NodeState::Consumer(_) => false,
     }
 }
 
 /// The clients' actor slots: after the brokers and the controller.
-pub fn client_slots(s: &Compact, layout: Layout) -> std::ops::Range<usize> {
+pub fn client_slots(s: &impl Channels, layout: Layout) -> std::ops::Range<usize> {
     let first = usize::from(layout.id(Node::Controller)) + 1;
-    first..s.slots.len()
+    first..s.actors()
 }

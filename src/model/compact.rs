@@ -190,6 +190,22 @@ impl Snapshot for Compact {
     }
 }
 
+impl client_first::Channels for Compact {
+    fn actors(&self) -> usize {
+        self.slots.len()
+    }
+    fn node(&self, actor: usize) -> &NodeState {
+        &self.slots[actor].node.state
+    }
+    fn busy(&self, src: usize, dst: usize) -> bool {
+        let key = (src as u8, dst as u8);
+        // Sorted by channel.
+        self.net
+            .binary_search_by(|(a, b, _, _)| (*a, *b).cmp(&key))
+            .is_ok()
+    }
+}
+
 /// The timer bits that only start a new fault (see `Timer::starts_a_fault`).
 const FAULT_STARTS: TimerBits = {
     let preferred = ((1 << 7) - 1) << 10;
