@@ -7,10 +7,16 @@
 //! **When.** Some message is on its way to a client, and no broker or
 //! controller can put a message on a channel to a client that is empty
 //! now, whatever they do before a client moves ([`may_send`]):
-//! - the controller publishes Metadata to every client on each partition
-//!   change, which a chain of other steps (a crash, its session timeout)
-//!   can bring at almost any moment: its channel to each client must
-//!   already be busy;
+//! - the controller sends clients Metadata only when it elects a leader
+//!   (`Controller::install_leader`): with the partition leaderless, or by
+//!   a preferred-leader election. A leader is lost only to its own
+//!   fencing (its session timeout after a crash or a network partition,
+//!   its controlled shutdown) or to its unclean restart, each a message
+//!   of its own to the controller that follows a fault of its own. So
+//!   unless the controller's channel to each client is already busy, it
+//!   must be that no fault is left in the scenario's bounds, the leader is
+//!   up, connected and not stopping, and nothing but AlterPartition is on
+//!   its way from the leader to the controller ([`controller_may_elect`]);
 //! - a broker sends a client only what answers one of that client's
 //!   requests: one on its way to the broker, or one the broker holds
 //!   (`Replica::clients_owed`: an acks=all produce awaiting the HW, a
@@ -19,8 +25,10 @@
 //!   answers a request it receives with a reset;
 //! - a client sends only to brokers.
 //!
-//! `tests/reductions.rs` checks these three facts on every transition of
-//! several scenarios.
+//! `tests/reductions.rs` checks these facts on every transition of
+//! several scenarios: no step sends to a client where [`may_send`] said
+//! it could not, and no broker's or controller's step turns a "could not"
+//! into a "could".
 //!
 //! **Why the set is persistent.** Call T the clients' enabled steps. A
 //! step of a broker or of the controller runs on that actor's state alone
@@ -59,21 +67,25 @@
 //! client deliveries longer than the shortest one in the full graph.
 //! `--no-client-first` (or `--no-por`) turns the reduction off.
 
-use super::actor::{Layout, NodeState};
-use crate::core::messages::Node;
+use super::actor::{KMsg, Layout, NodeState};
+use super::config::ModelConfig;
+use crate::core::messages::{Msg, Node};
 
-/// What the rule reads of a global state: its actors and which channels
-/// hold messages.
+/// What the rule reads of a global state: its actors and the messages on
+/// their way.
 pub trait Channels {
     fn actors(&self) -> usize;
     fn node(&self, actor: usize) -> &NodeState;
-    /// Some message is on its way from `src` to `dst`.
-    fn busy(&self, src: usize, dst: usize) -> bool;
+    /// The messages on their way from `src` to `dst`.
+    fn channel(&self, src: usize, dst: usize) -> impl Iterator<Item = &KMsg>;
+    fn busy(&self, src: usize, dst: usize) -> bool {
+        self.channel(src, dst).next().is_some()
+    }
 }
 
 /// Whether the search may take only the clients' steps from `s`.
-pub fn applies(s: &impl Channels, layout: Layout) -> bool {
-    let clients = client_slots(s, layout);
+pub fn applies(s: &impl Channels, cfg: &ModelConfig) -> bool {
+    let clients = client_slots(s, cfg);
     let others = 0..clients.start;
     let any_to_a_client = clients
         .clone()
@@ -82,23 +94,64 @@ pub fn applies(s: &impl Channels, layout: Layout) -> bool {
         && clients.clone().all(|x| {
             others
                 .clone()
-                .all(|y| s.busy(y, x) || !may_send(s, layout, y, x))
+                .all(|y| s.busy(y, x) || !may_send(s, cfg, y, x))
         })
 }
 
 /// Whether actor `y` (a broker or the controller) could send to client
 /// `x` before `x` takes a step: conservative, so `true` when unsure.
-pub fn may_send(s: &impl Channels, layout: Layout, y: usize, x: usize) -> bool {
-    let client = layout.node(x.into());
+pub fn may_send(s: &impl Channels, cfg: &ModelConfig, y: usize, x: usize) -> bool {
+    let client = layout(cfg).node(x.into());
     match s.node(y) {
         NodeState::Broker(b) => s.busy(x, y) || b.replica.clients_owed().any(|c| c == client),
-        NodeState::Controller(_) => true,
+        NodeState::Controller(_) => controller_may_elect(s, cfg),
         NodeState::Producer(_) | NodeState::Consumer(_) => false,
     }
 }
 
+/// Whether the controller could elect a leader before a client moves.
+pub fn controller_may_elect(s: &impl Channels, cfg: &ModelConfig) -> bool {
+    let controller = usize::from(layout(cfg).id(Node::Controller));
+    let NodeState::Controller(c) = s.node(controller) else {
+        return true;
+    };
+    let Some(leader) = c.core.state.leader else {
+        return true;
+    };
+    let brokers = (0..controller).filter_map(|i| match s.node(i) {
+        NodeState::Broker(b) => Some(b),
+        _ => None,
+    });
+    let (mut crashes, mut shutdowns, mut partitions) = (0u32, 0u32, 0u32);
+    for b in brokers {
+        crashes += u32::from(b.crashes);
+        shutdowns += u32::from(b.shutdowns);
+        partitions += u32::from(b.partitions);
+    }
+    let fault_left = crashes < u32::from(cfg.crashes)
+        || shutdowns < u32::from(cfg.controlled_shutdowns)
+        || partitions < u32::from(cfg.network_partitions)
+        || c.preferred_elections < cfg.preferred_elections
+        || cfg.rolling_restart;
+    let l = usize::from(layout(cfg).id(Node::Broker(leader)));
+    let NodeState::Broker(lb) = s.node(l) else {
+        return true;
+    };
+    let leaving = lb.down || lb.isolated || lb.stopping;
+    let telling = s
+        .channel(l, controller)
+        .any(|m| !matches!(m, Msg::AlterPartition { .. }));
+    fault_left || leaving || telling
+}
+
 /// The clients' actor slots: after the brokers and the controller.
-pub fn client_slots(s: &impl Channels, layout: Layout) -> std::ops::Range<usize> {
-    let first = usize::from(layout.id(Node::Controller)) + 1;
+pub fn client_slots(s: &impl Channels, cfg: &ModelConfig) -> std::ops::Range<usize> {
+    let first = usize::from(layout(cfg).id(Node::Controller)) + 1;
     first..s.actors()
+}
+
+fn layout(cfg: &ModelConfig) -> Layout {
+    Layout {
+        rf: cfg.kafka.replication_factor,
+    }
 }

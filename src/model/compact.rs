@@ -14,7 +14,7 @@
 //! recording history) is repeated here, and tests check that both walks
 //! reach the same classes with the same fingerprints.
 
-use super::actor::{Choice, ELECTION, KMsg, KafkaActor, Layout, NodeState, Timer};
+use super::actor::{Choice, ELECTION, KMsg, KafkaActor, NodeState, Timer};
 use super::client_first;
 use super::config::ModelConfig;
 use super::digest::message_digest;
@@ -197,12 +197,14 @@ impl client_first::Channels for Compact {
     fn node(&self, actor: usize) -> &NodeState {
         &self.slots[actor].node.state
     }
-    fn busy(&self, src: usize, dst: usize) -> bool {
+    fn channel(&self, src: usize, dst: usize) -> impl Iterator<Item = &KMsg> {
         let key = (src as u8, dst as u8);
         // Sorted by channel.
-        self.net
-            .binary_search_by(|(a, b, _, _)| (*a, *b).cmp(&key))
-            .is_ok()
+        let start = self.net.partition_point(|(a, b, _, _)| (*a, *b) < key);
+        self.net[start..]
+            .iter()
+            .take_while(move |(a, b, _, _)| (*a, *b) == key)
+            .map(|(_, _, m, _)| m)
     }
 }
 
@@ -327,11 +329,8 @@ impl<'a> CompactModel<'a> {
     ) {
         let counts = fault_counts(&View::of(s));
         let mut steps = self.steps(s);
-        let layout = Layout {
-            rf: self.cfg.kafka.replication_factor,
-        };
-        if client_first && client_first::applies(s, layout) {
-            let clients = client_first::client_slots(s, layout);
+        if client_first && client_first::applies(s, self.cfg) {
+            let clients = client_first::client_slots(s, self.cfg);
             steps.retain(|step| match *step {
                 Step::Deliver(m) => clients.contains(&(s.net[m].1 as usize)),
                 Step::Timeout(i, _) | Step::Elect(i, _) => clients.contains(&i),
