@@ -77,7 +77,7 @@ fn the_example_files_check_as_the_equivalent_flags() {
     ];
     flags.extend(FAULTS);
     // One worker: with several, client-first and sleep sets may keep a few
-    // classes more or fewer from run to run (README, "Clients first").
+    // classes more or fewer from run to run (README, "On every core").
     for args in [&mut files, &mut flags] {
         args.extend(["--threads", "1"]);
     }

@@ -69,11 +69,12 @@
 
 use super::actor::{KMsg, Layout, NodeState};
 use super::config::ModelConfig;
+use super::state::{Snapshot, View};
 use crate::core::messages::{Msg, Node};
 
 /// What the rule reads of a global state: its actors and the messages on
-/// their way.
-pub trait Channels {
+/// their way, by channel.
+pub trait Channels: Snapshot {
     fn actors(&self) -> usize;
     fn node(&self, actor: usize) -> &NodeState;
     /// The messages on their way from `src` to `dst`.
@@ -118,19 +119,12 @@ pub fn controller_may_elect(s: &impl Channels, cfg: &ModelConfig) -> bool {
     let Some(leader) = c.core.state.leader else {
         return true;
     };
-    let brokers = (0..controller).filter_map(|i| match s.node(i) {
-        NodeState::Broker(b) => Some(b),
-        _ => None,
-    });
-    let (mut crashes, mut shutdowns, mut partitions) = (0u32, 0u32, 0u32);
-    for b in brokers {
-        crashes += u32::from(b.crashes);
-        shutdowns += u32::from(b.shutdowns);
-        partitions += u32::from(b.partitions);
-    }
-    let fault_left = crashes < u32::from(cfg.crashes)
-        || shutdowns < u32::from(cfg.controlled_shutdowns)
-        || partitions < u32::from(cfg.network_partitions)
+    // The faults that can cost the partition its leader (a lag removal
+    // cannot): any one left could come before a client moves.
+    let v = View::of(s);
+    let fault_left = v.crashes() < u32::from(cfg.crashes)
+        || v.shutdowns() < u32::from(cfg.controlled_shutdowns)
+        || v.partitions() < u32::from(cfg.network_partitions)
         || c.preferred_elections < cfg.preferred_elections
         || cfg.rolling_restart;
     let l = usize::from(layout(cfg).id(Node::Broker(leader)));
