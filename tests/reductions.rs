@@ -11,7 +11,6 @@
 use insync::check::report::Report;
 use insync::check::{self, CheckOptions};
 use insync::core::messages::Node;
-use insync::model::actor::Layout;
 use insync::model::client_first::{self, Channels};
 use insync::model::compact::{CompactModel, StepKind};
 use insync::model::symmetry::fingerprint;
@@ -142,9 +141,7 @@ fn only_who_client_first_expects_sends_to_a_client() {
             .unwrap_or_else(|| panic!("{name} is in the catalogue"));
         let cfg = &s.config;
         let model = cfg.clone().into_model();
-        let layout = Layout {
-            rf: cfg.kafka.replication_factor,
-        };
+        let layout = cfg.layout();
         let controller = usize::from(layout.id(Node::Controller));
         let space = CompactModel::new(&model);
         let init = space.init_state();

@@ -67,7 +67,7 @@
 //! client deliveries longer than the shortest one in the full graph.
 //! `--no-client-first` (or `--no-por`) turns the reduction off.
 
-use super::actor::{KMsg, Layout, NodeState};
+use super::actor::{KMsg, NodeState};
 use super::config::ModelConfig;
 use super::state::{Snapshot, View};
 use crate::core::messages::{Msg, Node};
@@ -102,7 +102,7 @@ pub fn applies(s: &impl Channels, cfg: &ModelConfig) -> bool {
 /// Whether actor `y` (a broker or the controller) could send to client
 /// `x` before `x` takes a step: conservative, so `true` when unsure.
 pub fn may_send(s: &impl Channels, cfg: &ModelConfig, y: usize, x: usize) -> bool {
-    let client = layout(cfg).node(x.into());
+    let client = cfg.layout().node(x.into());
     match s.node(y) {
         NodeState::Broker(b) => s.busy(x, y) || b.replica.clients_owed().any(|c| c == client),
         NodeState::Controller(_) => controller_may_elect(s, cfg),
@@ -112,7 +112,7 @@ pub fn may_send(s: &impl Channels, cfg: &ModelConfig, y: usize, x: usize) -> boo
 
 /// Whether the controller could elect a leader before a client moves.
 pub fn controller_may_elect(s: &impl Channels, cfg: &ModelConfig) -> bool {
-    let controller = usize::from(layout(cfg).id(Node::Controller));
+    let controller = usize::from(cfg.layout().id(Node::Controller));
     let NodeState::Controller(c) = s.node(controller) else {
         return true;
     };
@@ -127,7 +127,7 @@ pub fn controller_may_elect(s: &impl Channels, cfg: &ModelConfig) -> bool {
         || v.partitions() < u32::from(cfg.network_partitions)
         || c.preferred_elections < cfg.preferred_elections
         || cfg.rolling_restart;
-    let l = usize::from(layout(cfg).id(Node::Broker(leader)));
+    let l = usize::from(cfg.layout().id(Node::Broker(leader)));
     let NodeState::Broker(lb) = s.node(l) else {
         return true;
     };
@@ -140,12 +140,6 @@ pub fn controller_may_elect(s: &impl Channels, cfg: &ModelConfig) -> bool {
 
 /// The clients' actor slots: after the brokers and the controller.
 pub fn client_slots(s: &impl Channels, cfg: &ModelConfig) -> std::ops::Range<usize> {
-    let first = usize::from(layout(cfg).id(Node::Controller)) + 1;
+    let first = usize::from(cfg.layout().id(Node::Controller)) + 1;
     first..s.actors()
-}
-
-fn layout(cfg: &ModelConfig) -> Layout {
-    Layout {
-        rf: cfg.kafka.replication_factor,
-    }
 }
