@@ -11,8 +11,20 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 /// Checks every scenario against its `[expect]` on `opts.threads` workers
 /// (0: one per core); reports come back in the scenarios' order.
 pub fn run_many(scenarios: &[Scenario], opts: &CheckOptions) -> Vec<Report> {
-    // Scenarios that ask the same question (two names for one
-    // configuration, or releases whose rules agree on it) share one check.
+    run_many_enough(scenarios, &|_| Vec::new(), opts)
+}
+
+/// `run_many`, where the search for scenario `i` may stop once the
+/// properties `enough(i)` names are all decided (`CheckOptions::enough`;
+/// empty: every property, to the end). Scenarios that ask the same
+/// question share one check, which searches as far as its most demanding
+/// member needs.
+pub fn run_many_enough(
+    scenarios: &[Scenario],
+    enough: &(dyn Fn(usize) -> Vec<&'static str> + Sync),
+    opts: &CheckOptions,
+) -> Vec<Report> {
+    // Two names for one configuration, or releases whose rules agree on it.
     let first: Vec<usize> = (0..scenarios.len())
         .map(|i| {
             (0..i)
@@ -21,7 +33,20 @@ pub fn run_many(scenarios: &[Scenario], opts: &CheckOptions) -> Vec<Report> {
         })
         .collect();
     let distinct: Vec<usize> = (0..scenarios.len()).filter(|&i| first[i] == i).collect();
-    let checked = run_distinct(scenarios, &distinct, &|_| Vec::new(), opts);
+    let group_enough = |i: usize| {
+        let mut union: Vec<&'static str> = Vec::new();
+        for member in (i..scenarios.len()).filter(|&m| first[m] == i) {
+            let wants = enough(member);
+            if wants.is_empty() {
+                return Vec::new();
+            }
+            union.extend(wants);
+        }
+        union.sort_unstable();
+        union.dedup();
+        union
+    };
+    let checked = run_distinct(scenarios, &distinct, &group_enough, opts);
     (0..scenarios.len())
         .map(|i| {
             let mut r = checked[first[i]]
