@@ -29,15 +29,19 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 /// Renamings cached per actor state: every permutation of up to 3 brokers
-/// (larger clusters cache the first few). More slots make every new actor
-/// state bigger to build and move.
+/// has a slot of its own; larger clusters share the slots, each holding
+/// the renaming that used it last. More slots make every new actor state
+/// bigger to build and move.
 pub const CACHED_RENAMINGS: usize = 6;
 
-/// An actor's state with its hash under each broker renaming, filled in
-/// as fingerprints need them (0 stands for "not yet").
+/// An actor's state with its hash under the renamings fingerprints asked
+/// for lately.
 pub struct Cached {
     pub state: NodeState,
     hashes: [Cell<u64>; CACHED_RENAMINGS],
+    /// Which renaming each slot's hash is for: its number plus one, 0 for
+    /// none yet.
+    tags: [Cell<u16>; CACHED_RENAMINGS],
 }
 
 impl Cached {
@@ -45,23 +49,27 @@ impl Cached {
         Rc::new(Cached {
             state,
             hashes: Default::default(),
+            tags: Default::default(),
         })
     }
 
-    /// The hash under renaming number `index`, computed by `f` once.
+    /// The hash under renaming number `index`, computed by `f` unless the
+    /// slot for `index` still holds it. With 5 brokers a state is
+    /// fingerprinted under a few of 120 renamings, mostly the ones its
+    /// parent used: without this, rehashing moved brokers' states took a
+    /// fifth of the search.
     pub fn hash_with(&self, index: usize, f: impl FnOnce(&NodeState) -> u64) -> u64 {
-        let Some(cell) = self.hashes.get(index) else {
+        let slot = index % CACHED_RENAMINGS;
+        let Ok(tag) = u16::try_from(index + 1) else {
             return f(&self.state);
         };
-        match cell.get() {
-            0 => {
-                let h = f(&self.state);
-                debug_assert_ne!(h, 0, "0 marks an empty slot");
-                cell.set(h);
-                h
-            }
-            h => h,
+        if self.tags[slot].get() == tag {
+            return self.hashes[slot].get();
         }
+        let h = f(&self.state);
+        self.hashes[slot].set(h);
+        self.tags[slot].set(tag);
+        h
     }
 }
 

@@ -340,8 +340,7 @@ fn content_hash<S: Hashable>(state: &S, ren: &Renaming) -> u64 {
         } else {
             ren.node(s).hash(&mut h);
         }
-        // 0 marks an empty slot of a compact state's hash cache.
-        h.finish().max(1)
+        h.finish()
     };
     for &i in &old_of[..n] {
         h.write_u64(state.node_hash(i, ren, &compute));
