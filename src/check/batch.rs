@@ -165,3 +165,37 @@ fn size_hint(s: &Scenario) -> (bool, u8, bool, u8, u8) {
         c.crashes,
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::properties::ACKED_NEVER_LOST;
+    use crate::scenario::Verdict;
+    use std::path::Path;
+
+    fn acks1() -> Scenario {
+        Scenario::load(Path::new("models/seed-acks1-isr1-process.toml")).expect("in the catalogue")
+    }
+
+    /// A check stops early only when every scenario sharing it may.
+    #[test]
+    fn a_shared_check_goes_as_far_as_its_most_demanding_member() {
+        let opts = CheckOptions {
+            threads: 1,
+            ..CheckOptions::default()
+        };
+        let alone = run_many_enough(&[acks1()], &|_| vec![ACKED_NEVER_LOST], &opts);
+        assert!(!alone[0].exhausted, "acks=1 loses a record early");
+        assert_eq!(alone[0].stopped, Some("enough decided"));
+
+        let both = [acks1(), acks1()];
+        let wants = |i: usize| match i {
+            0 => vec![ACKED_NEVER_LOST],
+            _ => Vec::new(),
+        };
+        for r in run_many_enough(&both, &wants, &opts) {
+            assert!(r.exhausted, "the second member needs every verdict");
+            assert!(r.properties.iter().all(|p| p.verdict != Verdict::Unknown));
+        }
+    }
+}
