@@ -14,6 +14,7 @@ const MISMATCH: u8 = 1;
 const BAD_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
+    insync::alloc::purge_freed_memory_at_once();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
