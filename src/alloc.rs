@@ -13,10 +13,10 @@ static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 
 /// Hands freed pages back to the system at once rather than a second
-/// later (mimalloc v3's default).
-/// A search frees its tables whole when they double; kept for later, the
-/// old ones stood in the peak beside the new: 18% of the two-power-loss
-/// scenario's peak and 26% of the canonical one's (BENCHMARKS.md).
+/// later (mimalloc v3's default). A search frees its tables whole when
+/// they double; kept for later, the old ones stood in the peak beside the
+/// new: 15% of the two-power-loss scenario's peak and 27% of the canonical
+/// one's (BENCHMARKS.md, "Memory per class").
 pub fn purge_freed_memory_at_once() {
     // SAFETY: sets an allocator option; mimalloc reads options at each
     // use and accepts them from any thread at any time.

@@ -21,9 +21,9 @@ struct Bucket {
 const PER_BUCKET: usize = 5;
 
 /// The table grows when it is this many eighths full. A lookup reads its
-/// home line and, only when that line and the ones after it are full, the
-/// next: with five slots to a line that stays rare even at 7/8, where
-/// single slots probed one by one needed to stay under 1/2. The table is
+/// home line, and the next one only when the home line is full: with five
+/// slots to a line that stays rare even at 7/8, where single slots probed
+/// one by one needed to stay under 1/2. The table is
 /// most of the search's memory: 24 to 48 bytes a class at 1/2, 15 to 29
 /// here.
 const FULL_EIGHTHS: usize = 7;
