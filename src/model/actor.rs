@@ -218,17 +218,31 @@ impl RenameBrokers for NodeState {
     }
 }
 
-impl RenameBrokers for Timer {
-    fn rename_brokers(&mut self, to: &impl Fn(BrokerId) -> BrokerId) {
+impl Timer {
+    /// The broker the timer names besides the actor that arms it: the one
+    /// thing about it a renaming of brokers changes.
+    fn broker_mut(&mut self) -> Option<&mut BrokerId> {
         match self {
             Timer::ReplicaLagTimeMax(b) | Timer::ElectPreferred(b) | Timer::RollingRestart(b) => {
-                *b = to(*b)
+                Some(b)
             }
             Timer::Crash
             | Timer::Restart
             | Timer::ControlledShutdown
             | Timer::Isolate
-            | Timer::Heal => {}
+            | Timer::Heal => None,
+        }
+    }
+
+    pub fn broker(mut self) -> Option<BrokerId> {
+        self.broker_mut().copied()
+    }
+}
+
+impl RenameBrokers for Timer {
+    fn rename_brokers(&mut self, to: &impl Fn(BrokerId) -> BrokerId) {
+        if let Some(b) = self.broker_mut() {
+            *b = to(*b);
         }
     }
 }

@@ -278,12 +278,7 @@ fn traffic<S: Hashable>(state: &S, rf: usize, b: usize) -> u64 {
     let mut sum = 0u64;
     for j in 0..state.slot_count() {
         for t in timers_of(state.timers(j)) {
-            let named = match t {
-                Timer::ReplicaLagTimeMax(x)
-                | Timer::ElectPreferred(x)
-                | Timer::RollingRestart(x) => Some(x),
-                _ => None,
-            };
+            let named = t.broker();
             let mine = j == b;
             if mine || named == Some(id) {
                 let kind = std::mem::discriminant(&t);
