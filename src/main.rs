@@ -99,6 +99,23 @@ fn check_cmd(a: CheckArgs) -> Result<u8, String> {
         enough: Vec::new(),
         seed: a.seed,
     };
+    if a.walks.is_some() && !a.simulate && scenario.walks.is_none() {
+        return Err(
+            "--walks counts random walks: give --simulate too (or a scenario file with [check] walks)"
+                .into(),
+        );
+    }
+    // A file checked by walks (`[check] walks`) is walked unless asked
+    // otherwise; `--seconds` then bounds the walks, `--walks` sets how many.
+    let opts = match scenario.walks {
+        Some(_) if !a.simulate => CheckOptions {
+            simulate: a.seconds.map(Duration::from_secs),
+            time_limit: None,
+            ..opts
+        }
+        .walking(scenario.walks),
+        _ => opts,
+    };
     if a.simulate && scenario.config.network != insync::model::NetworkKind::Ordered {
         return Err(format!(
             "--simulate walks the ordered network only; check the {} network exhaustively (--seconds N bounds it)",

@@ -19,7 +19,8 @@ pub enum Verdict {
     Holds,
     Violated,
     /// Not decided: random walks, or a search stopped before it was done,
-    /// neither met a deciding state. Never an expectation.
+    /// neither met a deciding state. An expectation only in a scenario
+    /// checked by random walks (`[check] walks`).
     Unknown,
 }
 
@@ -60,6 +61,13 @@ struct ModelSection {
     consumer: Option<bool>,
 }
 
+/// How the file is checked, when not by the exhaustive search.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckSection {
+    walks: Option<u64>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ScenarioFile {
@@ -70,6 +78,8 @@ struct ScenarioFile {
     kafka: toml::Table,
     #[serde(default)]
     model: ModelSection,
+    #[serde(default)]
+    check: CheckSection,
     #[serde(default)]
     expect: BTreeMap<String, Verdict>,
 }
@@ -83,6 +93,10 @@ pub struct Scenario {
     pub expect: Expect,
     /// The release-dependent settings the file names.
     pub named: Named,
+    /// `[check] walks`: decided by this many seeded random walks, for a
+    /// configuration too large to search exhaustively. A walk proves a
+    /// violation (or reaches a `sometimes` state) and proves nothing else.
+    pub walks: Option<u64>,
 }
 
 impl Scenario {
@@ -145,7 +159,17 @@ impl Scenario {
             .map_err(|e| format!("[kafka] version: {e}"))?;
         c.validate()?;
         let expect = Expect(file.expect);
-        check_expect_names(&c, &expect)?;
+        let walks = file.check.walks;
+        if walks == Some(0) {
+            return Err("[check] walks: at least 1".into());
+        }
+        if walks.is_some() && c.network != crate::model::NetworkKind::Ordered {
+            return Err(format!(
+                "[check] walks: random walks model the ordered network only, not {}",
+                c.network
+            ));
+        }
+        check_expect_names(&c, &expect, walks.is_some())?;
         Ok(Scenario {
             path: None,
             name: String::new(),
@@ -153,6 +177,7 @@ impl Scenario {
             config: c,
             expect,
             named,
+            walks,
         })
     }
 }
@@ -173,23 +198,35 @@ pub fn parse_truncation(v: &str) -> Result<Truncation, String> {
     }
 }
 
-/// Every `[expect]` key must name a property this configuration checks.
-fn check_expect_names(c: &ModelConfig, e: &Expect) -> Result<(), String> {
-    let known: Vec<&str> = properties::<KafkaState>(c)
-        .iter()
-        .map(|(n, _, _)| *n)
-        .collect();
+/// Every `[expect]` key must name a property this configuration checks,
+/// with a verdict the check can give: random walks (`walks`) show a
+/// violation or reach a `sometimes` state, and leave the rest unknown; the
+/// exhaustive search decides everything.
+fn check_expect_names(c: &ModelConfig, e: &Expect, walks: bool) -> Result<(), String> {
+    let known = properties::<KafkaState>(c);
     for (name, verdict) in &e.0 {
-        if *verdict == Verdict::Unknown {
-            return Err(format!(
-                "[expect] {name}: an expectation is \"holds\" or \"violated\", not \"unknown\""
-            ));
-        }
-        if !known.contains(&name.as_str()) {
+        let Some((_, expectation, _)) = known.iter().find(|(n, _, _)| n == name) else {
+            let names: Vec<&str> = known.iter().map(|(n, _, _)| *n).collect();
             return Err(format!(
                 "[expect] {name}: no such property for this configuration (known: {})",
-                known.join(", ")
+                names.join(", ")
             ));
+        };
+        let sometimes = *expectation == stateright::Expectation::Sometimes;
+        let unreachable = match (walks, verdict) {
+            (false, Verdict::Unknown) => Some(
+                "an exhaustive check decides every property: expect \"holds\" or \"violated\", not \"unknown\"",
+            ),
+            (true, Verdict::Holds) if !sometimes => Some(
+                "random walks ([check] walks) never show that an always property holds: expect \"violated\" or \"unknown\"",
+            ),
+            (true, Verdict::Violated) if sometimes => Some(
+                "random walks ([check] walks) never show that a state is unreachable: expect \"holds\" or \"unknown\"",
+            ),
+            _ => None,
+        };
+        if let Some(why) = unreachable {
+            return Err(format!("[expect] {name} = \"{verdict}\": {why}"));
         }
     }
     Ok(())
@@ -225,6 +262,7 @@ impl Scenario {
             config,
             expect: Expect::default(),
             named: Named::default(),
+            walks: None,
         }
     }
 }
@@ -253,6 +291,32 @@ mod tests {
         let e =
             Scenario::parse("why = \"x\"\n[expect]\nacked_never_lost = \"unknown\"\n").unwrap_err();
         assert!(e.contains("not \"unknown\""), "{e}");
+    }
+
+    #[test]
+    fn a_scenario_checked_by_walks_expects_only_what_walks_can_show() {
+        let walks = "why = \"x\"\n[check]\nwalks = 100\n[expect]\n";
+        let s = Scenario::parse(&format!(
+            "{walks}acked_never_lost = \"violated\"\nreplicas_agree = \"unknown\"\nsometimes_crash = \"holds\"\n"
+        ))
+        .unwrap();
+        assert_eq!(s.walks, Some(100));
+        let e = Scenario::parse(&format!("{walks}replicas_agree = \"holds\"\n")).unwrap_err();
+        assert!(
+            e.contains("never show that an always property holds"),
+            "{e}"
+        );
+        let e = Scenario::parse(&format!("{walks}sometimes_crash = \"violated\"\n")).unwrap_err();
+        assert!(e.contains("never show that a state is unreachable"), "{e}");
+        let e = Scenario::parse("why = \"x\"\n[check]\nwalks = 0\n").unwrap_err();
+        assert!(e.contains("[check] walks: at least 1"), "{e}");
+        let e = Scenario::parse(
+            "why = \"x\"\n[check]\nwalks = 5\n[model]\nnetwork = \"unordered_duplicating\"\n",
+        )
+        .unwrap_err();
+        assert!(e.contains("ordered network only"), "{e}");
+        let e = Scenario::parse("why = \"x\"\n[check]\nseconds = 5\n").unwrap_err();
+        assert!(e.contains("unknown field `seconds`"), "{e}");
     }
 
     #[test]

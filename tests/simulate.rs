@@ -178,3 +178,33 @@ fn simulate_refuses_the_unordered_network() {
         "{err}"
     );
 }
+
+/// A scenario file with `[check] walks` is walked, not searched, when
+/// checked alone, for as many walks as it asks or `--walks` says.
+#[test]
+fn a_file_checked_by_walks_is_walked_with_its_expectations() {
+    let file = "models/rf5-two-power-losses-isr2-machine.toml";
+    let (code, out, err) = insync(&[
+        "check", file, "--walks", "20", "--quiet", "--format", "json",
+    ]);
+    let v = json(&out);
+    assert_eq!(v["simulation"], true, "{err}");
+    assert_eq!(v["walks"], 20);
+    assert_eq!(v["exhausted"], false);
+    assert_eq!(v["config"]["replication.factor"], 5);
+    // Twenty walks do not find the loss the file expects, and an unknown
+    // contradicts nothing (the catalogue, which takes the file's own
+    // number of walks, compares exactly).
+    assert_eq!(property(&v, "acked_never_lost")["verdict"], "unknown");
+    assert_eq!(code, 0, "{err}");
+    // Its own number of walks finds it.
+    let (code, out, err) = insync(&["check", file, "--quiet", "--format", "json"]);
+    let v = json(&out);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(v["walks"], 10_000);
+    assert_eq!(property(&v, "acked_never_lost")["verdict"], "violated");
+    // A file searched exhaustively takes a number of walks only with --simulate.
+    let (code, _, err) = insync(&["check", CANONICAL, "--walks", "5"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("give --simulate too"), "{err}");
+}

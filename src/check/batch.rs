@@ -28,7 +28,10 @@ pub fn run_many_enough(
     let first: Vec<usize> = (0..scenarios.len())
         .map(|i| {
             (0..i)
-                .find(|&j| scenarios[j].config.same_rules(&scenarios[i].config))
+                .find(|&j| {
+                    scenarios[j].walks == scenarios[i].walks
+                        && scenarios[j].config.same_rules(&scenarios[i].config)
+                })
                 .unwrap_or(i)
         })
         .collect();
@@ -133,7 +136,7 @@ fn run_distinct(
                     }
                     let own = CheckOptions {
                         enough: enough(i),
-                        ..single.clone()
+                        ..single.walking(s.walks)
                     };
                     let report = run(&s.config, &s.expect, &own);
                     reports.lock().expect("no worker panics holding it")[i] = Some(report);

@@ -88,6 +88,22 @@ impl Default for CheckOptions {
     }
 }
 
+impl CheckOptions {
+    /// These options for a scenario checked by `walks` seeded random
+    /// walks (`[check] walks`), however long they take; unchanged for an
+    /// exhaustive one.
+    pub fn walking(&self, walks: Option<u64>) -> CheckOptions {
+        match walks {
+            Some(n) => CheckOptions {
+                simulate: Some(self.simulate.unwrap_or(Duration::MAX)),
+                walks: Some(self.walks.unwrap_or(n)),
+                ..self.clone()
+            },
+            None => self.clone(),
+        }
+    }
+}
+
 /// Checks one configuration and compares each verdict with `expect`.
 pub fn run(cfg: &ModelConfig, expect: &Expect, opts: &CheckOptions) -> Report {
     let started = Instant::now();

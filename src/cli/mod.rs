@@ -535,10 +535,11 @@ pub struct CheckArgs {
     /// time limit: the search stops and reports what it has found.
     #[arg(long)]
     pub seconds: Option<u64>,
-    /// With --simulate: stop after this many walks (then --seconds, if
-    /// given, still bounds the time). Walk i depends only on --seed and i,
-    /// so the result is the same on any number of threads.
-    #[arg(long, requires = "simulate", value_parser = clap::value_parser!(u64).range(1..))]
+    /// With --simulate, or a scenario file checked by walks (`[check]
+    /// walks`): stop after this many walks (then --seconds, if given,
+    /// still bounds the time). Walk i depends only on --seed and i, so the
+    /// result is the same on any number of threads.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
     pub walks: Option<u64>,
     /// Seed of the random walks.
     #[arg(long, default_value_t = 0)]
