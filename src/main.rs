@@ -96,6 +96,7 @@ fn check_cmd(a: CheckArgs) -> Result<u8, String> {
         }),
         walks: a.walks,
         time_limit: a.seconds.filter(|_| !a.simulate).map(Duration::from_secs),
+        memory_limit: a.max_memory.or_else(check::default_memory_limit),
         enough: Vec::new(),
         seed: a.seed,
     };

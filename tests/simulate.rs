@@ -140,6 +140,32 @@ fn a_time_limited_search_reports_what_it_found() {
     }
 }
 
+/// A search that passes its memory budget stops and reports, rather than
+/// be killed by the system; the default budget leaves the catalogue's
+/// searches alone.
+#[test]
+fn a_search_over_its_memory_budget_reports_what_it_found() {
+    let run = |extra: &[&str]| {
+        let mut args = vec!["check", CANONICAL, "--quiet", "--format", "json"];
+        args.extend(extra);
+        let (_, out, err) = insync(&args);
+        (json(&out), err)
+    };
+    let (v, err) = run(&["--max-memory", "0.05"]);
+    assert_eq!(v["stopped"], "memory limit", "{err}");
+    assert_eq!(v["exhausted"], false);
+    let total = v["unique_states"].as_u64().unwrap();
+    assert!(total > 0 && total < 1_477_884, "{total}");
+    let props = v["properties"].as_array().unwrap();
+    assert!(props.iter().any(|p| p["verdict"] == "unknown"), "{v}");
+    let (v, err) = run(&[]);
+    assert_eq!(v["stopped"], serde_json::Value::Null, "{err}");
+    assert_eq!(v["exhausted"], true);
+    let (code, _, err) = insync(&["check", CANONICAL, "--max-memory", "lots"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("a positive number of gigabytes"), "{err}");
+}
+
 #[cfg(unix)]
 #[test]
 fn ctrl_c_stops_a_search_which_reports_what_it_found() {

@@ -8,6 +8,10 @@ use std::time::{Duration, Instant};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Stopped {
     TimeLimit,
+    /// The process passed its memory budget (`Deadline::memory`): stopped
+    /// while the shortest-path pass and the report still fit, rather than
+    /// killed by the system with nothing said.
+    MemoryLimit,
     Interrupted,
     /// Every property the caller asked about was decided (`Deadline::enough`).
     Decided,
@@ -22,6 +26,8 @@ pub struct Deadline<'a> {
     /// may stop (0: never). For callers that only need to know whether a
     /// few properties fail, such as `insync advise`.
     pub enough: u32,
+    /// Stop once the allocator holds this many bytes (`alloc::heap_bytes`).
+    pub memory: Option<u64>,
 }
 
 impl Deadline<'_> {
@@ -32,6 +38,8 @@ impl Deadline<'_> {
             Some(Stopped::Decided)
         } else if self.limit.is_some_and(|l| started.elapsed() >= l) {
             Some(Stopped::TimeLimit)
+        } else if self.memory.is_some_and(|m| crate::alloc::heap_bytes() >= m) {
+            Some(Stopped::MemoryLimit)
         } else {
             None
         }

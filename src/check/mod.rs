@@ -57,6 +57,10 @@ pub struct CheckOptions {
     /// An exhaustive check gives up after this long and reports what it
     /// has found.
     pub time_limit: Option<Duration>,
+    /// An exhaustive check gives up, and reports what it has found, once
+    /// the process holds this many bytes (default: half the machine's
+    /// memory, leaving room for the shortest-path pass that follows).
+    pub memory_limit: Option<u64>,
     /// An exhaustive check may stop once every property named here is
     /// violated (or, for a `sometimes` one, reached); the others are then
     /// undecided. Empty: search everything.
@@ -82,10 +86,18 @@ impl Default for CheckOptions {
             simulate: None,
             walks: None,
             time_limit: None,
+            memory_limit: default_memory_limit(),
             enough: Vec::new(),
             seed: 0,
         }
     }
+}
+
+/// Half the machine's memory: the search's tables and stacks of states
+/// grow until it stops, and the shortest-path pass then builds its graph
+/// beside them.
+pub fn default_memory_limit() -> Option<u64> {
+    crate::alloc::physical_bytes().map(|b| b / 2)
 }
 
 impl CheckOptions {
@@ -151,6 +163,7 @@ pub fn run(cfg: &ModelConfig, expect: &Expect, opts: &CheckOptions) -> Report {
                 limit: simulate.or(opts.time_limit),
                 stop: &INTERRUPTED,
                 enough,
+                memory: opts.memory_limit,
             };
             search::search(
                 &model,
@@ -207,6 +220,7 @@ pub fn run(cfg: &ModelConfig, expect: &Expect, opts: &CheckOptions) -> Report {
         walks: simulation.then_some(found.walks),
         stopped: found.stopped.map(|s| match s {
             search::Stopped::TimeLimit => "time limit",
+            search::Stopped::MemoryLimit => "memory limit",
             search::Stopped::Interrupted => "interrupted",
             search::Stopped::Decided => "enough decided",
         }),

@@ -535,6 +535,11 @@ pub struct CheckArgs {
     /// time limit: the search stops and reports what it has found.
     #[arg(long)]
     pub seconds: Option<u64>,
+    /// Without --simulate, a memory budget in GB: the search stops and
+    /// reports what it has found once the process holds this much, rather
+    /// than be killed for want of memory (default: half the machine's).
+    #[arg(long, value_name = "GB", value_parser = parse_gigabytes)]
+    pub max_memory: Option<u64>,
     /// With --simulate, or a scenario file checked by walks (`[check]
     /// walks`): stop after this many walks (then --seconds, if given,
     /// still bounds the time). Walk i depends only on --seed and i, so the
@@ -756,5 +761,15 @@ impl ConfigFlags {
             return Err(format!("{origin}: {e}{}", at.unwrap_or_default()));
         }
         Ok((s, reading))
+    }
+}
+
+/// A positive number of gigabytes (fractions allowed), in bytes.
+fn parse_gigabytes(s: &str) -> Result<u64, String> {
+    match s.parse::<f64>() {
+        Ok(gb) if gb.is_finite() && gb > 0.0 => Ok((gb * 1e9) as u64),
+        _ => Err(format!(
+            "a positive number of gigabytes, such as 8 or 0.5, not {s:?}"
+        )),
     }
 }
