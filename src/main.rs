@@ -88,6 +88,7 @@ fn check_cmd(a: CheckArgs) -> Result<u8, String> {
         symmetry: !a.no_symmetry,
         sleep_sets: !a.no_por,
         client_first: !a.no_por && !a.no_client_first,
+        drop_ignored: !a.no_por && !a.no_drop_ignored,
         simulate: a.simulate.then(|| match (a.seconds, a.walks) {
             (Some(s), _) => Duration::from_secs(s),
             // Bounded by walks alone.

@@ -5,17 +5,21 @@
 //! without them. Clients first (`model::client_first`) visits fewer
 //! classes and keeps every verdict and counterexample length; the facts
 //! about who sends to clients that it rests on are checked on every
-//! transition of several scenarios. The same holds for a search shared
+//! transition of several scenarios. So does dropping the messages their
+//! receivers ignore for good (`CompactModel::dropping_ignored`), with the
+//! facts it rests on checked the same way. The same holds for a search shared
 //! among several workers.
 
 use insync::check::report::Report;
 use insync::check::{self, CheckOptions};
 use insync::core::messages::Node;
+use insync::model::ModelConfig;
+use insync::model::actor::KMsg;
 use insync::model::client_first::{self, Channels};
-use insync::model::compact::{CompactModel, StepKind};
+use insync::model::compact::{Compact, CompactModel, StepKind};
 use insync::model::symmetry::fingerprint;
 use insync::scenario::{Scenario, load_dir};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 /// Scenarios up to this many classes are checked both ways: every
@@ -46,6 +50,22 @@ fn summary(r: &Report) -> Vec<(String, String, Option<usize>)> {
         .collect()
 }
 
+/// Checks that `reduced` decides as `reference` does, with counterexamples
+/// as long, visiting no more classes than `wider`; answers whether it
+/// visits at least a tenth fewer.
+fn fewer(name: &str, what: &str, reduced: &Report, wider: &Report, reference: &Report) -> bool {
+    assert_eq!(
+        summary(reduced),
+        summary(reference),
+        "{name}: verdicts, {what}"
+    );
+    assert!(
+        reduced.unique_states <= wider.unique_states,
+        "{name}: more classes, {what}"
+    );
+    reduced.unique_states * 10 < wider.unique_states * 9
+}
+
 fn small_scenarios() -> Vec<Scenario> {
     let small: Vec<_> = load_dir(Path::new("models"))
         .expect("the catalogue loads")
@@ -61,18 +81,29 @@ fn small_scenarios() -> Vec<Scenario> {
 #[test]
 fn the_reductions_keep_every_verdict_and_counterexample_length() {
     let small = small_scenarios();
-    let run = |sleep_sets, client_first| {
+    let run = |sleep_sets, client_first, drop_ignored| {
         let opts = CheckOptions {
             sleep_sets,
             client_first,
+            drop_ignored,
             ..CheckOptions::default()
         };
         check::batch::run_many(&small, &opts)
     };
-    let (first, sleep, plain) = (run(true, true), run(true, false), run(false, false));
-    let (mut fewer_transitions, mut fewer_classes) = (0, 0);
-    for (((s, f), r), p) in small.iter().zip(&first).zip(&sleep).zip(&plain) {
-        assert!(f.exhausted && r.exhausted && p.exhausted, "{}", s.name);
+    let all = run(true, true, true);
+    let first = run(true, true, false);
+    let sleep = run(true, false, false);
+    let plain = run(false, false, false);
+    let (mut fewer_transitions, mut fewer_classes, mut fewer_dropping) = (0, 0, 0);
+    for ((((s, a), f), r), p) in small.iter().zip(&all).zip(&first).zip(&sleep).zip(&plain) {
+        assert!(
+            a.exhausted && f.exhausted && r.exhausted && p.exhausted,
+            "{}",
+            s.name
+        );
+        // Dropping ignored messages as well: fewer classes again, the
+        // same verdicts and lengths.
+        fewer_dropping += usize::from(fewer(&s.name, "dropping", a, f, p));
         assert!(
             p.unique_states <= SMALL_ENOUGH,
             "{}: {} classes; add it to LARGE",
@@ -88,27 +119,15 @@ fn the_reductions_keep_every_verdict_and_counterexample_length() {
             fewer_transitions += 1;
         }
         // Clients first: fewer classes, the same verdicts and lengths.
-        assert_eq!(
-            summary(f),
-            summary(p),
-            "{}: verdicts, clients first",
-            s.name
-        );
-        assert!(
-            f.unique_states <= r.unique_states,
-            "{}: more classes",
-            s.name
-        );
-        if f.unique_states * 10 < r.unique_states * 9 {
-            fewer_classes += 1;
-        }
+        fewer_classes += usize::from(fewer(&s.name, "clients first", f, r, p));
     }
     // Each reduction does something: most scenarios lose a third of their
     // transitions to sleep sets, and a tenth of their classes to clients
-    // first.
+    // first and another tenth to dropping ignored messages.
     let n = small.len();
     assert!(fewer_transitions * 2 > n, "{fewer_transitions} of {n}");
     assert!(fewer_classes * 2 > n, "{fewer_classes} of {n}");
+    assert!(fewer_dropping * 2 > n, "{fewer_dropping} of {n}");
 }
 
 /// What `client_first` assumes, on every transition out of every class of
@@ -122,7 +141,6 @@ fn the_reductions_keep_every_verdict_and_counterexample_length() {
 /// change the history.
 #[test]
 fn only_who_client_first_expects_sends_to_a_client() {
-    let all = load_dir(Path::new("models")).expect("the catalogue loads");
     let pick = [
         "seed-acksall-isr2-process",
         "consumer-reads-acks-all",
@@ -136,71 +154,177 @@ fn only_who_client_first_expects_sends_to_a_client() {
         "seed-acks1-isr1-machine-elr",
     ];
     let (mut sends_checked, mut silent_kept) = (0u64, 0u64);
-    for name in pick {
-        let s = all
-            .iter()
-            .find(|s| s.name == name)
-            .unwrap_or_else(|| panic!("{name} is in the catalogue"));
-        let cfg = &s.config;
-        let model = cfg.clone().into_model();
+    every_transition(&pick, |name, cfg, st, kind, n| {
         let layout = cfg.layout();
         let controller = usize::from(layout.id(Node::Controller));
+        let clients = client_first::client_slots(st, cfg);
+        let actor = match kind {
+            StepKind::Deliver(_, dst) => dst as usize,
+            StepKind::Timer(a, _) => a as usize,
+            StepKind::Elect => controller,
+        };
+        for x in clients.clone() {
+            for y in 0..clients.start {
+                if st.busy(y, x) || client_first::may_send(st, cfg, y, x) {
+                    continue;
+                }
+                assert!(
+                    !n.busy(y, x),
+                    "{name}: slot {y} sent to client slot {x} unasked ({kind:?})"
+                );
+                if !clients.contains(&actor) {
+                    assert!(
+                        !client_first::may_send(n, cfg, y, x),
+                        "{name}: after {kind:?}, slot {y} may send to client slot {x}"
+                    );
+                    silent_kept += 1;
+                }
+            }
+            if !st.busy(actor, x) && n.busy(actor, x) {
+                assert!(
+                    !clients.contains(&actor),
+                    "{name}: client slot {actor} sent to client slot {x}"
+                );
+                sends_checked += 1;
+            }
+        }
+        if !clients.contains(&actor) {
+            assert!(
+                n.history == st.history,
+                "{name}: slot {actor} changed the history"
+            );
+        }
+    });
+    assert!(
+        sends_checked > 1000,
+        "only {sends_checked} sends to clients checked"
+    );
+    assert!(silent_kept > 1000, "only {silent_kept} silences checked");
+}
+
+/// What dropping ignored messages (`CompactModel::dropping_ignored`)
+/// assumes, on every transition out of every class of scenarios with
+/// crashes and power losses, network partitions, controlled shutdowns,
+/// rolling restarts, preferred elections, unclean elections and refused
+/// ISR changes: delivering a message its receiver ignores for good
+/// changes nothing but that channel, and a message ignored before any
+/// step is still ignored after it, wherever it still is.
+#[test]
+fn an_ignored_message_changes_nothing_whenever_it_arrives() {
+    let pick = [
+        "seed-acksall-isr2-process",
+        "network-partition-acks1",
+        "network-partition-zombie-leader-min-isr1",
+        "controlled-shutdown-acks-all",
+        "rolling-restart-acks-all",
+        "preferred-election-acks1",
+        "unclean-election",
+        "follower-fetch-before-leader-and-isr",
+        "seed-acks1-isr1-machine-elr",
+    ];
+    let mut delivered: HashMap<&'static str, u64> = HashMap::new();
+    let mut kept = 0u64;
+    let ignored = |st: &Compact, i: usize| {
+        let (_, dst, m, _) = &st.net[i];
+        st.node(*dst as usize).ignores_for_good(m)
+    };
+    every_transition(&pick, |name, _, st, kind, n| {
+        // The head of a channel is its first message in `net`.
+        let head = match kind {
+            StepKind::Deliver(src, dst) => st
+                .net
+                .iter()
+                .position(|(a, b, _, _)| (*a, *b) == (src, dst)),
+            _ => None,
+        };
+        if let Some(h) = head.filter(|&h| ignored(st, h)) {
+            let mut rest = st.net.clone();
+            let (_, _, m, _) = rest.remove(h);
+            assert!(
+                n.net == rest && n.history == st.history,
+                "{name}: delivering {m:?} changed the network or the history"
+            );
+            for a in 0..st.actors() {
+                assert!(
+                    n.node(a) == st.node(a) && n.slots[a].timers == st.slots[a].timers,
+                    "{name}: delivering {m:?} changed actor {a}"
+                );
+            }
+            *delivered.entry(kind_of(&m)).or_default() += 1;
+        }
+        // Still ignored: the same message, where the step left it (a step
+        // takes at most one head, and sends at the tails).
+        for i in (0..st.net.len()).filter(|&i| Some(i) != head && ignored(st, i)) {
+            let (src, dst, m, _) = &st.net[i];
+            let same_channel = |(a, b, _, _): &&(u8, u8, KMsg, u64)| (a, b) == (src, dst);
+            let taken = head.is_some_and(|h| (st.net[h].0, st.net[h].1) == (*src, *dst));
+            let ahead = st.net[..i].iter().filter(same_channel).count() - usize::from(taken);
+            let now = n
+                .net
+                .iter()
+                .filter(same_channel)
+                .nth(ahead)
+                .expect("still on its way");
+            assert_eq!(&now.2, m, "{name}: the channel changed before it");
+            assert!(
+                n.node(*dst as usize).ignores_for_good(m),
+                "{name}: after {kind:?}, {m:?} is no longer ignored"
+            );
+            kept += 1;
+        }
+    });
+    // Every kind of message the rule names arrives ignored somewhere but
+    // a leave to shut down, which no scenario sends to a broker that then
+    // crashes (the core's unit tests check that one).
+    for kind in ["FetchResponse", "LeaderAndIsr", "AlterPartitionRejected"] {
+        assert!(
+            delivered.get(kind).is_some_and(|&n| n > 100),
+            "only {delivered:?} ignored deliveries checked"
+        );
+    }
+    assert!(kept > 10_000, "only {kept} ignored messages followed");
+}
+
+/// Calls `check` on every transition (state, step, next state) out of
+/// every class of the named catalogue scenarios, in the full model: every
+/// message kept until delivered.
+fn every_transition(
+    names: &[&str],
+    mut check: impl FnMut(&str, &ModelConfig, &Compact, StepKind, &Compact),
+) {
+    let all = load_dir(Path::new("models")).expect("the catalogue loads");
+    for name in names {
+        let s = all
+            .iter()
+            .find(|s| s.name == *name)
+            .unwrap_or_else(|| panic!("{name} is in the catalogue"));
+        let model = s.config.clone().into_model();
         let space = CompactModel::new(&model);
         let init = space.init_state();
-        let clients = client_first::client_slots(&init, cfg);
         let mut seen = HashSet::from([fingerprint(&init, true)]);
         let mut stack = vec![init];
         let mut next = Vec::new();
         while let Some(st) = stack.pop() {
             space.successors_by_kind(&st, &mut next);
             for (kind, n) in next.drain(..) {
-                let actor = match kind {
-                    StepKind::Deliver(_, dst) => dst as usize,
-                    StepKind::Timer(a, _) => a as usize,
-                    StepKind::Elect => controller,
-                };
-                for x in clients.clone() {
-                    for y in 0..clients.start {
-                        if st.busy(y, x) || client_first::may_send(&st, cfg, y, x) {
-                            continue;
-                        }
-                        assert!(
-                            !n.busy(y, x),
-                            "{name}: slot {y} sent to client slot {x} unasked ({kind:?})"
-                        );
-                        if !clients.contains(&actor) {
-                            assert!(
-                                !client_first::may_send(&n, cfg, y, x),
-                                "{name}: after {kind:?}, slot {y} may send to client slot {x}"
-                            );
-                            silent_kept += 1;
-                        }
-                    }
-                    if !st.busy(actor, x) && n.busy(actor, x) {
-                        assert!(
-                            !clients.contains(&actor),
-                            "{name}: client slot {actor} sent to client slot {x}"
-                        );
-                        sends_checked += 1;
-                    }
-                }
-                if !clients.contains(&actor) {
-                    assert!(
-                        n.history == st.history,
-                        "{name}: slot {actor} changed the history"
-                    );
-                }
+                check(name, &s.config, &st, kind, &n);
                 if seen.insert(fingerprint(&n, true)) {
                     stack.push(n);
                 }
             }
         }
     }
-    assert!(
-        sends_checked > 1000,
-        "only {sends_checked} sends to clients checked"
-    );
-    assert!(silent_kept > 1000, "only {silent_kept} silences checked");
+}
+
+fn kind_of(m: &KMsg) -> &'static str {
+    use insync::core::messages::Msg;
+    match m {
+        Msg::FetchResponse(_) => "FetchResponse",
+        Msg::LeaderAndIsr { .. } => "LeaderAndIsr",
+        Msg::ShutdownAllowed { .. } => "ShutdownAllowed",
+        Msg::AlterPartitionRejected { .. } => "AlterPartitionRejected",
+        _ => "other",
+    }
 }
 
 /// A search on two workers decides the same as one, with counterexamples

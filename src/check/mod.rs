@@ -50,6 +50,10 @@ pub struct CheckOptions {
     /// With sleep sets, also take the clients' steps alone where that
     /// visits every verdict (`model::client_first`): fewer states.
     pub client_first: bool,
+    /// Drop the messages their receivers ignore for good as they are sent
+    /// (ordered network only; `CompactModel::dropping_ignored`): fewer
+    /// states.
+    pub drop_ignored: bool,
     /// Random walks instead of an exhaustive check, for this long.
     pub simulate: Option<Duration>,
     /// At most this many random walks.
@@ -83,6 +87,7 @@ impl Default for CheckOptions {
             symmetry: true,
             sleep_sets: true,
             client_first: true,
+            drop_ignored: true,
             simulate: None,
             walks: None,
             time_limit: None,
@@ -168,7 +173,7 @@ pub fn run(cfg: &ModelConfig, expect: &Expect, opts: &CheckOptions) -> Report {
             search::search(
                 &model,
                 symmetry,
-                (opts.sleep_sets, opts.client_first),
+                (opts.sleep_sets, opts.client_first, opts.drop_ignored),
                 opts.threads,
                 &on_progress,
                 &deadline,

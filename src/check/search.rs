@@ -23,7 +23,7 @@ use super::trace::Trace;
 use crate::model::NetworkKind;
 use crate::model::compact::{Compact, CompactModel};
 use crate::model::properties::{Check, properties};
-use crate::model::state::{KafkaModel, KafkaState, View};
+use crate::model::state::{KafkaModel, KafkaState, View, without_ignored};
 use crate::model::symmetry;
 use stateright::actor::Network;
 use stateright::{Expectation, Model};
@@ -216,7 +216,7 @@ fn visit<S: Space>(
 pub fn search(
     model: &KafkaModel,
     symmetry: bool,
-    (sleep_sets, client_first): (bool, bool),
+    (sleep_sets, client_first, drop_ignored): (bool, bool, bool),
     threads: usize,
     progress: OnProgress,
     deadline: &Deadline,
@@ -227,7 +227,7 @@ pub fn search(
         && std::env::var_os("INSYNC_ACTOR_SPACE").is_none()
     {
         let space = CompactSpace {
-            model: CompactModel::new(model),
+            model: CompactModel::new(model).dropping_ignored(drop_ignored),
             cfg: &model.cfg,
             props: properties::<Compact>(&model.cfg),
             symmetry,
@@ -317,7 +317,7 @@ pub fn search(
             .iter()
             .map(|&c| g.fingerprints[c as usize])
             .collect();
-        if let Some(t) = replay(model, init_index, &path, symmetry) {
+        if let Some(t) = replay(model, init_index, &path, (symmetry, drop_ignored)) {
             // Clients first can end a path with client steps taken early,
             // which the violation did not need: drop them again.
             let t = match p.expectation {
@@ -333,25 +333,67 @@ pub fn search(
 /// Replays a path of classes, given by their fingerprints from the
 /// initial state's on, on concrete states. `None` only if two
 /// fingerprints collided, which the 64-bit hash makes vanishingly rare.
+///
+/// With `drop_ignored` the classes are those of states without the
+/// messages their receivers ignore for good (`CompactModel::dropping_ignored`),
+/// which stateright's states keep: where one of them heads the channel the
+/// next step delivers from, the replay delivers it first, a step that
+/// stays in the class.
 pub(super) fn replay(
     model: &KafkaModel,
     init_index: usize,
     path: &[Fingerprint],
-    symmetry: bool,
+    (symmetry, drop_ignored): (bool, bool),
 ) -> Option<Trace> {
+    let class = |s: &KafkaState| match drop_ignored {
+        true => fingerprint(&without_ignored(s), symmetry),
+        false => fingerprint(s, symmetry),
+    };
     let mut state = model.init_states().into_iter().nth(init_index)?;
     let mut indices = Vec::with_capacity(path.len());
     let mut actions = Vec::new();
     for &want in &path[1..] {
-        actions.clear();
-        model.actions(&state, &mut actions);
-        let (i, next) = actions.drain(..).enumerate().find_map(|(i, a)| {
-            let next = model.next_state(&state, a)?;
-            (model.within_boundary(&next) && fingerprint(&next, symmetry) == want)
-                .then_some((i, next))
-        })?;
-        indices.push(i);
+        let here = class(&state);
+        // Breadth first over the steps that stay in the class: the fewest
+        // ignored deliveries that clear the way.
+        let mut frontier = vec![(state, Vec::new())];
+        let mut entered = None;
+        while entered.is_none() && !frontier.is_empty() {
+            let mut stays = Vec::new();
+            for (s, before) in &frontier {
+                actions.clear();
+                model.actions(s, &mut actions);
+                for (i, a) in actions.drain(..).enumerate() {
+                    let Some(next) = model.next_state(s, a) else {
+                        continue;
+                    };
+                    if !model.within_boundary(&next) {
+                        continue;
+                    }
+                    let c = class(&next);
+                    let mut steps: Vec<usize> = before.clone();
+                    steps.push(i);
+                    if c == want {
+                        entered = Some((steps, next));
+                        break;
+                    }
+                    if drop_ignored && c == here && steps.len() <= MAX_IGNORED_IN_A_ROW {
+                        stays.push((next, steps));
+                    }
+                }
+                if entered.is_some() {
+                    break;
+                }
+            }
+            frontier = stays;
+        }
+        let (steps, next) = entered?;
+        indices.extend(steps);
         state = next;
     }
     Trace::replay(model, init_index, indices)
 }
+
+/// The most ignored deliveries a replay makes before one step of the
+/// search: more than any channel holds in the catalogue's scenarios.
+const MAX_IGNORED_IN_A_ROW: usize = 8;

@@ -254,7 +254,7 @@ pub fn walk(
         }
         out.decided.push(p.name);
         let path = found.paths[i].lock().expect("no walker panicked").take();
-        if let Some(t) = path.and_then(|(_, path)| replay(model, 0, &path, symmetry)) {
+        if let Some(t) = path.and_then(|(_, path)| replay(model, 0, &path, (symmetry, false))) {
             let t = match p.expectation {
                 Expectation::Sometimes => t,
                 _ => shorten(model, t, p.name),

@@ -557,8 +557,9 @@ pub struct CheckArgs {
     /// Turn the broker symmetry reduction off.
     #[arg(long)]
     pub no_symmetry: bool,
-    /// Turn the partial-order reduction off: the search follows every
-    /// transition from every state. Verdicts are the same either way.
+    /// Turn the partial-order reduction off, and keep ignored messages in
+    /// flight: the search follows every transition from every state.
+    /// Verdicts are the same either way.
     #[arg(long)]
     pub no_por: bool,
     /// Keep the sleep sets but turn off "clients first", the part of the
@@ -566,6 +567,12 @@ pub struct CheckArgs {
     /// then visited, and counterexamples are the shortest.
     #[arg(long)]
     pub no_client_first: bool,
+    /// Keep the messages a broker will ignore whenever they arrive (an
+    /// answer to an earlier life's or epoch's fetch, a LeaderAndIsr for an
+    /// earlier life, ...) in flight until delivered, instead of dropping
+    /// them as they are sent: more states, the same verdicts.
+    #[arg(long)]
+    pub no_drop_ignored: bool,
 }
 
 #[derive(Args, Debug)]

@@ -1426,6 +1426,43 @@ impl<R: Record> Replica<R> {
         pending.map(|p| p.client).chain(parked)
     }
 
+    /// Whether this replica ignores `msg` whenever it arrives: delivering
+    /// it now, or after any steps of this replica, changes nothing and
+    /// sends nothing. Each case is its handler's own guard, under a
+    /// condition no later step can undo, since a replica's incarnation
+    /// (one more at each `stop_process`, and a broker restarts far fewer
+    /// than 256 times in a model) and its leader epoch (`finish_step`
+    /// asserts it) never go back:
+    /// - a FetchResponse to a fetch of an earlier life or epoch
+    ///   (`awaits_fetch_answer`; the responses to this replica's fetches
+    ///   carry the life and epoch they were sent in, never newer ones);
+    /// - a LeaderAndIsr meant for an earlier life, or of an older leader
+    ///   epoch (`on_leader_and_isr`'s first two checks);
+    /// - a ShutdownAllowed for an earlier life (`on_message`);
+    /// - a rejected AlterPartition other than INELIGIBLE_REPLICA
+    ///   (`on_alter_partition_rejected` keeps such a proposal pending).
+    ///
+    /// The model checker drops these messages as they are sent or become
+    /// so, and does not wait for them before judging that nothing more
+    /// can happen (`model::ignored`).
+    pub fn ignores_for_good(&self, msg: &Msg<R>) -> bool {
+        match msg {
+            Msg::FetchResponse(r) => {
+                r.incarnation != self.incarnation || r.leader_epoch < self.partition.leader_epoch
+            }
+            Msg::LeaderAndIsr {
+                state,
+                broker_epoch,
+            } => {
+                *broker_epoch != self.incarnation
+                    || state.leader_epoch < self.partition.leader_epoch
+            }
+            Msg::ShutdownAllowed { broker_epoch } => *broker_epoch != self.incarnation,
+            Msg::AlterPartitionRejected { ineligible, .. } => !ineligible,
+            _ => false,
+        }
+    }
+
     /// What ends with the process, however it ends: its leadership, its
     /// parked requests and its connections: each client with a request
     /// pending sees its connection reset.

@@ -25,15 +25,19 @@ impl Record for R {
 
 const CLIENT: Node = Node::Client(0);
 
-fn leader(isr: &[u8], min_isr: u8) -> (Replica<R>, ProtocolConfig) {
-    let state = PartitionState {
+/// Broker 1 leads epoch 1 with this ISR.
+fn led_by_1(isr: &[u8]) -> PartitionState {
+    PartitionState {
         leader: Some(1),
         leader_epoch: 1,
         isr: BrokerSet::of(isr.iter().copied()),
         elr: BrokerSet::EMPTY,
         partition_epoch: 1,
-    };
-    let r = Replica::new(1, BrokerSet::of([1, 2, 3]), state);
+    }
+}
+
+fn leader(isr: &[u8], min_isr: u8) -> (Replica<R>, ProtocolConfig) {
+    let r = Replica::new(1, BrokerSet::of([1, 2, 3]), led_by_1(isr));
     let cfg = ProtocolConfig {
         min_insync_replicas: min_isr,
         ..ProtocolConfig::default()
@@ -629,4 +633,57 @@ fn a_refused_alter_partition_counts_only_for_the_proposal_it_answers() {
     assert_eq!(r.maximal_isr(), BrokerSet::of([1, 2]));
     assert_eq!(r.high_watermark, 1);
     assert_eq!(produce_result(&sends), Some(Ok(0)));
+}
+
+/// What a replica ignores for good: an answer to its previous life's
+/// fetch, and a LeaderAndIsr or a shutdown leave for its previous life,
+/// change nothing when they arrive, however late; the answer its fetcher
+/// waits for, and the controller's word to its current life, are not
+/// ignored.
+#[test]
+fn what_an_earlier_life_was_sent_is_ignored_for_good() {
+    let cfg = ProtocolConfig::default();
+    let state = led_by_1(&[1, 2]);
+    let mut r: Replica<R> = Replica::new(2, BrokerSet::of([1, 2]), state);
+    let mut fx = Effects::new();
+    r.start(&cfg, &mut fx);
+    let answer = |incarnation| {
+        Msg::FetchResponse(FetchResponse {
+            leader_epoch: 1,
+            fetch_offset: 0,
+            incarnation,
+            result: FetchResult::Records {
+                entries: Vec::new(),
+                high_watermark: 0,
+            },
+        })
+    };
+    let assign = |broker_epoch| Msg::LeaderAndIsr {
+        state,
+        broker_epoch,
+    };
+    assert!(!r.ignores_for_good(&answer(0)), "the answer it waits for");
+    assert!(!r.ignores_for_good(&assign(0)));
+    assert!(!r.ignores_for_good(&Msg::ShutdownAllowed { broker_epoch: 0 }));
+
+    step(&mut r, &cfg, Input::Crash { power_loss: false });
+    step(&mut r, &cfg, Input::Restart);
+    let earlier = [
+        (Node::Broker(1), answer(0)),
+        (Node::Controller, assign(0)),
+        (Node::Controller, Msg::ShutdownAllowed { broker_epoch: 0 }),
+    ];
+    for (from, msg) in earlier {
+        assert!(r.ignores_for_good(&msg), "{msg:?}");
+        let before = r.clone();
+        let sent = step(&mut r, &cfg, Input::Message(from, msg.clone()));
+        assert!(sent.is_empty() && r == before, "{msg:?} changed something");
+    }
+    // The controller's word to this life is heard.
+    assert!(!r.ignores_for_good(&assign(1)));
+    let sent = step(&mut r, &cfg, Input::Message(Node::Controller, assign(1)));
+    assert!(matches!(
+        sent.as_slice(),
+        [(Node::Broker(1), Msg::Fetch(_))]
+    ));
 }

@@ -118,6 +118,21 @@ pub enum NodeState {
     Consumer(Consumer<Rec>),
 }
 
+impl NodeState {
+    /// Whether this actor ignores `msg` whenever it arrives: delivering it
+    /// now or after any steps of this actor changes nothing and sends
+    /// nothing (`Replica::ignores_for_good`, through what
+    /// [`KafkaActor::step`] does first): a broker that is down drops all
+    /// of these, and one cut off loses them without a mark. Only brokers
+    /// ignore messages for good here.
+    pub fn ignores_for_good(&self, msg: &KMsg) -> bool {
+        match self {
+            NodeState::Broker(b) => b.replica.ignores_for_good(msg),
+            _ => false,
+        }
+    }
+}
+
 /// Faults and timeouts: any armed timer may fire at any moment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Timer {
@@ -356,11 +371,24 @@ impl KafkaActor {
                     fx.send(src, Msg::ConnectionReset);
                 }
             }
-            (NodeState::Broker(b), Input::Msg(Node::Controller | Node::Broker(_), msg))
-                if b.isolated =>
-            {
-                // Lost in the partition.
-                if matches!(msg, Msg::FetchResponse(_)) && !b.fetch_lost {
+            (
+                NodeState::Broker(b),
+                Input::Msg(from @ (Node::Controller | Node::Broker(_)), msg),
+            ) if b.isolated => {
+                // Lost in the partition. Only the answer its fetcher waits
+                // for leaves a mark: an answer to an earlier fetch is one
+                // it would have dropped anyway (so losing it is one of the
+                // messages `NodeState::ignores_for_good` counts on).
+                let awaited = match (from, &msg) {
+                    (Node::Broker(l), Msg::FetchResponse(r)) => b.replica.awaits_fetch_answer(
+                        l,
+                        r.leader_epoch,
+                        r.incarnation,
+                        r.fetch_offset,
+                    ),
+                    _ => false,
+                };
+                if awaited && !b.fetch_lost {
                     let NodeState::Broker(b) = state.to_mut() else {
                         unreachable!()
                     };

@@ -190,7 +190,9 @@ impl Snapshot for Compact {
         &self.history
     }
     fn quiet(&self) -> bool {
-        self.net.is_empty()
+        self.net
+            .iter()
+            .all(|(_, dst, m, _)| self.slots[*dst as usize].node.state.ignores_for_good(m))
             && self
                 .slots
                 .iter()
@@ -263,6 +265,9 @@ impl StepKind {
 pub struct CompactModel<'a> {
     actors: &'a [KafkaActor],
     cfg: &'a ModelConfig,
+    /// Drop each message its receiver ignores for good (see
+    /// [`CompactModel::dropping_ignored`]).
+    drop_ignored: bool,
 }
 
 impl<'a> CompactModel<'a> {
@@ -271,6 +276,49 @@ impl<'a> CompactModel<'a> {
         CompactModel {
             actors: &model.actors,
             cfg: &model.cfg,
+            drop_ignored: false,
+        }
+    }
+
+    /// With `on`, a message its receiver ignores for good
+    /// (`NodeState::ignores_for_good`) leaves the network as soon as it is
+    /// sent or its receiver comes to ignore it, instead of waiting to be
+    /// delivered to no effect: a reduction of the search, not a change of
+    /// the protocol.
+    ///
+    /// **Why verdicts stay.** Delivering such a message changes no actor
+    /// and no history, only the network, and it would do the same after
+    /// any other steps: the receiver's reasons to ignore it never go away,
+    /// and other actors' steps leave the receiver alone. So a state with
+    /// the message and the same state without it lead to the same states
+    /// up to that message, and they agree on every property: none reads
+    /// these messages (`writes_available`'s "nothing more can happen",
+    /// `Snapshot::quiet`, does not wait for them, in either search).
+    ///
+    /// **Why sleep sets and clients first still hold.** A step of actor j
+    /// drops only messages to j (its state changed) and messages it sends;
+    /// either order of two steps of different actors drops the same ones,
+    /// since a message ignored after the first step is still ignored after
+    /// both. A channel's head is never an ignored message, so "deliver the
+    /// head of (i, j)" names the same delivery as long as j does not move.
+    /// Neither reduction waits for a message to a client, and none of
+    /// these goes to one.
+    ///
+    /// **What it costs.** A replay on stateright's own states (the
+    /// Explorer's) must deliver an ignored message where it blocks the
+    /// head of its channel, so a counterexample may hold such deliveries,
+    /// each a step longer than the path the search measured.
+    pub fn dropping_ignored(mut self, on: bool) -> Self {
+        self.drop_ignored = on;
+        self
+    }
+
+    /// Drops the messages in flight whose receivers ignore them for good.
+    fn drop_ignored(&self, s: &mut Compact) {
+        if self.drop_ignored {
+            let slots = &s.slots;
+            s.net
+                .retain(|(_, dst, m, _)| !slots[*dst as usize].node.state.ignores_for_good(m));
         }
     }
 
@@ -290,6 +338,7 @@ impl<'a> CompactModel<'a> {
             });
             self.process(i, out, &mut s);
         }
+        self.drop_ignored(&mut s);
         s
     }
 
@@ -470,6 +519,7 @@ impl<'a> CompactModel<'a> {
             next.slots[index].node = Cached::new(state);
         }
         self.process(index, out, &mut next);
+        self.drop_ignored(&mut next);
         next
     }
 

@@ -10,7 +10,7 @@ use crate::core::consumer::Consumer;
 use crate::core::log::Log;
 use crate::core::producer::Producer;
 use smallvec::SmallVec;
-use stateright::actor::{ActorModel, ActorModelState, Network};
+use stateright::actor::{ActorModel, ActorModelState, Id, Network};
 
 pub type KafkaModel = ActorModel<KafkaActor, ModelConfig, History>;
 pub type KafkaState = ActorModelState<KafkaActor, History>;
@@ -23,8 +23,9 @@ pub trait Snapshot {
     /// Every message in flight.
     fn messages(&self) -> impl Iterator<Item = &KMsg>;
     fn history(&self) -> &History;
-    /// Nothing more can happen without a new fault: no message in flight,
-    /// no election to decide, and no timer armed that ends a fault or
+    /// Nothing more can happen without a new fault: no message in flight
+    /// but ones their receivers ignore for good
+    /// (`NodeState::ignores_for_good`), no election to decide, and no timer armed that ends a fault or
     /// lets the protocol move on (a restart, a healing partition, a lag
     /// removal). What may still fire starts a new fault.
     fn quiet(&self) -> bool;
@@ -48,7 +49,15 @@ impl Snapshot for KafkaState {
         &self.history
     }
     fn quiet(&self) -> bool {
-        self.messages().next().is_none()
+        let ignored =
+            |dst: Id, msg: &KMsg| self.actor_states[usize::from(dst)].ignores_for_good(msg);
+        let all_ignored = match &self.network {
+            Network::Ordered(channels) => channels
+                .iter()
+                .all(|((_, dst), q)| q.iter().all(|m| ignored(*dst, m))),
+            other => other.iter_all().all(|env| ignored(env.dst, env.msg)),
+        };
+        all_ignored
             && self
                 .random_choices
                 .iter()
@@ -58,6 +67,21 @@ impl Snapshot for KafkaState {
                 .iter()
                 .all(|t| t.iter().all(Timer::starts_a_fault))
     }
+}
+
+/// `state` without the messages their receivers ignore for good: the
+/// state the search's compact twin holds where it drops them
+/// (`CompactModel::dropping_ignored`). Only ordered networks are searched so.
+pub fn without_ignored(state: &KafkaState) -> KafkaState {
+    let mut s = state.clone();
+    if let Network::Ordered(channels) = &mut s.network {
+        for ((_, dst), q) in channels.iter_mut() {
+            let receiver = &state.actor_states[usize::from(*dst)];
+            q.retain(|m| !receiver.ignores_for_good(m));
+        }
+        channels.retain(|_, q| !q.is_empty());
+    }
+    s
 }
 
 /// Typed access to one global state.
