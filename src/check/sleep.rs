@@ -21,6 +21,10 @@
 //! - the history (the linearizability tester's record) changes when a
 //!   client sends or receives, so two clients' steps depend on each other;
 //!   a broker's or the controller's step never records;
+//! - with ignored messages dropped (`CompactModel::dropping_ignored`), a
+//!   broker's step can drop its own refused fetch at the head of a channel
+//!   to another broker, so it changes what delivering that channel's head
+//!   does: such deliveries count as depending on the sender's steps too;
 //! - two steps that both count toward a fault bound (`state::fault_counts`:
 //!   crashes, shutdowns, partitions, lag removals, preferred elections)
 //!   could take each other out of bounds. A counting step therefore never
@@ -89,13 +93,24 @@ struct Dependence {
     owned_by: Vec<NameSet>,
     /// The names of the clients' (producer's, consumer's) steps.
     clients: NameSet,
+    /// With ignored messages dropped, the deliveries from each broker to
+    /// the brokers: a broker's step can make its own fetch at the head of
+    /// such a channel droppable (`NodeState::ignored`), so the delivery
+    /// that channel offers changes.
+    heads_moved_by: Vec<NameSet>,
 }
 
 impl Dependence {
-    fn of(state: &Compact, rf: usize) -> Dependence {
+    fn of(state: &Compact, rf: usize, drop_ignored: bool) -> Dependence {
         let actors = state.slots.len();
         let names = Names::new(actors, rf);
         let owned_by: Vec<NameSet> = (0..actors).map(|a| names.owned_by(a)).collect();
+        let heads_moved_by = (0..actors)
+            .map(|a| match drop_ignored && a < rf {
+                true => names.delivered_from(a, rf),
+                false => 0,
+            })
+            .collect();
         let clients = state
             .slots
             .iter()
@@ -111,14 +126,22 @@ impl Dependence {
             names,
             owned_by,
             clients,
+            heads_moved_by,
         }
     }
 
-    /// The steps of `set` independent of a step of `owner`'s.
-    fn independent_of(&self, set: NameSet, owner: u8) -> NameSet {
-        let mut keep = set & !self.owned_by[owner as usize];
-        if self.clients & self.owned_by[owner as usize] != 0 {
+    /// The steps of `set` independent of `step`.
+    fn independent_of(&self, set: NameSet, step: &Tag) -> NameSet {
+        let owner = step.owner as usize;
+        let mut keep = set & !self.owned_by[owner] & !self.heads_moved_by[owner];
+        if self.clients & self.owned_by[owner] != 0 {
             keep &= !self.clients;
+        }
+        // A delivery between brokers depends on its sender's steps too.
+        if let (Some(sender), Some(name)) = (step.sender, step.name)
+            && self.heads_moved_by[sender as usize] & (1 << name) != 0
+        {
+            keep &= !self.owned_by[sender as usize];
         }
         keep
     }
@@ -217,7 +240,7 @@ pub(super) fn visit(
     let init = model.init_state();
     let search = Search {
         model,
-        dep: Dependence::of(&init, rf),
+        dep: Dependence::of(&init, rf, model.drops_ignored()),
         symmetry,
         client_first,
         decided,
@@ -367,7 +390,7 @@ impl Search<'_> {
         let mut taken: NameSet = 0;
         for (tag, n) in next.drain(..) {
             part.states += 1;
-            let child_asleep = self.dep.independent_of(asleep | taken, tag.owner);
+            let child_asleep = self.dep.independent_of(asleep | taken, &tag);
             // A step that counts toward a fault bound could take another
             // such step out of bounds: it never sleeps.
             if let Tag {
@@ -477,7 +500,7 @@ mod tests {
         let init = CompactModel::new(&m).init_state();
         // Brokers 0..3, controller 3, producer 4, consumer 5.
         assert_eq!(init.slots.len(), 6);
-        let dep = Dependence::of(&init, 3);
+        let dep = Dependence::of(&init, 3, false);
         let n = |step| 1u128 << dep.names.name(step).unwrap();
         let d = |src, dst| n(Named::Deliver { src, dst });
         let crash1 = n(Named::Timer {
@@ -485,10 +508,43 @@ mod tests {
             timer: crate::model::actor::Timer::Crash,
         });
         let all = d(0, 1) | d(2, 1) | d(1, 0) | d(3, 2) | d(0, 4) | d(1, 5) | crash1;
-        let kept = dep.independent_of(all, 1);
+        let step = |owner| Tag {
+            name: None,
+            owner,
+            sender: None,
+            counting: false,
+        };
+        let kept = dep.independent_of(all, &step(1));
         assert_eq!(kept, d(1, 0) | d(3, 2) | d(0, 4) | d(1, 5));
         // The producer's and the consumer's steps both record history.
-        let kept = dep.independent_of(all, 4);
+        let kept = dep.independent_of(all, &step(4));
         assert_eq!(kept, d(0, 1) | d(2, 1) | d(1, 0) | d(3, 2) | crash1);
+
+        // Dropping ignored messages: a broker's step can drop its own
+        // fetch at a channel's head, so deliveries from a broker to a
+        // broker also depend on the sender's steps, both ways.
+        let dropping = Dependence::of(&init, 3, true);
+        let kept = dropping.independent_of(all, &step(1));
+        assert_eq!(kept, d(3, 2) | d(0, 4) | d(1, 5));
+        let fetch = Tag {
+            name: dep.names.name(Named::Deliver { src: 2, dst: 0 }),
+            owner: 0,
+            sender: Some(2),
+            counting: false,
+        };
+        let crash2 = n(Named::Timer {
+            actor: 2,
+            timer: crate::model::actor::Timer::Crash,
+        });
+        let kept = dropping.independent_of(all | crash2, &fetch);
+        assert_eq!(kept, d(2, 1) | d(0, 4) | d(1, 5) | crash1);
+        // A delivery to a client does not.
+        let answer = Tag {
+            name: dep.names.name(Named::Deliver { src: 2, dst: 4 }),
+            owner: 4,
+            sender: Some(2),
+            counting: false,
+        };
+        assert!(dropping.independent_of(crash2, &answer) == crash2);
     }
 }

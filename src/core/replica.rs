@@ -1447,9 +1447,7 @@ impl<R: Record> Replica<R> {
     /// can happen (`model::ignored`).
     pub fn ignores_for_good(&self, msg: &Msg<R>) -> bool {
         match msg {
-            Msg::FetchResponse(r) => {
-                r.incarnation != self.incarnation || r.leader_epoch < self.partition.leader_epoch
-            }
+            Msg::FetchResponse(r) => self.ignores_answers_to(r.leader_epoch, r.incarnation),
             Msg::LeaderAndIsr {
                 state,
                 broker_epoch,
@@ -1461,6 +1459,28 @@ impl<R: Record> Replica<R> {
             Msg::AlterPartitionRejected { ineligible, .. } => !ineligible,
             _ => false,
         }
+    }
+
+    /// Whether this replica ignores for good every answer to a fetch it
+    /// sent in `leader_epoch` and life `incarnation` (see
+    /// [`Replica::ignores_for_good`]).
+    pub fn ignores_answers_to(&self, leader_epoch: Epoch, incarnation: u8) -> bool {
+        incarnation != self.incarnation || leader_epoch < self.partition.leader_epoch
+    }
+
+    /// Whether `from`'s fetch `req` gets NOT_LEADER whenever it arrives and
+    /// changes nothing else here: it names an older leader epoch than this
+    /// replica's (`on_fetch`), and no fetch of `from`'s waits here for it
+    /// to replace. On an ordered channel that stays so: every fetch parked
+    /// here names this replica's epoch or a newer one (a new epoch
+    /// re-handles the parked ones, `redispatch_parked`), so `from`'s parked
+    /// fetch could only be one it sent after `req`, which `req` arrives
+    /// before.
+    pub fn refuses_for_good(&self, from: BrokerId, req: &FetchRequest) -> bool {
+        req.leader_epoch < self.partition.leader_epoch
+            && !self.parked.iter().any(|p| {
+                matches!(p, Parked::FetchForUnknownEpoch(b, _) | Parked::DelayedFetch(b, _) if *b == from)
+            })
     }
 
     /// What ends with the process, however it ends: its leadership, its

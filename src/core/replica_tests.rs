@@ -687,3 +687,63 @@ fn what_an_earlier_life_was_sent_is_ignored_for_good() {
         [(Node::Broker(1), Msg::Fetch(_))]
     ));
 }
+
+/// A leader refuses a fetch of an older epoch for good, answering
+/// NOT_LEADER and nothing else, unless the follower has a fetch parked
+/// here, which the old one would replace.
+#[test]
+fn a_fetch_of_an_older_epoch_is_refused_for_good_unless_it_replaces_one() {
+    let cfg = ProtocolConfig::default();
+    let state = PartitionState {
+        leader_epoch: 2,
+        ..led_by_1(&[1, 2])
+    };
+    let mut r: Replica<R> = Replica::new(1, BrokerSet::of([1, 2]), state);
+    let old = FetchRequest {
+        leader_epoch: 1,
+        fetch_offset: 0,
+        last_fetched_epoch: None,
+        incarnation: 0,
+    };
+    assert!(r.refuses_for_good(2, &old));
+    let before = r.clone();
+    let sent = step(
+        &mut r,
+        &cfg,
+        Input::Message(Node::Broker(2), Msg::Fetch(old)),
+    );
+    assert!(
+        matches!(
+            sent.as_slice(),
+            [(
+                Node::Broker(2),
+                Msg::FetchResponse(FetchResponse {
+                    result: FetchResult::NotLeader,
+                    ..
+                })
+            )]
+        ),
+        "{sent:?}"
+    );
+    assert!(r == before, "the refusal changed the leader");
+
+    // Broker 2's current fetch waits here for records.
+    let current = FetchRequest {
+        leader_epoch: 2,
+        ..old
+    };
+    step(
+        &mut r,
+        &cfg,
+        Input::Message(Node::Broker(2), Msg::Fetch(current)),
+    );
+    assert!(!r.parked.is_empty());
+    assert!(
+        !r.refuses_for_good(2, &old),
+        "it would replace the parked fetch"
+    );
+    assert!(
+        r.refuses_for_good(3, &old),
+        "another follower's is still refused"
+    );
+}

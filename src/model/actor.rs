@@ -131,6 +131,25 @@ impl NodeState {
             _ => false,
         }
     }
+
+    /// Whether `msg`, on its way from `sender` to `receiver`, changes
+    /// nothing whenever it arrives, and sends nothing but what is ignored
+    /// for good in turn: one its receiver ignores for good, or, on ordered
+    /// channels, a follower's fetch its old leader refuses for good
+    /// (`Replica::refuses_for_good`) with a NOT_LEADER the follower ignores
+    /// for good (`Replica::ignores_answers_to`). Both only grow more so as
+    /// either broker moves.
+    pub fn ignored(sender: &NodeState, receiver: &NodeState, msg: &KMsg, ordered: bool) -> bool {
+        match (sender, receiver, msg) {
+            (NodeState::Broker(f), NodeState::Broker(l), Msg::Fetch(req)) => {
+                ordered
+                    && l.replica.refuses_for_good(f.replica.id, req)
+                    && f.replica
+                        .ignores_answers_to(req.leader_epoch, req.incarnation)
+            }
+            _ => receiver.ignores_for_good(msg),
+        }
+    }
 }
 
 /// Faults and timeouts: any armed timer may fire at any moment.

@@ -190,13 +190,13 @@ impl Snapshot for Compact {
         &self.history
     }
     fn quiet(&self) -> bool {
-        self.net
+        self.net.iter().all(|(src, dst, m, _)| {
+            let node = |i: &u8| &self.slots[*i as usize].node.state;
+            NodeState::ignored(node(src), node(dst), m, true)
+        }) && self
+            .slots
             .iter()
-            .all(|(_, dst, m, _)| self.slots[*dst as usize].node.state.ignores_for_good(m))
-            && self
-                .slots
-                .iter()
-                .all(|s| s.choices.is_none_or(|c| c.is_empty()) && s.timers & !FAULT_STARTS == 0)
+            .all(|s| s.choices.is_none_or(|c| c.is_empty()) && s.timers & !FAULT_STARTS == 0)
     }
 }
 
@@ -240,6 +240,8 @@ pub struct Tag {
     pub name: Option<u8>,
     /// The actor whose state it reads and changes.
     pub owner: u8,
+    /// For a delivery, the actor that sent the message.
+    pub sender: Option<u8>,
     /// It changes a count `within_bounds_view` bounds.
     pub counting: bool,
 }
@@ -280,8 +282,8 @@ impl<'a> CompactModel<'a> {
         }
     }
 
-    /// With `on`, a message its receiver ignores for good
-    /// (`NodeState::ignores_for_good`) leaves the network as soon as it is
+    /// With `on`, a message that changes nothing whenever it arrives
+    /// (`NodeState::ignored`) leaves the network as soon as it is
     /// sent or its receiver comes to ignore it, instead of waiting to be
     /// delivered to no effect: a reduction of the search, not a change of
     /// the protocol.
@@ -296,11 +298,14 @@ impl<'a> CompactModel<'a> {
     /// `Snapshot::quiet`, does not wait for them, in either search).
     ///
     /// **Why sleep sets and clients first still hold.** A step of actor j
-    /// drops only messages to j (its state changed) and messages it sends;
-    /// either order of two steps of different actors drops the same ones,
-    /// since a message ignored after the first step is still ignored after
-    /// both. A channel's head is never an ignored message, so "deliver the
-    /// head of (i, j)" names the same delivery as long as j does not move.
+    /// drops only messages to j (its state changed), messages it sends,
+    /// and, if j is a broker, its own fetches (a refused fetch is dropped
+    /// once its sender ignores the answer); either order of two steps of
+    /// different actors drops the same ones, since a message ignored after
+    /// the first step is still ignored after both. A channel's head is
+    /// never an ignored message, so "deliver the head of (i, j)" names the
+    /// same delivery as long as neither j nor, for two brokers, i moves:
+    /// the sleep sets count it as depending on both (`check::sleep`).
     /// Neither reduction waits for a message to a client, and none of
     /// these goes to one.
     ///
@@ -313,12 +318,17 @@ impl<'a> CompactModel<'a> {
         self
     }
 
+    pub fn drops_ignored(&self) -> bool {
+        self.drop_ignored
+    }
+
     /// Drops the messages in flight whose receivers ignore them for good.
     fn drop_ignored(&self, s: &mut Compact) {
         if self.drop_ignored {
             let slots = &s.slots;
+            let node = |i: &u8| &slots[*i as usize].node.state;
             s.net
-                .retain(|(_, dst, m, _)| !slots[*dst as usize].node.state.ignores_for_good(m));
+                .retain(|(src, dst, m, _)| !NodeState::ignored(node(src), node(dst), m, true));
         }
     }
 
@@ -394,19 +404,19 @@ impl<'a> CompactModel<'a> {
             });
         }
         for step in steps {
-            let (named, owner) = match step {
+            let (named, owner, sender) = match step {
                 Step::Deliver(m) => {
                     let (src, dst) = (s.net[m].0, s.net[m].1);
-                    (Named::Deliver { src, dst }, dst)
+                    (Named::Deliver { src, dst }, dst, Some(src))
                 }
                 Step::Timeout(i, bit) => {
                     let timer = timers_of(bit).next().expect("one timer bit");
                     let actor = i as u8;
-                    (Named::Timer { actor, timer }, actor)
+                    (Named::Timer { actor, timer }, actor, None)
                 }
                 Step::Elect(i, broker) => {
                     let controller = i as u8;
-                    (Named::Elect { controller, broker }, controller)
+                    (Named::Elect { controller, broker }, controller, None)
                 }
             };
             let name = names.name(named);
@@ -427,6 +437,7 @@ impl<'a> CompactModel<'a> {
             let tag = Tag {
                 name,
                 owner,
+                sender,
                 counting,
             };
             out.push((tag, n));

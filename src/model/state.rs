@@ -24,8 +24,8 @@ pub trait Snapshot {
     fn messages(&self) -> impl Iterator<Item = &KMsg>;
     fn history(&self) -> &History;
     /// Nothing more can happen without a new fault: no message in flight
-    /// but ones their receivers ignore for good
-    /// (`NodeState::ignores_for_good`), no election to decide, and no timer armed that ends a fault or
+    /// but ones that change nothing whenever they arrive
+    /// (`NodeState::ignored`), no election to decide, and no timer armed that ends a fault or
     /// lets the protocol move on (a restart, a healing partition, a lag
     /// removal). What may still fire starts a new fault.
     fn quiet(&self) -> bool;
@@ -49,13 +49,17 @@ impl Snapshot for KafkaState {
         &self.history
     }
     fn quiet(&self) -> bool {
-        let ignored =
-            |dst: Id, msg: &KMsg| self.actor_states[usize::from(dst)].ignores_for_good(msg);
+        let ignored = |src: Id, dst: Id, msg: &KMsg, ordered| {
+            let node = |id: Id| &*self.actor_states[usize::from(id)];
+            NodeState::ignored(node(src), node(dst), msg, ordered)
+        };
         let all_ignored = match &self.network {
             Network::Ordered(channels) => channels
                 .iter()
-                .all(|((_, dst), q)| q.iter().all(|m| ignored(*dst, m))),
-            other => other.iter_all().all(|env| ignored(env.dst, env.msg)),
+                .all(|((src, dst), q)| q.iter().all(|m| ignored(*src, *dst, m, true))),
+            other => other
+                .iter_all()
+                .all(|env| ignored(env.src, env.dst, env.msg, false)),
         };
         all_ignored
             && self
@@ -75,9 +79,10 @@ impl Snapshot for KafkaState {
 pub fn without_ignored(state: &KafkaState) -> KafkaState {
     let mut s = state.clone();
     if let Network::Ordered(channels) = &mut s.network {
-        for ((_, dst), q) in channels.iter_mut() {
+        for ((src, dst), q) in channels.iter_mut() {
+            let sender = &state.actor_states[usize::from(*src)];
             let receiver = &state.actor_states[usize::from(*dst)];
-            q.retain(|m| !receiver.ignores_for_good(m));
+            q.retain(|m| !NodeState::ignored(sender, receiver, m, true));
         }
         channels.retain(|_, q| !q.is_empty());
     }

@@ -107,6 +107,16 @@ impl Names {
             .fold(0, |s, n| s | 1 << n)
     }
 
+    /// Every delivery from `actor` to one of the brokers (slots 0..rf).
+    pub fn delivered_from(&self, actor: usize, rf: usize) -> NameSet {
+        (0..self.all.len())
+            .filter(|&n| {
+                matches!(self.all[n], Named::Deliver { src, dst }
+                    if src as usize == actor && (dst as usize) < rf)
+            })
+            .fold(0, |s, n| s | 1 << n)
+    }
+
     /// `set` with actors renamed by `to` (slot `i` becomes slot `to[i]`,
     /// broker `b` broker `to[b - 1] + 1`). A name whose renamed step has
     /// no name is dropped: it wakes, which is always sound.
