@@ -119,26 +119,16 @@ pub enum NodeState {
 }
 
 impl NodeState {
-    /// Whether this actor ignores `msg` whenever it arrives: delivering it
-    /// now or after any steps of this actor changes nothing and sends
-    /// nothing (`Replica::ignores_for_good`, through what
-    /// [`KafkaActor::step`] does first): a broker that is down drops all
-    /// of these, and one cut off loses them without a mark. Only brokers
-    /// ignore messages for good here.
-    pub fn ignores_for_good(&self, msg: &KMsg) -> bool {
-        match self {
-            NodeState::Broker(b) => b.replica.ignores_for_good(msg),
-            _ => false,
-        }
-    }
-
     /// Whether `msg`, on its way from `sender` to `receiver`, changes
-    /// nothing whenever it arrives, and sends nothing but what is ignored
-    /// for good in turn: one its receiver ignores for good, or, on ordered
-    /// channels, a follower's fetch its old leader refuses for good
+    /// nothing whenever it arrives and sends nothing but what is ignored in
+    /// turn: a message its broker ignores for good
+    /// (`Replica::ignores_for_good`), or, on ordered channels, a
+    /// follower's fetch its old leader refuses for good
     /// (`Replica::refuses_for_good`) with a NOT_LEADER the follower ignores
-    /// for good (`Replica::ignores_answers_to`). Both only grow more so as
-    /// either broker moves.
+    /// for good (`Replica::ignores_answers_to`). Each only grows more so as
+    /// either broker moves, and [`KafkaActor::step`] keeps it so: a broker
+    /// that is down drops all of these, and one cut off loses them without
+    /// a mark. Only brokers' messages are ever ignored here.
     pub fn ignored(sender: &NodeState, receiver: &NodeState, msg: &KMsg, ordered: bool) -> bool {
         match (sender, receiver, msg) {
             (NodeState::Broker(f), NodeState::Broker(l), Msg::Fetch(req)) => {
@@ -147,7 +137,8 @@ impl NodeState {
                     && f.replica
                         .ignores_answers_to(req.leader_epoch, req.incarnation)
             }
-            _ => receiver.ignores_for_good(msg),
+            (_, NodeState::Broker(b), _) => b.replica.ignores_for_good(msg),
+            _ => false,
         }
     }
 }
@@ -397,7 +388,7 @@ impl KafkaActor {
                 // Lost in the partition. Only the answer its fetcher waits
                 // for leaves a mark: an answer to an earlier fetch is one
                 // it would have dropped anyway (so losing it is one of the
-                // messages `NodeState::ignores_for_good` counts on).
+                // messages `NodeState::ignored` counts on).
                 let awaited = match (from, &msg) {
                     (Node::Broker(l), Msg::FetchResponse(r)) => b.replica.awaits_fetch_answer(
                         l,
