@@ -138,7 +138,25 @@ fn describe(model: &KafkaModel, state: &KafkaState, action: &Action) -> String {
             } else if cut {
                 format!("{what} from {from} is lost in the network partition around {name}")
             } else {
-                format!("{name} receives {what} from {from}")
+                let sender = &state.actor_states[usize::from(actor.settings.layout.id(src))];
+                let ordered = matches!(state.network, stateright::actor::Network::Ordered(_));
+                let ignored = NodeState::ignored(sender, before, &msg, ordered);
+                let why = match msg {
+                    _ if !ignored => "",
+                    Msg::Fetch(_) => {
+                        ", of an older leader epoch, and answers NOT_LEADER, which the \
+                         follower has moved past"
+                    }
+                    Msg::FetchResponse(_) => {
+                        " and drops it: it answers a fetch of an earlier life or leader epoch"
+                    }
+                    Msg::AlterPartitionRejected { .. } => {
+                        " and changes nothing: only an INELIGIBLE_REPLICA refusal resets \
+                         a proposal"
+                    }
+                    _ => " and drops it: it was meant for an earlier life or leader epoch",
+                };
+                format!("{name} receives {what} from {from}{why}")
             }
         }
         Input::Timer(Timer::Isolate) => format!(
