@@ -33,6 +33,9 @@ impl Bits {
     }
 }
 
+/// Calls its second argument with each successor of a class.
+pub(super) type Successors<'a> = dyn Fn(u32, &mut dyn FnMut(u32)) + 'a;
+
 /// The class graph the first pass records.
 #[derive(Default)]
 pub(super) struct Graph {

@@ -4,7 +4,9 @@
 
 pub mod batch;
 mod chunked;
+mod class_of;
 mod classes;
+mod concrete;
 mod deadline;
 pub mod diagram;
 mod graph;

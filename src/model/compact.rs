@@ -311,8 +311,9 @@ impl<'a> CompactModel<'a> {
     ///
     /// **What it costs.** A replay on stateright's own states (the
     /// Explorer's) must deliver an ignored message where it blocks the
-    /// head of its channel, so a counterexample may hold such deliveries,
-    /// each a step longer than the path the search measured.
+    /// head of its channel, a step longer than the path the search
+    /// measured; the replay then looks for a path as short as measured
+    /// through other classes (`check::concrete`).
     pub fn dropping_ignored(mut self, on: bool) -> Self {
         self.drop_ignored = on;
         self
