@@ -89,6 +89,7 @@ fn check_cmd(a: CheckArgs) -> Result<u8, String> {
         sleep_sets: !a.no_por,
         client_first: !a.no_por && !a.no_client_first,
         drop_ignored: !a.no_por && !a.no_drop_ignored,
+        news_first: !a.no_por && !a.no_news_first,
         simulate: a.simulate.then(|| match (a.seconds, a.walks) {
             (Some(s), _) => Duration::from_secs(s),
             // Bounded by walks alone.

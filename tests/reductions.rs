@@ -81,29 +81,36 @@ fn small_scenarios() -> Vec<Scenario> {
 #[test]
 fn the_reductions_keep_every_verdict_and_counterexample_length() {
     let small = small_scenarios();
-    let run = |sleep_sets, client_first, drop_ignored| {
+    let run = |sleep_sets, client_first, drop_ignored, news_first| {
         let opts = CheckOptions {
             sleep_sets,
             client_first,
             drop_ignored,
+            news_first,
             ..CheckOptions::default()
         };
         check::batch::run_many(&small, &opts)
     };
-    let all = run(true, true, true);
-    let first = run(true, true, false);
-    let sleep = run(true, false, false);
-    let plain = run(false, false, false);
+    let all = run(true, true, true, true);
+    let dropping = run(true, true, true, false);
+    let first = run(true, true, false, false);
+    let sleep = run(true, false, false, false);
+    let plain = run(false, false, false, false);
     let (mut fewer_transitions, mut fewer_classes, mut fewer_dropping) = (0, 0, 0);
-    for ((((s, a), f), r), p) in small.iter().zip(&all).zip(&first).zip(&sleep).zip(&plain) {
+    let mut fewer_news = 0;
+    let runs = small.iter().zip(&all).zip(&dropping).zip(&first);
+    for ((((s, a), d), f), (r, p)) in runs.zip(sleep.iter().zip(&plain)) {
         assert!(
-            a.exhausted && f.exhausted && r.exhausted && p.exhausted,
+            a.exhausted && d.exhausted && f.exhausted && r.exhausted && p.exhausted,
             "{}",
             s.name
         );
+        // News first on top: fewer classes again, the same verdicts and
+        // lengths.
+        fewer_news += usize::from(fewer(&s.name, "news first", a, d, p));
         // Dropping ignored messages as well: fewer classes again, the
         // same verdicts and lengths.
-        fewer_dropping += usize::from(fewer(&s.name, "dropping", a, f, p));
+        fewer_dropping += usize::from(fewer(&s.name, "dropping", d, f, p));
         assert!(
             p.unique_states <= SMALL_ENOUGH,
             "{}: {} classes; add it to LARGE",
@@ -123,11 +130,13 @@ fn the_reductions_keep_every_verdict_and_counterexample_length() {
     }
     // Each reduction does something: most scenarios lose a third of their
     // transitions to sleep sets, and a tenth of their classes to clients
-    // first and another tenth to dropping ignored messages.
+    // first, another tenth to dropping ignored messages and another to
+    // news first.
     let n = small.len();
     assert!(fewer_transitions * 2 > n, "{fewer_transitions} of {n}");
     assert!(fewer_classes * 2 > n, "{fewer_classes} of {n}");
     assert!(fewer_dropping * 2 > n, "{fewer_dropping} of {n}");
+    assert!(fewer_news * 2 > n, "{fewer_news} of {n}");
 }
 
 /// What `client_first` assumes, on every transition out of every class of
@@ -358,9 +367,9 @@ fn kind_of(m: &KMsg) -> &'static str {
 /// as short: on the canonical scenario (where the workers hand work to
 /// each other thousands of times) and on small ones (where one may find
 /// nothing left to do). With sleep sets alone both meet the same classes.
-/// With clients first, which of the classes that differ only by client
-/// deliveries a search meets depends on the order it takes steps, so the
-/// counts may differ slightly.
+/// With clients first and news first, which of the classes that differ
+/// only by steps those sets postpone a search meets depends on the order
+/// it takes steps, so the counts may differ slightly.
 #[test]
 fn two_workers_keep_every_verdict_and_counterexample_length() {
     let all = load_dir(Path::new("models")).expect("the catalogue loads");
@@ -381,6 +390,7 @@ fn two_workers_keep_every_verdict_and_counterexample_length() {
                 &CheckOptions {
                     threads,
                     client_first,
+                    news_first: client_first,
                     progress: false,
                     ..CheckOptions::default()
                 },

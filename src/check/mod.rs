@@ -56,6 +56,10 @@ pub struct CheckOptions {
     /// (ordered network only; `CompactModel::dropping_ignored`): fewer
     /// states.
     pub drop_ignored: bool,
+    /// With sleep sets, deliver a follower's news of a newer leader epoch
+    /// alone where nothing else it could do first matters
+    /// (`model::news_first`): fewer states.
+    pub news_first: bool,
     /// Random walks instead of an exhaustive check, for this long.
     pub simulate: Option<Duration>,
     /// At most this many random walks.
@@ -90,6 +94,7 @@ impl Default for CheckOptions {
             sleep_sets: true,
             client_first: true,
             drop_ignored: true,
+            news_first: true,
             simulate: None,
             walks: None,
             time_limit: None,
@@ -175,7 +180,12 @@ pub fn run(cfg: &ModelConfig, expect: &Expect, opts: &CheckOptions) -> Report {
             search::search(
                 &model,
                 symmetry,
-                (opts.sleep_sets, opts.client_first, opts.drop_ignored),
+                (
+                    opts.sleep_sets,
+                    opts.client_first,
+                    opts.drop_ignored,
+                    opts.news_first,
+                ),
                 opts.threads,
                 &on_progress,
                 &deadline,

@@ -210,7 +210,7 @@ fn visit<S: Space>(
 pub fn search(
     model: &KafkaModel,
     symmetry: bool,
-    (sleep_sets, client_first, drop_ignored): (bool, bool, bool),
+    (sleep_sets, client_first, drop_ignored, news_first): (bool, bool, bool, bool),
     threads: usize,
     progress: OnProgress,
     deadline: &Deadline,
@@ -221,7 +221,9 @@ pub fn search(
         && std::env::var_os("INSYNC_ACTOR_SPACE").is_none()
     {
         let space = CompactSpace {
-            model: CompactModel::new(model).dropping_ignored(drop_ignored),
+            model: CompactModel::new(model)
+                .dropping_ignored(drop_ignored)
+                .news_first(news_first),
             cfg: &model.cfg,
             props: properties::<Compact>(&model.cfg),
             symmetry,

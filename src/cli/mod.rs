@@ -573,6 +573,11 @@ pub struct CheckArgs {
     /// them as they are sent: more states, the same verdicts.
     #[arg(long)]
     pub no_drop_ignored: bool,
+    /// Turn off "news first", the part of the partial-order reduction
+    /// that lets a follower with nothing else to do hear of a new leader
+    /// epoch before anything else happens: more states, the same verdicts.
+    #[arg(long)]
+    pub no_news_first: bool,
 }
 
 #[derive(Args, Debug)]

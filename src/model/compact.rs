@@ -19,8 +19,10 @@ use super::client_first;
 use super::config::ModelConfig;
 use super::digest::message_digest;
 use super::history::History;
+use super::news_first;
 use super::state::{KafkaModel, Snapshot, View, fault_counts, within_bounds_view};
 use super::step_names::{NameSet, Named, Names};
+use crate::core::messages::Node;
 use crate::core::types::{BrokerId, BrokerSet};
 use smallvec::SmallVec;
 use stateright::actor::{Actor, Command, Envelope, Id, Out};
@@ -270,6 +272,8 @@ pub struct CompactModel<'a> {
     /// Drop each message its receiver ignores for good (see
     /// [`CompactModel::dropping_ignored`]).
     drop_ignored: bool,
+    /// Take a follower's news alone where `model::news_first` allows it.
+    news_first: bool,
 }
 
 impl<'a> CompactModel<'a> {
@@ -279,6 +283,7 @@ impl<'a> CompactModel<'a> {
             actors: &model.actors,
             cfg: &model.cfg,
             drop_ignored: false,
+            news_first: false,
         }
     }
 
@@ -316,6 +321,14 @@ impl<'a> CompactModel<'a> {
     /// through other classes (`check::concrete`).
     pub fn dropping_ignored(mut self, on: bool) -> Self {
         self.drop_ignored = on;
+        self
+    }
+
+    /// With `on`, the sleep-set search delivers a follower's news of a
+    /// newer leader epoch alone, beside the follower's own crash, where
+    /// `model::news_first` shows that nothing else matters first.
+    pub fn news_first(mut self, on: bool) -> Self {
+        self.news_first = on;
         self
     }
 
@@ -403,6 +416,19 @@ impl<'a> CompactModel<'a> {
                 Step::Deliver(m) => clients.contains(&(s.net[m].1 as usize)),
                 Step::Timeout(i, _) | Step::Elect(i, _) => clients.contains(&i),
             });
+        } else if self.news_first {
+            let news = self.news_alone(s);
+            if !news.is_empty() {
+                // Each follower's news, and its own crash.
+                let crash = timer_bit(&Timer::Crash);
+                steps.retain(|step| match *step {
+                    Step::Timeout(i, bit) => bit == crash && news.iter().any(|(f, _)| *f == i),
+                    Step::Deliver(m) => news
+                        .iter()
+                        .any(|(_, n)| matches!(n, Step::Deliver(k) if *k == m)),
+                    Step::Elect(..) => false,
+                });
+            }
         }
         for step in steps {
             let (named, owner, sender) = match step {
@@ -443,6 +469,26 @@ impl<'a> CompactModel<'a> {
             };
             out.push((tag, n));
         }
+    }
+
+    /// The deliveries `news_first::news_for` allows alone, each with its
+    /// follower, where it leaves the follower's log as it was (see
+    /// `model::news_first`).
+    fn news_alone(&self, s: &Compact) -> SmallVec<[(usize, Step); 4]> {
+        let controller = usize::from(self.cfg.layout().id(Node::Controller));
+        let log = |c: &Compact, f: usize| match &c.slots[f].node.state {
+            NodeState::Broker(b) => Some(b.replica.log.entries().to_vec()),
+            _ => None,
+        };
+        news_first::news_for(s, self.cfg)
+            .into_iter()
+            .filter_map(|f| {
+                let key = (controller as u8, f as u8);
+                let step = Step::Deliver(s.net.partition_point(|(a, b, _, _)| (*a, *b) < key));
+                let n = self.next(s, step)?;
+                (log(&n, f) == log(s, f)).then_some((f, step))
+            })
+            .collect()
     }
 
     fn steps(&self, s: &Compact) -> SmallVec<[Step; 16]> {

@@ -8,6 +8,7 @@ pub mod compact;
 pub mod config;
 pub mod digest;
 pub mod history;
+pub mod news_first;
 pub mod properties;
 pub mod record;
 pub mod state;
