@@ -726,7 +726,7 @@ impl<R: Record> Replica<R> {
         cfg: &ProtocolConfig,
         fx: &mut Effects<R>,
     ) {
-        if req.leader_epoch > self.partition.leader_epoch {
+        if self.waits_for_epoch(req.leader_epoch) {
             self.parked.push(Parked::Produce(client, req));
             return;
         }
@@ -976,7 +976,7 @@ impl<R: Record> Replica<R> {
         self.parked.retain(|p| {
             !matches!(p, Parked::FetchForUnknownEpoch(b, _) | Parked::DelayedFetch(b, _) if *b == from)
         });
-        if req.leader_epoch > self.partition.leader_epoch {
+        if self.waits_for_epoch(req.leader_epoch) {
             self.parked.push(Parked::FetchForUnknownEpoch(from, req));
             return;
         }
@@ -1341,8 +1341,7 @@ impl<R: Record> Replica<R> {
         leader_epoch: u32,
         fx: &mut Effects<R>,
     ) {
-        if leader_epoch > self.partition.leader_epoch
-            || (self.is_leader() && offset >= self.high_watermark)
+        if self.waits_for_epoch(leader_epoch) || (self.is_leader() && offset >= self.high_watermark)
         {
             self.parked
                 .push(p_read(client, request, offset, leader_epoch));
@@ -1459,6 +1458,14 @@ impl<R: Record> Replica<R> {
             Msg::AlterPartitionRejected { ineligible, .. } => !ineligible,
             _ => false,
         }
+    }
+
+    /// Whether a request for `leader_epoch` waits here (parked) until this
+    /// replica hears of that epoch, rather than being handled now: a
+    /// produce, a follower's fetch or a consumer's read for an epoch newer
+    /// than its own.
+    pub fn waits_for_epoch(&self, leader_epoch: Epoch) -> bool {
+        leader_epoch > self.partition.leader_epoch
     }
 
     /// Whether this replica ignores for good every answer to a fetch it

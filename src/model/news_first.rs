@@ -101,7 +101,7 @@ pub fn news_for(s: &impl Channels, cfg: &ModelConfig) -> Vec<usize> {
             let epoch = r.partition.leader_epoch;
             news && idle
                 && no_shutdown
-                && (0..s.actors()).all(|y| y == controller || only_parked_fetches(s, y, f, epoch))
+                && (0..s.actors()).all(|y| y == controller || only_parked_fetches(s, y, f))
                 && !fetch_may_be_answered(s, cfg, f)
                 && !producer_may_address(s, controller, r.id, epoch)
                 && !(0..controller).any(|g| may_be_told_to_fetch(s, controller, g, r.id, epoch))
@@ -110,13 +110,16 @@ pub fn news_for(s: &impl Channels, cfg: &ModelConfig) -> Vec<usize> {
 }
 
 /// Whether everything on its way from `y` to F is a follower's fetch
-/// for a newer epoch than F's, `epoch`: F parks each (`on_fetch`) and
+/// for a newer epoch than F's: F parks each (`on_fetch`) and
 /// re-handles it when it hears of that epoch, and a crash drops a parked
 /// fetch as it drops one that arrives after it, so its delivery commutes
 /// with the news and with F's crash.
-fn only_parked_fetches(s: &impl Channels, y: usize, f: usize, epoch: Epoch) -> bool {
+fn only_parked_fetches(s: &impl Channels, y: usize, f: usize) -> bool {
+    let NodeState::Broker(b) = s.node(f) else {
+        return false;
+    };
     s.channel(y, f)
-        .all(|m| matches!(m, Msg::Fetch(req) if req.leader_epoch > epoch))
+        .all(|m| matches!(m, Msg::Fetch(req) if b.replica.waits_for_epoch(req.leader_epoch)))
 }
 
 /// Whether a LeaderAndIsr on its way to broker `g` names `f` leader in
