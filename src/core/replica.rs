@@ -1436,7 +1436,10 @@ impl<R: Record> Replica<R> {
     ///   (`awaits_fetch_answer`; the responses to this replica's fetches
     ///   carry the life and epoch they were sent in, never newer ones);
     /// - a LeaderAndIsr meant for an earlier life, or of an older leader
-    ///   epoch (`on_leader_and_isr`'s first two checks);
+    ///   epoch (`on_leader_and_isr`'s first two checks), or, at a follower,
+    ///   one that names the leader and epoch it follows already (an ISR
+    ///   change: a follower keeps neither the ISR nor the partition epoch,
+    ///   `follower_view`, and what it parked waits for a newer epoch);
     /// - a ShutdownAllowed for an earlier life (`on_message`);
     /// - a rejected AlterPartition other than INELIGIBLE_REPLICA
     ///   (`on_alter_partition_rejected` keeps such a proposal pending).
@@ -1451,8 +1454,12 @@ impl<R: Record> Replica<R> {
                 state,
                 broker_epoch,
             } => {
+                let follows_already = !self.is_leader()
+                    && state.leader != Some(self.id)
+                    && follower_view(*state) == self.partition;
                 *broker_epoch != self.incarnation
                     || state.leader_epoch < self.partition.leader_epoch
+                    || follows_already
             }
             Msg::ShutdownAllowed { broker_epoch } => *broker_epoch != self.incarnation,
             Msg::AlterPartitionRejected { ineligible, .. } => !ineligible,
@@ -1501,7 +1508,13 @@ impl<R: Record> Replica<R> {
         clients.dedup();
         self.high_watermark = self.high_watermark.min(self.log.end_offset());
         self.fetch_in_flight = false;
-        self.partition.leader = None;
+        // What it knew of the partition as a leader (the ISR, the partition
+        // epoch) goes with the process too: it restarts knowing what a
+        // follower knows, its leader epoch, until the controller speaks.
+        self.partition = follower_view(PartitionState {
+            leader: None,
+            ..self.partition
+        });
         self.incarnation = self.incarnation.wrapping_add(1);
         for client in clients {
             fx.send(client, Msg::ConnectionReset);

@@ -658,8 +658,15 @@ fn what_an_earlier_life_was_sent_is_ignored_for_good() {
             },
         })
     };
+    // News of a newer epoch (the same leader and epoch again would be an
+    // ISR change, which a follower ignores, below).
+    let newer = PartitionState {
+        leader_epoch: state.leader_epoch + 1,
+        partition_epoch: state.partition_epoch + 1,
+        ..state
+    };
     let assign = |broker_epoch| Msg::LeaderAndIsr {
-        state,
+        state: newer,
         broker_epoch,
     };
     assert!(!r.ignores_for_good(&answer(0)), "the answer it waits for");
@@ -686,6 +693,23 @@ fn what_an_earlier_life_was_sent_is_ignored_for_good() {
         sent.as_slice(),
         [(Node::Broker(1), Msg::Fetch(_))]
     ));
+    // Once it follows, an ISR change (the same leader and epoch) changes
+    // nothing here.
+    let isr_change = Msg::LeaderAndIsr {
+        state: PartitionState {
+            isr: BrokerSet::of([1]),
+            partition_epoch: newer.partition_epoch + 1,
+            ..newer
+        },
+        broker_epoch: 1,
+    };
+    assert!(r.ignores_for_good(&isr_change));
+    let before = r.clone();
+    let sent = step(&mut r, &cfg, Input::Message(Node::Controller, isr_change));
+    assert!(
+        sent.is_empty() && r == before,
+        "an ISR change moved a follower"
+    );
 }
 
 /// A leader refuses a fetch of an older epoch for good, answering
