@@ -1,13 +1,15 @@
 //! News first (`model::news_first`) takes a follower's news of a newer
-//! leader epoch, with its own crash, alone. Here its argument is checked
-//! on every state of several scenarios, in the full model and in the one
-//! that drops ignored messages, rather than only by its outcome (which
-//! `tests/reductions.rs` compares): wherever the rule picks a follower,
+//! leader epoch alone, with the few steps it would otherwise race (its
+//! crash, the answer it awaits, a fetch it refuses from the new leader).
+//! Here its argument is checked on every state of several scenarios, in
+//! the full model and in the one that drops ignored messages, rather than
+//! only by its outcome (which `tests/reductions.rs` compares): wherever
+//! the rule picks a follower,
 //! - the news changes no property;
-//! - every other step leaves the follower picked (so the set stays
-//!   persistent along any path that avoids it, by induction), and
-//!   commutes with the news, and with the follower's crash where that can
-//!   follow it.
+//! - every other step leaves the follower picked with the same set (so
+//!   the set stays persistent along any path that avoids it, by
+//!   induction), and commutes with the news, and with each other member
+//!   of the set where that can follow it.
 
 use insync::core::messages::{FetchResult, Msg, Node};
 use insync::model::actor::{NodeState, Timer};
