@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::insync;
+use common::{LONG_SEARCH, insync};
 use std::process::{Command, Stdio};
 
 const CANONICAL: &str = "models/seed-acksall-isr2-machine.toml";
@@ -169,22 +169,8 @@ fn a_search_over_its_memory_budget_reports_what_it_found() {
 #[cfg(unix)]
 #[test]
 fn ctrl_c_stops_a_search_which_reports_what_it_found() {
-    // A search of minutes (the canonical scenario now ends in well under
-    // the 1.5 s before the signal).
-    let long = [
-        "check",
-        "--rf",
-        "5",
-        "--min-isr",
-        "3",
-        "--crashes",
-        "2",
-        "--records",
-        "2",
-        "--lag-removals",
-        "0",
-        "--quiet",
-    ];
+    // A search of minutes: the canonical scenario ends before the signal.
+    let long = [&LONG_SEARCH[..], &["--quiet"]].concat();
     let child = Command::new(env!("CARGO_BIN_EXE_insync"))
         .args(long)
         .stdout(Stdio::piped())

@@ -130,6 +130,24 @@ impl Drop for Proc {
     }
 }
 
+/// A search that runs for minutes on any machine (RF=5, min ISR 3, two
+/// crashes, two records: about 11 minutes on this project's), for tests
+/// that stop one on its way; the catalogue's scenarios, and RF=3 with two
+/// crashes, can end in a few seconds.
+pub const LONG_SEARCH: [&str; 11] = [
+    "check",
+    "--rf",
+    "5",
+    "--min-isr",
+    "3",
+    "--crashes",
+    "2",
+    "--records",
+    "2",
+    "--lag-removals",
+    "0",
+];
+
 /// Timeouts short enough for tests: fencing after 1 s of silence.
 pub const SESSION_MS: &str = "1000";
 
