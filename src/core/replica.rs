@@ -568,6 +568,9 @@ impl<R: Record> Replica<R> {
         {
             return; // stale
         }
+        if self.follows_already(&state) {
+            return; // an ISR change: a follower keeps no ISR
+        }
         let old = self.partition;
         self.partition = state;
         let same_epoch = old.leader_epoch == state.leader_epoch && old.leader == state.leader;
@@ -1436,10 +1439,10 @@ impl<R: Record> Replica<R> {
     ///   (`awaits_fetch_answer`; the responses to this replica's fetches
     ///   carry the life and epoch they were sent in, never newer ones);
     /// - a LeaderAndIsr meant for an earlier life, or of an older leader
-    ///   epoch (`on_leader_and_isr`'s first two checks), or, at a follower,
-    ///   one that names the leader and epoch it follows already (an ISR
-    ///   change: a follower keeps neither the ISR nor the partition epoch,
-    ///   `follower_view`, and what it parked waits for a newer epoch);
+    ///   epoch, or, at a follower, one naming the leader and epoch it
+    ///   follows already (`on_leader_and_isr`'s first three checks; the
+    ///   third, `follows_already`, stays so until the controller's next
+    ///   word, which comes behind it);
     /// - a ShutdownAllowed for an earlier life (`on_message`);
     /// - a rejected AlterPartition other than INELIGIBLE_REPLICA
     ///   (`on_alter_partition_rejected` keeps such a proposal pending).
@@ -1454,17 +1457,24 @@ impl<R: Record> Replica<R> {
                 state,
                 broker_epoch,
             } => {
-                let follows_already = !self.is_leader()
-                    && state.leader != Some(self.id)
-                    && follower_view(*state) == self.partition;
                 *broker_epoch != self.incarnation
                     || state.leader_epoch < self.partition.leader_epoch
-                    || follows_already
+                    || self.follows_already(state)
             }
             Msg::ShutdownAllowed { broker_epoch } => *broker_epoch != self.incarnation,
             Msg::AlterPartitionRejected { ineligible, .. } => !ineligible,
             _ => false,
         }
+    }
+
+    /// Whether `state` tells this follower only what it knows: the leader
+    /// and epoch it follows already (an ISR change). A follower keeps
+    /// neither the ISR nor the partition epoch (`follower_view`), and what
+    /// it parked waits for a newer epoch, so there is nothing to do.
+    fn follows_already(&self, state: &PartitionState) -> bool {
+        !self.is_leader()
+            && state.leader != Some(self.id)
+            && follower_view(*state) == self.partition
     }
 
     /// Whether a request for `leader_epoch` waits here (parked) until this
