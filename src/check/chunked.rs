@@ -4,15 +4,15 @@
 
 use std::ops::{Index, IndexMut};
 
-const SHIFT: u32 = 20;
-const CHUNK: usize = 1 << SHIFT;
-
-pub struct Chunked<T> {
+/// Chunks of 2^`SHIFT` elements: a million by default, for the graph; the
+/// class table's 64 shards take smaller ones, so that a small search does
+/// not reserve a chunk per shard it barely uses.
+pub struct Chunked<T, const SHIFT: u32 = 20> {
     chunks: Vec<Vec<T>>,
     len: usize,
 }
 
-impl<T> Default for Chunked<T> {
+impl<T, const SHIFT: u32> Default for Chunked<T, SHIFT> {
     fn default() -> Self {
         Chunked {
             chunks: Vec::new(),
@@ -21,10 +21,12 @@ impl<T> Default for Chunked<T> {
     }
 }
 
-impl<T> Chunked<T> {
+impl<T, const SHIFT: u32> Chunked<T, SHIFT> {
+    const CHUNK: usize = 1 << SHIFT;
+
     pub fn push(&mut self, v: T) {
-        if self.len.is_multiple_of(CHUNK) {
-            self.chunks.push(Vec::with_capacity(CHUNK));
+        if self.len.is_multiple_of(Self::CHUNK) {
+            self.chunks.push(Vec::with_capacity(Self::CHUNK));
         }
         self.chunks.last_mut().expect("a chunk with room").push(v);
         self.len += 1;
@@ -35,18 +37,18 @@ impl<T> Chunked<T> {
     }
 }
 
-impl<T> Index<usize> for Chunked<T> {
+impl<T, const SHIFT: u32> Index<usize> for Chunked<T, SHIFT> {
     type Output = T;
     fn index(&self, i: usize) -> &T {
         assert!(i < self.len, "index {i} past the end ({})", self.len);
-        &self.chunks[i >> SHIFT][i & (CHUNK - 1)]
+        &self.chunks[i >> SHIFT][i & (Self::CHUNK - 1)]
     }
 }
 
-impl<T> IndexMut<usize> for Chunked<T> {
+impl<T, const SHIFT: u32> IndexMut<usize> for Chunked<T, SHIFT> {
     fn index_mut(&mut self, i: usize) -> &mut T {
         assert!(i < self.len, "index {i} past the end ({})", self.len);
-        &mut self.chunks[i >> SHIFT][i & (CHUNK - 1)]
+        &mut self.chunks[i >> SHIFT][i & (Self::CHUNK - 1)]
     }
 }
 
@@ -56,7 +58,8 @@ mod tests {
 
     #[test]
     fn indexes_across_chunks() {
-        let mut c = Chunked::default();
+        const CHUNK: usize = 1 << 20;
+        let mut c: Chunked<u32> = Chunked::default();
         for i in 0..(CHUNK + 10) as u32 {
             c.push(i);
         }

@@ -1,5 +1,6 @@
 //! The classes the sleep-set search has met, shared by its workers: each
-//! class's id, its sleep set, and whether it was expanded.
+//! class's sleep set, whether it was expanded, and which properties it
+//! decides.
 //!
 //! A class's sleep set only shrinks, and whether a shrink calls for a
 //! second expansion depends on whether the first one already happened;
@@ -8,52 +9,79 @@
 //! up. The table is split into shards by the fingerprint's high bits (the
 //! shard's own table uses the low ones) so that workers rarely wait on
 //! each other.
+//!
+//! This table is most of the search's memory, so a class keeps only four
+//! bytes beside its slot in the shard's fingerprint table: its sleep set,
+//! as a number in the shard's list of the sleep sets its classes have
+//! (a few thousand distinct sets among millions of classes), and in the
+//! top bit whether it was expanded. During the search a class is named by
+//! its shard and its place there (`Packed`); the dense ids the class graph
+//! is indexed by are handed out once the search is over
+//! (`Classes::number`), when every shard's size is known.
 
+use super::chunked::Chunked;
+use super::graph::Bits;
 use super::table::{ClassIds, Fingerprint};
 use crate::model::step_names::NameSet;
+use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 const SHARD_BITS: u32 = 6;
+const INDEX_BITS: u32 = u32::BITS - SHARD_BITS;
+
+/// A class's name during the search: its shard in the top `SHARD_BITS`,
+/// its place in the shard below.
+pub(super) type Packed = u32;
+
+/// Set in a class's entry once it was expanded.
+const EXPANDED: u32 = 1 << 31;
 
 #[derive(Default)]
 struct Shard {
     ids: ClassIds,
-    /// By the shard's own index.
-    classes: Vec<Class>,
+    /// Each class's sleep set, in its canonical member's step numbering,
+    /// as its number in `sets`, by the class's place in the shard;
+    /// `EXPANDED` once it was.
+    asleep: Chunked<u32, 14>,
+    /// The distinct sleep sets of the shard's classes, and their numbers.
+    sets: Vec<NameSet>,
+    numbers: HashMap<NameSet, u32, ahash::RandomState>,
+    /// For each property, the classes (by place) that decide it.
+    hits: Vec<Bits>,
 }
 
-/// 20 bytes: with the shard's table, most of the search's memory.
-#[derive(Clone, Copy)]
-#[repr(C, packed(4))]
-struct Class {
-    /// The class id, and in the top bit whether it was expanded.
-    id: u32,
-    /// Its sleep set, in its canonical member's step numbering.
-    asleep: NameSet,
+impl Shard {
+    fn number_of(&mut self, set: NameSet) -> u32 {
+        let next = self.sets.len() as u32;
+        let n = *self.numbers.entry(set).or_insert(next);
+        if n == next {
+            assert!(next < EXPANDED, "fewer than 2^31 distinct sleep sets");
+            self.sets.push(set);
+        }
+        n
+    }
 }
-
-const EXPANDED: u32 = 1 << 31;
 
 pub(super) struct Classes {
     shards: Box<[Mutex<Shard>]>,
-    next_id: AtomicU32,
+    met: AtomicUsize,
 }
 
 /// What meeting a class again asks of the search.
 #[derive(Debug, PartialEq, Eq)]
 pub(super) enum Met {
     /// A class never met before: expand it.
-    New(u32),
+    New(Packed),
     /// Nothing more to do.
-    Known(u32),
+    Known(Packed),
     /// Expanded already, with the transitions in the set asleep that are
     /// awake on this path: take those now.
-    Woken(u32, NameSet),
+    Woken(Packed, NameSet),
 }
 
 impl Met {
-    pub(super) fn id(&self) -> u32 {
+    pub(super) fn id(&self) -> Packed {
         match *self {
             Met::New(id) | Met::Known(id) | Met::Woken(id, _) => id,
         }
@@ -64,17 +92,21 @@ impl Classes {
     pub(super) fn new() -> Classes {
         Classes {
             shards: (0..1 << SHARD_BITS).map(|_| Mutex::default()).collect(),
-            next_id: AtomicU32::new(0),
+            met: AtomicUsize::new(0),
         }
     }
 
     /// Classes met so far.
     pub(super) fn len(&self) -> usize {
-        self.next_id.load(Ordering::Relaxed) as usize
+        self.met.load(Ordering::Relaxed)
+    }
+
+    fn shard_of(fp: Fingerprint) -> usize {
+        (fp >> (64 - SHARD_BITS)) as usize
     }
 
     fn shard(&self, fp: Fingerprint) -> std::sync::MutexGuard<'_, Shard> {
-        let s = &self.shards[(fp >> (64 - SHARD_BITS)) as usize];
+        let s = &self.shards[Self::shard_of(fp)];
         // A worker that panicked ends the search (`sleep::EndOnPanic`).
         s.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -82,55 +114,100 @@ impl Classes {
     /// Meets class `fp` with `asleep` asleep on this path: a new class keeps
     /// that sleep set; a known one keeps what is asleep on every path to it.
     pub(super) fn meet(&self, fp: Fingerprint, asleep: NameSet) -> Met {
-        assert!(
-            self.len() < EXPANDED as usize - 1024,
-            "fewer than 2^31 classes: the search would not fit in memory anyway"
-        );
         let mut shard = self.shard(fp);
-        let index = shard.classes.len() as u32;
-        let (at, new) = shard.ids.get_or_insert(fp, || index);
+        let place = shard.asleep.len();
+        assert!(
+            place < 1 << INDEX_BITS,
+            "fewer than 2^{INDEX_BITS} classes a shard: the search would not fit in memory anyway"
+        );
+        let (at, new) = shard.ids.get_or_insert(fp, || place as u32);
+        let packed = (Self::shard_of(fp) as u32) << INDEX_BITS | at;
         if new {
-            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-            shard.classes.push(Class { id, asleep });
-            return Met::New(id);
+            let n = shard.number_of(asleep);
+            shard.asleep.push(n);
+            self.met.fetch_add(1, Ordering::Relaxed);
+            return Met::New(packed);
         }
-        let c = &mut shard.classes[at as usize];
-        let (old, id) = (c.asleep, c.id & !EXPANDED);
+        let stored = shard.asleep[at as usize];
+        let (old, expanded) = (shard.sets[(stored & !EXPANDED) as usize], stored & EXPANDED);
         let now = old & asleep;
         if now == old {
-            return Met::Known(id);
+            return Met::Known(packed);
         }
-        c.asleep = now;
-        if c.id & EXPANDED != 0 {
-            Met::Woken(id, old & !asleep)
+        shard.asleep[at as usize] = shard.number_of(now) | expanded;
+        if expanded != 0 {
+            Met::Woken(packed, old & !asleep)
         } else {
-            Met::Known(id)
+            Met::Known(packed)
         }
     }
 
-    /// Marks class `fp` expanded and answers its sleep set: from here on a
-    /// shrink of the set is a second expansion's work.
-    pub(super) fn expand(&self, fp: Fingerprint) -> NameSet {
+    /// Marks class `fp` expanded, deciding the properties whose bits are
+    /// set in `decided`, and answers its sleep set: from here on a shrink
+    /// of the set is a second expansion's work.
+    pub(super) fn expand(&self, fp: Fingerprint, decided: u32) -> NameSet {
         let mut shard = self.shard(fp);
-        let index = shard.classes.len() as u32;
-        let (at, new) = shard.ids.get_or_insert(fp, || index);
+        let place = shard.asleep.len() as u32;
+        let (at, new) = shard.ids.get_or_insert(fp, || place);
         assert!(!new, "a class is met before it is expanded");
-        let c = &mut shard.classes[at as usize];
-        debug_assert!(c.id & EXPANDED == 0, "a class is expanded first once");
-        c.id |= EXPANDED;
-        c.asleep
+        let stored = shard.asleep[at as usize];
+        debug_assert!(stored & EXPANDED == 0, "a class is expanded first once");
+        shard.asleep[at as usize] = stored | EXPANDED;
+        let asleep = shard.sets[stored as usize];
+        if decided != 0 {
+            let props = u32::BITS - decided.leading_zeros();
+            if shard.hits.len() < props as usize {
+                shard.hits.resize_with(props as usize, Bits::default);
+            }
+            super::graph::record_hits(&mut shard.hits, at, decided);
+        }
+        asleep
     }
 
-    /// Every class's fingerprint, by id.
-    pub(super) fn fingerprints(self) -> Vec<Fingerprint> {
-        let mut fps = vec![0; self.len()];
+    /// Numbers the classes densely, shard after shard, and hands back
+    /// every class's fingerprint and, for each of `nprops` properties, the
+    /// classes that decide it, by those numbers. Each shard's memory goes
+    /// as soon as it is numbered.
+    pub(super) fn number(self, nprops: usize) -> Numbered {
+        let mut out = Numbered {
+            base: Vec::with_capacity(self.shards.len()),
+            fingerprints: Chunked::default(),
+            hits: (0..nprops).map(|_| Bits::default()).collect(),
+        };
         for shard in self.shards.into_vec() {
             let shard = shard.into_inner().unwrap_or_else(|e| e.into_inner());
+            let base = out.fingerprints.len() as u32;
+            out.base.push(base);
+            let mut fps = vec![0; shard.asleep.len()];
             for (fp, at) in shard.ids.iter() {
-                fps[(shard.classes[at as usize].id & !EXPANDED) as usize] = fp;
+                fps[at as usize] = fp;
+            }
+            drop(shard.ids);
+            for fp in fps {
+                out.fingerprints.push(fp);
+            }
+            for (all, mine) in out.hits.iter_mut().zip(&shard.hits) {
+                for at in mine.iter() {
+                    all.insert(base + at);
+                }
             }
         }
-        fps
+        out
+    }
+}
+
+/// The classes, densely numbered once the search is over.
+pub(super) struct Numbered {
+    /// Each shard's first number.
+    base: Vec<u32>,
+    pub(super) fingerprints: Chunked<Fingerprint>,
+    pub(super) hits: Vec<Bits>,
+}
+
+impl Numbered {
+    /// The class's number.
+    pub(super) fn id(&self, packed: Packed) -> u32 {
+        self.base[(packed >> INDEX_BITS) as usize] + (packed & ((1 << INDEX_BITS) - 1))
     }
 }
 
@@ -142,15 +219,27 @@ mod tests {
     fn a_shrinking_sleep_set_wakes_transitions_only_once_expanded() {
         let c = Classes::new();
         let fp = 0x8000_0000_0000_0001;
-        assert_eq!(c.meet(fp, 0b111), Met::New(0));
+        let first = Met::New(1 << (INDEX_BITS + SHARD_BITS - 1));
+        assert_eq!(c.meet(fp, 0b111), first);
+        let id = first.id();
         // Not expanded yet: the first expansion will see the smaller set.
-        assert_eq!(c.meet(fp, 0b011), Met::Known(0));
-        assert_eq!(c.expand(fp), 0b011);
-        assert_eq!(c.meet(fp, 0b111), Met::Known(0));
-        assert_eq!(c.meet(fp, 0b001), Met::Woken(0, 0b010));
-        assert_eq!(c.meet(fp, 0b001), Met::Known(0));
-        assert_eq!(c.meet(7, 0), Met::New(1));
-        assert_eq!(c.len(), 2);
-        assert_eq!(c.fingerprints(), vec![fp, 7]);
+        assert_eq!(c.meet(fp, 0b011), Met::Known(id));
+        assert_eq!(c.expand(fp, 0b10), 0b011);
+        assert_eq!(c.meet(fp, 0b111), Met::Known(id));
+        assert_eq!(c.meet(fp, 0b001), Met::Woken(id, 0b010));
+        assert_eq!(c.meet(fp, 0b001), Met::Known(id));
+        assert_eq!(c.meet(7, 0), Met::New(0));
+        assert_eq!(c.meet(8, 0), Met::New(1));
+        assert_eq!(c.expand(8, 0b1), 0);
+        assert_eq!(c.len(), 3);
+        // Shard 0 (fingerprints 7 and 8) is numbered before shard 32.
+        let n = c.number(2);
+        assert_eq!((n.id(0), n.id(1), n.id(id)), (0, 1, 2));
+        assert_eq!(
+            (0..3).map(|i| n.fingerprints[i]).collect::<Vec<_>>(),
+            vec![7, 8, fp]
+        );
+        assert!(n.hits[0].contains(1) && !n.hits[0].contains(2));
+        assert!(n.hits[1].contains(2) && !n.hits[1].contains(1));
     }
 }

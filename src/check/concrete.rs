@@ -14,7 +14,7 @@
 //! estimate, since a class step is at least one concrete step).
 
 use super::class_of::{class_of, fingerprint};
-use super::graph::{Bits, Graph, Successors};
+use super::graph::{Bfs, Bits, Graph};
 use super::table::Fingerprint;
 use super::trace::Trace;
 use crate::model::state::{KafkaModel, KafkaState};
@@ -26,35 +26,26 @@ use std::collections::{HashMap, HashSet};
 /// are few in every scenario we know.
 const MAX_STATES: usize = 1 << 17;
 
-/// The class graph after the shortest-path pass.
-pub(super) struct Layers<'a> {
-    pub g: &'a Graph,
-    /// `Graph::successors`, built once.
-    pub successors: &'a Successors<'a>,
-    /// Each class's distance from a root; `u32::MAX` where unreached.
-    pub depth: &'a [u32],
-}
-
 /// A path to a class in `goal` of fewer than `longer_than` steps on
 /// stateright's states, if the classes within that distance hold one
 /// and looking stays under `MAX_STATES`.
 pub(super) fn shorter_path(
     model: &KafkaModel,
-    layers: &Layers,
+    (g, bfs): (&Graph, &Bfs),
     goal: &Bits,
     longer_than: usize,
     (symmetry, drop_ignored): (bool, bool),
 ) -> Option<Trace> {
     let budget = u32::try_from(longer_than).ok()?.checked_sub(1)?;
-    let dist = distances_to(layers, goal, budget);
+    let dist = distances_to((g, bfs), goal, budget);
     // Class fingerprint → steps still needed, for the classes on some
     // path short enough.
     let left: HashMap<Fingerprint, u32> = dist
         .iter()
-        .map(|(&c, &d)| (layers.g.fingerprints[c as usize], d))
+        .map(|(&c, &d)| (g.fingerprints[c as usize], d))
         .collect();
     let class = |s: &KafkaState| class_of(s, (symmetry, drop_ignored));
-    let (_, init_index) = *layers.g.roots.iter().find(|(r, _)| dist.contains_key(r))?;
+    let (_, init_index) = *g.roots.iter().find(|(r, _)| dist.contains_key(r))?;
     let init = model.init_states().into_iter().nth(init_index)?;
 
     // Each state found, as (parent, action index) into this arena.
@@ -107,29 +98,27 @@ pub(super) fn shorter_path(
 /// Each class from which the class graph reaches `goal` in at most
 /// `budget` steps, with the fewest steps it takes, among the classes a
 /// root reaches in `budget` steps or fewer, with room for the rest.
-fn distances_to(layers: &Layers, goal: &Bits, budget: u32) -> HashMap<u32, u32> {
-    let Layers {
-        depth, successors, ..
-    } = *layers;
-    // Deepest first, so that most distances settle in one pass.
-    let mut near: Vec<u32> = (0..depth.len() as u32)
-        .filter(|&c| depth[c as usize] <= budget)
+fn distances_to((g, bfs): (&Graph, &Bfs), goal: &Bits, budget: u32) -> HashMap<u32, u32> {
+    // Deepest first, so that most distances settle in one pass: each
+    // class with its distance from a root.
+    let levels = bfs.levels.windows(2).take(budget as usize + 1);
+    let mut near: Vec<(u32, u32)> = levels
+        .enumerate()
+        .flat_map(|(d, w)| bfs.order[w[0]..w[1]].iter().map(move |&c| (c, d as u32)))
         .collect();
-    near.sort_unstable_by_key(|&c| std::cmp::Reverse(depth[c as usize]));
-    let mut dist = vec![u32::MAX; depth.len()];
-    for &c in &near {
+    near.reverse();
+    let mut dist = vec![u32::MAX; g.fingerprints.len()];
+    for &(c, _) in &near {
         if goal.contains(c) {
             dist[c as usize] = 0;
         }
     }
     loop {
         let mut changed = false;
-        for &c in &near {
+        for &(c, depth) in &near {
             let mut best = dist[c as usize];
-            successors(c, &mut |s| {
-                best = best.min(dist[s as usize].saturating_add(1))
-            });
-            if best < dist[c as usize] && best <= budget - depth[c as usize] {
+            g.each_successor(c, |s| best = best.min(dist[s as usize].saturating_add(1)));
+            if best < dist[c as usize] && best <= budget - depth {
                 dist[c as usize] = best;
                 changed = true;
             }
@@ -139,7 +128,7 @@ fn distances_to(layers: &Layers, goal: &Bits, budget: u32) -> HashMap<u32, u32> 
         }
     }
     near.into_iter()
-        .filter(|&c| dist[c as usize] != u32::MAX)
-        .map(|c| (c, dist[c as usize]))
+        .filter(|&(c, _)| dist[c as usize] != u32::MAX)
+        .map(|(c, _)| (c, dist[c as usize]))
         .collect()
 }

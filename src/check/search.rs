@@ -16,7 +16,7 @@
 //! Lengths are exact under the reduction because every property is symmetric.
 
 use super::class_of::class_of;
-use super::concrete::{Layers, shorter_path};
+use super::concrete::shorter_path;
 use super::deadline::Pacer;
 pub use super::deadline::{Deadline, OnProgress, Stopped};
 use super::graph::{Bits, Graph, record_hits};
@@ -28,7 +28,7 @@ use crate::model::properties::{Check, properties};
 use crate::model::state::{KafkaModel, KafkaState, View};
 use crate::model::symmetry;
 use stateright::{Expectation, Model};
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 pub use super::table::Fingerprint;
 
@@ -194,7 +194,7 @@ fn visit<S: Space>(
                 stack.push((nid, n));
             }
         }
-        g.range[id as usize] = (start, (g.succ.len() as u64 - start) as u32);
+        g.set_successors(id, start, (g.succ.len() as u64 - start) as usize);
         stopped = pacer.tick(g.fingerprints.len(), decided, progress, deadline);
         if stopped.is_some() {
             // Classes left on the stack keep no successors: the
@@ -268,43 +268,23 @@ pub fn search(
     progress(out.unique_states, "shortest paths");
 
     // Breadth first over the class graph: the first decided class met is nearest.
-    let n = g.fingerprints.len();
-    let mut parent = vec![u32::MAX; n];
-    let mut depth = vec![u32::MAX; n];
-    let mut queue = VecDeque::new();
-    for &(r, _) in &g.roots {
-        parent[r as usize] = r;
-        depth[r as usize] = 0;
-        queue.push_back(r);
-    }
+    let bfs = g.breadth_first();
+    out.max_depth = bfs.max_depth();
     let mut nearest: Vec<Option<u32>> = vec![None; props.len()];
-    let successors = g.successors();
-    while let Some(c) = queue.pop_front() {
+    for &c in &bfs.order {
         for (p, bits) in nearest.iter_mut().zip(&hits) {
             if p.is_none() && bits.contains(c) {
                 *p = Some(c);
             }
         }
-        successors(c, &mut |s| {
-            if parent[s as usize] == u32::MAX {
-                parent[s as usize] = c;
-                depth[s as usize] = depth[c as usize] + 1;
-                out.max_depth = out.max_depth.max(depth[s as usize] as usize);
-                queue.push_back(s);
-            }
-        });
+        if nearest.iter().all(Option::is_some) {
+            break;
+        }
     }
     for (i, (p, target)) in props.iter().zip(nearest).enumerate() {
         let Some(target) = target else { continue };
         out.decided.push(p.name);
-        // Roots are their own parents.
-        let mut classes = vec![target];
-        let mut c = target;
-        while parent[c as usize] != c {
-            c = parent[c as usize];
-            classes.push(c);
-        }
-        classes.reverse();
+        let classes = bfs.path_to(target);
         let (_, init_index) = *g
             .roots
             .iter()
@@ -318,14 +298,9 @@ pub fn search(
         // Deliveries of ignored messages made it longer than measured:
         // a path through other classes may need none.
         let replayed = match replayed {
-            Some(t) if t.len() > depth[target as usize] as usize => {
-                let layers = Layers {
-                    g: &g,
-                    successors: &successors,
-                    depth: &depth,
-                };
+            Some(t) if t.len() > classes.len() - 1 => {
                 let options = (symmetry, drop_ignored);
-                shorter_path(model, &layers, &hits[i], t.len(), options).or(Some(t))
+                shorter_path(model, (&g, &bfs), &hits[i], t.len(), options).or(Some(t))
             }
             other => other,
         };

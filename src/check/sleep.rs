@@ -74,9 +74,9 @@
 //! rule above holds whichever worker meets the class first.
 
 use super::chunked::Chunked;
-use super::classes::{Classes, Met};
+use super::classes::{Classes, Met, Numbered, Packed};
 use super::deadline::{Deadline, OnProgress, Pacer, Stopped};
-use super::graph::{Bits, Graph, record_hits};
+use super::graph::{Bits, Graph};
 use super::pool::Pool;
 use super::table::Fingerprint;
 use crate::model::actor::NodeState;
@@ -152,7 +152,7 @@ impl Dependence {
 /// transitions in `only`, starting from the sleep set `asleep`. Both in
 /// `state`'s own slot numbering.
 struct Task<S> {
-    id: u32,
+    id: Packed,
     fp: Fingerprint,
     state: S,
     to: SlotMap,
@@ -173,15 +173,14 @@ impl<S> Task<S> {
     }
 }
 
-/// What one worker recorded: the classes it numbered, the ones it
-/// expanded first with their edges, and what it found.
+/// What one worker recorded: the classes it expanded first with their
+/// edges, by the classes' names during the search.
 struct Part {
     /// (class, count): each class's successors follow the previous one's
     /// in `succ`.
-    ranges: Vec<(u32, u32)>,
-    succ: Chunked<u32>,
-    extra: Vec<(u32, u32)>,
-    hits: Vec<Bits>,
+    ranges: Chunked<(Packed, u32)>,
+    succ: Chunked<Packed>,
+    extra: Vec<(Packed, Packed)>,
     states: usize,
 }
 
@@ -193,7 +192,6 @@ struct Search<'a> {
     /// Take the clients' steps alone where `client_first` allows it.
     client_first: bool,
     decided: &'a (dyn Fn(&Compact) -> u32 + Sync),
-    nprops: usize,
     classes: Classes,
     pool: Pool<Task<Portable>>,
     decided_so_far: AtomicU32,
@@ -244,7 +242,6 @@ pub(super) fn visit(
         symmetry,
         client_first,
         decided,
-        nprops,
         classes: Classes::new(),
         pool: Pool::new(threads),
         decided_so_far: AtomicU32::new(0),
@@ -287,8 +284,8 @@ pub(super) fn visit(
         parts
     });
     let stopped = *search.stopped.lock().unwrap_or_else(|e| e.into_inner());
-    let fingerprints = search.classes.fingerprints();
-    let (g, hits, states) = merge(fingerprints, root, nprops, parts);
+    let numbered = search.classes.number(nprops);
+    let (g, hits, states) = merge(numbered, root, parts);
     (g, hits, states, stopped)
 }
 
@@ -314,10 +311,9 @@ impl Search<'_> {
     /// One worker's loop, from the tasks in `stack`.
     fn work(&self, mut stack: Vec<Task<Compact>>, mut clock: Option<Clock>) -> Part {
         let mut part = Part {
-            ranges: Vec::new(),
+            ranges: Chunked::default(),
             succ: Chunked::default(),
             extra: Vec::new(),
-            hits: (0..self.nprops).map(|_| Bits::default()).collect(),
             states: 0,
         };
         let _end = EndOnPanic(self);
@@ -371,8 +367,7 @@ impl Search<'_> {
         let asleep = if first {
             let bits = (self.decided)(&task.state);
             self.decided_so_far.fetch_or(bits, Ordering::Relaxed);
-            record_hits(&mut part.hits, task.id, bits);
-            names.unrenamed(self.classes.expand(task.fp), &task.to)
+            names.unrenamed(self.classes.expand(task.fp, bits), &task.to)
         } else {
             task.asleep
         };
@@ -444,41 +439,36 @@ impl Search<'_> {
     }
 }
 
-/// The workers' parts as one graph, numbered as the classes were met.
-fn merge(
-    fingerprints: Vec<Fingerprint>,
-    root: u32,
-    nprops: usize,
-    parts: Vec<Part>,
-) -> (Graph, Vec<Bits>, usize) {
-    let mut g = Graph::default();
-    for fp in fingerprints {
-        g.fingerprints.push(fp);
-        g.range.push((0, 0));
-    }
-    g.roots.push((root, 0));
-    let mut hits: Vec<Bits> = (0..nprops).map(|_| Bits::default()).collect();
+/// The workers' parts as one graph, by the classes' dense numbers.
+fn merge(mut numbered: Numbered, root: Packed, parts: Vec<Part>) -> (Graph, Vec<Bits>, usize) {
+    let mut g = Graph::of_classes(std::mem::take(&mut numbered.fingerprints));
+    g.roots.push((numbered.id(root), 0));
     let mut states = 0;
+    let mut extra = Vec::new();
     for mut p in parts {
         let mut start = g.succ.len() as u64;
         if start == 0 {
             // The first part's edges stay where they are.
             g.succ = std::mem::take(&mut p.succ);
+            for i in 0..g.succ.len() {
+                g.succ[i] = numbered.id(g.succ[i]);
+            }
+        } else {
+            for i in 0..p.succ.len() {
+                g.succ.push(numbered.id(p.succ[i]));
+            }
         }
-        for i in 0..p.succ.len() {
-            g.succ.push(p.succ[i]);
-        }
-        for (id, len) in p.ranges {
-            g.range[id as usize] = (start, len);
+        for i in 0..p.ranges.len() {
+            let (id, len) = p.ranges[i];
+            g.set_successors(numbered.id(id), start, len as usize);
             start += len as u64;
         }
-        g.extra.extend(p.extra);
-        for (all, mine) in hits.iter_mut().zip(&p.hits) {
-            all.union(mine);
-        }
+        let edges = p.extra.iter();
+        extra.extend(edges.map(|&(from, to)| (numbered.id(from), numbered.id(to))));
         states += p.states;
     }
-    (g, hits, states)
+    g.add_edges(extra);
+    (g, numbered.hits, states)
 }
 
 #[cfg(test)]
