@@ -21,11 +21,11 @@
 
 use super::chunked::Chunked;
 use super::graph::Bits;
-use super::table::{ClassIds, Fingerprint};
+use super::table::{BUCKET_BYTES, ClassIds, Fingerprint, prefetch};
 use crate::model::step_names::NameSet;
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 
 const SHARD_BITS: u32 = 6;
 const INDEX_BITS: u32 = u32::BITS - SHARD_BITS;
@@ -65,6 +65,10 @@ impl Shard {
 
 pub(super) struct Classes {
     shards: Box<[Mutex<Shard>]>,
+    /// Each shard's `ClassIds::layout`, readable without its lock: only
+    /// ever used for prefetches, so a stale one costs a cache miss, never
+    /// a wrong answer.
+    layouts: Box<[(AtomicPtr<u8>, AtomicUsize)]>,
     met: AtomicUsize,
 }
 
@@ -92,6 +96,9 @@ impl Classes {
     pub(super) fn new() -> Classes {
         Classes {
             shards: (0..1 << SHARD_BITS).map(|_| Mutex::default()).collect(),
+            layouts: (0..1 << SHARD_BITS)
+                .map(|_| (AtomicPtr::default(), AtomicUsize::new(0)))
+                .collect(),
             met: AtomicUsize::new(0),
         }
     }
@@ -111,6 +118,14 @@ impl Classes {
         s.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Asks the CPU to start loading the line of `fp`'s shard table that
+    /// `meet` will read.
+    pub(super) fn prefetch(&self, fp: Fingerprint) {
+        let (at, mask) = &self.layouts[Self::shard_of(fp)];
+        let line = (fp as usize & mask.load(Ordering::Relaxed)) * BUCKET_BYTES;
+        prefetch(at.load(Ordering::Relaxed).wrapping_add(line));
+    }
+
     /// Meets class `fp` with `asleep` asleep on this path: a new class keeps
     /// that sleep set; a known one keeps what is asleep on every path to it.
     pub(super) fn meet(&self, fp: Fingerprint, asleep: NameSet) -> Met {
@@ -125,6 +140,11 @@ impl Classes {
         if new {
             let n = shard.number_of(asleep);
             shard.asleep.push(n);
+            // The table may have grown.
+            let (at, mask) = shard.ids.layout();
+            let layout = &self.layouts[Self::shard_of(fp)];
+            layout.0.store(at as *mut u8, Ordering::Relaxed);
+            layout.1.store(mask, Ordering::Relaxed);
             self.met.fetch_add(1, Ordering::Relaxed);
             return Met::New(packed);
         }

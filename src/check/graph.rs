@@ -191,3 +191,61 @@ pub(super) fn record_hits(hits: &mut [Bits], id: u32, decided: u32) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 0 → 1 → 2 → 3, and 0 → 4; then the edges 1 → 4 (a class already
+    /// listed) and 4 → 3, found by second expansions.
+    fn graph() -> Graph {
+        let mut g = Graph::default();
+        for fp in 10..15 {
+            g.intern(fp);
+        }
+        g.roots.push((0, 0));
+        for (from, to) in [(0u32, vec![1u32, 4]), (1, vec![2]), (2, vec![3])] {
+            let start = g.succ.len() as u64;
+            for &t in &to {
+                g.succ.push(t);
+            }
+            g.set_successors(from, start, to.len());
+        }
+        g.add_edges(vec![(4, 3), (1, 4)]);
+        g
+    }
+
+    #[test]
+    fn added_edges_join_their_source_s_successors() {
+        let g = graph();
+        let of = |c| {
+            let mut out = Vec::new();
+            g.each_successor(c, |s| out.push(s));
+            out
+        };
+        assert_eq!(of(0), vec![1, 4]);
+        assert_eq!(of(1), vec![2, 4]);
+        assert_eq!(of(4), vec![3]);
+        assert_eq!(of(3), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn breadth_first_finds_the_shortest_paths_by_level() {
+        let bfs = graph().breadth_first();
+        assert_eq!(bfs.order, vec![0, 1, 4, 2, 3]);
+        assert_eq!(bfs.levels, vec![0, 1, 3, 5]);
+        assert_eq!(bfs.max_depth(), 2);
+        // Through the added edge 4 → 3, not 1 → 2 → 3.
+        assert_eq!(bfs.path_to(3), vec![0, 4, 3]);
+        assert_eq!(bfs.path_to(0), vec![0]);
+    }
+
+    #[test]
+    fn a_set_lists_its_members_in_order() {
+        let mut b = Bits::default();
+        for i in [130, 3, 64, 0, 63] {
+            b.insert(i);
+        }
+        assert_eq!(b.iter().collect::<Vec<_>>(), vec![0, 3, 63, 64, 130]);
+    }
+}

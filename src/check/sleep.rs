@@ -83,6 +83,7 @@ use crate::model::actor::NodeState;
 use crate::model::compact::{Compact, CompactModel, Portable, Tag};
 use crate::model::step_names::{NameSet, Names, SlotMap};
 use crate::model::symmetry::fingerprint_and_slots;
+use smallvec::SmallVec;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
@@ -383,6 +384,9 @@ impl Search<'_> {
         // Transitions taken here so far: asleep in the later siblings'
         // states where independent of the sibling's own step.
         let mut taken: NameSet = 0;
+        // Every successor's fingerprint first, so that each class's table
+        // line is on its way while the next fingerprint is computed.
+        let mut children: SmallVec<[Child; 16]> = SmallVec::new();
         for (tag, n) in next.drain(..) {
             part.states += 1;
             let child_asleep = self.dep.independent_of(asleep | taken, &tag);
@@ -397,6 +401,21 @@ impl Search<'_> {
                 taken |= 1 << name;
             }
             let (fp, to) = fingerprint_and_slots(&n, self.symmetry);
+            self.classes.prefetch(fp);
+            children.push(Child {
+                fp,
+                to,
+                asleep: child_asleep,
+                state: n,
+            });
+        }
+        for Child {
+            fp,
+            to,
+            asleep: child_asleep,
+            state: n,
+        } in children
+        {
             let canon = names.renamed(child_asleep, &to);
             let met = self.classes.meet(fp, canon);
             let nid = met.id();
@@ -437,6 +456,15 @@ impl Search<'_> {
             part.ranges.push((task.id, len));
         }
     }
+}
+
+/// A successor on its way to the class table: its fingerprint, its slots'
+/// places in the canonical member, and its sleep set in its own numbering.
+struct Child {
+    fp: Fingerprint,
+    to: SlotMap,
+    asleep: NameSet,
+    state: Compact,
 }
 
 /// The workers' parts as one graph, by the classes' dense numbers.

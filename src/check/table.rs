@@ -53,18 +53,13 @@ impl ClassIds {
 
     /// Asks the CPU to start loading `fp`'s bucket.
     pub fn prefetch(&self, fp: Fingerprint) {
-        #[cfg(target_arch = "x86_64")]
-        {
-            let p = self.buckets.as_ptr().wrapping_add(self.home(fp));
-            // SAFETY: a prefetch is a hint; it never faults, whatever the address.
-            unsafe {
-                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
-                    p as *const i8,
-                )
-            };
-        }
-        #[cfg(not(target_arch = "x86_64"))]
-        let _ = fp;
+        prefetch(self.buckets.as_ptr().wrapping_add(self.home(fp)) as *const u8);
+    }
+
+    /// Where the buckets lie and which bits of a fingerprint pick one: for
+    /// a prefetch by a thread that does not hold the table.
+    pub fn layout(&self) -> (*const u8, usize) {
+        (self.buckets.as_ptr() as *const u8, self.buckets.len() - 1)
     }
 
     /// `fp`'s id, inserting `fresh()` if it has none; and whether it was new.
@@ -133,6 +128,21 @@ impl ClassIds {
         }
     }
 }
+
+/// Asks the CPU to start loading the cache line at `p`. Any address will
+/// do: a prefetch is a hint, never a read, and never faults.
+pub fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: `_mm_prefetch` dereferences nothing.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+/// The size of a bucket, for prefetches computed from `ClassIds::layout`.
+pub const BUCKET_BYTES: usize = std::mem::size_of::<Bucket>();
 
 #[cfg(test)]
 mod tests {

@@ -18,7 +18,7 @@ pub type SlotMap = SmallVec<[u8; 12]>;
 pub type NameSet = u128;
 
 /// A step, by what it does.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Named {
     Deliver { src: u8, dst: u8 },
     Timer { actor: u8, timer: Timer },
@@ -29,6 +29,9 @@ pub enum Named {
 pub struct Names {
     actors: usize,
     all: Vec<Named>,
+    /// The names of the steps other than deliveries: the
+    /// search looks a name up for every transition it follows.
+    others: std::collections::HashMap<Named, u8, ahash::RandomState>,
 }
 
 const PLAIN: [Timer; 5] = [
@@ -79,7 +82,15 @@ impl Names {
             }
         }
         all.truncate(NameSet::BITS as usize);
-        Names { actors, all }
+        let others = (0..all.len())
+            .filter(|&i| !matches!(all[i], Named::Deliver { .. }))
+            .map(|i| (all[i], i as u8))
+            .collect();
+        Names {
+            actors,
+            all,
+            others,
+        }
     }
 
     /// The step's name, if it has one.
@@ -88,7 +99,7 @@ impl Names {
             let i = src as usize * self.actors + dst as usize;
             return (i < self.all.len()).then_some(i as u8);
         }
-        self.all.iter().position(|n| *n == step).map(|i| i as u8)
+        self.others.get(&step).copied()
     }
 
     /// The actor whose state the step reads and changes.
