@@ -21,6 +21,7 @@ const PINNED_STATES: &[(&str, usize)] = &[
     ("seed-acksall-isr2-machine", 218_176),
     ("follower-fetch-before-leader-and-isr", 46_801),
     ("two-power-losses-isr2-machine", 228_625),
+    ("rf5-two-power-losses-isr3-machine", 9_921_583),
 ];
 
 /// Shortest counterexample lengths.
@@ -28,6 +29,7 @@ const PINNED_LENGTHS: &[(&str, &str, usize)] = &[
     ("seed-acks1-isr1-process", ACKED_NEVER_LOST, 10),
     ("seed-acksall-isr3-process", WRITES_AVAILABLE, 13),
     ("seed-acksall-isr2-machine", ACKED_NEVER_LOST, 22),
+    ("rf5-two-power-losses-isr3-machine", WRITES_AVAILABLE, 5),
 ];
 
 /// Every catalogue scenario's report by name, and one report per job of

@@ -156,11 +156,13 @@ fn run_distinct(
     reports.into_inner().expect("no worker panicked")
 }
 
-/// A rough rank of a scenario's state space: power loss and lag removals
-/// multiply it most, then ELR, records and crashes.
-fn size_hint(s: &Scenario) -> (bool, u8, bool, u8, u8) {
+/// A rough rank of a scenario's state space: replicas multiply it most
+/// (each is another fetcher whose steps interleave), then power loss and
+/// lag removals, then ELR, records and crashes.
+fn size_hint(s: &Scenario) -> (u8, bool, u8, bool, u8, u8) {
     let c = &s.config;
     (
+        c.kafka.replication_factor,
         c.crash_mode == crate::model::CrashMode::Machine,
         c.lag_removals,
         c.kafka.eligible_leader_replicas_enable,
