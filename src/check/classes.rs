@@ -278,4 +278,25 @@ mod tests {
         assert!(n.hits[0].contains(1) && !n.hits[0].contains(2));
         assert!(n.hits[1].contains(2) && !n.hits[1].contains(1));
     }
+
+    /// Far more sets than the cache of recent ones has slots, met in two
+    /// orders: each keeps the number it was first given, whether the cache
+    /// or the map answers, and the empty set (the cache's blank value)
+    /// is numbered like any other.
+    #[test]
+    fn sleep_sets_keep_their_numbers_through_the_cache_of_recent_ones() {
+        let mut shard = Shard::default();
+        let sets: Vec<NameSet> = (0..5_000u32)
+            .map(|i| NameSet::from(i).wrapping_mul(0x9e37_79b9) << (i % 90))
+            .collect();
+        let first: Vec<u32> = sets.iter().map(|&s| shard.number_of(s)).collect();
+        for (&set, &n) in sets.iter().zip(&first).rev() {
+            assert_eq!(shard.number_of(set), n);
+            assert_eq!(shard.sets[n as usize], set);
+        }
+        assert_eq!(shard.sets.len(), shard.numbers.len());
+        let empty = shard.number_of(0);
+        assert_eq!(shard.sets[empty as usize], 0);
+        assert_eq!(shard.number_of(0), empty);
+    }
 }
